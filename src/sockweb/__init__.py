@@ -1,0 +1,58 @@
+"""sockweb: from sockets to web server.
+
+The package is layered (see docs/architecture in README): ``sockweb.http`` (sans-io HTTP/1.1),
+``sockweb.server`` (the WSGI server), ``sockweb.web`` (the toolkit), ``sockweb.framework`` (the
+Flask-style App) and ``sockweb.net`` (socket tools).
+
+The framework's public names are re-exported here *lazily*, so ``import sockweb.http`` or running the
+server never imports the framework (nor Jinja2).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_FRAMEWORK_EXPORTS = (
+    "App",
+    "Blueprint",
+    "request",
+    "g",
+    "session",
+    "current_app",
+    "abort",
+    "redirect",
+    "url_for",
+    "render_template",
+    "jsonify",
+    "Response",
+    "send_file",
+)
+
+__all__ = ["__version__", *_FRAMEWORK_EXPORTS]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sockweb.framework import (
+        App,
+        Blueprint,
+        Response,
+        abort,
+        current_app,
+        g,
+        jsonify,
+        redirect,
+        render_template,
+        request,
+        send_file,
+        session,
+        url_for,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FRAMEWORK_EXPORTS:
+        module = importlib.import_module("sockweb.framework")
+        return getattr(module, name)
+    raise AttributeError(f"module 'sockweb' has no attribute {name!r}")

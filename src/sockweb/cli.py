@@ -1,0 +1,52 @@
+"""The ``sockweb`` command: a thin dispatcher over each layer's own sub-command.
+
+Each sub-command lives with the layer it belongs to and exposes ``main(argv, prog) -> int``; this module
+only maps names to modules and imports the one that is asked for, so ``sockweb echo`` never imports the
+framework and ``sockweb serve`` never imports Jinja2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+from sockweb import __version__
+
+# name -> (module providing ``main(argv, prog)``, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("sockweb.server.cli", "serve a WSGI application (MODULE:APP) over HTTP/1.1"),
+    "static": ("sockweb.web.dev.static", "serve a folder of static files with the real server"),
+    "routes": ("sockweb.framework.cli", "list the routes of a sockweb App (MODULE:APP)"),
+    "demo": ("sockweb.framework.demo.cli", "run Shortly, the URL shortener demo, on http://127.0.0.1:8000"),
+    "echo": ("sockweb.net.cli", "TCP/UDP timestamped echo servers and clients"),
+}
+
+
+def _usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: sockweb [--version] COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name.ljust(width)}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "Run 'sockweb COMMAND --help' for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sockweb`` console script and ``python -m sockweb``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0 if args else 2
+    if args[0] in ("-V", "--version"):
+        print(f"sockweb {__version__}")
+        return 0
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"sockweb: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    try:
+        code: int = module.main(rest, prog=f"sockweb {name}")
+    except KeyboardInterrupt:
+        return 130
+    return code

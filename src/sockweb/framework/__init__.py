@@ -1,0 +1,1 @@
+"""sockweb.framework: the Flask-style App on the toolkit."""

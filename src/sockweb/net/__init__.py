@@ -1,0 +1,1 @@
+"""sockweb.net: socket tools (TCP and UDP timestamped echo servers and clients)."""

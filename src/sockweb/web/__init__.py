@@ -1,0 +1,1 @@
+"""sockweb.web: the WSGI toolkit (Request, Response, routing, static files, test client)."""
