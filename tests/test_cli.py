@@ -34,3 +34,12 @@ def test_every_command_module_has_main() -> None:
 
     for module, _ in COMMANDS.values():
         assert callable(importlib.import_module(module).main)
+
+
+def test_serve_with_reload_or_debug_goes_to_the_dev_server() -> None:
+    from sockweb.cli import _wants_dev_server
+
+    assert _wants_dev_server(["--reload", "app:app"])
+    assert _wants_dev_server(["app:app", "--debug"])
+    assert not _wants_dev_server(["app:app", "--workers", "2"])
+    assert not _wants_dev_server(["app:app", "--", "--reload"])

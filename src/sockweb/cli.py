@@ -31,6 +31,15 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+def _wants_dev_server(args: Sequence[str]) -> bool:
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg in ("--reload", "--debug") or arg.startswith(("--reload=", "--debug=")):
+            return True
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sockweb`` console script and ``python -m sockweb``."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -44,9 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"sockweb: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
+    module_name, entry = COMMANDS[name][0], "main"
+    if name == "serve" and _wants_dev_server(rest):
+        # The server layer must not import the toolkit, so development serving (reloader, debugger) is routed
+        # here, above both layers, to the one place where they meet.
+        module_name, entry = "sockweb.web.dev", "serve_cli"
+    module = importlib.import_module(module_name)
     try:
-        code: int = module.main(rest, prog=f"sockweb {name}")
+        code: int = getattr(module, entry)(rest, prog=f"sockweb {name}")
     except KeyboardInterrupt:
         return 130
     return code
