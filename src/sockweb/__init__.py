@@ -31,7 +31,22 @@ _FRAMEWORK_EXPORTS = (
     "send_file",
 )
 
-__all__ = ["__version__", *_FRAMEWORK_EXPORTS]
+__all__ = [
+    "App",
+    "Blueprint",
+    "Response",
+    "__version__",
+    "abort",
+    "current_app",
+    "g",
+    "jsonify",
+    "redirect",
+    "render_template",
+    "request",
+    "send_file",
+    "session",
+    "url_for",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from sockweb.framework import (
