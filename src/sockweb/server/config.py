@@ -1,0 +1,854 @@
+"""The server's settings: one table, declared once, from which everything else is generated.
+
+Every setting is a field of the frozen dataclass :class:`Config`, declared with :func:`setting` (default,
+CLI flag, environment variable, help, section, validation). The argparse parser, the ``SOCKWEB_*``
+environment variables, the TOML config file (``--config FILE`` or ``[tool.sockweb]`` in ./pyproject.toml),
+``--print-config`` and docs/settings.md are all produced by iterating ``dataclasses.fields(Config)``, so a
+new setting is one declaration and nothing else.
+
+Strategy: each source (command line, environment, file) is turned into ``{name: raw value}``; every raw
+value goes through the same per-type parser and the setting's validator, and a failure becomes a
+:class:`ConfigError` whose one-line message names the setting *as the user spelled it* (``--workers``,
+``SOCKWEB_WORKERS`` or ``workers in sockweb.toml``) and the allowed values. The sources are then merged
+with precedence command line > environment > file > defaults.
+
+``python -m sockweb.server.config --markdown`` prints docs/settings.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+__all__ = [
+    "SECTIONS",
+    "SETTINGS",
+    "Config",
+    "ConfigError",
+    "Setting",
+    "build_parser",
+    "load_config",
+    "render_markdown",
+    "render_toml",
+    "setting",
+]
+
+T = TypeVar("T")
+
+# A raw value as a source delivers it: a string (CLI, environment) or a TOML value.
+Raw = object
+
+# section key -> title, in the order the help and the docs list them
+SECTIONS: dict[str, str] = {
+    "app": "Application",
+    "bind": "Binding and connections",
+    "http": "HTTP limits and timeouts",
+    "workers": "Worker processes",
+    "process": "Process (pid file, user, directory)",
+    "tls": "TLS",
+    "proxy": "Reverse proxies",
+    "logging": "Logging",
+    "dev": "Development",
+    "config": "Configuration",
+}
+
+
+class ConfigError(Exception):
+    """A bad setting value or a bad config file; ``str(err)`` is the one-line message for the user."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the settings table (the metadata of one :class:`Config` field)."""
+
+    name: str
+    type: str
+    default: object
+    validate: Callable[[Any], Any] | None
+    flag: str | None
+    env: str | None
+    help: str
+    section: str
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+    short: str | None = None
+    parse: Callable[[Raw], Any] | None = None
+    in_file: bool = True
+    positional: bool = False
+
+
+def setting(
+    default: T,
+    *,
+    help: str,
+    section: str,
+    flag: str | None = "",
+    env: str | None = "",
+    validate: Callable[[Any], Any] | None = None,
+    choices: Sequence[str] | None = None,
+    metavar: str | None = None,
+    short: str | None = None,
+    parse: Callable[[Raw], Any] | None = None,
+    in_file: bool = True,
+    positional: bool = False,
+) -> T:
+    """Declare a :class:`Config` field: its default plus everything the CLI, env, file and docs need.
+
+    ``flag=""``/``env=""`` derive ``--the-name``/``SOCKWEB_THE_NAME`` from the field name; ``None`` means
+    "not settable that way". ``parse`` replaces the per-type parser of raw values; ``validate`` checks a
+    parsed value and returns it (possibly normalised); both raise ``ValueError("expected ...")``.
+    """
+    meta = {
+        "flag": flag,
+        "env": env,
+        "help": help,
+        "section": section,
+        "validate": validate,
+        "choices": tuple(choices) if choices is not None else None,
+        "metavar": metavar,
+        "short": short,
+        "parse": parse,
+        "in_file": in_file,
+        "positional": positional,
+    }
+    field: T = dataclasses.field(default=default, metadata={"sockweb": meta})
+    return field
+
+
+# --- validators and parsers (raise ValueError("expected ...")) ---------------------------------------
+
+
+def positive(value: int | float) -> int | float:
+    if value <= 0:
+        raise ValueError("expected a positive number")
+    return value
+
+
+def non_negative(value: int | float) -> int | float:
+    if value < 0:
+        raise ValueError("expected a number >= 0")
+    return value
+
+
+def optional_positive(value: int | None) -> int | None:
+    if value is not None and value <= 0:
+        raise ValueError("expected a positive integer or 'none'")
+    return value
+
+
+def parse_workers(raw: Raw) -> int:
+    """``auto`` (the number of CPUs) or a positive integer."""
+    if isinstance(raw, str) and raw.strip().lower() == "auto":
+        return os.cpu_count() or 1
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0:
+        return raw
+    if isinstance(raw, str) and raw.strip().isdigit() and int(raw) > 0:
+        return int(raw)
+    raise ValueError("expected a positive integer or 'auto'")
+
+
+def parse_umask(raw: Raw) -> int | None:
+    """An octal mode (``022``, ``0o117``); a TOML integer is taken as is."""
+    if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw <= 0o777:
+        return raw
+    if isinstance(raw, str):
+        text = raw.strip().lower()
+        if text in ("", "none"):
+            return None
+        text = text.removeprefix("0o")
+        if text and len(text) <= 4 and all(c in "01234567" for c in text) and int(text, 8) <= 0o777:
+            return int(text, 8)
+    raise ValueError("expected an octal mode between 000 and 777 (e.g. 022)")
+
+
+def _int(raw: Raw) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("expected an integer")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str):
+        try:
+            return int(raw.strip().replace("_", ""))
+        except ValueError:
+            pass
+    raise ValueError("expected an integer")
+
+
+def _float(raw: Raw) -> float:
+    if isinstance(raw, bool):
+        raise ValueError("expected a number")
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    if isinstance(raw, str):
+        try:
+            return float(raw.strip())
+        except ValueError:
+            pass
+    raise ValueError("expected a number")
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def _bool(raw: Raw) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in _TRUE + _FALSE:
+        return raw.strip().lower() in _TRUE
+    raise ValueError("expected true or false (1/0, yes/no, on/off)")
+
+
+def _str(raw: Raw) -> str:
+    if isinstance(raw, str):
+        return raw
+    raise ValueError("expected a string")
+
+
+def _optional(inner: Callable[[Raw], T]) -> Callable[[Raw], T | None]:
+    def parse(raw: Raw) -> T | None:
+        if isinstance(raw, str) and raw.strip().lower() in ("", "none"):
+            return None
+        return inner(raw)
+
+    return parse
+
+
+def _str_tuple(raw: Raw) -> tuple[str, ...]:
+    """A list (TOML), or comma-separated strings; each item stripped, empty items dropped."""
+    items: Iterable[object] = [raw] if isinstance(raw, str) else raw if isinstance(raw, (list, tuple)) else ()
+    if not isinstance(raw, (str, list, tuple)) or not all(isinstance(i, str) for i in items):
+        raise ValueError("expected a string or a list of strings")
+    out = [part.strip() for item in items for part in str(item).split(",")]
+    return tuple(p for p in out if p)
+
+
+# annotation (as written in Config, a string under `from __future__ import annotations`) -> parser
+PARSERS: dict[str, Callable[[Raw], Any]] = {
+    "int": _int,
+    "float": _float,
+    "bool": _bool,
+    "str": _str,
+    "str | None": _optional(_str),
+    "int | None": _optional(_int),
+    "float | None": _optional(_float),
+    "tuple[str, ...]": _str_tuple,
+}
+
+
+def _app_spec(value: str) -> str:
+    if value and (":" not in value or value.startswith(":") or value.endswith(":")):
+        raise ValueError("expected MODULE:APP (e.g. myproject.wsgi:application)")
+    return value
+
+
+def _nonempty_tuple(value: tuple[str, ...]) -> tuple[str, ...]:
+    if not value:
+        raise ValueError("expected at least one value")
+    return value
+
+
+# --- the settings table -----------------------------------------------------------------------------
+
+_SERVER_HEADER_MAX = 256
+
+
+def _server_header(value: str) -> str:
+    if len(value) > _SERVER_HEADER_MAX or any(c in value for c in "\r\n\0"):
+        raise ValueError("expected a short header value without CR, LF or NUL")
+    return value
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective configuration of one ``sockweb serve`` run. ``Config()`` holds every default."""
+
+    # Application
+    app: str = setting(
+        "",
+        flag=None,
+        positional=True,
+        metavar="MODULE:APP",
+        validate=_app_spec,
+        help="The WSGI application: MODULE:NAME, or MODULE:FACTORY() to call a factory.",
+        section="app",
+    )
+    factory: bool = setting(
+        False, help="Treat APP as a factory: call it with no arguments to get the WSGI app.", section="app"
+    )
+    preload: bool = setting(
+        False,
+        help="Import the application in the master process before forking the workers "
+        "(faster worker start, shared memory; HUP re-imports it in a fresh loader).",
+        section="app",
+    )
+    chdir: str | None = setting(
+        None, metavar="DIR", help="Change to DIR before loading the application.", section="app"
+    )
+
+    # Binding and connections
+    bind: tuple[str, ...] = setting(
+        ("127.0.0.1:8000",),
+        short="-b",
+        metavar="ADDRESS",
+        validate=_nonempty_tuple,
+        help="Where to listen (repeatable): HOST:PORT, [IPV6]:PORT, unix:PATH, fd://N. "
+        "Systemd socket activation (LISTEN_FDS) replaces it.",
+        section="bind",
+    )
+    backlog: int = setting(
+        2048, validate=positive, help="Listen queue length of each socket.", section="bind"
+    )
+    umask: int | None = setting(
+        None,
+        parse=parse_umask,
+        metavar="MODE",
+        help="Octal umask applied while creating unix sockets (e.g. 007); the process umask if unset.",
+        section="bind",
+    )
+    reuse_port: bool = setting(
+        True,
+        help="With several workers, give each worker its own SO_REUSEPORT socket where the OS "
+        "supports it (the kernel balances connections); otherwise all share one socket.",
+        section="bind",
+    )
+    max_connections: int = setting(
+        10000,
+        validate=positive,
+        help="Open connections per process; more wait in the backlog.",
+        section="bind",
+    )
+    threads: int = setting(
+        0,
+        validate=non_negative,
+        help="Threads running the application per process (0: the server's automatic policy).",
+        section="bind",
+    )
+    dispatch: str = setting(
+        "auto",
+        choices=("auto", "pool", "inline"),
+        help="How the application is called: in a thread pool, inline on the event loop, or auto.",
+        section="bind",
+    )
+    loop: str = setting(
+        "auto",
+        choices=("auto", "asyncio", "uvloop"),
+        help="Event loop implementation (auto: uvloop when installed).",
+        section="bind",
+    )
+    write_buffer_high: int = setting(
+        256 * 1024,
+        validate=positive,
+        metavar="BYTES",
+        help="Stop reading a connection while more than this many response bytes wait to be sent.",
+        section="bind",
+    )
+    write_buffer_low: int = setting(
+        64 * 1024,
+        validate=non_negative,
+        metavar="BYTES",
+        help="Resume reading once the pending response bytes fall below this.",
+        section="bind",
+    )
+
+    # HTTP limits and timeouts
+    keepalive_timeout: float = setting(
+        5.0,
+        validate=non_negative,
+        metavar="SECONDS",
+        help="Close idle keep-alive connections after this.",
+        section="http",
+    )
+    header_timeout: float = setting(
+        10.0,
+        validate=positive,
+        metavar="SECONDS",
+        help="A whole request head must arrive within this (slow clients are disconnected).",
+        section="http",
+    )
+    max_request_line: int = setting(
+        8190, validate=positive, metavar="BYTES", help="Longest request line (414 beyond).", section="http"
+    )
+    max_header_count: int = setting(
+        100, validate=positive, help="Most header fields in a request (431 beyond).", section="http"
+    )
+    max_head_size: int = setting(
+        65536, validate=positive, metavar="BYTES", help="Largest request head (431 beyond).", section="http"
+    )
+    max_body_size: int | None = setting(
+        None,
+        validate=optional_positive,
+        metavar="BYTES",
+        help="Largest request body (413 beyond); unlimited when unset.",
+        section="http",
+    )
+    server_header: str = setting(
+        "sockweb", validate=_server_header, help="Value of the Server response header.", section="http"
+    )
+
+    # Worker processes
+    workers: int = setting(
+        1,
+        parse=parse_workers,
+        validate=positive,
+        metavar="N|auto",
+        short="-w",
+        help="Worker processes (auto: one per CPU). 1 serves from a single process, without a master.",
+        section="workers",
+    )
+    timeout: float = setting(
+        30.0,
+        validate=positive,
+        metavar="SECONDS",
+        help="A worker silent (no heartbeat) for longer than this is killed and replaced.",
+        section="workers",
+    )
+    graceful_timeout: float = setting(
+        30.0,
+        validate=non_negative,
+        metavar="SECONDS",
+        help="On TERM or a reload, in-flight requests get this long to finish before being cut.",
+        section="workers",
+    )
+    max_requests: int = setting(
+        0,
+        validate=non_negative,
+        help="Recycle a worker after it served this many requests (0: never).",
+        section="workers",
+    )
+    max_requests_jitter: int = setting(
+        0,
+        validate=non_negative,
+        help="Add a random 0..N to --max-requests per worker, so they do not all restart at once.",
+        section="workers",
+    )
+
+    # Process
+    pid: str | None = setting(None, metavar="FILE", help="Write the master's pid to FILE.", section="process")
+    user: str | None = setting(
+        None, help="Switch to this user (name or uid) after binding the sockets.", section="process"
+    )
+    group: str | None = setting(
+        None, help="Switch to this group (name or gid) after binding the sockets.", section="process"
+    )
+    proc_name: str | None = setting(
+        None, help="Base of the process titles (when setproctitle is installed).", section="process"
+    )
+
+    # TLS
+    certfile: str | None = setting(
+        None, metavar="FILE", help="PEM certificate (chain); enables HTTPS.", section="tls"
+    )
+    keyfile: str | None = setting(
+        None, metavar="FILE", help="PEM private key (when not inside --certfile).", section="tls"
+    )
+    ca_certs: str | None = setting(
+        None, metavar="FILE", help="CA bundle used to verify client certificates.", section="tls"
+    )
+    cert_reqs: str = setting(
+        "none",
+        choices=("none", "optional", "required"),
+        help="Whether clients must present a certificate signed by --ca-certs.",
+        section="tls",
+    )
+    ciphers: str | None = setting(
+        None,
+        help="OpenSSL cipher list for TLS 1.2 and older (the ssl module's default if unset).",
+        section="tls",
+    )
+
+    # Reverse proxies
+    forwarded_allow_ips: tuple[str, ...] = setting(
+        ("127.0.0.1", "::1"),
+        metavar="IPS",
+        help="Peers (addresses, CIDR networks, or '*') whose Forwarded / X-Forwarded-* headers and "
+        "PROXY protocol headers are trusted; comma-separated or repeated.",
+        section="proxy",
+    )
+    proxy_protocol: bool = setting(
+        False,
+        help="Expect a PROXY protocol (v1 or v2) header on connections from --forwarded-allow-ips.",
+        section="proxy",
+    )
+
+    # Logging
+    log_level: str = setting(
+        "info",
+        choices=("debug", "info", "warning", "error", "critical"),
+        help="Error log level.",
+        section="logging",
+    )
+    error_log: str | None = setting(
+        "-", metavar="FILE", help="Error log file ('-' for stderr).", section="logging"
+    )
+    access_log: str | None = setting(
+        None, metavar="FILE", help="Access log file ('-' for stdout); off when unset.", section="logging"
+    )
+    access_log_format: str = setting(
+        "combined",
+        metavar="FORMAT",
+        help="'combined', 'common', 'json', or a format of %%(atom)s codes (see docs/operations.md).",
+        section="logging",
+    )
+    log_config: str | None = setting(
+        None,
+        metavar="FILE",
+        help="A logging.config.dictConfig in JSON or TOML; replaces --log-level/--error-log.",
+        section="logging",
+    )
+    trace: bool = setting(
+        False, help="Log every connection and request event (debugging).", section="logging"
+    )
+
+    # Development (handled by the development server, declared here so they show in one place)
+    reload: bool = setting(
+        False, help="Restart when source files change (development server).", section="dev"
+    )
+    debug: bool = setting(
+        False,
+        help="Interactive debugger on errors (development server; never in production).",
+        section="dev",
+    )
+
+    # Configuration
+    config: str | None = setting(
+        None,
+        metavar="FILE",
+        in_file=False,
+        help="TOML config file (top-level keys, or [tool.sockweb] in a pyproject.toml). "
+        "Default: [tool.sockweb] of ./pyproject.toml when present.",
+        section="config",
+    )
+    print_config: bool = setting(
+        False,
+        env=None,
+        in_file=False,
+        help="Print the effective configuration as TOML and exit.",
+        section="config",
+    )
+    check_config: bool = setting(
+        False,
+        env=None,
+        in_file=False,
+        help="Validate the configuration, import the application, and exit (0 if good, 1 if not).",
+        section="config",
+    )
+
+    def __post_init__(self) -> None:
+        for spec in SETTINGS_BY_NAME.values():
+            value = getattr(self, spec.name)
+            try:
+                _check(spec, value)
+            except ValueError as exc:
+                raise ConfigError(f"{spec.name}: {exc}, got {_show(value)}") from None
+        if self.write_buffer_low > self.write_buffer_high:
+            raise ConfigError("write_buffer_low: expected a value <= write_buffer_high")
+        if self.keyfile and not self.certfile:
+            raise ConfigError("--keyfile: expected --certfile too")
+        if self.ca_certs is None and self.cert_reqs != "none":
+            raise ConfigError("--cert-reqs: 'optional' and 'required' need --ca-certs")
+
+
+def _make_settings() -> tuple[Setting, ...]:
+    out = []
+    for f in dataclasses.fields(Config):
+        meta = f.metadata["sockweb"]
+        flag = meta["flag"]
+        env = meta["env"]
+        out.append(
+            Setting(
+                name=f.name,
+                type=str(f.type),
+                default=f.default,
+                validate=meta["validate"],
+                flag=("--" + f.name.replace("_", "-")) if flag == "" else flag,
+                env=("SOCKWEB_" + f.name.upper()) if env == "" else env,
+                help=meta["help"],
+                section=meta["section"],
+                choices=meta["choices"],
+                metavar=meta["metavar"],
+                short=meta["short"],
+                parse=meta["parse"],
+                in_file=meta["in_file"],
+                positional=meta["positional"],
+            )
+        )
+    return tuple(out)
+
+
+SETTINGS: tuple[Setting, ...] = _make_settings()
+SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+_BY_FILE_KEY: dict[str, Setting] = {
+    key: s for s in SETTINGS if s.in_file for key in (s.name, s.name.replace("_", "-"))
+}
+
+
+def _show(raw: object) -> str:
+    return repr(raw) if not isinstance(raw, tuple) else repr(list(raw))
+
+
+def _check(spec: Setting, value: object) -> object:
+    if spec.choices is not None and value not in spec.choices:
+        raise ValueError("expected one of " + ", ".join(repr(c) for c in spec.choices))
+    if spec.validate is not None and value is not None:
+        value = spec.validate(value)
+    return value
+
+
+def convert(spec: Setting, raw: Raw) -> object:
+    """Parse and validate one raw value for ``spec``; raises ValueError("expected ...")."""
+    parser = spec.parse or PARSERS[spec.type]
+    value = parser(raw)
+    if isinstance(value, str) and spec.choices is not None:
+        value = value.lower()
+    return _check(spec, value)
+
+
+def _convert_all(raw: Mapping[str, Raw], where: Callable[[Setting], str]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for name, value in raw.items():
+        spec = SETTINGS_BY_NAME[name]
+        try:
+            out[name] = convert(spec, value)
+        except ValueError as exc:
+            raise ConfigError(f"{where(spec)}: {exc}, got {_show(value)}") from None
+    return out
+
+
+# --- sources --------------------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so errors share the one-line format."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(message)
+
+
+def build_parser(prog: str = "sockweb serve") -> argparse.ArgumentParser:
+    """The ``sockweb serve`` argument parser, generated from the table (every default is SUPPRESS)."""
+    parser = _Parser(
+        prog=prog,
+        description="Serve a WSGI application over HTTP/1.1. Every option can also be set with its "
+        "SOCKWEB_* environment variable or in a TOML config file; see docs/settings.md.",
+        argument_default=argparse.SUPPRESS,
+    )
+    groups = {key: parser.add_argument_group(title) for key, title in SECTIONS.items()}
+    for spec in SETTINGS:
+        group = groups[spec.section]
+        help_ = spec.help + ("" if spec.env is None else f" [env {spec.env}]")
+        if spec.positional:
+            group.add_argument(spec.name, nargs="?", metavar=spec.metavar, help=help_)
+            continue
+        if spec.flag is None:
+            continue
+        names = [spec.flag] + ([spec.short] if spec.short else [])
+        kwargs: dict[str, Any] = {"dest": spec.name, "help": help_}
+        if spec.type == "bool":
+            if spec.name in ("print_config", "check_config"):
+                kwargs["action"] = "store_true"
+            else:
+                kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["metavar"] = spec.metavar or spec.name.upper()
+            if spec.choices is not None:
+                kwargs["metavar"] = "{" + ",".join(spec.choices) + "}"
+            if spec.type == "tuple[str, ...]":
+                kwargs["action"] = "append"
+        group.add_argument(*names, **kwargs)
+    return parser
+
+
+def _from_cli(argv: Sequence[str], prog: str) -> dict[str, Raw]:
+    parser = build_parser(prog)
+    try:
+        namespace = parser.parse_args(list(argv))
+    except ConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    raw: dict[str, Raw] = dict(vars(namespace))
+    for name, value in list(raw.items()):
+        if isinstance(value, list):  # an `append` option: join the occurrences
+            raw[name] = [str(v) for v in value]
+    return _convert_all(raw, lambda s: s.flag or s.metavar or s.name)
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, object]:
+    raw: dict[str, Raw] = {s.name: environ[s.env] for s in SETTINGS if s.env and s.env in environ}
+    return _convert_all(raw, lambda s: str(s.env))
+
+
+def _load_toml(path: Path) -> dict[str, object]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+    try:
+        with path.open("rb") as fh:
+            data: dict[str, object] = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"--config: cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name}: invalid TOML: {exc}") from None
+    return data
+
+
+def _from_file(path: Path, *, pyproject: bool) -> dict[str, object]:
+    data = _load_toml(path)
+    label = path.name
+    if pyproject or "tool" in data:
+        tool = data.get("tool")
+        section = tool.get("sockweb") if isinstance(tool, dict) else None
+        if section is None:
+            return {}
+        if not isinstance(section, dict):
+            raise ConfigError(f"{label}: [tool.sockweb] must be a table")
+        data = section
+        label = f"{path.name} [tool.sockweb]"
+    raw: dict[str, Raw] = {}
+    for key, value in data.items():
+        spec = _BY_FILE_KEY.get(key)
+        if spec is None:
+            known = ", ".join(sorted(s.name for s in SETTINGS if s.in_file))
+            raise ConfigError(f"{label}: unknown setting {key!r} (known: {known})")
+        raw[spec.name] = value
+    return _convert_all(raw, lambda s: f"{s.name} in {label}")
+
+
+def load_config(
+    argv: Sequence[str],
+    environ: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    *,
+    prog: str = "sockweb serve",
+) -> Config:
+    """Build the effective :class:`Config`: command line > environment > config file > defaults.
+
+    The config file is ``--config FILE`` (or ``SOCKWEB_CONFIG``), relative to ``cwd``; without one,
+    ``[tool.sockweb]`` of ``cwd/pyproject.toml`` is used when present. Raises :class:`ConfigError`.
+    """
+    environ = os.environ if environ is None else environ
+    base = Path(os.getcwd() if cwd is None else cwd)
+    cli = _from_cli(argv, prog)
+    env = _from_env(environ)
+    config_name = cli.get("config", env.get("config"))
+    if isinstance(config_name, str):
+        path = base / config_name
+        if not path.is_file():
+            raise ConfigError(f"--config: no such file: {config_name!r}")
+        file_values = _from_file(path, pyproject=path.name == "pyproject.toml")
+    elif (base / "pyproject.toml").is_file():
+        file_values = _from_file(base / "pyproject.toml", pyproject=True)
+    else:
+        file_values = {}
+    merged = {**file_values, **env, **cli}
+    try:
+        return Config(**merged)  # type: ignore[arg-type]  # values checked per setting above
+    except ConfigError as exc:
+        raise ConfigError(_flag_message(str(exc))) from None
+
+
+def _flag_message(message: str) -> str:
+    """Rename a leading ``name:`` to its ``--flag:`` for cross-setting errors raised by Config."""
+    name, sep, rest = message.partition(":")
+    spec = SETTINGS_BY_NAME.get(name)
+    return f"{spec.flag}:{rest}" if sep and spec and spec.flag else message
+
+
+# --- output: TOML and Markdown -------------------------------------------------------------------------
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    text = str(value)
+    escaped = "".join(
+        c if c.isprintable() and c not in '"\\' else ("\\" + c if c in '"\\' else f"\\u{ord(c):04x}")
+        for c in text
+    )
+    return f'"{escaped}"'
+
+
+def render_toml(config: Config) -> str:
+    """The effective configuration as a TOML file that ``--config`` reads back to the same Config."""
+    lines: list[str] = []
+    for key, title in SECTIONS.items():
+        specs = [s for s in SETTINGS if s.section == key and s.in_file]
+        if not specs:
+            continue
+        lines.append(f"# {title}")
+        for spec in specs:
+            value = getattr(config, spec.name)
+            if value is None:
+                lines.append(f"# {spec.name} = (unset)")
+            else:
+                lines.append(f"{spec.name} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _md_default(spec: Setting) -> str:
+    if spec.default is None:
+        return "unset"
+    if spec.name == "workers":
+        return "`1`"
+    return f"`{_toml_value(spec.default)}`"
+
+
+def render_markdown() -> str:
+    """docs/settings.md: every setting, by section, with its flag, environment variable and default."""
+    out = [
+        "# Settings",
+        "",
+        "<!-- Generated by `python -m sockweb.server.config --markdown > docs/settings.md`; do not edit. -->",
+        "",
+        "Every setting of `sockweb serve` can be given on the command line, in an environment variable, or "
+        "in a TOML file (`--config FILE`, or `[tool.sockweb]` in `./pyproject.toml`). Precedence: command "
+        "line > environment > file > defaults. File keys are the setting names below (`max_requests = 1000`, "
+        '`bind = ["0.0.0.0:8000"]`). `--print-config` prints the effective configuration in that format.',
+        "",
+    ]
+    for key, title in SECTIONS.items():
+        specs = [s for s in SETTINGS if s.section == key]
+        out += [f"## {title}", ""]
+        for spec in specs:
+            if spec.positional:
+                cli = f"`{spec.metavar}` (argument)"
+            elif spec.type == "bool" and spec.name not in ("print_config", "check_config"):
+                cli = f"`{spec.flag}` / `--no-{spec.flag[2:] if spec.flag else ''}`"
+            else:
+                cli = f"`{spec.flag}`" + (f", `{spec.short}`" if spec.short else "")
+            out.append(f"### `{spec.name}`")
+            out.append("")
+            out.append(spec.help.replace("%%", "%"))
+            out.append("")
+            out.append(f"- command line: {cli}")
+            out.append(f"- environment: {'`' + spec.env + '`' if spec.env else 'no'}")
+            out.append(f"- config file: {'`' + spec.name + '`' if spec.in_file else 'no'}")
+            kind = f"`{spec.type}`" if spec.choices is None else ", ".join(f"`{c}`" for c in spec.choices)
+            out.append(f"- type: {kind}" if spec.choices is None else f"- one of: {kind}")
+            out.append(f"- default: {_md_default(spec)}")
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--markdown"]:
+        sys.stdout.write(render_markdown())
+        return 0
+    print("usage: python -m sockweb.server.config --markdown", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
