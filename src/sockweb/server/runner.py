@@ -1,0 +1,212 @@
+"""Run the server in this process: the single-process entry (`serve`) and the worker entry (`run_worker`).
+
+Strategy: one event loop (uvloop when installed and ``config.loop`` allows it), one ``create_server`` per
+listening socket with a protocol factory bound to that socket's environ template, one periodic sweeper per
+second (Date header, idle / head deadlines, the arbiter's heartbeat), and a graceful stop on SIGTERM/SIGINT:
+stop accepting, close idle keep-alive connections, let in-flight requests finish within
+``graceful_timeout``, then cut what is left and return 0. Load and bind errors become one log line and a
+non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import ssl
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sockweb.server.loader import AppLoadError, WSGIApp, load_app
+
+if TYPE_CHECKING:
+    from sockweb.server.config import Config
+    from sockweb.server.protocol import ServerState
+
+log = logging.getLogger("sockweb.error")
+
+__all__ = ["run_worker", "serve"]
+
+
+def _new_loop(kind: str) -> asyncio.AbstractEventLoop:
+    if kind in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if kind == "uvloop":
+                raise RuntimeError("--loop uvloop: uvloop is not installed") from None
+        else:
+            loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+            return loop
+    return asyncio.new_event_loop()
+
+
+def _raise_nofile(wanted: int) -> None:
+    """Lift the soft RLIMIT_NOFILE towards the hard limit so `max_connections` can be reached."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def _create_sockets(config: Config) -> list[socket.socket]:
+    try:
+        from sockweb.server.binds import create_sockets
+    except ImportError:
+        from sockweb.server.fallback import create_sockets
+    return create_sockets(config)
+
+
+def _ssl_context(config: Config) -> ssl.SSLContext | None:
+    if not config.certfile:
+        return None
+    from sockweb.server.tls import build_ssl_context
+
+    return build_ssl_context(config)
+
+
+def _describe(sock: socket.socket, tls: bool) -> str:
+    addr = sock.getsockname()
+    if sock.family == getattr(socket, "AF_UNIX", None):
+        return f"unix:{addr}"
+    scheme = "https" if tls else "http"
+    host, port = addr[0], addr[1]
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+class _Runner:
+    """Owns the loop, the listening servers and the stop sequence of one process."""
+
+    def __init__(self, config: Config, app: WSGIApp, sockets: list[socket.socket]) -> None:
+        self.config = config
+        self.app = app
+        self.sockets = sockets
+        self.stop_requested: asyncio.Event | None = None
+        self.on_tick: Callable[[], None] | None = None
+        self.should_stop: Callable[[], bool] | None = None
+
+    def run(self) -> int:
+        loop = _new_loop(self.config.loop)
+        asyncio.set_event_loop(loop)
+        try:
+            return loop.run_until_complete(self._main(loop))
+        finally:
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    def _request_stop(self) -> None:
+        if self.stop_requested is not None:
+            self.stop_requested.set()
+
+    def _tick(self) -> None:
+        if self.on_tick is not None:
+            self.on_tick()
+        if self.should_stop is not None and self.should_stop():
+            self._request_stop()
+
+    async def _main(self, loop: asyncio.AbstractEventLoop) -> int:
+        from sockweb.server.protocol import ServerState, protocol_factory
+
+        self.stop_requested = asyncio.Event()
+        state = ServerState(self.config, self.app, loop)
+        tls = _ssl_context(self.config)
+        servers = []
+        for sock in self.sockets:
+            sock.setblocking(False)
+            factory = protocol_factory(state, sock, tls is not None)
+            servers.append(
+                await loop.create_server(factory, sock=sock, ssl=tls, backlog=self.config.backlog)
+            )
+            log.info("Listening at %s", _describe(sock, tls is not None))
+        installed = []
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self._request_stop)
+                installed.append(signum)
+        state.start(self._tick)
+        try:
+            await self.stop_requested.wait()
+            log.info("Shutting down: waiting up to %gs for in-flight requests", self.config.graceful_timeout)
+            for server in servers:
+                server.close()
+            await self._drain(state)
+            for server in servers:
+                with contextlib.suppress(Exception):
+                    await server.wait_closed()
+        finally:
+            for signum in installed:
+                loop.remove_signal_handler(signum)
+            state.shutdown()
+        return 0
+
+    async def _drain(self, state: ServerState) -> None:
+        state.begin_stop()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.graceful_timeout
+        while state.connections and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        if state.connections:
+            log.warning("Graceful timeout: closing %d connection(s)", len(state.connections))
+        state.abort_all()
+        await asyncio.sleep(0)
+
+
+def _prepare(config: Config, app: WSGIApp | None) -> WSGIApp:
+    if app is not None:
+        return app
+    return load_app(config.app, factory=config.factory)
+
+
+def serve(config: Config, app: WSGIApp | None = None, sockets: list[socket.socket] | None = None) -> int:
+    """Serve `app` (or ``config.app``) on `sockets` (or ``config.bind``) until SIGTERM/SIGINT; exit code."""
+    try:
+        app = _prepare(config, app)
+    except AppLoadError as exc:
+        log.error("Cannot load the application: %s", exc)
+        return 1
+    if sockets is None:
+        try:
+            sockets = _create_sockets(config)
+        except (OSError, ValueError) as exc:
+            log.error("Cannot listen: %s", exc)
+            return 1
+    _raise_nofile(config.max_connections + 128)
+    try:
+        return _Runner(config, app, sockets).run()
+    except (OSError, RuntimeError, ssl.SSLError) as exc:
+        log.error("Server error: %s", exc)
+        return 1
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def run_worker(
+    config: Config,
+    app: WSGIApp,
+    sockets: list[socket.socket],
+    *,
+    on_tick: Callable[[], None],
+    should_stop: Callable[[], bool],
+) -> int:
+    """Serve in a worker process of the arbiter: `on_tick()` once a second (heartbeat); a graceful stop
+    starts when `should_stop()` turns true or on SIGTERM/SIGINT. Returns the exit code."""
+    _raise_nofile(config.max_connections + 128)
+    runner = _Runner(config, app, sockets)
+    runner.on_tick = on_tick
+    runner.should_stop = should_stop
+    try:
+        return runner.run()
+    except (OSError, RuntimeError) as exc:
+        print(f"sockweb worker: {exc}", file=sys.stderr)
+        return 1
