@@ -1,0 +1,70 @@
+"""The TCP echo client: send lines, print the server's replies, fail loudly and briefly.
+
+The client is sequential on purpose (send one line, read one reply): it mirrors the seed's client and
+makes "which reply belongs to which line" obvious. Every wait is bounded by ``timeout`` (connect and each
+reply), and every failure becomes one ``error: ...`` line on stderr with exit status 1: no traceback
+for "the server is not running".
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+from typing import BinaryIO, TextIO
+
+from sockweb.net.address import Address, connect_socket
+
+__all__ = ["describe_connect_error", "run_tcp_client"]
+
+# A reply is "[timestamp] " + the line: allow the longest line a default server accepts, and then some.
+MAX_REPLY = 65536 + 256
+
+
+def describe_connect_error(exc: OSError, where: str, timeout: float) -> str:
+    """One readable line for a failed connect()."""
+    if isinstance(exc, ConnectionRefusedError):
+        return f"no server at {where} (connection refused)"
+    if isinstance(exc, TimeoutError):
+        return f"no answer from {where} within {timeout:g} s (connect timed out)"
+    if isinstance(exc, FileNotFoundError):
+        return f"no server at {where} (no such socket file)"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve {where}: {exc.strerror}"
+    return f"cannot connect to {where}: {exc.strerror or exc}"
+
+
+def run_tcp_client(
+    address: Address,
+    lines: Iterable[bytes],
+    *,
+    timeout: float,
+    out: BinaryIO,
+    err: TextIO,
+) -> int:
+    """Send each line (no terminator) and write each reply to ``out``; return the exit status."""
+    where = address.display("tcp")
+    try:
+        sock = connect_socket(address, socket.SOCK_STREAM, timeout)
+    except OSError as exc:
+        print(f"error: {describe_connect_error(exc, where, timeout)}", file=err)
+        return 1
+    with sock, sock.makefile("rb") as replies:
+        try:
+            for line in lines:
+                sock.sendall(line + b"\n")
+                reply = replies.readline(MAX_REPLY)
+                if not reply:
+                    print(f"error: {where} closed the connection without replying", file=err)
+                    return 1
+                out.write(reply)
+                out.flush()
+                if reply.startswith(b"error:"):
+                    return 1
+            sock.shutdown(socket.SHUT_WR)
+        except TimeoutError:
+            print(f"error: no reply from {where} within {timeout:g} s", file=err)
+            return 1
+        except OSError as exc:
+            print(f"error: connection to {where} lost: {exc.strerror or exc}", file=err)
+            return 1
+    return 0
