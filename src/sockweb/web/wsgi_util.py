@@ -1,0 +1,257 @@
+"""Small WSGI building blocks shared by Request, Response and the test client.
+
+Strategy: each helper does one PEP 3333 chore and nothing else: :class:`LimitedStream` never reads past the
+declared body length (so a handler cannot block on a keep-alive socket), :class:`ClosingIterator` makes sure
+``close()`` runs after a body is sent, :class:`FileWrapper` is the portable fallback for
+``wsgi.file_wrapper``, and the URL helpers rebuild the request URL from the environ per PEP 3333's recipe,
+validating the Host header on the way.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import IO, Any
+from urllib.parse import quote
+
+from .exceptions import BadRequest, ClientDisconnected, RequestEntityTooLarge, SecurityError
+
+__all__ = [
+    "ClosingIterator",
+    "FileWrapper",
+    "LimitedStream",
+    "get_content_length",
+    "get_current_url",
+    "get_host",
+    "get_input_stream",
+    "wrap_file",
+]
+
+WSGIEnvironment = dict[str, Any]
+
+
+class LimitedStream(io.RawIOBase):
+    """A read-only stream that yields at most ``limit`` bytes of ``stream``.
+
+    Reading past the limit returns ``b""`` (EOF). If the underlying stream ends early, the client went away:
+    :class:`~sockweb.web.exceptions.ClientDisconnected` (a 400) is raised. With ``is_max=True`` the limit is
+    a maximum rather than an exact size, and exceeding it raises 413 instead.
+    """
+
+    def __init__(self, stream: IO[bytes], limit: int, is_max: bool = False) -> None:
+        super().__init__()
+        self._stream = stream
+        self.limit = limit
+        self.is_max = is_max
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    @property
+    def is_exhausted(self) -> bool:
+        return self._pos >= self.limit
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        wanted = min(len(view), self.limit - self._pos)
+        if self.is_max and wanted == 0 and len(view) > 0:
+            # Probe one byte to tell "ended at the limit" from "more data beyond the maximum".
+            if self._stream.read(1):
+                raise RequestEntityTooLarge()
+            return 0
+        if wanted <= 0:
+            return 0
+        data = self._stream.read(wanted)
+        if not data:
+            if self.is_max:
+                self.limit = self._pos
+                return 0
+            raise ClientDisconnected()
+        view[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            chunks: list[bytes] = []
+            while True:
+                chunk = self.read(64 * 1024)
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+        buffer = bytearray(size)
+        count = self.readinto(buffer)
+        return bytes(buffer[:count])
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def exhaust(self) -> None:
+        """Read and drop what is left (keeps a keep-alive connection in sync)."""
+        while self.read(64 * 1024):
+            pass
+
+    def tell(self) -> int:
+        return self._pos
+
+
+def get_content_length(environ: Mapping[str, Any]) -> int | None:
+    """CONTENT_LENGTH as an int, ``None`` if absent or chunked; a malformed value raises 400."""
+    if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
+        return None
+    raw = environ.get("CONTENT_LENGTH")
+    if raw is None or raw == "":
+        return None
+    # RFC 9110 §8.6: Content-Length = 1*DIGIT.
+    if not str(raw).strip().isdigit() or not str(raw).strip().isascii():
+        raise BadRequest("The Content-Length header is not a number.")
+    return int(raw)
+
+
+def get_input_stream(environ: Mapping[str, Any], max_content_length: int | None = None) -> IO[bytes]:
+    """``wsgi.input`` wrapped so that it ends at the body's end.
+
+    Servers that set ``wsgi.input_terminated`` deliver EOF themselves (chunked bodies); otherwise the
+    stream is limited to Content-Length, and a body without a length is treated as empty (PEP 3333).
+    """
+    stream: IO[bytes] = environ.get("wsgi.input") or io.BytesIO()
+    length = get_content_length(environ)
+    if max_content_length is not None and length is not None and length > max_content_length:
+        raise RequestEntityTooLarge()
+    if environ.get("wsgi.input_terminated"):
+        if max_content_length is not None:
+            return io.BufferedReader(LimitedStream(stream, max_content_length, is_max=True))
+        return stream
+    return io.BufferedReader(LimitedStream(stream, length or 0))
+
+
+class ClosingIterator:
+    """Iterates ``iterable``; ``close()`` closes it, then runs ``callbacks`` (all of it at most once)."""
+
+    def __init__(self, iterable: Iterable[bytes], callbacks: Iterable[Callable[[], object]] = ()) -> None:
+        self._iterable = iterable
+        self._iterator: Iterator[bytes] | None = None
+        self._callbacks = list(callbacks)
+        self._closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._iterator is None:
+            self._iterator = iter(self._iterable)
+        return self._iterator
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        callbacks: list[Callable[[], object]] = []
+        close = getattr(self._iterable, "close", None)
+        if close is not None:
+            callbacks.append(close)
+        callbacks.extend(self._callbacks)
+        error: BaseException | None = None
+        for callback in callbacks:
+            try:
+                callback()
+            except BaseException as exc:  # run every callback, re-raise the first failure afterwards
+                error = error or exc
+        if error is not None:
+            raise error
+
+
+class FileWrapper:
+    """Iterate a binary file in blocks; the portable stand-in for ``wsgi.file_wrapper``."""
+
+    def __init__(self, file: IO[bytes], buffer_size: int = 64 * 1024) -> None:
+        self.file = file
+        self.buffer_size = buffer_size
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        data = self.file.read(self.buffer_size)
+        if data:
+            return data
+        raise StopIteration
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def wrap_file(environ: Mapping[str, Any], file: IO[bytes], buffer_size: int = 64 * 1024) -> Iterable[bytes]:
+    """The server's ``wsgi.file_wrapper`` for ``file`` (zero-copy where supported) or a FileWrapper."""
+    wrapper = environ.get("wsgi.file_wrapper")
+    if wrapper is not None:
+        return wrapper(file, buffer_size)  # type: ignore[no-any-return]
+    return FileWrapper(file, buffer_size)
+
+
+# RFC 9110 §7.2 / RFC 3986 §3.2.2: host = IP-literal / IPv4address / reg-name, then an optional port.
+_host_re = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::\d{1,5})?\Z")
+
+
+def get_host(environ: Mapping[str, Any], trusted_hosts: Iterable[str] | None = None) -> str:
+    """The request's host (with a port only when it is not the scheme's default), validated.
+
+    Raises :class:`~sockweb.web.exceptions.SecurityError` (400) for a malformed Host header, or for a host
+    outside ``trusted_hosts`` (entries starting with ``.`` also match subdomains).
+    """
+    scheme = environ.get("wsgi.url_scheme", "http")
+    host = environ.get("HTTP_HOST")
+    if host is None:
+        host = environ.get("SERVER_NAME", "localhost")
+        port = str(environ.get("SERVER_PORT", ""))
+        if port and (scheme, port) not in (("http", "80"), ("https", "443")):
+            host = f"{host}:{port}"
+    host = host.strip()
+    if not _host_re.match(host):
+        raise SecurityError(f"The Host header {host!r} is not a valid host.")
+    if host.endswith(":80") and scheme == "http":
+        host = host[:-3]
+    elif host.endswith(":443") and scheme == "https":
+        host = host[:-4]
+    if trusted_hosts is not None and not host_is_trusted(host, trusted_hosts):
+        raise SecurityError(f"The host {host!r} is not trusted.")
+    return host
+
+
+def host_is_trusted(host: str, trusted_hosts: Iterable[str]) -> bool:
+    """Is ``host`` (port ignored) one of ``trusted_hosts``? ``.example.com`` allows subdomains too."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.lower().rstrip(".")
+    for entry in trusted_hosts:
+        trusted = entry.lower()
+        if trusted.startswith("."):
+            if name == trusted[1:] or name.endswith(trusted):
+                return True
+        elif name == trusted:
+            return True
+    return False
+
+
+def _wsgi_to_url_path(value: str) -> str:
+    """Re-encode a WSGI (latin-1 decoded) path for a URL: UTF-8 bytes, percent-encoded where needed."""
+    return quote(value.encode("latin-1"), safe="/:@!$&'()*+,;=~-._%")
+
+
+def get_current_url(
+    environ: Mapping[str, Any],
+    root_only: bool = False,
+    strip_querystring: bool = False,
+    host_only: bool = False,
+    trusted_hosts: Iterable[str] | None = None,
+) -> str:
+    """Rebuild the request URL (PEP 3333 "URL Reconstruction"), or its root or host part."""
+    url = f"{environ.get('wsgi.url_scheme', 'http')}://{get_host(environ, trusted_hosts)}"
+    if host_only:
+        return url + "/"
+    url += _wsgi_to_url_path(environ.get("SCRIPT_NAME", "")).rstrip("/") + "/"
+    if root_only:
+        return url
+    url += _wsgi_to_url_path(environ.get("PATH_INFO", "")).lstrip("/")
+    query = environ.get("QUERY_STRING", "")
+    if query and not strip_querystring:
+        url += "?" + quote(query.encode("latin-1"), safe="=&;%+!$'()*,/:?@[]~")
+    return url
