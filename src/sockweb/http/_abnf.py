@@ -1,0 +1,67 @@
+"""The HTTP/1.1 grammar (RFC 9110 / RFC 9112) as compiled regular expressions over bytes.
+
+Strategy: each piece of syntax the parser checks is one regex, so that a whole request line, a whole header
+block or a whole chunk-size line is validated by a single call into the C regex engine. Every pattern is
+linear: repetitions are separated by literals, so no input can make the engine backtrack more than a
+constant per byte.
+"""
+
+from __future__ import annotations
+
+import re
+
+# RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|"
+#                  / "~" / DIGIT / ALPHA ; token = 1*tchar
+TCHAR = rb"!#$%&'*+\-.^_`|~0-9A-Za-z"
+TCHAR_NO_UNDERSCORE = rb"!#$%&'*+\-.^`|~0-9A-Za-z"
+TOKEN = rb"[" + TCHAR + rb"]+"
+
+# RFC 9112 §3: request-line = method SP request-target SP HTTP-version, CRLF-terminated (§2.1);
+# RFC 9112 §2.3: HTTP-version = HTTP-name "/" DIGIT "." DIGIT (case-sensitive).
+# The target is any run of visible ASCII here; its form is checked separately (RFC 9112 §3.2).
+REQUEST_LINE = re.compile(rb"(" + TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9]\.[0-9])\r\n")
+
+# RFC 9110 §5.5: field-value = *field-content ; field-content = field-vchar [ 1*( SP / HTAB / field-vchar )
+# field-vchar ] ; field-vchar = VCHAR / obs-text.
+# RFC 9112 §5: field-line = field-name ":" OWS field-value OWS.
+# A line matches only from its start (after LF or at offset 0) to its CRLF, so counting the matches against
+# the LFs of a block proves that every line matched (see _head.parse_fields).
+_VALUE = rb"((?:[^\x00-\x20\x7f](?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?)?)"
+
+
+def _field_line(tchar: bytes) -> re.Pattern[bytes]:
+    return re.compile(rb"(?:^|(?<=\n))([" + tchar + rb"]+):[ \t]*" + _VALUE + rb"[ \t]*\r\n")
+
+
+FIELD_LINE = _field_line(TCHAR)
+FIELD_LINE_NO_UNDERSCORE = _field_line(TCHAR_NO_UNDERSCORE)
+
+# RFC 9112 §2.2: bare CR, or LF without CR, in the head -> reject. (CR at the end may still get its LF.)
+BARE_CR_LF = re.compile(rb"(?<!\r)\n|\r[^\n]")
+
+# RFC 3986 §3.2.2 host (reg-name or IP-literal) and §3.2.3 port, as used by RFC 9110 §7.2 (Host) and
+# RFC 9112 §3.2.3 (authority-form).
+_HOST = rb"(?:\[[0-9A-Za-z:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)"
+HOST_VALUE = re.compile(rb"(?:" + _HOST + rb")?(?::[0-9]*)?")
+AUTHORITY_FORM = re.compile(_HOST + rb":[0-9]+")
+# RFC 9112 §3.2.2: absolute-form = absolute-URI; an http(s) authority must not be empty (RFC 9110 §4.2.1).
+# Only hierarchical URIs ("scheme://authority...") are accepted, which also keeps "host:port" (authority-form)
+# from passing as a URI whose scheme is the host name.
+ABSOLUTE_FORM = re.compile(
+    rb"[A-Za-z][A-Za-z0-9+\-.]*://(?:[^/?#@]*@)?" + _HOST + rb"(?::[0-9]*)?(?:[/?][\x21-\x7e]*)?"
+)
+
+# RFC 9112 §7.1: chunk = chunk-size [ chunk-ext ] CRLF ; chunk-size = 1*HEXDIG (bounded to 16 digits here);
+# RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ),
+# chunk-ext-val = token / quoted-string (RFC 9110 §5.6.4).
+_QUOTED = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
+CHUNK_LINE = re.compile(
+    rb"([0-9A-Fa-f]{1,16})((?:[ \t]*;[ \t]*"
+    + TOKEN
+    + rb"(?:[ \t]*=[ \t]*(?:"
+    + TOKEN
+    + rb"|"
+    + _QUOTED
+    + rb"))?)*)\r\n"
+)
+MAX_CHUNK_SIZE_DIGITS = 16

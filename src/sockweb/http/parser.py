@@ -1,0 +1,317 @@
+"""RequestParser: the server side of one HTTP/1.1 connection, bytes in, events out.
+
+Strategy (h11's reader split, flattened for speed): the parser holds one bytearray of unparsed bytes and a
+bound method `_reader` for the current state (head, Content-Length body, chunked body, end of message,
+paused, failed); `next_event` just calls it. Consumed bytes are deleted from the front of the bytearray,
+which CPython does in amortised O(1), so the buffer always starts at the next unparsed byte.
+
+No quadratic work on slow or hostile input: while the head (or a chunk-size line, or the trailer section)
+is incomplete, the parser remembers how far it already searched for the terminator and for bare CR/LF, and
+it fails as soon as a limit is crossed, so memory and time stay proportional to the limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import _abnf
+from ._head import bad_request_line, parse_fields, parse_head
+from .errors import BadRequest, ContentTooLarge, HeaderFieldsTooLarge, ProtocolError, URITooLong
+from .events import NEED_DATA, PAUSED, Data, EndOfMessage, Event, Request
+from .limits import Limits
+
+# chunked sub-states
+_SIZE, _DATA, _DATA_END, _TRAILERS = range(4)
+# RFC 9110 §6.5.1: fields about framing, routing or the connection must not be sent as trailers; accepting
+# them invites a later component to merge them, so they are refused.
+_FORBIDDEN_TRAILERS = frozenset(
+    (
+        b"content-length",
+        b"transfer-encoding",
+        b"host",
+        b"connection",
+        b"keep-alive",
+        b"te",
+        b"trailer",
+        b"upgrade",
+    )
+)
+_DEFAULT_LIMITS = Limits()
+
+
+class RequestParser:
+    """Parse requests from a byte stream. `feed(data)` (b"" = EOF), then call `next_event()` until NEED_DATA.
+
+    After the EndOfMessage of a keep-alive request the next call parses the next pipelined request from the
+    buffered bytes; after a request that ends the connection it returns PAUSED forever; after a
+    ProtocolError it raises the same error again.
+    """
+
+    __slots__ = (
+        "_bare",
+        "_body_size",
+        "_buf",
+        "_chunk_state",
+        "_eof",
+        "_error",
+        "_field_line",
+        "_limits",
+        "_line_ok",
+        "_reader",
+        "_remaining",
+        "_request",
+        "_scan",
+        "_skipped_crlf",
+    )
+
+    def __init__(self, limits: Limits = _DEFAULT_LIMITS) -> None:
+        self._limits = limits
+        self._field_line = (
+            _abnf.FIELD_LINE if limits.allow_underscore_in_names else _abnf.FIELD_LINE_NO_UNDERSCORE
+        )
+        self._buf = bytearray()
+        self._eof = False
+        self._error: ProtocolError | None = None
+        self._request: Request | None = None
+        self._remaining = 0
+        self._body_size = 0
+        self._chunk_state = _SIZE
+        self._reader: Callable[[], Event] = self._read_head
+        self._reset_scan()
+        self._skipped_crlf = False
+
+    # -- public API ---------------------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Append received bytes; b"" means the peer closed its sending side (EOF)."""
+        if data:
+            if self._eof:
+                raise RuntimeError("feed() after EOF")
+            self._buf += data
+        else:
+            self._eof = True
+
+    def next_event(self) -> Event:
+        """The next Request, Data or EndOfMessage; NEED_DATA or PAUSED; or raise ProtocolError."""
+        try:
+            return self._reader()
+        except ProtocolError as exc:
+            self._error = exc
+            self._reader = self._failed
+            raise
+
+    @property
+    def trailing_data(self) -> bytes:
+        """Bytes received but not parsed (e.g. what follows a request that closed the connection)."""
+        return bytes(self._buf)
+
+    @property
+    def buffered_size(self) -> int:
+        """Number of bytes received but not yet parsed."""
+        return len(self._buf)
+
+    @property
+    def request(self) -> Request | None:
+        """The request currently (or last) being parsed."""
+        return self._request
+
+    # -- states ---------------------------------------------------------------------------------------------
+
+    def _reset_scan(self) -> None:
+        self._scan = 0  # where the next search for a terminator starts
+        self._bare = 0  # where the next search for bare CR/LF starts
+        self._line_ok = False  # the request line is known to be within its limit
+
+    def _read_head(self) -> Event:
+        buf = self._buf
+        end = buf.find(b"\r\n\r\n", self._scan)
+        if end <= 0 or buf[0] == 13:
+            return self._read_head_slow(end)
+        request = parse_head(buf, end, self._limits, self._field_line)
+        del buf[: end + 4]
+        self._request = request
+        self._reset_scan()
+        self._skipped_crlf = False
+        if request.chunked:
+            self._chunk_state = _SIZE
+            self._body_size = 0
+            self._reader = self._read_chunked
+        elif request.content_length:
+            self._remaining = request.content_length
+            self._reader = self._read_length
+        else:
+            self._reader = self._end_of_message
+        return request
+
+    def _read_head_slow(self, end: int) -> Event:
+        buf = self._buf
+        # RFC 9112 §2.2: a server SHOULD ignore at least one empty line (CRLF) before the request-line.
+        if buf[:2] == b"\r\n" and not self._skipped_crlf:
+            del buf[:2]
+            self._skipped_crlf = True
+            self._reset_scan()
+            return self._read_head()
+        if end >= 0:
+            # A complete head starting with CR (a second empty line, or a stray CR) has no valid request-line.
+            raise bad_request_line(buf, end, self._limits)
+        return self._head_incomplete()
+
+    def _head_incomplete(self) -> Event:
+        buf = self._buf
+        n = len(buf)
+        limits = self._limits
+        if self._eof:
+            if n == 0:
+                self._reader = self._paused
+                return PAUSED
+            raise BadRequest("connection closed in the middle of a request head")
+        # RFC 9112 §2.2: a bare CR or a bare LF in the head -> 400 (decided early, without waiting for more).
+        if _abnf.BARE_CR_LF.search(buf, self._bare) is not None:
+            raise BadRequest("bare CR or LF in the request head")
+        if not self._line_ok:
+            line_end = buf.find(b"\n", self._bare)
+            # RFC 9112 §3: a request-line longer than the server wishes to parse -> 414.
+            if (line_end < 0 and n > limits.max_request_line + 1) or line_end - 1 > limits.max_request_line:
+                raise URITooLong("request line too long")
+            self._line_ok = line_end >= 0
+        if n > limits.max_head_size:
+            raise HeaderFieldsTooLarge("request head too large")
+        self._scan = n - 3 if n > 3 else 0
+        self._bare = n - 1 if n else 0
+        return NEED_DATA
+
+    def _read_length(self) -> Event:
+        buf = self._buf
+        n = len(buf)
+        if n == 0:
+            return self._need_body_data()
+        remaining = self._remaining
+        if n <= remaining:
+            data = bytes(buf)
+            buf.clear()
+        else:
+            data = bytes(buf[:remaining])
+            del buf[:remaining]
+        self._remaining = remaining = remaining - len(data)
+        if remaining == 0:
+            self._reader = self._end_of_message
+        return Data(data)
+
+    def _read_chunked(self) -> Event:
+        buf = self._buf
+        while True:
+            state = self._chunk_state
+            if state == _DATA:
+                n = len(buf)
+                if n == 0:
+                    return self._need_body_data()
+                remaining = self._remaining
+                if n <= remaining:
+                    data = bytes(buf)
+                    buf.clear()
+                else:
+                    data = bytes(buf[:remaining])
+                    del buf[:remaining]
+                self._remaining = remaining = remaining - len(data)
+                if remaining == 0:
+                    self._chunk_state = _DATA_END
+                return Data(data)
+            if state == _SIZE:
+                if not self._chunk_size_line():
+                    return self._need_body_data()
+            elif state == _DATA_END:
+                n = len(buf)
+                # RFC 9112 §7.1: chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF -> the CRLF after
+                # every chunk's data is checked; anything else -> 400 (as soon as a wrong byte is seen).
+                if (n >= 1 and buf[0] != 13) or (n >= 2 and buf[1] != 10):
+                    raise BadRequest("missing CRLF after chunk data")
+                if n < 2:
+                    return self._need_body_data()
+                del buf[:2]
+                self._chunk_state = _SIZE
+            else:
+                return self._read_trailers()
+
+    def _chunk_size_line(self) -> bool:
+        buf = self._buf
+        limits = self._limits
+        nl = buf.find(b"\n", self._scan)
+        if nl < 0:
+            n = len(buf)
+            # RFC 9112 §7.1.1: a server ought to limit the total length of chunk extensions -> 400.
+            if n > _abnf.MAX_CHUNK_SIZE_DIGITS + limits.max_chunk_ext + 1:
+                raise BadRequest("chunk-size line too long")
+            self._scan = n
+            return False
+        self._scan = 0
+        m = _abnf.CHUNK_LINE.match(buf, 0, nl + 1)
+        # RFC 9112 §7.1: chunk-size = 1*HEXDIG, optional chunk-ext, then CRLF (no sign, no "0x", no bare LF).
+        if m is None:
+            raise BadRequest("invalid chunk-size line")
+        if m.end(2) - m.start(2) > limits.max_chunk_ext:
+            raise BadRequest("chunk extensions too long")
+        size = int(m.group(1), 16)
+        del buf[: nl + 1]
+        if size == 0:
+            self._chunk_state = _TRAILERS
+            self._bare = 0
+            return True
+        self._body_size += size
+        if limits.max_body_size is not None and self._body_size > limits.max_body_size:
+            raise ContentTooLarge("request body too large")
+        self._remaining = size
+        self._chunk_state = _DATA
+        return True
+
+    def _read_trailers(self) -> Event:
+        buf = self._buf
+        limits = self._limits
+        # RFC 9112 §7.1: last-chunk [ trailer-section ] CRLF; an empty trailer section is just CRLF.
+        if buf[:2] == b"\r\n":
+            del buf[:2]
+            return self._finish([])
+        end = buf.find(b"\r\n\r\n", self._scan)
+        if end < 0:
+            n = len(buf)
+            # RFC 9112 §2.2: bare CR or LF in the trailer section -> 400.
+            if _abnf.BARE_CR_LF.search(buf, self._bare) is not None:
+                raise BadRequest("bare CR or LF in the trailer section")
+            if n > limits.max_trailer_size:
+                raise HeaderFieldsTooLarge("trailer section too large")
+            self._scan = n - 3 if n > 3 else 0
+            self._bare = n - 1 if n > 1 else 0
+            return self._need_body_data()
+        if end + 4 > limits.max_trailer_size:
+            raise HeaderFieldsTooLarge("trailer section too large")
+        # RFC 9112 §7.1.2: trailer fields are field lines, parsed like header fields.
+        trailers = parse_fields(buf, 0, end + 2, limits, self._field_line)
+        for name, _ in trailers:
+            # RFC 9110 §6.5.1: framing, routing and connection fields are not allowed in trailers.
+            if name in _FORBIDDEN_TRAILERS:
+                raise BadRequest("forbidden trailer field")
+        del buf[: end + 4]
+        return self._finish(trailers)
+
+    def _need_body_data(self) -> Event:
+        # RFC 9112 §8: a message whose body is cut short by the connection closing is incomplete -> error.
+        if self._eof:
+            raise BadRequest("connection closed before the request body was complete")
+        return NEED_DATA
+
+    def _end_of_message(self) -> Event:
+        return self._finish([])
+
+    def _finish(self, trailers: list[tuple[bytes, bytes]]) -> Event:
+        request = self._request
+        assert request is not None
+        self._reset_scan()
+        # RFC 9112 §9.6: after a request that closes the connection, the server reads nothing more.
+        self._reader = self._read_head if request.keep_alive else self._paused
+        return EndOfMessage(trailers)
+
+    def _paused(self) -> Event:
+        return PAUSED
+
+    def _failed(self) -> Event:
+        assert self._error is not None
+        raise self._error
