@@ -25,7 +25,7 @@ import ast
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote, urlencode
 
 from sockweb.web.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestRedirect
@@ -87,6 +87,11 @@ class AutomaticOptions(HTTPException):
 # --------------------------------------------------------------------------------------------- converters
 
 
+# Most values are plain words: checking that is cheaper than quote().
+_NEEDS_NO_QUOTING = re.compile(r"[A-Za-z0-9_.~!$&'()*+,:;=@-]*\Z").match
+_NEEDS_NO_QUOTING_PATH = re.compile(r"[A-Za-z0-9_.~!$&'()*+,:;=@/-]*\Z").match
+
+
 class BaseConverter:
     """Turns one URL part into a Python value and back.
 
@@ -107,7 +112,8 @@ class BaseConverter:
 
     def to_url(self, value: Any) -> str:
         # "/" is quoted: a single-segment converter could not match it back.
-        return quote(str(value), safe="!$&'()*+,:;=@")
+        text = str(value)
+        return text if _NEEDS_NO_QUOTING(text) else quote(text, safe="!$&'()*+,:;=@")
 
 
 class UnicodeConverter(BaseConverter):
@@ -184,7 +190,8 @@ class PathConverter(BaseConverter):
     part_isolating = False
 
     def to_url(self, value: Any) -> str:
-        return quote(str(value), safe="!$&'()*+,/:;=@")
+        text = str(value)
+        return text if _NEEDS_NO_QUOTING_PATH(text) else quote(text, safe="!$&'()*+,/:;=@")
 
 
 class UUIDConverter(BaseConverter):
@@ -356,11 +363,14 @@ class Rule:
         self.build_only = build_only
         self.map: Map | None = None
         self.arguments: frozenset[str] = frozenset()
+        self.build_keys: frozenset[str] = frozenset()
         self._path_parts: list[_Part] = []
         self._host_parts: list[_Part] = []
         self._slots: list[_Slot] = []
         self._regex: re.Pattern[str] | None = None
         self._own_groups: list[str] = []
+        self._host_build: list[_Part] = []
+        self._path_build: list[_Part] = []
 
     def __repr__(self) -> str:
         methods = f" ({', '.join(sorted(self.methods))})" if self.methods else ""
@@ -384,7 +394,10 @@ class Rule:
         if len(set(names)) != len(names):
             raise ValueError(f"rule {self.rule!r} uses a variable name twice")
         self.arguments = frozenset(names)
+        self.build_keys = self.arguments | self.defaults.keys()
         self._own_groups = [f"a{i}" for i in range(len(names))]
+        self._host_build = _quote_static(self._host_parts, "")
+        self._path_build = _quote_static(self._path_parts, "/")
         self._regex = re.compile(self.pattern("a") + r"\Z")
 
     def pattern(self, prefix: str) -> str:
@@ -437,10 +450,22 @@ class Rule:
 
     def build_parts(self, values: Mapping[str, Any]) -> tuple[str, str]:
         """(host, path) for these values, url-quoted (raises ValidationError)."""
-        return _build(self._host_parts, values), _build(self._path_parts, values, static_safe="/")
+        host = _build(self._host_build, values) if self._host_build else ""
+        return host, _build(self._path_build, values)
 
-    def provides_defaults_for(self, values: Mapping[str, Any]) -> bool:
-        return all(key not in values or values[key] == value for key, value in self.defaults.items())
+    def build_problem(self, values: Mapping[str, Any], method: str | None) -> str | None:
+        """Why this rule cannot build a URL from these values (None: it can, unless a converter objects)."""
+        if method is not None and self.methods is not None and method not in self.methods:
+            return f"does not accept {method}"
+        defaults = self.defaults
+        for name in self.arguments:
+            if name not in values and name not in defaults:
+                missing = sorted(self.arguments - values.keys() - defaults.keys())
+                return f"needs {', '.join(missing)}"
+        for key, value in defaults.items():
+            if key in values and values[key] != value:
+                return f"has defaults {defaults!r} that the values contradict"
+        return None
 
 
 def _segment_weight(segment: list[_Part]) -> tuple[int, int]:
@@ -457,13 +482,12 @@ def _segment_weight(segment: list[_Part]) -> tuple[int, int]:
 _PATH_SAFE = "/!$&'()*+,:;=@"
 
 
-def _build(parts: list[_Part], values: Mapping[str, Any], static_safe: str = "") -> str:
-    out: list[str] = []
-    for part in parts:
-        if isinstance(part, str):
-            out.append(quote(part, safe=static_safe + _PATH_SAFE[1:]))
-        else:
-            out.append(part.converter.to_url(values[part.name]))
+def _quote_static(parts: list[_Part], safe: str) -> list[_Part]:
+    return [quote(part, safe=safe + _PATH_SAFE[1:]) if isinstance(part, str) else part for part in parts]
+
+
+def _build(parts: list[_Part], values: Mapping[str, Any]) -> str:
+    out = [part if isinstance(part, str) else part.converter.to_url(values[part.name]) for part in parts]
     return "".join(out)
 
 
@@ -494,7 +518,7 @@ class _Group:
 class _Index:
     """What Map builds from its rules for matching: the static dict and the prefix groups."""
 
-    __slots__ = ("groups", "max_prefix", "ordered", "static")
+    __slots__ = ("by_endpoint", "groups", "max_prefix", "ordered", "static")
 
     def __init__(self, rules: list[Rule]) -> None:
         self.ordered = sorted((rule for rule in rules if not rule.build_only), key=Rule.sort_key)
@@ -507,6 +531,10 @@ class _Index:
             else:
                 grouped.setdefault(rule.static_prefix, []).append(rule)
         self.groups = {prefix: _Group(members) for prefix, members in grouped.items()}
+        # Build order per endpoint: specificity order, build-only rules last.
+        self.by_endpoint: dict[Any, list[Rule]] = {}
+        for rule in self.ordered + [rule for rule in rules if rule.build_only]:
+            self.by_endpoint.setdefault(rule.endpoint, []).append(rule)
         self.max_prefix = max((len(prefix) for prefix in self.groups), default=0)
 
 
@@ -610,6 +638,8 @@ class Map:
         )
 
 
+_MISS = 0  # _fast_match: no rule pattern matches the path
+_SLOW = 1  # _fast_match: a pattern matches but the exhaustive scan must decide
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
@@ -653,6 +683,7 @@ class MapAdapter:
         self.map = map
         self.server_name = server_name
         self.script_name = script_name if script_name.endswith("/") else script_name + "/"
+        self._quoted_script = quote(self.script_name)
         self.url_scheme = url_scheme
         self.path_info = path_info
         self.default_method = default_method.upper()
@@ -673,7 +704,9 @@ class MapAdapter:
             path = "/" + path
         method = (method or self.default_method).upper()
         found = self._fast_match(path, method)
-        if found is None:
+        if isinstance(found, int):
+            if found == _MISS:
+                self._raise_not_found(path)
             found = self._slow_match(path, method)
         rule, values = found
         if rule.redirect_to is not None:
@@ -705,35 +738,41 @@ class MapAdapter:
     def _subject(self, path: str) -> str:
         return f"{self.server_name}|{path}" if self.map.host_matching else path
 
-    def _fast_match(self, path: str, method: str) -> tuple[Rule, dict[str, Any]] | None:
-        """The common case in a few dict lookups and one regex call per prefix group; None: go slow."""
+    def _fast_match(self, path: str, method: str | None) -> tuple[Rule, dict[str, Any]] | int:
+        """The common case in a few dict lookups and one regex call per prefix group.
+
+        Returns the match, or _MISS when no rule's pattern matches the path at all (a plain 404, unless a
+        slash redirect applies), or _SLOW when the exhaustive scan must decide (405, ValidationError).
+        ``method=None`` accepts any method.
+        """
         index = self.map.index()
-        subject = self._subject(path)
+        subject = f"{self.server_name}|{path}" if self.map.host_matching else path
         rules = index.static.get(subject)
         if rules is not None:
             rule = rules[0]
-            if rule.methods is None or method in rule.methods:
+            if method is None or rule.methods is None or method in rule.methods:
                 return rule, dict(rule.defaults)
-            return None
+            return _SLOW
         groups = index.groups
         end = path.rfind("/", 0, index.max_prefix)
         while end >= 0:
             group = groups.get(path[: end + 1])
             if group is not None:
-                if group.combined is None:
-                    return None
-                match = group.combined.match(subject)
+                combined = group.combined
+                if combined is None:
+                    return _SLOW
+                match = combined.match(subject)
                 if match is not None:
                     k, arg_groups = group.by_index[match.lastindex or 0]
                     rule = group.rules[k]
-                    if rule.methods is not None and method not in rule.methods:
-                        return None
+                    if method is not None and rule.methods is not None and method not in rule.methods:
+                        return _SLOW
                     try:
                         return rule, rule.match_values(match, arg_groups)
                     except ValidationError:
-                        return None
+                        return _SLOW
             end = path.rfind("/", 0, end)
-        return None
+        return _MISS
 
     def _candidates(self, subject: str, path: str) -> Iterator[tuple[Rule, re.Match[str]]]:
         """Every rule whose pattern matches, most specific first."""
@@ -766,11 +805,17 @@ class MapAdapter:
             if method == "OPTIONS":
                 raise AutomaticOptions(allowed | {"OPTIONS"})
             raise MethodNotAllowed(valid_methods=sorted(allowed | {"OPTIONS"}))
-        if not path.endswith("/") and self._slash_redirect_applies(path + "/", method):
-            raise RequestRedirect(self._url(quote(path + "/", safe=_PATH_SAFE), self._query_string()))
+        self._raise_not_found(path)
+
+    def _raise_not_found(self, path: str) -> NoReturn:
+        """NotFound, or RequestRedirect when the path plus a slash matches a strict-slash rule."""
+        if not path.endswith("/"):
+            slashed = path + "/"
+            if self._fast_match(slashed, None) is not _MISS and self._slash_redirect_applies(slashed):
+                raise RequestRedirect(self._url(quote(slashed, safe=_PATH_SAFE), self._query_string()))
         raise NotFound()
 
-    def _slash_redirect_applies(self, path: str, method: str) -> bool:
+    def _slash_redirect_applies(self, path: str) -> bool:
         for rule, match in self._candidates(self._subject(path), path):
             if not rule.strict_slashes:
                 continue
@@ -802,7 +847,7 @@ class MapAdapter:
 
     def _url(self, quoted_path: str, query: str = "", host: str | None = None) -> str:
         """Absolute URL for an already quoted path below this adapter's script name."""
-        root = f"{self.url_scheme}://{host or self.server_name}{quote(self.script_name)}"
+        root = f"{self.url_scheme}://{host or self.server_name}{self._quoted_script}"
         url = root + quoted_path.lstrip("/")
         return f"{url}?{query}" if query else url
 
@@ -823,52 +868,61 @@ class MapAdapter:
         leaves the fewest values over for the query string. Raises BuildError when none fits.
         """
         given = _plain_values(values)
-        rule, host, path = self._pick_rule(endpoint, given, method)
-        extra = {key: value for key, value in given.items() if key not in rule.arguments}
-        extra = {key: value for key, value in extra.items() if key not in rule.defaults}
-        query = _encode_query(extra) if append_unknown and extra else ""
-        if self.map.host_matching and host and host != self.server_name:
+        leftover, rule, host, path = self._pick_rule(endpoint, given, method)
+        query = ""
+        if leftover and append_unknown:
+            used = rule.build_keys
+            query = _encode_query({key: value for key, value in given.items() if key not in used})
+        if host and self.map.host_matching and host != self.server_name:
             force_external = True
         if force_external:
             return self._url(path, query, host or None)
-        url = quote(self.script_name) + path.lstrip("/")
+        url = self._quoted_script + path[1:]
         return f"{url}?{query}" if query else url
 
-    def _pick_rule(self, endpoint: Any, values: dict[str, Any], method: str | None) -> tuple[Rule, str, str]:
-        rules = self.map.rules_for_endpoint(endpoint)
+    def _pick_rule(
+        self, endpoint: Any, values: dict[str, Any], method: str | None
+    ) -> tuple[int, Rule, str, str]:
+        """(number of values left for the query string, rule, host, path) of the best rule."""
+        rules = self.map.index().by_endpoint.get(endpoint)
         if not rules:
             raise BuildError(endpoint, values, method, f"no rule for endpoint {endpoint!r}")
-        order = self.map.index().ordered
-        position = {id(rule): i for i, rule in enumerate(order)}
-        reasons: list[str] = []
-        best: tuple[tuple[int, int], Rule, str, str] | None = None
+        if method is not None:
+            method = method.upper()
+        best: tuple[int, Rule, str, str] | None = None
         for rule in rules:
-            method_ok = method is None or rule.methods is None or method.upper() in rule.methods
-            missing = rule.arguments - values.keys() - rule.defaults.keys()
-            if not method_ok:
-                reasons.append(f"{rule.rule!r} does not accept {method}")
-                continue
-            if missing:
-                reasons.append(f"{rule.rule!r} needs {', '.join(sorted(missing))}")
-                continue
-            if not rule.provides_defaults_for(values):
-                reasons.append(f"{rule.rule!r} has defaults {rule.defaults!r} that the values contradict")
+            if rule.build_problem(values, method) is not None:
                 continue
             try:
-                host, path = rule.build_parts({**rule.defaults, **values})
-            except (ValidationError, ValueError, TypeError) as exc:
-                reasons.append(f"{rule.rule!r} rejects the values ({exc})")
+                host, path = rule.build_parts({**rule.defaults, **values} if rule.defaults else values)
+            except (ValidationError, ValueError, TypeError):
                 continue
-            leftover = len(values.keys() - rule.arguments - rule.defaults.keys())
-            score = (leftover, position.get(id(rule), len(order)))
-            if best is None or score < best[0]:
-                best = (score, rule, host, path)
+            if len(values) == len(rule.arguments) and not rule.defaults:
+                leftover = 0  # every argument is present (checked above), so nothing is left over
+            else:
+                used = rule.build_keys
+                leftover = len(values) - sum(1 for key in values if key in used)
+            if best is None or leftover < best[0]:
+                best = (leftover, rule, host, path)
+                if leftover == 0:
+                    break  # rules come in specificity order: the first exact fit is the best one
         if best is None:
-            detail = "; ".join(reasons)
-            raise BuildError(
-                endpoint, values, method, f"cannot build a URL for {endpoint!r} with {values!r}: {detail}"
-            )
-        return best[1], best[2], best[3]
+            raise BuildError(endpoint, values, method, self._build_failure(rules, endpoint, values, method))
+        return best
+
+    @staticmethod
+    def _build_failure(rules: list[Rule], endpoint: Any, values: dict[str, Any], method: str | None) -> str:
+        """Why no rule of the endpoint could build, one reason per rule."""
+        reasons = []
+        for rule in rules:
+            problem = rule.build_problem(values, method)
+            if problem is None:
+                try:
+                    rule.build_parts({**rule.defaults, **values})
+                except (ValidationError, ValueError, TypeError) as exc:
+                    problem = f"rejects the values ({exc})"
+            reasons.append(f"{rule.rule!r} {problem}")
+        return f"cannot build a URL for {endpoint!r} with {values!r}: {'; '.join(reasons)}"
 
 
 def rule_converter_url(rule: Rule, name: str, values: Mapping[str, Any]) -> str:
@@ -880,7 +934,7 @@ def rule_converter_url(rule: Rule, name: str, values: Mapping[str, Any]) -> str:
 
 
 def _plain_values(values: Mapping[str, Any] | None) -> dict[str, Any]:
-    if values is None:
+    if not values:
         return {}
     return {key: value for key, value in values.items() if value is not None}
 

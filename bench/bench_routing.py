@@ -1,0 +1,170 @@
+"""Routing benchmark: sockweb.web.routing against werkzeug.routing on the same ~300-rule map.
+
+The map has typical REST shapes: a few hundred static pages, and per resource collection/item/sub-item
+routes with int, string, uuid and path converters, several methods per path. The paths matched are hits
+near the front and the back of the table, static and dynamic, plus 404s and 405s. For each router the
+script reports microseconds per match() and per build(); the figure to read is the ratio, measured in
+the same run (the machines are shared and noisy).
+
+    taskset -c 0 python bench/bench_routing.py [--seconds 0.5] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+from urllib.parse import parse_qsl
+
+import werkzeug.exceptions as wz_exc
+import werkzeug.routing as wz
+
+from sockweb.web import routing as sw
+from sockweb.web.exceptions import HTTPException
+
+RESOURCES = [f"res{i}" for i in range(30)]
+UUID = "12345678-1234-5678-1234-567812345678"
+
+
+def rule_specs() -> list[tuple[str, str, list[str]]]:
+    """(rule, endpoint, methods) triples, ~300 of them, in a definition order a human would write."""
+    specs: list[tuple[str, str, list[str]]] = [("/", "index", ["GET"])]
+    for name in RESOURCES:
+        base = f"/api/v1/{name}"
+        specs += [
+            (f"{base}", f"{name}.list", ["GET"]),
+            (f"{base}", f"{name}.create", ["POST"]),
+            (f"{base}/<int:id>", f"{name}.get", ["GET"]),
+            (f"{base}/<int:id>", f"{name}.update", ["PUT", "PATCH"]),
+            (f"{base}/<int:id>", f"{name}.delete", ["DELETE"]),
+            (f"{base}/<int:id>/comments", f"{name}.comments", ["GET"]),
+            (f"{base}/<int:id>/comments/<int:cid>", f"{name}.comment", ["GET"]),
+            (f"{base}/by-key/<uuid:key>", f"{name}.by_key", ["GET"]),
+        ]
+    for i in range(40):
+        specs.append((f"/pages/page-{i}", f"page{i}", ["GET"]))
+        specs.append((f"/docs/section{i}/<slug>", f"doc{i}", ["GET"]))
+    specs.append(("/static/<path:filename>", "static", ["GET"]))
+    specs.append(("/u/<username>/", "profile", ["GET"]))
+    return specs
+
+
+def paths() -> list[tuple[str, str, str]]:
+    """(label, path, method) cases."""
+    first, last = RESOURCES[0], RESOURCES[-1]
+    return [
+        ("static, early", "/", "GET"),
+        ("static, late", "/pages/page-39", "GET"),
+        ("int, early", f"/api/v1/{first}/42", "GET"),
+        ("int x2, late", f"/api/v1/{last}/42/comments/7", "GET"),
+        ("uuid, late", f"/api/v1/{last}/by-key/{UUID}", "GET"),
+        ("string, late", "/docs/section39/intro", "GET"),
+        ("path", "/static/css/site/main.css", "GET"),
+        ("404", "/api/v1/nothing/here", "GET"),
+        ("405", f"/api/v1/{last}/42/comments", "POST"),
+    ]
+
+
+def build_cases() -> list[tuple[str, dict[str, Any]]]:
+    last = RESOURCES[-1]
+    return [
+        ("index", {}),
+        (f"{last}.comment", {"id": 42, "cid": 7}),
+        ("doc39", {"slug": "intro", "q": "x y"}),
+        ("static", {"filename": "css/main.css"}),
+    ]
+
+
+def time_per_call(fn: Callable[[], object], seconds: float, repeat: int) -> float:
+    """Best-of-`repeat` microseconds per call, each run lasting about `seconds`."""
+    n = 1
+    while True:  # calibrate the number of calls per run
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        elapsed = time.perf_counter() - start
+        if elapsed > seconds / 5:
+            break
+        n *= 2
+    n = max(1, int(n * seconds / 5 / elapsed * 5))
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        runs.append((time.perf_counter() - start) / n * 1e6)
+    return min(runs)
+
+
+def matcher(
+    adapter: Any, path: str, method: str, errors: tuple[type[BaseException], ...]
+) -> Callable[[], object]:
+    def run() -> object:
+        try:
+            return adapter.match(path, method)
+        except errors as exc:
+            return exc
+
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=0.4, help="time per measurement run")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per measurement (best is kept)")
+    args = parser.parse_args(argv)
+
+    specs = rule_specs()
+    ours = sw.Map([sw.Rule(r, endpoint=e, methods=m) for r, e, m in specs]).bind("example.com")
+    theirs = wz.Map([wz.Rule(r, endpoint=e, methods=m) for r, e, m in specs]).bind("example.com")
+
+    # Same answers first: the benchmark is meaningless if the routers disagree.
+    for _, path, method in paths():
+        a = matcher(ours, path, method, (HTTPException,))()
+        b = matcher(theirs, path, method, (wz_exc.HTTPException,))()
+        a_code = getattr(a, "code", None)
+        b_code = getattr(b, "code", None)
+        if (a_code, b_code) == (None, None):
+            assert a == b, (path, a, b)
+        else:
+            assert a_code == b_code, (path, a, b)
+
+    print(f"Python {sys.version.split()[0]}, werkzeug {wz_version()}, {len(specs)} rules")
+    print(f"{'case':<16} {'sockweb µs':>11} {'werkzeug µs':>12} {'ratio':>7}")
+    ratios = []
+    for label, path, method in paths():
+        ours_us = time_per_call(matcher(ours, path, method, (HTTPException,)), args.seconds, args.repeat)
+        theirs_us = time_per_call(
+            matcher(theirs, path, method, (wz_exc.HTTPException,)), args.seconds, args.repeat
+        )
+        ratios.append(theirs_us / ours_us)
+        print(f"match {label:<10} {ours_us:>11.2f} {theirs_us:>12.2f} {theirs_us / ours_us:>6.1f}x")
+    for endpoint, values in build_cases():
+        assert same_url(ours.build(endpoint, values), theirs.build(endpoint, values)), endpoint
+        ours_us = time_per_call(partial(ours.build, endpoint, values), args.seconds, args.repeat)
+        theirs_us = time_per_call(partial(theirs.build, endpoint, values), args.seconds, args.repeat)
+        ratios.append(theirs_us / ours_us)
+        print(f"build {endpoint:<10} {ours_us:>11.2f} {theirs_us:>12.2f} {theirs_us / ours_us:>6.1f}x")
+    print(f"geometric mean speed-up: {statistics.geometric_mean(ratios):.1f}x (werkzeug time / sockweb time)")
+    return 0
+
+
+def same_url(a: str, b: str) -> bool:
+    """Equal up to query encoding (werkzeug writes a space as "+", sockweb as "%20")."""
+    path_a, _, query_a = a.partition("?")
+    path_b, _, query_b = b.partition("?")
+    return path_a == path_b and parse_qsl(query_a) == parse_qsl(query_b)
+
+
+def wz_version() -> str:
+    from importlib.metadata import version
+
+    return version("werkzeug")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
