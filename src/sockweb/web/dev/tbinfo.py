@@ -37,7 +37,18 @@ CONTEXT_LINES = 4  # source lines shown before and after the failing one
 MAX_LOCALS = 60  # per frame; a frame with more shows the first ones and says so
 MAX_REPR = 400  # characters of one local's repr
 
-_repr = reprlib.Repr()
+
+class _SafeRepr(reprlib.Repr):
+    def repr_instance(self, obj: object, level: int) -> str:
+        try:
+            text = repr(obj)
+        except Exception as exc:  # say so, rather than reprlib's anonymous "<X instance at ...>"
+            return f"<repr of {type(obj).__name__} failed: {type(exc).__name__}>"
+        limit = self.maxother
+        return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+_repr = _SafeRepr()
 _repr.maxstring = MAX_REPR
 _repr.maxother = MAX_REPR
 _repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxfrozenset = _repr.maxdeque = 20
