@@ -1,0 +1,412 @@
+"""The incoming request: a lazy, cached view over a WSGI environ.
+
+Strategy: :class:`Request` stores only the environ; every attribute (URL parts, args, headers, cookies,
+form, files, JSON, negotiated Accept values) is computed on first access and cached on the instance, so a
+handler pays only for what it reads. The body is read at most once: :meth:`Request.get_data` caches it,
+and form parsing reuses that cache if present, otherwise it streams the body straight into
+:class:`~sockweb.web.formparser.FormDataParser`. Text in the environ is "bytes as latin-1" (PEP 3333);
+URL parts are turned back into bytes and decoded as UTF-8 here. Limits (``max_content_length``,
+``max_form_memory_size``, ``max_form_parts``) are class attributes a subclass or an app may override;
+exceeding them raises 413 when the body is accessed, not when the Request is created.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import weakref
+from datetime import datetime
+from functools import cached_property
+from typing import IO, Any
+
+from .datastructures import EnvironHeaders, FileStorage, ImmutableMultiDict, MultiDict
+from .exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
+from .formparser import FormDataParser, parse_qs_multi
+from .httputil import (
+    Authorization,
+    CacheControl,
+    CharsetAccept,
+    ETags,
+    LanguageAccept,
+    MIMEAccept,
+    Range,
+    parse_accept_header,
+    parse_authorization_header,
+    parse_cache_control,
+    parse_cookie,
+    parse_date,
+    parse_etags,
+    parse_options_header,
+    parse_range_header,
+)
+from .wsgi_util import get_content_length, get_current_url, get_host, get_input_stream
+
+__all__ = ["Request"]
+
+WSGIEnvironment = dict[str, Any]
+_MISSING: Any = object()
+
+
+def _wsgi_decode(value: str) -> str:
+    """A PEP 3333 "bytes as latin-1" string decoded as the UTF-8 clients send."""
+    try:
+        return value.encode("latin-1").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return value  # already real text (some test setups put it there)
+
+
+def _close_storages(storages: list[FileStorage]) -> None:
+    for storage in storages:
+        storage.close()
+
+
+class Request:
+    """A WSGI request. Everything is computed lazily from :attr:`environ` and cached.
+
+    Limits default to: no Content-Length bound, 500 KB of in-memory form fields, 1000 form parts.
+    """
+
+    max_content_length: int | None = None
+    max_form_memory_size: int | None = 500 * 1024
+    max_form_parts: int | None = 1000
+    #: hosts allowed in the Host header (``None``: any well-formed host)
+    trusted_hosts: list[str] | None = None
+    form_data_parser_class = FormDataParser
+
+    def __init__(
+        self, environ: WSGIEnvironment, populate_request: bool = True, shallow: bool = False
+    ) -> None:
+        self.environ = environ
+        self.shallow = shallow
+        if populate_request and not shallow:
+            environ["sockweb.request"] = self
+        self._cached_data: bytes | None = None
+        self._json_cache: Any = _MISSING
+        self._form: ImmutableMultiDict[str, str] | None = None
+        self._files: ImmutableMultiDict[str, FileStorage] | None = None
+
+    def __repr__(self) -> str:
+        try:
+            url = self.url
+        except BadRequest:
+            url = "(invalid URL)"
+        return f"<{type(self).__name__} {url!r} [{self.method}]>"
+
+    # -- request line and URL -------------------------------------------------------------------------------
+
+    @cached_property
+    def method(self) -> str:
+        return str(self.environ.get("REQUEST_METHOD", "GET")).upper()
+
+    @property
+    def scheme(self) -> str:
+        return str(self.environ.get("wsgi.url_scheme", "http"))
+
+    @property
+    def is_secure(self) -> bool:
+        return self.scheme in ("https", "wss")
+
+    @cached_property
+    def host(self) -> str:
+        """The Host header (or SERVER_NAME:PORT), validated; a bad or untrusted host raises 400."""
+        return get_host(self.environ, self.trusted_hosts)
+
+    @cached_property
+    def root_path(self) -> str:
+        """SCRIPT_NAME, the mount point of the application, without a trailing slash."""
+        return _wsgi_decode(self.environ.get("SCRIPT_NAME", "")).rstrip("/")
+
+    @property
+    def script_root(self) -> str:
+        """Alias of :attr:`root_path`."""
+        return self.root_path
+
+    @cached_property
+    def path(self) -> str:
+        """PATH_INFO decoded, always starting with ``/``."""
+        return "/" + _wsgi_decode(self.environ.get("PATH_INFO", "")).lstrip("/")
+
+    @cached_property
+    def query_string(self) -> bytes:
+        return str(self.environ.get("QUERY_STRING", "")).encode("latin-1", "replace")
+
+    @cached_property
+    def full_path(self) -> str:
+        """``path?query`` (the ``?`` is always present, as in the request line of a form post)."""
+        return f"{self.path}?{self.query_string.decode('utf-8', 'replace')}"
+
+    @cached_property
+    def url(self) -> str:
+        return get_current_url(self.environ, trusted_hosts=self.trusted_hosts)
+
+    @cached_property
+    def base_url(self) -> str:
+        """The URL without the query string."""
+        return get_current_url(self.environ, strip_querystring=True, trusted_hosts=self.trusted_hosts)
+
+    @cached_property
+    def url_root(self) -> str:
+        """Scheme, host and SCRIPT_NAME, ending with ``/``."""
+        return get_current_url(self.environ, root_only=True, trusted_hosts=self.trusted_hosts)
+
+    @cached_property
+    def host_url(self) -> str:
+        return get_current_url(self.environ, host_only=True, trusted_hosts=self.trusted_hosts)
+
+    @cached_property
+    def args(self) -> ImmutableMultiDict[str, str]:
+        """The query string parameters."""
+        query = _wsgi_decode(self.environ.get("QUERY_STRING", ""))
+        # The request line is already bounded by the server, so no field-count limit is needed here.
+        return ImmutableMultiDict(parse_qs_multi(query))
+
+    @property
+    def remote_addr(self) -> str | None:
+        return self.environ.get("REMOTE_ADDR")
+
+    @property
+    def remote_user(self) -> str | None:
+        return self.environ.get("REMOTE_USER")
+
+    # -- headers --------------------------------------------------------------------------------------------
+
+    @cached_property
+    def headers(self) -> EnvironHeaders:
+        """A read-only, case-insensitive view of the request headers."""
+        return EnvironHeaders(self.environ)
+
+    @cached_property
+    def cookies(self) -> ImmutableMultiDict[str, str]:
+        return ImmutableMultiDict(parse_cookie(self.environ.get("HTTP_COOKIE")))
+
+    @property
+    def content_type(self) -> str | None:
+        return self.environ.get("CONTENT_TYPE") or None
+
+    @cached_property
+    def _parsed_content_type(self) -> tuple[str, dict[str, str]]:
+        return parse_options_header(self.environ.get("CONTENT_TYPE", ""))
+
+    @property
+    def mimetype(self) -> str:
+        """The body's media type without parameters, lowercased (``""`` if none)."""
+        return self._parsed_content_type[0]
+
+    @property
+    def mimetype_params(self) -> dict[str, str]:
+        return dict(self._parsed_content_type[1])
+
+    @cached_property
+    def content_length(self) -> int | None:
+        """Content-Length as an int (``None`` for chunked or absent); a malformed value raises 400."""
+        return get_content_length(self.environ)
+
+    @property
+    def content_encoding(self) -> str | None:
+        return self.environ.get("HTTP_CONTENT_ENCODING")
+
+    @property
+    def user_agent(self) -> str:
+        return str(self.environ.get("HTTP_USER_AGENT", ""))
+
+    @property
+    def referrer(self) -> str | None:
+        return self.environ.get("HTTP_REFERER")
+
+    @cached_property
+    def authorization(self) -> Authorization | None:
+        return parse_authorization_header(self.environ.get("HTTP_AUTHORIZATION"))
+
+    @cached_property
+    def accept_mimetypes(self) -> MIMEAccept:
+        return parse_accept_header(self.environ.get("HTTP_ACCEPT"), MIMEAccept)
+
+    @cached_property
+    def accept_languages(self) -> LanguageAccept:
+        return parse_accept_header(self.environ.get("HTTP_ACCEPT_LANGUAGE"), LanguageAccept)
+
+    @cached_property
+    def accept_charsets(self) -> CharsetAccept:
+        return parse_accept_header(self.environ.get("HTTP_ACCEPT_CHARSET"), CharsetAccept)
+
+    @cached_property
+    def accept_encodings(self) -> Any:
+        return parse_accept_header(self.environ.get("HTTP_ACCEPT_ENCODING"))
+
+    @cached_property
+    def cache_control(self) -> CacheControl:
+        return parse_cache_control(self.environ.get("HTTP_CACHE_CONTROL"))
+
+    @cached_property
+    def if_match(self) -> ETags:
+        return parse_etags(self.environ.get("HTTP_IF_MATCH"))
+
+    @cached_property
+    def if_none_match(self) -> ETags:
+        return parse_etags(self.environ.get("HTTP_IF_NONE_MATCH"))
+
+    @cached_property
+    def if_modified_since(self) -> datetime | None:
+        return parse_date(self.environ.get("HTTP_IF_MODIFIED_SINCE"))
+
+    @cached_property
+    def if_unmodified_since(self) -> datetime | None:
+        return parse_date(self.environ.get("HTTP_IF_UNMODIFIED_SINCE"))
+
+    @cached_property
+    def range(self) -> Range | None:
+        return parse_range_header(self.environ.get("HTTP_RANGE"))
+
+    @cached_property
+    def date(self) -> datetime | None:
+        return parse_date(self.environ.get("HTTP_DATE"))
+
+    # -- body -----------------------------------------------------------------------------------------------
+
+    def _check_length(self) -> None:
+        limit = self.max_content_length
+        if limit is not None and (self.content_length or 0) > limit:
+            raise RequestEntityTooLarge()
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        """The body as a stream that ends where the body ends (never blocks past it).
+
+        Raises 413 when Content-Length exceeds ``max_content_length``; a chunked body is cut off with 413
+        once it passes the limit.
+        """
+        if self.shallow:
+            raise RuntimeError("a shallow request must not read the body")
+        self._check_length()
+        return get_input_stream(self.environ, self.max_content_length)
+
+    @property
+    def input_stream(self) -> IO[bytes]:
+        """The raw ``wsgi.input``, unlimited: prefer :attr:`stream`."""
+        stream: IO[bytes] = self.environ.get("wsgi.input") or io.BytesIO()
+        return stream
+
+    def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False) -> Any:
+        """The whole body as bytes (or text). Cached unless ``cache=False``; once the form has been parsed
+        from the stream, the body is gone and ``b""`` is returned."""
+        if parse_form_data:
+            self._load_form_data()
+        data = self._cached_data
+        if data is None:
+            data = self.stream.read()
+            if cache:
+                self._cached_data = data
+        return data.decode("utf-8", "replace") if as_text else data
+
+    @property
+    def data(self) -> bytes:
+        data: bytes = self.get_data()
+        return data
+
+    def _load_form_data(self) -> None:
+        if self._form is not None:
+            return
+        form: MultiDict[str, str] = MultiDict()
+        files: MultiDict[str, FileStorage] = MultiDict()
+        mimetype = self.mimetype
+        parser = self.form_data_parser_class(
+            max_form_memory_size=self.max_form_memory_size,
+            max_content_length=self.max_content_length,
+            max_form_parts=self.max_form_parts,
+        )
+        if mimetype in ("multipart/form-data", "application/x-www-form-urlencoded") and not self.shallow:
+            if self._cached_data is not None:
+                body: IO[bytes] = io.BytesIO(self._cached_data)
+            else:
+                body = self.stream
+                self._cached_data = b""
+            form, files = parser.parse(body, mimetype, self.content_length, self.mimetype_params)
+        self._form = ImmutableMultiDict(form)
+        self._files = ImmutableMultiDict(files)
+        if files:
+            # Safety net for code that never calls close(): the temporary files go with the request.
+            weakref.finalize(self, _close_storages, [storage for _, storage in files.items(multi=True)])
+
+    @property
+    def form(self) -> ImmutableMultiDict[str, str]:
+        """Fields of a URL-encoded or multipart body (empty for other media types)."""
+        self._load_form_data()
+        assert self._form is not None
+        return self._form
+
+    @property
+    def files(self) -> ImmutableMultiDict[str, FileStorage]:
+        """Uploaded files of a multipart body, as :class:`~sockweb.web.datastructures.FileStorage`."""
+        self._load_form_data()
+        assert self._files is not None
+        return self._files
+
+    @cached_property
+    def values(self) -> ImmutableMultiDict[str, str]:
+        """``args`` and ``form`` together (``form`` only for methods that carry a body)."""
+        combined: MultiDict[str, str] = MultiDict(self.args)
+        if self.method not in ("GET", "HEAD"):
+            combined.update(self.form)
+        return ImmutableMultiDict(combined)
+
+    # -- JSON -----------------------------------------------------------------------------------------------
+
+    @property
+    def is_json(self) -> bool:
+        """True for ``application/json`` and ``application/*+json`` bodies."""
+        mimetype = self.mimetype
+        return mimetype == "application/json" or (
+            mimetype.startswith("application/") and mimetype.endswith("+json")
+        )
+
+    @property
+    def json(self) -> Any:
+        """The parsed JSON body; 415 if the body is not JSON, 400 if it does not parse."""
+        return self.get_json()
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        """Parse the body as JSON.
+
+        Without ``force``, a non-JSON content type raises 415; with ``silent``, failures return ``None``
+        instead of raising.
+        """
+        if cache and self._json_cache is not _MISSING:
+            return self._json_cache
+        if not (force or self.is_json):
+            if silent:
+                return None
+            got = self.mimetype or "no content type"
+            raise UnsupportedMediaType(f"Expected a JSON body (Content-Type: application/json), got {got!r}.")
+        data = self.get_data(cache=cache)
+        try:
+            value = json.loads(data)
+        except (ValueError, RecursionError) as exc:
+            if silent:
+                return None
+            return self.on_json_loading_failed(exc)
+        if cache:
+            self._json_cache = value
+        return value
+
+    def on_json_loading_failed(self, error: BaseException) -> Any:
+        """Called when the body is not valid JSON; raises 400 (override to customise)."""
+        if isinstance(error, RecursionError):
+            detail = "it is nested too deeply"
+        elif isinstance(error, json.JSONDecodeError):
+            detail = f"{error.msg} at line {error.lineno} column {error.colno}"
+        else:
+            detail = str(error)
+        raise BadRequest(f"The request body is not valid JSON: {detail}.") from error
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close uploaded files (their temporary files are deleted)."""
+        if self._files is not None:
+            _close_storages([storage for _, storage in self._files.items(multi=True)])
+
+    def __enter__(self) -> Request:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
