@@ -1,0 +1,736 @@
+"""The App: a WSGI application built from routes, hooks, error handlers, blueprints and config.
+
+Strategy: registration (routes, hooks, blueprints) only fills tables; the first request for an endpoint
+turns them into a :class:`_Plan`, a tuple-of-tuples of what runs for that endpoint (view, before hooks
+in order, after and teardown hooks in reverse order, blueprint chain). Any later registration drops the
+plans. A request then costs: one Request object (lazy: nothing is parsed until asked for), one context
+pair set on two ContextVars, one route match on a URL adapter cached per host/script/scheme, the view,
+and turning its return value into a Response through a small type table. Sessions are opened only when
+touched. Errors go through the most specific registered handler; unhandled ones become a logged 500
+(or propagate in testing/debug mode, for the test client and the debugger).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sockweb.web.datastructures import Headers
+from sockweb.web.exceptions import (
+    HTTPException,
+    InternalServerError,
+    RequestEntityTooLarge,
+    RequestRedirect,
+)
+from sockweb.web.response import Response as BaseResponse
+from sockweb.web.routing import Map, MapAdapter, Rule
+from sockweb.web.wsgi_util import ClosingIterator
+
+from .config import DEFAULT_CONFIG, Config
+from .ctx import AppContext, RequestContext, _AppCtxGlobals
+from .globals import _cv_app, _cv_request
+from .json import DefaultJSONProvider, JSONProvider
+from .scaffold import (
+    AfterRequestFunc,
+    BeforeRequestFunc,
+    ErrorHandler,
+    Scaffold,
+    TeardownFunc,
+    URLValuePreprocessor,
+    ViewFunc,
+)
+from .sessions import SecureCookieSession, SecureCookieSessionInterface, SessionInterface
+from .wrappers import Request, Response
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from sockweb.web.testing import Client
+
+    from .blueprints import Blueprint
+
+F = TypeVar("F", bound=Callable[..., Any])
+WSGIEnvironment = dict[str, Any]
+StartResponse = Callable[..., Any]
+
+_ADAPTER_CACHE_SIZE = 64
+
+
+class _Plan:
+    """What runs for one endpoint, resolved once from the registration tables."""
+
+    __slots__ = ("after", "before", "blueprints", "preprocessors", "teardown", "view")
+
+    def __init__(
+        self,
+        *,
+        view: ViewFunc | None,
+        blueprints: tuple[str, ...],
+        before: tuple[BeforeRequestFunc, ...],
+        after: tuple[AfterRequestFunc, ...],
+        teardown: tuple[TeardownFunc, ...],
+        preprocessors: tuple[URLValuePreprocessor, ...],
+    ) -> None:
+        self.view = view
+        self.blueprints = blueprints
+        self.before = before
+        self.after = after
+        self.teardown = teardown
+        self.preprocessors = preprocessors
+
+
+def blueprint_chain(endpoint: str | None) -> tuple[str, ...]:
+    """``"a.b.view"`` -> ``("a.b", "a")``: the blueprints of an endpoint, innermost first."""
+    if not endpoint or "." not in endpoint:
+        return ()
+    name = endpoint.rpartition(".")[0]
+    chain = [name]
+    while "." in name:
+        name = name.rpartition(".")[0]
+        chain.append(name)
+    return tuple(chain)
+
+
+def _path_from_environ(environ: WSGIEnvironment) -> str:
+    path: str = environ.get("PATH_INFO") or "/"
+    if not path.isascii():
+        # PEP 3333 passes the raw bytes as latin-1; URLs are UTF-8.
+        try:
+            path = path.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return path
+
+
+def _find_app_name(import_name: str) -> str:
+    if import_name != "__main__":
+        return import_name
+    path: str | None = getattr(sys.modules.get("__main__"), "__file__", None)
+    if path is None:
+        return "__main__"
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+class App(Scaffold):
+    """A web application: ``app = App(__name__)``, then ``@app.route("/")`` and a WSGI server.
+
+    ``static_folder`` (relative to ``root_path``, the folder of the ``import_name`` module) is served
+    under ``static_url_path``; ``template_folder`` holds the Jinja2 templates.
+    """
+
+    request_class: type[Request] = Request
+    response_class: type[Response] = Response
+    config_class = Config
+    json_provider_class: type[JSONProvider] = DefaultJSONProvider
+    url_map_class = Map
+    url_rule_class = Rule
+    app_ctx_globals_class = _AppCtxGlobals
+    session_interface: SessionInterface = SecureCookieSessionInterface()
+    jinja_options: dict[str, Any] = {}
+    test_client_class: type[Client] | None = None
+    default_config: dict[str, Any] = DEFAULT_CONFIG
+
+    def __init__(
+        self,
+        import_name: str,
+        static_folder: str | os.PathLike[str] | None = "static",
+        static_url_path: str | None = "/static",
+        template_folder: str | os.PathLike[str] | None = "templates",
+        root_path: str | None = None,
+        *,
+        strict_slashes: bool = True,
+    ) -> None:
+        super().__init__(import_name, static_folder, static_url_path, template_folder, root_path)
+        self.name = _find_app_name(import_name)
+        self.config = self.config_class(self.root_path, self.default_config)
+        self.json: JSONProvider = self.json_provider_class(self)
+        self.url_map = self.url_map_class(strict_slashes=strict_slashes)
+        self.blueprints: dict[str, Blueprint] = {}
+        self.extensions: dict[str, Any] = {}
+        self.teardown_appcontext_funcs: list[TeardownFunc] = []
+        self._plans: dict[str | None, _Plan] = {}
+        self._adapters: dict[tuple[Any, ...], MapAdapter] = {}
+        self._handler_cache: dict[tuple[type[BaseException], tuple[str, ...]], ErrorHandler | None] = {}
+        if self.static_folder is not None and self.static_url_path is not None:
+            self.add_url_rule(
+                f"{self.static_url_path}/<path:filename>", endpoint="static", view_func=self.send_static_file
+            )
+
+    # -- settings shortcuts
+
+    @property
+    def debug(self) -> bool:
+        """DEBUG: detailed errors propagate to the debugger, templates reload."""
+        return bool(self.config["DEBUG"])
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        self.config["DEBUG"] = bool(value)
+        if "jinja_env" in self.__dict__:
+            self.jinja_env.auto_reload = bool(value)
+
+    @property
+    def testing(self) -> bool:
+        """TESTING: unhandled errors propagate to the caller (the test client) instead of a 500 page."""
+        return bool(self.config["TESTING"])
+
+    @testing.setter
+    def testing(self, value: bool) -> None:
+        self.config["TESTING"] = bool(value)
+
+    @property
+    def secret_key(self) -> str | bytes | None:
+        value: str | bytes | None = self.config["SECRET_KEY"]
+        return value
+
+    @secret_key.setter
+    def secret_key(self, value: str | bytes | None) -> None:
+        self.config["SECRET_KEY"] = value
+
+    @cached_property
+    def logger(self) -> logging.Logger:
+        """The ``logging`` logger named after the App; unhandled errors are logged here."""
+        return logging.getLogger(self.name)
+
+    @cached_property
+    def jinja_env(self) -> jinja2.Environment:
+        """The Jinja2 environment, created on first use."""
+        return self.create_jinja_environment()
+
+    def create_jinja_environment(self) -> jinja2.Environment:
+        from .templating import create_environment
+
+        return create_environment(self)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    # -- registration
+
+    def _changed(self) -> None:
+        self._plans = {}
+        self._handler_cache = {}
+
+    def add_url_rule(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: ViewFunc | None = None,
+        provide_automatic_options: bool | None = None,
+        **options: Any,
+    ) -> None:
+        """Map ``rule`` to ``endpoint`` (default: the view function's name) and ``view_func``.
+
+        ``methods`` defaults to the view's ``methods`` attribute or ``["GET"]``; HEAD follows GET and
+        OPTIONS is answered automatically. Other options go to the toolkit's Rule (``defaults``,
+        ``strict_slashes``, ``redirect_to``, ``host``, ``build_only``).
+        """
+        if endpoint is None:
+            if view_func is None:
+                raise TypeError("add_url_rule needs an endpoint or a view function")
+            endpoint = view_func.__name__
+        methods = options.pop("methods", None)
+        if methods is None:
+            methods = getattr(view_func, "methods", None) or ("GET",)
+        if isinstance(methods, str):
+            raise TypeError("methods must be a list of strings, like methods=['GET', 'POST']")
+        subdomain = options.pop("subdomain", None)
+        if subdomain is not None:
+            raise NotImplementedError("subdomain routing is not supported; use host= with host matching")
+        url_rule = self.url_rule_class(rule, endpoint, methods=methods, **options)
+        if view_func is not None:
+            existing = self.view_functions.get(endpoint)
+            if existing is not None and existing is not view_func:
+                raise AssertionError(
+                    f"endpoint {endpoint!r} already has view function {existing.__qualname__}; give this "
+                    "route another endpoint= name"
+                )
+        self.url_map.add(url_rule)
+        if view_func is not None:
+            self.view_functions[endpoint] = view_func
+        self._changed()
+
+    def register_blueprint(self, blueprint: Blueprint, **options: Any) -> None:
+        """Add a blueprint's routes, hooks and handlers (``url_prefix=``, ``name=``, ``url_defaults=``)."""
+        blueprint.register(self, options)
+
+    def iter_blueprints(self) -> Iterator[Blueprint]:
+        """Registered blueprints in registration order."""
+        return iter(list(self.blueprints.values()))
+
+    def teardown_appcontext(self, f: F) -> F:
+        """Run ``f(error_or_None)`` when an application context ends (after each request too)."""
+        self.teardown_appcontext_funcs.append(f)
+        return f
+
+    def template_filter(self, name: str | None = None) -> Callable[[F], F]:
+        """Decorator adding a Jinja2 filter."""
+
+        def decorator(f: F) -> F:
+            self.jinja_env.filters[name or f.__name__] = f
+            return f
+
+        return decorator
+
+    def template_global(self, name: str | None = None) -> Callable[[F], F]:
+        """Decorator adding a Jinja2 global."""
+
+        def decorator(f: F) -> F:
+            self.jinja_env.globals[name or f.__name__] = f
+            return f
+
+        return decorator
+
+    # -- plans
+
+    def _plan(self, endpoint: str | None) -> _Plan:
+        plan = self._plans.get(endpoint)
+        if plan is None:
+            plan = self._plans[endpoint] = self._build_plan(endpoint)
+        return plan
+
+    def _build_plan(self, endpoint: str | None) -> _Plan:
+        chain = blueprint_chain(endpoint)
+        outer_first = (None, *reversed(chain))
+        inner_first = (*chain, None)
+
+        def forward(table: Mapping[str | None, list[Any]]) -> tuple[Any, ...]:
+            return tuple(f for name in outer_first for f in table.get(name, ()))
+
+        def backward(table: Mapping[str | None, list[Any]]) -> tuple[Any, ...]:
+            return tuple(f for name in inner_first for f in reversed(table.get(name, ())))
+
+        return _Plan(
+            view=self.view_functions.get(endpoint) if endpoint is not None else None,
+            blueprints=chain,
+            before=forward(self.before_request_funcs),
+            after=backward(self.after_request_funcs),
+            teardown=backward(self.teardown_request_funcs),
+            preprocessors=forward(self.url_value_preprocessors),
+        )
+
+    def context_processors_for(self, blueprints: tuple[str, ...]) -> list[Callable[[], dict[str, Any]]]:
+        """Template context processors of the App, then of each blueprint from the outermost."""
+        table = self.template_context_processors
+        return [f for name in (None, *reversed(blueprints)) for f in table.get(name, ())]
+
+    # -- contexts
+
+    def app_context(self) -> AppContext:
+        """``with app.app_context():`` makes ``current_app`` and ``g`` work outside a request."""
+        return AppContext(self)
+
+    def request_context(self, environ: WSGIEnvironment) -> RequestContext:
+        return RequestContext(self, environ)
+
+    def test_request_context(self, *args: Any, **kwargs: Any) -> RequestContext:
+        """A request context for a made-up request (arguments as for the test client's requests)."""
+        from sockweb.web.testing import EnvironBuilder
+
+        return RequestContext(self, EnvironBuilder(*args, **kwargs).get_environ())
+
+    def test_client(self, use_cookies: bool = True, **kwargs: Any) -> Client:
+        """The toolkit's test client calling this App in-process (cookies kept across requests)."""
+        cls = self.test_client_class
+        if cls is None:
+            from .testing import AppClient
+
+            cls = AppClient
+        return cls(self, use_cookies=use_cookies, **kwargs)
+
+    def open_session(self, request: Request) -> SecureCookieSession:
+        session = self.session_interface.open_session(self, request)
+        if session is None:
+            session = self.session_interface.make_null_session(self)
+        return session
+
+    # -- the WSGI application
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return self.wsgi_app(environ, start_response)
+
+    def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Handle one request. Wrap this attribute (``app.wsgi_app = Middleware(app.wsgi_app)``) to add
+        WSGI middleware while keeping ``app`` itself."""
+        ctx = RequestContext(self, environ)
+        app_ctx = ctx.app_ctx = AppContext(self)
+        app_token = _cv_app.set(app_ctx)
+        request_token = _cv_request.set(ctx)
+        error: BaseException | None = None
+        deferred = False
+        try:
+            try:
+                response = self.full_dispatch_request(ctx)
+            except Exception as e:
+                error = e
+                response = self.handle_exception(ctx, e)
+            result = response(environ, start_response)
+            if ctx.streaming:
+                # stream_with_context: the teardown waits until the server has sent the whole body.
+                deferred = True
+                return ClosingIterator(result, [lambda: self._finish_streamed(ctx)])
+            return result
+        except BaseException as e:
+            error = e
+            raise
+        finally:
+            try:
+                if not deferred:
+                    self._end_request(ctx, error)
+            finally:
+                _cv_request.reset(request_token)
+                _cv_app.reset(app_token)
+
+    def _end_request(self, ctx: RequestContext, error: BaseException | None) -> None:
+        try:
+            self.do_teardown_request(ctx, error)
+        finally:
+            try:
+                ctx.request.close()  # uploaded files' temporary files
+            finally:
+                self.do_teardown_appcontext(error)
+
+    def _finish_streamed(self, ctx: RequestContext) -> None:
+        # Runs when the server closes the body, maybe in another thread: set the variables afresh.
+        assert ctx.app_ctx is not None
+        app_token = _cv_app.set(ctx.app_ctx)
+        request_token = _cv_request.set(ctx)
+        try:
+            self._end_request(ctx, None)
+        finally:
+            _cv_request.reset(request_token)
+            _cv_app.reset(app_token)
+
+    def full_dispatch_request(self, ctx: RequestContext) -> BaseResponse:
+        """Match, run the before hooks and the view, then the after hooks; errors go to the handlers."""
+        request = ctx.request
+        plan = self._match(ctx)
+        try:
+            for preprocess in plan.preprocessors:
+                preprocess(request.endpoint, request.view_args)
+            rv = None
+            for before in plan.before:
+                rv = before()
+                if rv is not None:
+                    break
+            else:
+                if request.routing_exception is not None:
+                    raise request.routing_exception
+                limit = self.config["MAX_CONTENT_LENGTH"]
+                if limit is not None and (request.content_length or 0) > limit:
+                    raise RequestEntityTooLarge()
+                assert plan.view is not None
+                rv = plan.view(**request.view_args)  # type: ignore[arg-type]
+        except Exception as e:
+            rv = self.handle_user_exception(ctx, e, plan)
+        response = self.make_response(rv)
+        return self.process_response(ctx, response, plan)
+
+    def _match(self, ctx: RequestContext) -> _Plan:
+        request = ctx.request
+        environ = request.environ
+        key = (
+            environ.get("HTTP_HOST"),
+            environ.get("SERVER_NAME"),
+            environ.get("SERVER_PORT"),
+            environ.get("SCRIPT_NAME"),
+            environ.get("wsgi.url_scheme"),
+        )
+        adapter = self._adapters.get(key)
+        if adapter is None:
+            adapter = self.create_url_adapter(environ)
+            if len(self._adapters) >= _ADAPTER_CACHE_SIZE:
+                self._adapters.clear()  # hosts come from clients: keep the cache bounded
+            self._adapters[key] = adapter
+        ctx.url_adapter = adapter
+        try:
+            rule, view_args = adapter.match(_path_from_environ(environ), request.method, return_rule=True)
+        except RequestRedirect as e:
+            request.routing_exception = e
+            # The cached adapter knows no query string; a fresh one puts it into the redirect target.
+            try:
+                self.create_url_adapter(environ).match()
+            except HTTPException as fresh:
+                request.routing_exception = fresh
+            return self._plan(None)
+        except HTTPException as e:
+            request.routing_exception = e
+            return self._plan(None)
+        request.url_rule = rule
+        request.view_args = view_args
+        plan = self._plans.get(rule.endpoint)
+        return plan if plan is not None else self._plan(rule.endpoint)
+
+    def create_url_adapter(self, environ: WSGIEnvironment | None) -> MapAdapter:
+        """A URL adapter for a request's environ, or (None) for building URLs outside a request from
+        SERVER_NAME, APPLICATION_ROOT and PREFERRED_URL_SCHEME."""
+        if environ is not None:
+            return self.url_map.bind_to_environ(environ, server_name=self.config["SERVER_NAME"])
+        return self.url_map.bind(
+            self.config["SERVER_NAME"] or "localhost",
+            self.config["APPLICATION_ROOT"] or "/",
+            self.config["PREFERRED_URL_SCHEME"] or "http",
+        )
+
+    def process_response(self, ctx: RequestContext, response: BaseResponse, plan: _Plan) -> BaseResponse:
+        """Run after_this_request functions and after_request hooks, then save the session."""
+        for func in ctx._after_request_functions:
+            response = func(response)
+        for after in plan.after:
+            response = after(response)
+        session = ctx._session
+        if session is not None and not self.session_interface.is_null_session(session):
+            self.session_interface.save_session(self, session, response)
+        return response
+
+    # -- return values
+
+    def make_response(self, rv: Any) -> BaseResponse:
+        """Turn a view's return value into a Response.
+
+        Accepted: a Response, ``str``/``bytes`` (HTML by default), ``dict``/``list`` (JSON), an iterator or
+        generator (streamed), or a tuple ``(body, status)``, ``(body, headers)``, ``(body, status, headers)``.
+        """
+        status: Any = None
+        headers: Any = None
+        if isinstance(rv, tuple):
+            size = len(rv)
+            if size == 3:
+                rv, status, headers = rv
+            elif size == 2:
+                if isinstance(rv[1], (Headers, Mapping, list, tuple)):
+                    rv, headers = rv
+                else:
+                    rv, status = rv
+            else:
+                raise TypeError(
+                    "a view returned a tuple of the wrong size: use (body, status), (body, headers) or "
+                    "(body, status, headers)"
+                )
+        kind = type(rv)
+        if kind is str or kind is bytes:
+            return self.response_class(rv, status, headers)
+        if isinstance(rv, BaseResponse):
+            response = rv
+        elif isinstance(rv, (dict, list)):
+            response = self.json.response(rv)
+        elif isinstance(rv, (str, bytes, bytearray)):
+            response = self.response_class(rv)
+        elif isinstance(rv, HTTPException):
+            response = rv.get_response(_request_environ())
+        elif rv is None:
+            raise TypeError(
+                "the view did not return a valid response: it returned None (or ended without a return "
+                "statement); return a string, dict, list, tuple or Response"
+            )
+        elif isinstance(rv, Iterator) or (isinstance(rv, Iterable) and not isinstance(rv, Mapping)):
+            response = self.response_class(rv)
+        else:
+            raise TypeError(f"the view returned a {type(rv).__name__}, which is not a valid response value")
+        if status is not None:
+            response.status = status
+        if headers is not None:
+            response.headers.update(headers)
+        return response
+
+    # -- errors
+
+    def _propagate_exceptions(self) -> bool:
+        setting = self.config["PROPAGATE_EXCEPTIONS"]
+        if setting is not None:
+            return bool(setting)
+        return self.testing or self.debug
+
+    def _find_error_handler(self, e: BaseException, blueprints: tuple[str, ...]) -> ErrorHandler | None:
+        key = (type(e), blueprints)
+        cache = self._handler_cache
+        if key in cache:
+            return cache[key]
+        handler = self._search_error_handler(e, blueprints)
+        cache[key] = handler
+        return handler
+
+    def _search_error_handler(self, e: BaseException, blueprints: tuple[str, ...]) -> ErrorHandler | None:
+        code = e.code if isinstance(e, HTTPException) else None
+        mro = type(e).__mro__
+        # A handler for the status code beats one for a class; an inner blueprint beats its parents
+        # and the App; a subclass beats its bases.
+        for lookup_code in (code, None) if code is not None else (None,):
+            for name in (*blueprints, None):
+                handlers = self.error_handler_spec.get(name, {}).get(lookup_code)
+                if not handlers:
+                    continue
+                for cls in mro:
+                    handler = handlers.get(cls)
+                    if handler is not None:
+                        return handler
+        return None
+
+    def handle_user_exception(self, ctx: RequestContext, e: Exception, plan: _Plan | None = None) -> Any:
+        """An exception raised by a hook or view: its handler's return value, or the HTTP error itself."""
+        blueprints = plan.blueprints if plan is not None else ()
+        if isinstance(e, HTTPException):
+            if e.code is None or e.code < 400:
+                return e.get_response(ctx.request.environ)  # redirects and automatic OPTIONS
+            if self.config["TRAP_HTTP_EXCEPTIONS"]:
+                raise e
+            handler = self._find_error_handler(e, blueprints)
+            if handler is None:
+                return e.get_response(ctx.request.environ)
+            return handler(e)
+        handler = self._find_error_handler(e, blueprints)
+        if handler is None:
+            raise e
+        return handler(e)
+
+    def handle_exception(self, ctx: RequestContext, e: Exception) -> BaseResponse:
+        """An unhandled exception: re-raised in testing/debug mode, otherwise logged and answered 500."""
+        if self._propagate_exceptions():
+            raise e
+        self.log_exception(ctx, e)
+        server_error = InternalServerError(original_exception=e)
+        rule = ctx.request.url_rule
+        plan = self._plan(rule.endpoint if rule is not None else None)
+        handler = self._find_error_handler(server_error, plan.blueprints)
+        rv: Any = (
+            handler(server_error) if handler is not None else server_error.get_response(ctx.request.environ)
+        )
+        response = self.make_response(rv)
+        try:
+            return self.process_response(ctx, response, plan)
+        except Exception:
+            self.logger.exception("Request finalizing failed with an error while handling an error")
+            return response
+
+    def log_exception(self, ctx: RequestContext, e: BaseException) -> None:
+        request = ctx.request
+        self.logger.error(
+            "Exception on %s [%s]", request.path, request.method, exc_info=(type(e), e, e.__traceback__)
+        )
+
+    # -- teardown
+
+    def do_teardown_request(self, ctx: RequestContext, exc: BaseException | None = None) -> None:
+        rule = ctx.request.url_rule
+        plan = self._plan(rule.endpoint if rule is not None else None)
+        for teardown in plan.teardown:
+            teardown(exc)
+
+    def do_teardown_appcontext(self, exc: BaseException | None = None) -> None:
+        for teardown in reversed(self.teardown_appcontext_funcs):
+            teardown(exc)
+
+    # -- URLs
+
+    def inject_url_defaults(self, endpoint: str, values: dict[str, Any]) -> None:
+        table = self.url_default_functions
+        for name in (None, *reversed(blueprint_chain(endpoint))):
+            for func in table.get(name, ()):
+                func(endpoint, values)
+
+    def url_for(
+        self,
+        endpoint: str,
+        *,
+        _anchor: str | None = None,
+        _method: str | None = None,
+        _scheme: str | None = None,
+        _external: bool | None = None,
+        **values: Any,
+    ) -> str:
+        """The URL of ``endpoint``; ``.name`` is relative to the current blueprint.
+
+        Inside a request the URL is relative (``/path``) unless ``_external``; outside one it is absolute,
+        built from SERVER_NAME (default ``localhost``). Unknown values become query arguments.
+        """
+        from urllib.parse import quote
+
+        ctx = _cv_request.get(None)
+        if ctx is not None and ctx.app is self:
+            adapter = ctx.url_adapter or self.create_url_adapter(ctx.request.environ)
+            if endpoint[:1] == ".":
+                blueprint = ctx.request.blueprint
+                endpoint = f"{blueprint}{endpoint}" if blueprint else endpoint[1:]
+            external = _scheme is not None if _external is None else _external
+        else:
+            app_ctx = _cv_app.get(None)
+            adapter_or_none = app_ctx.url_adapter if app_ctx is not None and app_ctx.app is self else None
+            adapter = adapter_or_none or self.create_url_adapter(None)
+            endpoint = endpoint.lstrip(".")
+            external = True if _external is None else _external
+        if _scheme is not None:
+            if not external:
+                raise ValueError("_scheme needs an external URL (_external=True)")
+            adapter = self.url_map.bind(adapter.server_name, adapter.script_name, _scheme)
+        self.inject_url_defaults(endpoint, values)
+        url = adapter.build(endpoint, values, method=_method, force_external=external)
+        if _anchor is not None:
+            url += "#" + quote(_anchor, safe="%!#$&'()*+,/:;=?@")
+        return url
+
+    # -- static files
+
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        value = self.config["SEND_FILE_MAX_AGE_DEFAULT"]
+        if value is None:
+            return None
+        if hasattr(value, "total_seconds"):
+            return int(value.total_seconds())
+        return int(value)
+
+    def send_static_file(self, filename: str) -> BaseResponse:
+        """The view behind the ``static`` endpoint."""
+        from .helpers import send_from_directory
+
+        folder = self.static_folder_path
+        assert folder is not None
+        return send_from_directory(folder, filename, max_age=self.get_send_file_max_age(filename))
+
+    # -- running
+
+    def run(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 5000,
+        debug: bool | None = None,
+        load_dotenv: bool = False,
+        **options: Any,
+    ) -> None:
+        """Serve the App with the development server (reloader and debugger when ``debug``)."""
+        if load_dotenv:
+            _load_dotenv(os.path.join(os.getcwd(), ".env"))
+        if debug is not None:
+            self.debug = bool(debug)
+        from sockweb.web.dev import run_simple
+
+        use_debug = self.debug
+        options.setdefault("use_reloader", use_debug)
+        options.setdefault("use_debugger", use_debug)
+        run_simple(host, port, self, **options)
+
+
+def _request_environ() -> WSGIEnvironment | None:
+    ctx = _cv_request.get(None)
+    return ctx.request.environ if ctx is not None else None
+
+
+def _load_dotenv(path: str) -> None:
+    """Set ``KEY=VALUE`` lines of a .env file as environment variables (existing ones win)."""
+    try:
+        with open(path, encoding="utf-8") as fp:
+            lines = fp.read().splitlines()
+    except OSError:
+        return
+    for raw in lines:
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        os.environ.setdefault(key.strip(), value)

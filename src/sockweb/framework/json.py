@@ -1,0 +1,153 @@
+"""JSON for the framework: ``jsonify`` and the provider an App uses to read and write JSON.
+
+Strategy: one provider object per App (``app.json``) owns every JSON conversion, so an application can
+swap the implementation by setting ``App.json_provider_class``. The default provider uses orjson when it
+is installed (several times faster than the standard library for typical API payloads) and falls back to
+:mod:`json` otherwise, or for the few values orjson refuses (integers beyond 64 bits, non-string keys).
+Both paths produce the same text for the same data: compact separators, UTF-8 rather than ``\\u``
+escapes, and the same conversions for dataclasses, dates and times (ISO 8601), UUIDs, Decimals (as
+strings, to keep every digit) and objects with ``__html__``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import decimal
+import enum
+import json as _json
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime, time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .app import App
+    from .wrappers import Response
+
+_orjson: Any
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is optional
+    _orjson = None
+
+
+def default(o: Any) -> Any:
+    """Convert the values JSON has no type for; raise TypeError for anything else."""
+    if isinstance(o, (datetime, date, time)):
+        return o.isoformat()
+    if isinstance(o, (decimal.Decimal, uuid.UUID)):
+        return str(o)
+    if dataclasses.is_dataclass(o) and not isinstance(o, type):
+        return dataclasses.asdict(o)
+    if hasattr(o, "__html__"):
+        return str(o.__html__())
+    if isinstance(o, (set, frozenset)):
+        return list(o)
+    if isinstance(o, enum.Enum):
+        return o.value
+    raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
+
+
+class JSONProvider:
+    """Reads and writes JSON for one App; subclass and set ``App.json_provider_class`` to customize.
+
+    ``sort_keys`` defaults to the app's JSON_SORT_KEYS; ``compact`` (None: compact unless DEBUG, or
+    the app's JSONIFY_PRETTYPRINT) controls indentation of :meth:`response` bodies.
+    """
+
+    mimetype = "application/json"
+    #: hook for values the serializer does not know, shared by both backends
+    default: Callable[[Any], Any] = staticmethod(default)
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+
+    @property
+    def sort_keys(self) -> bool:
+        return bool(self._app.config.get("JSON_SORT_KEYS", True))
+
+    def _pretty(self) -> bool:
+        setting = self._app.config.get("JSONIFY_PRETTYPRINT")
+        return bool(self._app.debug if setting is None else setting)
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """Serialize to a string (keyword arguments go to :func:`json.dumps`)."""
+        return self._encode(obj, self.sort_keys, False, kwargs).decode("utf-8")
+
+    def dump_bytes(self, obj: Any, *, pretty: bool = False) -> bytes:
+        """Serialize to UTF-8 bytes, the form responses need (no extra encode step with orjson)."""
+        return self._encode(obj, self.sort_keys, pretty, {})
+
+    def _encode(self, obj: Any, sort_keys: bool, pretty: bool, kwargs: dict[str, Any]) -> bytes:
+        if _orjson is not None and not kwargs:
+            option = 0  # orjson's own output for dataclasses, datetimes and UUIDs matches default()
+            if sort_keys:
+                option |= _orjson.OPT_SORT_KEYS
+            if pretty:
+                option |= _orjson.OPT_INDENT_2
+            try:
+                data: bytes = _orjson.dumps(obj, default=self.default, option=option)
+                return data
+            except TypeError:
+                pass  # e.g. a 65-bit int or a non-str key: the stdlib handles those
+        kwargs.setdefault("default", self.default)
+        kwargs.setdefault("sort_keys", sort_keys)
+        kwargs.setdefault("ensure_ascii", False)
+        if pretty:
+            kwargs.setdefault("indent", 2)
+        else:
+            kwargs.setdefault("separators", (",", ":"))
+        return _json.dumps(obj, **kwargs).encode("utf-8")
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Parse JSON text (``str`` or UTF-8 ``bytes``); raises ValueError on bad input."""
+        if _orjson is not None and not kwargs:
+            try:
+                return _orjson.loads(s)
+            except _orjson.JSONDecodeError as e:
+                raise ValueError(str(e)) from None
+        return _json.loads(s, **kwargs)
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        """A JSON response: one positional value, several (a list), or keyword arguments (an object)."""
+        if args and kwargs:
+            raise TypeError("jsonify() takes positional arguments or keyword arguments, not both")
+        if not args:
+            obj: Any = kwargs
+        elif len(args) == 1:
+            obj = args[0]
+        else:
+            obj = list(args)
+        body = self._encode(obj, self.sort_keys, self._pretty(), {})
+        return self._app.response_class(body, mimetype=self.mimetype)
+
+
+DefaultJSONProvider = JSONProvider
+
+
+def jsonify(*args: Any, **kwargs: Any) -> Response:
+    """A JSON :class:`Response` for the arguments, serialized by the current app's provider."""
+    from .globals import current_app
+
+    return current_app.json.response(*args, **kwargs)
+
+
+def dumps(obj: Any, **kwargs: Any) -> str:
+    """Serialize with the current app's provider, or the default conversions outside an app."""
+    from .globals import current_app_ctx
+
+    ctx = current_app_ctx()
+    if ctx is not None:
+        return ctx.app.json.dumps(obj, **kwargs)
+    kwargs.setdefault("default", default)
+    return _json.dumps(obj, **kwargs)
+
+
+def loads(s: str | bytes, **kwargs: Any) -> Any:
+    """Parse with the current app's provider, or :func:`json.loads` outside an app."""
+    from .globals import current_app_ctx
+
+    ctx = current_app_ctx()
+    if ctx is not None:
+        return ctx.app.json.loads(s, **kwargs)
+    return _json.loads(s, **kwargs)

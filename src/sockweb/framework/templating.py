@@ -1,0 +1,140 @@
+"""Jinja2 templates: the App's environment, template lookup across blueprints, and the render helpers.
+
+Strategy: each App owns one :class:`jinja2.Environment`, created on first use. Its loader looks in the
+App's template folder first and then in each registered blueprint's folder, in registration order, so
+an application can override a blueprint's template by putting one with the same name in its own folder.
+Autoescaping is on for ``.html``, ``.htm``, ``.xml``, ``.xhtml`` and ``.svg`` templates and for templates
+rendered from strings. ``url_for``, ``get_flashed_messages`` and ``config`` are environment globals;
+``request``, ``session`` and ``g`` are added to each render's context from the active contexts (the real
+objects, not proxies), followed by the values of the context processors of the App and of the blueprints
+of the current request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+
+from .globals import _cv_app, _cv_request, current_app_ctx
+
+if TYPE_CHECKING:
+    from .app import App
+
+_AUTOESCAPE_SUFFIXES = (".html", ".htm", ".xml", ".xhtml", ".svg")
+
+
+def select_autoescape(template_name: str | None) -> bool:
+    """Escape templates from strings (no name) and markup-producing file types."""
+    if template_name is None:
+        return True
+    return template_name.lower().endswith(_AUTOESCAPE_SUFFIXES)
+
+
+class DispatchingLoader(jinja2.BaseLoader):
+    """Finds a template in the App's folder, then in each blueprint's folder."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def _loaders(self) -> Iterator[jinja2.BaseLoader]:
+        loader = self.app.jinja_loader
+        if loader is not None:
+            yield loader
+        for blueprint in self.app.iter_blueprints():
+            loader = blueprint.jinja_loader
+            if loader is not None:
+                yield loader
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        for loader in self._loaders():
+            try:
+                return loader.get_source(environment, template)
+            except jinja2.TemplateNotFound:
+                continue
+        raise jinja2.TemplateNotFound(template)
+
+    def list_templates(self) -> list[str]:
+        names: set[str] = set()
+        for loader in self._loaders():
+            names.update(loader.list_templates())
+        return sorted(names)
+
+
+class Environment(jinja2.Environment):
+    """A Jinja2 environment that knows its App."""
+
+    def __init__(self, app: App, **options: Any) -> None:
+        options.setdefault("loader", DispatchingLoader(app))
+        super().__init__(**options)
+        self.app = app
+
+
+def create_environment(app: App) -> Environment:
+    """The App's environment: autoescape, auto-reload in debug mode, the framework's globals."""
+    from .helpers import get_flashed_messages, url_for
+
+    options: dict[str, Any] = {"autoescape": select_autoescape, **app.jinja_options}
+    if "auto_reload" not in options:
+        setting = app.config.get("TEMPLATES_AUTO_RELOAD")
+        options["auto_reload"] = app.debug if setting is None else bool(setting)
+    env = Environment(app, **options)
+    env.globals.update(url_for=url_for, get_flashed_messages=get_flashed_messages, config=app.config)
+    env.policies["json.dumps_function"] = app.json.dumps
+    return env
+
+
+def _context_for(app: App, context: dict[str, Any]) -> dict[str, Any]:
+    """The render context: request/session/g, then context processors, then the caller's values."""
+    merged: dict[str, Any] = {}
+    app_ctx = _cv_app.get(None)
+    if app_ctx is not None:
+        merged["g"] = app_ctx.g
+    request_ctx = _cv_request.get(None)
+    blueprints: tuple[str, ...] = ()
+    if request_ctx is not None:
+        merged["request"] = request_ctx.request
+        merged["session"] = request_ctx.session
+        blueprints = request_ctx.request.blueprints
+    for processor in app.context_processors_for(blueprints):
+        merged.update(processor())
+    merged.update(context)  # values given to render_template win over processors
+    return merged
+
+
+def _app() -> App:
+    ctx = current_app_ctx()
+    if ctx is None:
+        raise RuntimeError("rendering a template needs an application context (app.app_context())")
+    return ctx.app
+
+
+def render_template(
+    template_name_or_list: str | jinja2.Template | list[str | jinja2.Template], **context: Any
+) -> str:
+    """Render a template from the template folders with ``context``; a list means "the first that exists"."""
+    app = _app()
+    template = app.jinja_env.get_or_select_template(template_name_or_list)
+    return template.render(_context_for(app, context))
+
+
+def render_template_string(source: str, **context: Any) -> str:
+    """Render a template given as a string (autoescaped) with ``context``."""
+    app = _app()
+    template = app.jinja_env.from_string(source)
+    return template.render(_context_for(app, context))
+
+
+def stream_template(
+    template_name_or_list: str | jinja2.Template | list[str | jinja2.Template], **context: Any
+) -> Iterator[str]:
+    """Render a template piece by piece (for a streamed response); the context is captured now."""
+    from .helpers import stream_with_context
+
+    app = _app()
+    template = app.jinja_env.get_or_select_template(template_name_or_list)
+    stream: Iterator[str] = stream_with_context(template.generate(_context_for(app, context)))
+    return stream
