@@ -243,8 +243,22 @@ PARSERS: dict[str, Callable[[Raw], Any]] = {
 
 
 def _app_spec(value: str) -> str:
-    if value and (":" not in value or value.startswith(":") or value.endswith(":")):
-        raise ValueError("expected MODULE:APP (e.g. myproject.wsgi:application)")
+    if value.startswith(":") or value.endswith(":") or any(c.isspace() for c in value):
+        raise ValueError("expected MODULE or MODULE:APP (e.g. myproject.wsgi:application)")
+    return value
+
+
+def _access_log_format(value: str) -> str:
+    if value == "json":
+        return value
+    from sockweb.server.accesslog import compile_format
+
+    try:
+        compile_format(value)
+    except ValueError as exc:
+        raise ValueError(
+            f"expected 'combined', 'common', 'json' or a format of %(atom)s codes ({exc})"
+        ) from None
     return value
 
 
@@ -492,6 +506,7 @@ class Config:
     )
     access_log_format: str = setting(
         "combined",
+        validate=_access_log_format,
         metavar="FORMAT",
         help="'combined', 'common', 'json', or a format of %%(atom)s codes (see docs/operations.md).",
         section="logging",

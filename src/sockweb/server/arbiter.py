@@ -1,0 +1,520 @@
+"""The arbiter: a master process that pre-forks workers sharing the listening sockets, and keeps them alive.
+
+Strategy: the master binds every socket, drops privileges, optionally imports the app (``--preload``),
+forks ``--workers`` children (:mod:`sockweb.server.workers`) and then only supervises. Its loop sleeps on
+a self-pipe registered with ``signal.set_wakeup_fd`` (signal handlers do nothing; the byte the
+interpreter writes for each signal *is* the queue), wakes at least once a second, and then:
+
+1. dispatches each pending signal from a table to ``handle_<signame>`` (gunicorn's convention);
+2. reaps dead children (``waitpid(WNOHANG)``) — SIGCHLD wakes it, so a dead worker is replaced at once;
+3. sends SIGABRT (then SIGKILL a second later) to workers whose heartbeat is older than ``--timeout``, and
+   SIGKILL to workers still running past their stop deadline;
+4. spawns or stops workers until the current generation has the target count, and once every worker of
+   the current generation is up, stops the older generations (rolling reload).
+
+Signals: TERM graceful stop (workers finish in-flight requests within ``--graceful-timeout``), INT/QUIT
+fast stop, HUP rolling reload, TTIN/TTOU one worker more/less, USR1 reopen log files (master and
+workers), CHLD reap.
+
+Sockets: with SO_REUSEPORT (Linux, BSDs; ``--reuse-port``, the default) each worker *slot* gets its own
+listening socket on the same TCP address, so the kernel spreads connections evenly instead of letting the
+least-busy process win every accept. The master keeps every slot socket open: a worker that dies or is
+replaced leaves its queue to its successor, so queued connections are never reset. The price: the
+connections queued on a stuck worker's slot wait until it is replaced (``--timeout``), and removing a slot
+(TTOU) may reset connections queued on it at that instant. Unix sockets, fd:// and systemd sockets are
+shared by all workers (one accept queue; the least-busy worker accepts).
+
+HUP reloads the application: without ``--preload`` each new worker imports it fresh. With ``--preload``
+the code lives in the master, so the master checks that the new code imports (in a subprocess), then
+re-executes itself (same pid; sockets and old workers inherited, described in an environment variable),
+imports the new code, forks the new generation and then stops the old workers it inherited.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sockweb.server import systemd
+from sockweb.server.binds import BindError, BindSpec, bind_socket, parse_bind, remove_unix_files
+from sockweb.server.workers import (
+    BOOT_ERROR,
+    Heartbeat,
+    PidFile,
+    ProcessError,
+    Worker,
+    drop_privileges,
+    exit_child,
+    set_title,
+    worker_main,
+)
+
+if TYPE_CHECKING:
+    from sockweb.server.config import Config
+    from sockweb.server.loader import WSGIApp
+
+__all__ = ["STATE_ENV", "Arbiter"]
+
+log = logging.getLogger("sockweb.error")
+
+STATE_ENV = "SOCKWEB_ARBITER_STATE"
+SIGNALS = ("SIGHUP", "SIGQUIT", "SIGINT", "SIGTERM", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGCHLD", "SIGWINCH")
+_ABORT_GRACE = 1.0  # seconds between SIGABRT and SIGKILL for a stuck worker
+_FAST_GRACE = 2.0  # seconds a fast stop waits before SIGKILL
+
+
+class _Listener:
+    """One ``--bind``: a shared socket, or one SO_REUSEPORT socket per worker slot."""
+
+    def __init__(self, first: socket.socket, spec: BindSpec | None, per_slot: bool, backlog: int) -> None:
+        self.sockets = [first]
+        self.spec = spec
+        self.per_slot = per_slot
+        self.backlog = backlog
+
+    def for_slot(self, slot: int) -> socket.socket:
+        if not self.per_slot:
+            return self.sockets[0]
+        while len(self.sockets) <= slot:
+            host, port = self.sockets[0].getsockname()[:2]
+            assert self.spec is not None
+            clone = BindSpec("tcp", self.spec.text, host=host, port=port)
+            self.sockets.append(bind_socket(clone, backlog=self.backlog, reuse_port=True))
+        return self.sockets[slot]
+
+    def drop_slot(self, slot: int) -> None:
+        if self.per_slot and slot > 0 and slot == len(self.sockets) - 1:
+            self.sockets.pop().close()
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+
+
+class Arbiter:
+    """Master process: ``Arbiter(config, argv).run()`` returns the exit status."""
+
+    def __init__(self, config: Config, argv: list[str], environ: dict[str, str] | None = None) -> None:
+        self.config = config
+        self.argv = argv
+        self.environ = os.environ if environ is None else environ
+        self.pid = os.getpid()
+        self.target = config.workers
+        self.generation = 0
+        self.workers: dict[int, Worker] = {}
+        self.listeners: list[_Listener] = []
+        self.app: WSGIApp | None = None
+        self.stop_mode: str | None = None  # "graceful" | "fast"
+        self.exit_code = 0
+        self.pidfile = PidFile(config.pid) if config.pid else None
+        self.wakeup_r, self.wakeup_w = -1, -1
+        self.cwd = os.getcwd()
+        self.reloading_from_exec = False
+
+    # --- setup ------------------------------------------------------------------------------------------
+
+    def _bind(self) -> None:
+        state = self.environ.pop(STATE_ENV, None)
+        if state is not None:
+            self._adopt(json.loads(state))
+            return
+        activated = systemd.listen_fds(self.environ)
+        if activated:
+            self.listeners = [_Listener(s, None, False, self.config.backlog) for s in activated]
+            return
+        specs = [parse_bind(text) for text in self.config.bind]
+        reuse = self.config.reuse_port and hasattr(socket, "SO_REUSEPORT")
+        try:
+            for spec in specs:
+                per_slot = reuse and spec.kind == "tcp"
+                sock = bind_socket(
+                    spec, backlog=self.config.backlog, umask=self.config.umask, reuse_port=per_slot
+                )
+                self.listeners.append(_Listener(sock, spec, per_slot, self.config.backlog))
+        except BindError:
+            self._close_listeners()
+            raise
+
+    def _adopt(self, state: dict[str, object]) -> None:
+        """Take over the sockets and old workers a previous image of this master left us (HUP + preload)."""
+        listeners, old, target = state.get("listeners"), state.get("workers"), state.get("target")
+        if not (isinstance(listeners, list) and isinstance(old, list) and isinstance(target, int)):
+            raise BindError(f"invalid {STATE_ENV}")
+        for entry in listeners:
+            socks = [socket.socket(fileno=int(fd)) for fd in entry["fds"]]
+            listener = _Listener(socks[0], None, bool(entry["per_slot"]), self.config.backlog)
+            listener.sockets = socks
+            if listener.per_slot:
+                host, port = socks[0].getsockname()[:2]
+                listener.spec = BindSpec("tcp", f"{host}:{port}", host=host, port=port)
+            self.listeners.append(listener)
+        for slot, pid in enumerate(old):
+            self.workers[int(pid)] = Worker(int(pid), slot, -1, None)
+        self.target = target
+        self.reloading_from_exec = True
+
+    def _close_listeners(self) -> None:
+        for listener in self.listeners:
+            listener.close()
+
+    def _install_signals(self) -> None:
+        self.wakeup_r, self.wakeup_w = os.pipe()
+        for fd in (self.wakeup_r, self.wakeup_w):
+            os.set_blocking(fd, False)
+        signal.set_wakeup_fd(self.wakeup_w, warn_on_full_buffer=False)
+        for name in SIGNALS:
+            signal.signal(getattr(signal, name), _no_op)
+
+    def _restore_signals(self) -> None:
+        signal.set_wakeup_fd(-1)
+        for name in SIGNALS:
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+        for fd in (self.wakeup_r, self.wakeup_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    # --- main loop --------------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        try:
+            self._bind()
+        except BindError as exc:
+            log.error("%s", exc)
+            return 1
+        try:
+            if self.pidfile is not None:
+                self.pidfile.create(self.pid)
+            drop_privileges(self.config.user, self.config.group)
+        except ProcessError as exc:
+            log.error("%s", exc)
+            self._close_listeners()
+            return 1
+        set_title(self.config, "master")
+        if self.config.preload and not self._preload():
+            self._cleanup()
+            return 1
+        self._install_signals()
+        for listener in self.listeners:
+            for sock in listener.sockets:
+                log.info("Listening at %s", _describe(sock, bool(self.config.certfile)))
+        log.info("Master %d: %d worker(s)", self.pid, self.target)
+        try:
+            self._manage()
+            systemd.notify("READY=1", self.environ)
+            while self.stop_mode is None or self.workers:
+                self._wait(1.0)
+                self._tick()
+        finally:
+            self._kill_all(signal.SIGKILL)
+            self._restore_signals()
+            self._cleanup()
+        log.info("Master %d: stopped", self.pid)
+        return self.exit_code
+
+    def _tick(self) -> None:
+        for signum in self._pending_signals():
+            handler: Callable[[], None] | None = getattr(self, "handle_" + _signame(signum), None)
+            if handler is not None:
+                handler()
+        self._reap()
+        self._enforce_deadlines()
+        if self.stop_mode is None:
+            self._manage()
+
+    def _wait(self, timeout: float) -> None:
+        with contextlib.suppress(InterruptedError, OSError):
+            select.select([self.wakeup_r], [], [], timeout)
+
+    def _pending_signals(self) -> list[int]:
+        data = b""
+        with contextlib.suppress(BlockingIOError, InterruptedError):
+            while chunk := os.read(self.wakeup_r, 4096):
+                data += chunk
+        seen: list[int] = []
+        for signum in data:  # each byte is a signal number; keep order, drop repeats
+            if signum not in seen:
+                seen.append(signum)
+        return seen
+
+    def _cleanup(self) -> None:
+        systemd.notify("STOPPING=1", self.environ)
+        for listener in self.listeners:
+            remove_unix_files(listener.sockets)
+        self._close_listeners()
+        if self.pidfile is not None:
+            self.pidfile.remove()
+
+    def _preload(self) -> bool:
+        from sockweb.server.loader import AppLoadError, load_app
+
+        try:
+            self.app = load_app(self.config.app, factory=self.config.factory)
+        except AppLoadError as exc:
+            log.error("Cannot load the application: %s", exc)
+            return False
+        return True
+
+    # --- workers ----------------------------------------------------------------------------------------
+
+    def _current(self) -> list[Worker]:
+        return [
+            w for w in self.workers.values() if w.generation == self.generation and w.stop_deadline is None
+        ]
+
+    def _manage(self) -> None:
+        current = self._current()
+        used = {w.slot for w in current}
+        for _ in range(self.target - len(current)):
+            slot = next(i for i in range(len(used) + 1) if i not in used)
+            used.add(slot)
+            self._spawn(slot)
+        excess = sorted(current, key=lambda w: w.slot)[self.target :]
+        for worker in excess:
+            self._stop_worker(worker, signal.SIGTERM, self.config.graceful_timeout)
+            for listener in self.listeners:
+                listener.drop_slot(worker.slot)
+        current = self._current()
+        old = [
+            w for w in self.workers.values() if w.generation != self.generation and w.stop_deadline is None
+        ]
+        if old and len(current) >= self.target and all(w.ready for w in current):
+            log.info("Reload: generation %d is up, stopping %d old worker(s)", self.generation, len(old))
+            for worker in old:
+                self._stop_worker(worker, signal.SIGTERM, self.config.graceful_timeout)
+            if self.reloading_from_exec:
+                self.reloading_from_exec = False
+                systemd.notify("READY=1", self.environ)
+
+    def _spawn(self, slot: int) -> None:
+        sockets = [listener.for_slot(slot) for listener in self.listeners]
+        # The child closes every other slot's socket: one it kept open would hold connections nobody accepts.
+        others = [s.fileno() for lst in self.listeners for s in lst.sockets if s not in sockets]
+        heartbeat = Heartbeat()
+        pid = os.fork()
+        if pid == 0:  # child
+            code = 1
+            try:
+                code = worker_main(
+                    self.config,
+                    self.app,
+                    sockets,
+                    heartbeat,
+                    self.pid,
+                    close_fds=[self.wakeup_r, self.wakeup_w, *others],
+                )
+            except BaseException:
+                log.exception("Worker %d crashed", os.getpid())
+            finally:
+                exit_child(code)
+        self.workers[pid] = Worker(pid, slot, self.generation, heartbeat)
+        log.info("Booted worker %d (slot %d)", pid, slot)
+
+    def _stop_worker(self, worker: Worker, signum: int, grace: float) -> None:
+        if worker.stop_deadline is None:
+            worker.stop_deadline = time.monotonic() + grace
+        _kill(worker.pid, signum)
+
+    def _kill_all(self, signum: int) -> None:
+        for worker in list(self.workers.values()):
+            _kill(worker.pid, signum)
+        while self.workers:
+            try:
+                pid, _ = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            self._forget(pid)
+
+    def _forget(self, pid: int) -> Worker | None:
+        worker = self.workers.pop(pid, None)
+        if worker is not None and worker.heartbeat is not None:
+            worker.heartbeat.close()
+        return worker
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            worker = self._forget(pid)
+            if worker is None:
+                continue
+            code = os.waitstatus_to_exitcode(status)
+            expected = worker.stop_deadline is not None or self.stop_mode is not None
+            if code == BOOT_ERROR and worker.stop_deadline is None:
+                self._boot_failed(worker)
+            elif not expected:
+                how = f"signal {-code}" if code < 0 else f"status {code}"
+                (log.info if code == 0 else log.warning)("Worker %d exited (%s): replacing it", pid, how)
+
+    def _boot_failed(self, worker: Worker) -> None:
+        old = [
+            w for w in self.workers.values() if w.generation != self.generation and w.stop_deadline is None
+        ]
+        if old:
+            log.error("Reload failed: the new workers cannot load the application; keeping the old ones")
+            for w in self._current():
+                self._stop_worker(w, signal.SIGTERM, self.config.graceful_timeout)
+            self.generation = max(w.generation for w in old)
+            return
+        log.error("Worker %d failed to boot: stopping", worker.pid)
+        self.exit_code = 1
+        self._begin_stop("fast")
+
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        for worker in list(self.workers.values()):
+            if worker.stop_deadline is not None and now > worker.stop_deadline:
+                _kill(worker.pid, signal.SIGKILL)
+            elif worker.aborted_at is not None:
+                if now - worker.aborted_at > _ABORT_GRACE:
+                    _kill(worker.pid, signal.SIGKILL)
+            elif worker.stop_deadline is None and worker.silent_for(now) > self._timeout_for(worker):
+                log.error(
+                    "Worker %d timed out (no heartbeat for %.1fs): killing it",
+                    worker.pid,
+                    worker.silent_for(now),
+                )
+                worker.aborted_at = now
+                _kill(worker.pid, signal.SIGABRT)
+
+    def _timeout_for(self, worker: Worker) -> float:
+        # Loading the application may take longer than a request should.
+        return self.config.timeout if worker.ready else max(self.config.timeout, 30.0)
+
+    def _begin_stop(self, mode: str) -> None:
+        if self.stop_mode in ("fast", mode):
+            return
+        self.stop_mode = mode
+        systemd.notify("STOPPING=1", self.environ)
+        signum = signal.SIGTERM if mode == "graceful" else signal.SIGQUIT
+        grace = self.config.graceful_timeout + 1.0 if mode == "graceful" else _FAST_GRACE
+        log.info("Master %d: %s stop", self.pid, mode)
+        for worker in self.workers.values():
+            worker.stop_deadline = None
+            self._stop_worker(worker, signum, grace)
+
+    # --- signal handlers (called from the loop, never from the signal handler itself) -----------------
+
+    def handle_term(self) -> None:
+        self._begin_stop("graceful")
+
+    def handle_int(self) -> None:
+        self._begin_stop("fast")
+
+    def handle_quit(self) -> None:
+        self._begin_stop("fast")
+
+    def handle_hup(self) -> None:
+        if self.stop_mode is not None:
+            return
+        systemd.notify("RELOADING=1", self.environ)
+        if self.config.preload:
+            self._reexec()
+            return
+        self.generation += 1
+        log.info("Reload: starting generation %d", self.generation)
+        self._manage()
+        systemd.notify("READY=1", self.environ)
+
+    def handle_ttin(self) -> None:
+        self.target += 1
+        log.info("TTIN: %d worker(s)", self.target)
+
+    def handle_ttou(self) -> None:
+        self.target = max(1, self.target - 1)
+        log.info("TTOU: %d worker(s)", self.target)
+
+    def handle_usr1(self) -> None:
+        from sockweb.server.logconfig import reopen_log_files
+
+        reopen_log_files()
+        for worker in self.workers.values():
+            _kill(worker.pid, signal.SIGUSR1)
+
+    def handle_chld(self) -> None:
+        self._reap()
+
+    def handle_winch(self) -> None:
+        """Ignored: a terminal resize must not stop anything."""
+
+    # --- reload with --preload: re-execute the master ----------------------------------------------------
+
+    def _reexec(self) -> None:
+        probe = [sys.executable, "-c", _PROBE, self.config.app, "1" if self.config.factory else "0"]
+        try:
+            result = subprocess.run(
+                probe, cwd=os.getcwd(), capture_output=True, text=True, timeout=max(self.config.timeout, 30.0)
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.error("Reload failed: cannot check the new code (%s); keeping the current workers", exc)
+            return
+        if result.returncode != 0:
+            reason = (result.stderr.strip().splitlines() or ["unknown error"])[-1]
+            log.error("Reload failed: %s; keeping the current workers", reason)
+            return
+        state = {
+            "listeners": [
+                {"per_slot": listener.per_slot, "fds": [s.fileno() for s in listener.sockets]}
+                for listener in self.listeners
+            ],
+            "workers": [w.pid for w in self.workers.values() if w.stop_deadline is None],
+            "target": self.target,
+        }
+        for listener in self.listeners:
+            for sock in listener.sockets:
+                sock.set_inheritable(True)
+        env = dict(self.environ)
+        env[STATE_ENV] = json.dumps(state)
+        args = [sys.executable, "-m", "sockweb", "serve", *self.argv]
+        log.info("Reload: re-executing the master to import the new code")
+        signal.set_wakeup_fd(-1)
+        os.chdir(self.cwd)
+        for handler in logging.getLogger("sockweb").handlers:
+            handler.flush()
+        os.execve(sys.executable, args, env)
+
+
+_PROBE = (
+    "import sys\n"
+    "from sockweb.server.loader import AppLoadError, load_app\n"
+    "try:\n"
+    "    load_app(sys.argv[1], factory=sys.argv[2] == '1')\n"
+    "except AppLoadError as exc:\n"
+    "    sys.exit(str(exc))\n"
+)
+
+
+def _no_op(signum: int, frame: object) -> None:
+    """Signal handler: the wakeup fd already carries the signal number to the loop."""
+
+
+def _signame(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name[3:].lower()
+    except ValueError:
+        return str(signum)
+
+
+def _kill(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
+
+
+def _describe(sock: socket.socket, tls: bool) -> str:
+    from sockweb.server.binds import describe
+
+    where = describe(sock)
+    return where if where.startswith("unix:") else f"{'https' if tls else 'http'}://{where}"

@@ -1,0 +1,228 @@
+"""Listening addresses: parse ``--bind`` strings and create the listening sockets.
+
+Grammar (one per ``--bind``):
+
+* ``HOST:PORT`` — an IPv4 address or a host name (``0.0.0.0:8000``, ``localhost:8000``); ``PORT`` alone
+  means ``127.0.0.1:PORT`` so that nothing is exposed by accident;
+* ``[IPV6]:PORT`` — an IPv6 literal in brackets (``[::]:8000``, ``[::1]:8000``);
+* ``unix:PATH`` — a unix-domain socket; ``--umask`` applies while it is created; a stale socket file left
+  by a dead server is removed, a live one (something accepts on it) is an error;
+* ``fd://N`` — an already listening socket inherited as file descriptor N.
+
+Systemd socket activation (``LISTEN_FDS``) replaces the binds. Parsing is pure; every failure, parsing or
+binding, is a :class:`BindError` whose message is one line naming the bind (``cannot listen on
+127.0.0.1:8000: address already in use``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import socket
+import stat
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sockweb.server.systemd import listen_fds
+
+if TYPE_CHECKING:
+    from sockweb.server.config import Config
+
+__all__ = ["BindError", "BindSpec", "bind_socket", "create_sockets", "describe", "parse_bind"]
+
+_SYNTAX = "expected HOST:PORT, [IPV6]:PORT, PORT, unix:PATH or fd://N"
+
+
+class BindError(ValueError):
+    """A bad bind string or an address that cannot be listened on; ``str()`` is one line."""
+
+
+@dataclass(frozen=True)
+class BindSpec:
+    """One parsed ``--bind``: ``kind`` is ``"tcp"`` (host, port), ``"unix"`` (path) or ``"fd"`` (fd)."""
+
+    kind: str
+    text: str
+    host: str = ""
+    port: int = 0
+    path: str = ""
+    fd: int = -1
+
+
+def _port(text: str, bind: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise BindError(f"invalid bind {bind!r}: port must be 0-65535")
+    return int(text)
+
+
+def parse_bind(text: str) -> BindSpec:
+    """Parse one ``--bind`` string (raises BindError)."""
+    if text.startswith("unix:"):
+        path = text[5:]
+        if not path or "\0" in path:
+            raise BindError(f"invalid bind {text!r}: expected unix:PATH")
+        return BindSpec("unix", text, path=path)
+    if text.startswith("fd://"):
+        if not text[5:].isdigit():
+            raise BindError(f"invalid bind {text!r}: expected fd://N with N a file descriptor number")
+        return BindSpec("fd", text, fd=int(text[5:]))
+    if text.isdigit():
+        return BindSpec("tcp", text, host="127.0.0.1", port=_port(text, text))
+    if text.startswith("["):
+        host, sep, port = text[1:].partition("]:")
+        if not sep or not host:
+            raise BindError(f"invalid bind {text!r}: {_SYNTAX}")
+        try:
+            socket.inet_pton(socket.AF_INET6, host)
+        except OSError:
+            raise BindError(f"invalid bind {text!r}: {host!r} is not an IPv6 address") from None
+        return BindSpec("tcp", text, host=host, port=_port(port, text))
+    host, sep, port = text.rpartition(":")
+    if not sep or ":" in host or any(c.isspace() or c in "/[]" for c in host):
+        raise BindError(f"invalid bind {text!r}: {_SYNTAX}")
+    return BindSpec("tcp", text, host=host or "0.0.0.0", port=_port(port, text))
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
+
+
+@contextlib.contextmanager
+def _umask(mask: int | None) -> Iterator[None]:
+    if mask is None:
+        yield
+        return
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _remove_stale(path: str, text: str) -> None:
+    """Remove a socket file nobody listens on any more; refuse to touch anything else."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise BindError(f"cannot listen on {text}: {path!r} exists and is not a socket")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(path)
+    except OSError as exc:
+        if exc.errno in (errno.ECONNREFUSED, errno.ENOENT):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            return
+        raise BindError(f"cannot listen on {text}: {_reason(exc)}") from None
+    finally:
+        probe.close()
+    raise BindError(f"cannot listen on {text}: address already in use (a server accepts on {path!r})")
+
+
+def _tcp_socket(spec: BindSpec, reuse_port: bool) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(spec.host, spec.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise BindError(
+            f"cannot listen on {spec.text}: cannot resolve {spec.host!r}: {exc.strerror}"
+        ) from None
+    family, type_, proto, _, address = infos[0]
+    sock = socket.socket(family, type_, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            # [::]:PORT listens on IPv6 only: bind 0.0.0.0 too for IPv4, explicitly.
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise BindError(f"cannot listen on {spec.text}: {_reason(exc)}") from None
+    return sock
+
+
+def _unix_socket(spec: BindSpec, umask: int | None) -> socket.socket:
+    _remove_stale(spec.path, spec.text)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        with _umask(umask):
+            sock.bind(spec.path)
+    except OSError as exc:
+        sock.close()
+        raise BindError(f"cannot listen on {spec.text}: {_reason(exc)}") from None
+    return sock
+
+
+def _fd_socket(spec: BindSpec) -> socket.socket:
+    try:
+        sock = socket.socket(fileno=spec.fd)
+    except OSError as exc:
+        raise BindError(f"cannot listen on {spec.text}: {_reason(exc)}") from None
+    if sock.type != socket.SOCK_STREAM:
+        sock.detach()
+        raise BindError(f"cannot listen on {spec.text}: not a stream socket")
+    return sock
+
+
+def bind_socket(
+    spec: BindSpec, *, backlog: int = 2048, umask: int | None = None, reuse_port: bool = False
+) -> socket.socket:
+    """A listening socket for ``spec`` (inheritable, so workers and re-executed masters keep it)."""
+    if spec.kind == "unix":
+        sock = _unix_socket(spec, umask)
+    elif spec.kind == "fd":
+        sock = _fd_socket(spec)
+    else:
+        sock = _tcp_socket(spec, reuse_port)
+    try:
+        sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        raise BindError(f"cannot listen on {spec.text}: {_reason(exc)}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def create_sockets(config: Config, environ: MutableMapping[str, str] | None = None) -> list[socket.socket]:
+    """The listening sockets for ``config``: systemd's when socket-activated, else one per ``--bind``.
+
+    All binds are parsed before any socket is created, so a typo never leaves half the sockets bound.
+    """
+    activated = listen_fds(environ)
+    if activated:
+        return activated
+    specs = [parse_bind(text) for text in config.bind]
+    sockets: list[socket.socket] = []
+    try:
+        for spec in specs:
+            sockets.append(bind_socket(spec, backlog=config.backlog, umask=config.umask))
+    except BindError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def describe(sock: socket.socket) -> str:
+    """``127.0.0.1:8000``, ``[::1]:8000`` or ``unix:/path`` for a listening socket."""
+    address = sock.getsockname()
+    if sock.family == socket.AF_UNIX:
+        return f"unix:{address}"
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def remove_unix_files(sockets: list[socket.socket]) -> None:
+    """Delete the files of unix sockets this process created (at shutdown)."""
+    for sock in sockets:
+        if sock.family == socket.AF_UNIX:
+            with contextlib.suppress(OSError):
+                path = sock.getsockname()
+                if isinstance(path, str) and path and stat.S_ISSOCK(os.lstat(path).st_mode):
+                    os.unlink(path)

@@ -1,0 +1,123 @@
+"""``sockweb serve [options] MODULE:APP``: build the Config, then run one process or the arbiter.
+
+Strategy: :func:`sockweb.server.config.load_config` turns argv + environment + config file into a frozen
+Config (every error is one line and exit status 2); ``--print-config`` and ``--check-config`` stop there.
+Otherwise the listening sockets are created here (so a taken port or a bad bind is reported before
+anything else starts), privileges are dropped, and either the single-process runner serves on them
+(``--workers 1``, the default) or the arbiter pre-forks workers that share them (``--workers N`` or
+``--max-requests``, which needs a master to replace recycled workers).
+
+``--reload`` and ``--debug`` belong to the development server; the top-level ``sockweb`` dispatcher sends
+such command lines there, so reaching this module with them set (e.g. from SOCKWEB_RELOAD) is an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+from collections.abc import Sequence
+
+from sockweb.server.config import Config, ConfigError, load_config, render_toml
+from sockweb.server.logconfig import LogConfigError, configure_logging
+
+__all__ = ["check_config", "main", "serve_single"]
+
+log = logging.getLogger("sockweb.error")
+
+
+def _fail(prog: str, message: str, code: int) -> int:
+    print(f"{prog}: {message}", file=sys.stderr)
+    return code
+
+
+def check_config(config: Config, prog: str) -> int:
+    """--check-config: binds parse, TLS files load, the app imports. 0 when all is well, else 1."""
+    from sockweb.server.binds import BindError, parse_bind
+    from sockweb.server.loader import AppLoadError, load_app
+
+    try:
+        for text in config.bind:
+            parse_bind(text)
+        if config.certfile:
+            from sockweb.server.tls import TLSConfigError, build_ssl_context
+
+            try:
+                build_ssl_context(config)
+            except TLSConfigError as exc:
+                return _fail(prog, str(exc), 1)
+        load_app(config.app, factory=config.factory)
+    except (BindError, AppLoadError) as exc:
+        return _fail(prog, str(exc), 1)
+    print(f"{prog}: configuration OK ({config.app}, {config.workers} worker(s), {', '.join(config.bind)})")
+    return 0
+
+
+def serve_single(config: Config) -> int:
+    """One process, no master: bind, drop privileges, serve until TERM/INT."""
+    from sockweb.server import systemd, workers
+    from sockweb.server.binds import BindError, create_sockets, remove_unix_files
+    from sockweb.server.runner import serve
+
+    try:
+        sockets: list[socket.socket] = create_sockets(config)
+    except BindError as exc:
+        log.error("%s", exc)
+        return 1
+    pidfile = workers.PidFile(config.pid) if config.pid else None
+    try:
+        if pidfile is not None:
+            pidfile.create(os.getpid())
+        workers.drop_privileges(config.user, config.group)
+        workers.set_title(config, "single")
+        systemd.notify("READY=1")
+        code = serve(config, sockets=sockets)
+        systemd.notify("STOPPING=1")
+        return code
+    except workers.ProcessError as exc:
+        log.error("%s", exc)
+        return 1
+    finally:
+        remove_unix_files(sockets)
+        for sock in sockets:
+            sock.close()
+        if pidfile is not None:
+            pidfile.remove()
+
+
+def main(argv: Sequence[str], prog: str = "sockweb serve") -> int:
+    """Entry point of ``sockweb serve``; returns the exit status."""
+    try:
+        config = load_config(argv, prog=prog)
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else 0
+    except ConfigError as exc:
+        return _fail(prog, str(exc), 2)
+    if config.print_config:
+        sys.stdout.write(render_toml(config))
+        return 0
+    if not config.app:
+        return _fail(prog, "missing MODULE:APP (or SOCKWEB_APP, or app = ... in the config file)", 2)
+    if config.reload or config.debug:
+        return _fail(
+            prog, "--reload/--debug are handled by the development server: pass them on the command line", 2
+        )
+    if config.chdir:
+        try:
+            os.chdir(config.chdir)
+        except OSError as exc:
+            return _fail(prog, f"--chdir: cannot change to {config.chdir!r}: {exc.strerror}", 2)
+    try:
+        configure_logging(
+            log_level=config.log_level, error_log=config.error_log, log_config=config.log_config
+        )
+    except LogConfigError as exc:
+        return _fail(prog, str(exc), 2)
+    if config.check_config:
+        return check_config(config, prog)
+    from sockweb.server.arbiter import STATE_ENV, Arbiter
+
+    if config.workers > 1 or config.max_requests > 0 or STATE_ENV in os.environ:
+        return Arbiter(config, argv=list(argv)).run()
+    return serve_single(config)

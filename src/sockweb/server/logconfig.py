@@ -1,0 +1,155 @@
+"""Error-log setup for the server, and reopening log files on SIGUSR1.
+
+The server logs through the ``logging`` module under the ``sockweb`` logger. :func:`configure_logging`
+applies ``--log-level`` and ``--error-log FILE|-`` to that logger, or, with ``--log-config FILE``, hands a
+``logging.config.dictConfig`` read from JSON or TOML to the standard library and touches nothing else.
+
+Log files are opened through :class:`ReopenableFileHandler`, whose ``reopen()`` closes and reopens the
+path: logrotate moves the file, sends USR1, and the next line goes to a fresh file.
+:func:`reopen_log_files` does that for every file handler known to ``logging`` (the access log included,
+which registers its handler on the ``sockweb.access`` logger).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.config
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+__all__ = [
+    "ERROR_LOGGER",
+    "ReopenableFileHandler",
+    "configure_logging",
+    "load_dict_config",
+    "open_handler",
+    "reopen_log_files",
+]
+
+ERROR_LOGGER = "sockweb"
+_FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"
+_DATEFMT = "%Y-%m-%d %H:%M:%S %z"
+
+
+class LogConfigError(Exception):
+    """A log file or a --log-config that cannot be used; the message is one line for the user."""
+
+
+class ReopenableFileHandler(logging.StreamHandler[TextIO]):
+    """Appends to a file; ``reopen()`` switches to a new file at the same path (after rotation)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.path.abspath(path)
+        super().__init__(self._open())
+
+    def _open(self) -> TextIO:
+        try:
+            return open(self.path, "a", encoding="utf-8", errors="backslashreplace", buffering=1)
+        except OSError as exc:
+            raise LogConfigError(f"cannot open log file {self.path!r}: {exc.strerror or exc}") from None
+
+    def reopen(self) -> None:
+        self.acquire()
+        try:
+            old = self.stream
+            self.stream = self._open()
+            old.close()
+        finally:
+            self.release()
+
+    def close(self) -> None:
+        self.acquire()
+        try:
+            if not self.stream.closed:
+                self.stream.close()
+        finally:
+            self.release()
+        super().close()
+
+
+def open_handler(target: str, default: TextIO) -> logging.StreamHandler[TextIO]:
+    """A handler writing to ``default`` for ``"-"``, else to the file ``target``."""
+    if target == "-":
+        return logging.StreamHandler(default)
+    return ReopenableFileHandler(target)
+
+
+def load_dict_config(path: str) -> dict[str, object]:
+    """Read a dictConfig mapping from a JSON or TOML file (by extension; TOML may nest it in [logging])."""
+    file = Path(path)
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise LogConfigError(f"--log-config: cannot read {path!r}: {exc.strerror or exc}") from None
+    try:
+        if file.suffix == ".json":
+            loaded = json.loads(data)
+        else:
+            if sys.version_info >= (3, 11):
+                import tomllib
+            else:  # pragma: no cover - Python 3.10
+                import tomli as tomllib
+            loaded = tomllib.loads(data.decode("utf-8"))
+            loaded = loaded.get("logging", loaded) if isinstance(loaded, dict) else loaded
+    except ValueError as exc:
+        raise LogConfigError(
+            f"--log-config: {path!r} is not valid {file.suffix[1:] or 'TOML'}: {exc}"
+        ) from None
+    if not isinstance(loaded, dict) or "version" not in loaded:
+        raise LogConfigError(f"--log-config: {path!r} must hold a dictConfig mapping with a 'version' key")
+    return loaded
+
+
+def configure_logging(*, log_level: str, error_log: str | None, log_config: str | None) -> None:
+    """Set up the error log from the three logging settings (raises LogConfigError)."""
+    if log_config:
+        try:
+            logging.config.dictConfig(load_dict_config(log_config))
+        except (ValueError, TypeError, AttributeError, ImportError) as exc:
+            raise LogConfigError(f"--log-config: {exc}") from None
+        return
+    logger = logging.getLogger(ERROR_LOGGER)
+    for old in list(logger.handlers):
+        logger.removeHandler(old)
+        old.close()
+    handler = open_handler(error_log or "-", sys.stderr)
+    formatter = logging.Formatter(_FORMAT, _DATEFMT)
+    formatter.converter = time.localtime
+    handler.setFormatter(formatter)
+    logger.addHandler(handler)
+    logger.setLevel(log_level.upper())
+    logger.propagate = False
+
+
+def _all_handlers() -> list[logging.Handler]:
+    loggers = [logging.getLogger()] + [
+        obj for obj in logging.Logger.manager.loggerDict.values() if isinstance(obj, logging.Logger)
+    ]
+    seen: dict[int, logging.Handler] = {}
+    for logger in loggers:
+        for handler in logger.handlers:
+            seen.setdefault(id(handler), handler)
+    return list(seen.values())
+
+
+def reopen_log_files() -> int:
+    """Reopen every log file (SIGUSR1); returns how many were reopened."""
+    count = 0
+    for handler in _all_handlers():
+        if isinstance(handler, ReopenableFileHandler):
+            handler.reopen()
+            count += 1
+        elif isinstance(handler, logging.FileHandler):
+            handler.acquire()
+            try:
+                if handler.stream is not None:
+                    handler.stream.close()
+                handler.stream = handler._open()
+            finally:
+                handler.release()
+            count += 1
+    return count
