@@ -70,7 +70,9 @@ def load_app(spec: str, *, factory: bool = False) -> WSGIApp:
                 obj = getattr(module, name)
                 break
         else:
-            raise AppLoadError(f"no 'app' or 'application' in module {module_name!r}; write {module_name}:NAME")
+            raise AppLoadError(
+                f"no 'app' or 'application' in module {module_name!r}; write {module_name}:NAME"
+            )
     else:
         for name in names:
             if not name.isidentifier():

@@ -58,10 +58,8 @@ def _raise_nofile(wanted: int) -> None:
 
 
 def _create_sockets(config: Config) -> list[socket.socket]:
-    try:
-        from sockweb.server.binds import create_sockets
-    except ImportError:
-        from sockweb.server.fallback import create_sockets
+    from sockweb.server.binds import create_sockets
+
     return create_sockets(config)
 
 
@@ -124,9 +122,7 @@ class _Runner:
         for sock in self.sockets:
             sock.setblocking(False)
             factory = protocol_factory(state, sock, tls is not None)
-            servers.append(
-                await loop.create_server(factory, sock=sock, ssl=tls, backlog=self.config.backlog)
-            )
+            servers.append(await loop.create_server(factory, sock=sock, ssl=tls, backlog=self.config.backlog))
             log.info("Listening at %s", _describe(sock, tls is not None))
         installed = []
         for signum in (signal.SIGTERM, signal.SIGINT):

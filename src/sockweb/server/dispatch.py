@@ -1,0 +1,96 @@
+"""Where the application runs: a bounded thread pool that grows with demand, and the "auto" policy.
+
+Strategy:
+- `ThreadPool` starts no thread; `submit` starts one only when no thread is idle and the bound is not
+  reached. Idle threads block in ``SimpleQueue.get`` (a C-level lock wait): they hold no GIL and cost
+  nothing while the loop is busy.
+- `AutoPolicy` (``dispatch = "auto"``) starts inline -- the application is called on the loop thread, no
+  handoff at all, which is fastest for CPU-only applications. Each inline call is timed; one that blocks
+  for more than `SLOW_CALL` (1 ms) moves new requests to the pool, so a sleeping or database-bound
+  application does not stall every other connection. Every `PROBE_INTERVAL` seconds the policy tries
+  inline again; if the application has become fast (a warm cache), it stays inline.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from queue import SimpleQueue
+
+log = logging.getLogger("sockweb.error")
+
+SLOW_CALL = 0.001
+PROBE_INTERVAL = 5.0
+DEFAULT_THREADS = 64
+
+
+class ThreadPool:
+    """A pool of at most `max_threads` daemon threads running submitted callables in FIFO order."""
+
+    __slots__ = ("_idle", "_lock", "_max", "_name", "_queue", "_threads")
+
+    def __init__(self, max_threads: int, name: str = "sockweb-app") -> None:
+        self._max = max(1, max_threads)
+        self._name = name
+        self._queue: SimpleQueue[Callable[[], None] | None] = SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    @property
+    def size(self) -> int:
+        return len(self._threads)
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._queue.put(job)
+        if self._idle == 0 and len(self._threads) < self._max:
+            thread = threading.Thread(
+                target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def _work(self) -> None:
+        get = self._queue.get
+        lock = self._lock
+        while True:
+            with lock:
+                self._idle += 1
+            job = get()
+            with lock:
+                self._idle -= 1
+            if job is None:
+                return
+            try:
+                job()
+            except BaseException:  # a job handles its own errors; this is the last line of defence
+                log.exception("Unhandled error in a worker thread")
+
+    def shutdown(self, timeout: float = 1.0) -> None:
+        """Ask every thread to exit and wait up to `timeout` in total (stuck ones are daemons)."""
+        for _ in self._threads:
+            self._queue.put(None)
+        deadline = timeout / max(1, len(self._threads))
+        for thread in self._threads:
+            thread.join(deadline)
+        self._threads.clear()
+
+
+class AutoPolicy:
+    """Decide per request whether to call the application inline; see the module docstring."""
+
+    __slots__ = ("inline", "switched_at")
+
+    def __init__(self) -> None:
+        self.inline = True
+        self.switched_at = 0.0
+
+    def slow_call(self, now: float) -> None:
+        if self.inline:
+            self.inline = False
+            self.switched_at = now
+
+    def tick(self, now: float) -> None:
+        if not self.inline and now - self.switched_at >= PROBE_INTERVAL:
+            self.inline = True

@@ -1,0 +1,652 @@
+"""One HTTP/1.1 connection as an asyncio.Protocol, and the per-process state all connections share.
+
+Strategy (the hot path is `data_received -> process -> Exchange.run`): received bytes go straight into
+the sans-io parser; a complete body-less request is answered inline, head and body queued in one buffer
+that is written once per `data_received`, so 16 pipelined requests cost one send. Requests are answered
+strictly in order: while a response is pending nothing more is parsed, and reading pauses if the client
+keeps sending. Bodies up to `BODY_BUFFER` are collected before the application runs (a BytesIO, C speed);
+larger ones, and every ``Expect: 100-continue`` request, stream through a bounded `StreamInput` to the
+application running in a worker thread. Writes from worker threads reach the loop through
+`ServerState.post`, one wake-up for a whole batch. Timeouts cost nothing per request: one sweeper per
+second compares each connection's timestamps (idle keep-alive, request-head deadline, stalled writes)
+against a coarse clock that it also uses to refresh the cached Date header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import logging
+import os
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from io import BytesIO
+from time import perf_counter
+from typing import TYPE_CHECKING, Any, cast
+
+from sockweb.http import (
+    CONTINUE_RESPONSE,
+    NEED_DATA,
+    Data,
+    EndOfMessage,
+    Limits,
+    ProtocolError,
+    Request,
+    RequestParser,
+    error_response,
+)
+from sockweb.server.dispatch import DEFAULT_THREADS, SLOW_CALL, AutoPolicy, ThreadPool
+from sockweb.server.filewrapper import FileWrapper, sendfile_to
+from sockweb.server.input import ClientDisconnected, StreamInput
+from sockweb.server.loader import WSGIApp
+from sockweb.server.wsgi import Environ, Exchange, build_environ, environ_template, new_header_keys
+
+if TYPE_CHECKING:
+    from sockweb.server.config import Config
+
+log = logging.getLogger("sockweb.error")
+
+BODY_BUFFER = 1 << 20  # bodies up to this size are read whole before the application runs
+DRAIN_LIMIT = 1 << 20  # an unread body is discarded up to this size, beyond it the connection closes
+INPUT_HIGH = 256 * 1024  # a streaming body pauses reading above this many buffered bytes
+INPUT_LOW = 64 * 1024
+SEND_TIMEOUT = 60.0  # a client that accepts no response bytes for this long is disconnected
+_BUFFER = object()  # sink markers: collecting a body before dispatch / discarding an unread body
+_DISCARD = object()
+_UNAVAILABLE = ProtocolError("too many open connections", status=503)
+_HEAD_TIMEOUT = ProtocolError("the request head did not arrive in time", status=408)
+
+
+def _optional_hook(module: str, name: str, config: Config) -> Any:
+    """`module.name.from_config(config)` when that module exists, else None (the feature is off)."""
+    try:
+        mod = __import__(f"sockweb.server.{module}", fromlist=[name])
+    except ImportError:
+        return None
+    return getattr(mod, name).from_config(config)
+
+
+class ServerState:
+    """What every connection of this process shares: app, limits, pool, clock, hooks, connection set."""
+
+    def __init__(self, config: Config, app: WSGIApp, loop: asyncio.AbstractEventLoop) -> None:
+        self.config = config
+        self.app = app
+        self.loop = loop
+        self.limits = Limits(
+            max_request_line=config.max_request_line,
+            max_header_count=config.max_header_count,
+            max_head_size=config.max_head_size,
+            max_body_size=config.max_body_size,
+        )
+        self.connections: set[HttpProtocol] = set()
+        self.max_connections = config.max_connections
+        self.keepalive_timeout = config.keepalive_timeout
+        self.header_timeout = config.header_timeout
+        self.high = config.write_buffer_high
+        self.low = config.write_buffer_low
+        self.header_keys = new_header_keys()
+        self.pool = ThreadPool(config.threads or DEFAULT_THREADS)
+        self.auto = AutoPolicy() if config.dispatch == "auto" else None
+        self.inline = config.dispatch != "pool"
+        self.stopping = False
+        self.now = time.monotonic()
+        self._server_line = (
+            f"Server: {config.server_header}\r\n".encode("latin-1") if config.server_header else b""
+        )
+        self.extra = b""
+        self._update_date()
+        self.access_log = _optional_hook("accesslog", "AccessLog", config)
+        self.proxy = _optional_hook("proxy", "ProxyFixer", config)
+        self.timed = self.access_log is not None or config.trace
+        self._posted: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
+        self._wakeup = False
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._tick: Callable[[], None] | None = None
+        self.protocol_class: type[HttpProtocol] = HttpProtocol
+        self.exchange_class: type[Exchange] = Exchange
+        if config.trace:
+            from sockweb.server.trace import TraceExchange, TraceProtocol
+
+            self.protocol_class, self.exchange_class = TraceProtocol, TraceExchange
+
+    def _update_date(self) -> None:
+        date = email.utils.formatdate(usegmt=True).encode("ascii")
+        self.extra = b"Date: " + date + b"\r\n" + self._server_line
+
+    # -- cross-thread calls ----------------------------------------------------------------------------
+    def post(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run `fn(*args)` on the loop thread soon (callable from any thread; batched wake-ups)."""
+        self._posted.append((fn, args))
+        if not self._wakeup:
+            self._wakeup = True
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the process is exiting
+                self.loop.call_soon_threadsafe(self._run_posted)
+
+    def _run_posted(self) -> None:
+        self._wakeup = False
+        posted = self._posted
+        while posted:
+            fn, args = posted.popleft()
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("Error in a connection callback")
+
+    # -- once a second ---------------------------------------------------------------------------------
+    def start(self, tick: Callable[[], None] | None = None) -> None:
+        self._tick = tick
+        self._sweeper = self.loop.call_later(1.0, self._sweep)
+
+    def _sweep(self) -> None:
+        self.now = now = time.monotonic()
+        self._update_date()
+        if self.auto is not None:
+            self.auto.tick(now)
+            self.inline = self.auto.inline
+        for conn in list(self.connections):
+            conn.check_timeouts(now)
+        if self._tick is not None:
+            try:
+                self._tick()
+            except Exception:
+                log.exception("Error in the worker heartbeat")
+        self._sweeper = self.loop.call_later(1.0, self._sweep)
+
+    def slow_call(self) -> None:
+        if self.auto is not None:
+            self.auto.slow_call(self.now)
+            self.inline = self.auto.inline
+
+    # -- stopping --------------------------------------------------------------------------------------
+    def begin_stop(self) -> None:
+        self.stopping = True
+        for conn in list(self.connections):
+            conn.close_if_idle()
+
+    def abort_all(self) -> None:
+        for conn in list(self.connections):
+            conn.abort()
+
+    def shutdown(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        self.pool.shutdown()
+
+
+def protocol_factory(state: ServerState, sock: socket.socket, tls: bool) -> Callable[[], HttpProtocol]:
+    """A factory for connections accepted on `sock`, sharing that socket's environ template."""
+    addr = sock.getsockname()
+    if isinstance(addr, tuple):
+        name, port = str(addr[0]), str(addr[1])
+    else:
+        name, port = "localhost", ""
+    multithread = state.config.dispatch != "inline"
+    template = environ_template(name, port, "https" if tls else "http", multithread)
+    cls = state.protocol_class
+    return lambda: cls(state, template, tls)
+
+
+class HttpProtocol(asyncio.Protocol):
+    """One client connection; see the module docstring."""
+
+    __slots__ = (
+        "body_parts",
+        "body_size",
+        "closed",
+        "discard_left",
+        "exchange",
+        "head_start",
+        "idle_since",
+        "must_close",
+        "out",
+        "parser",
+        "paused_since",
+        "pending",
+        "posted",
+        "reading_paused",
+        "remote_addr",
+        "remote_port",
+        "sink",
+        "state",
+        "template",
+        "tls",
+        "transport",
+        "wake",
+        "write_paused",
+        "written",
+    )
+
+    def __init__(self, state: ServerState, template: Environ, tls: bool) -> None:
+        self.state = state
+        self.template = template
+        self.tls = tls
+        self.transport: asyncio.Transport | None = None
+        self.parser: RequestParser | None = None
+        self.exchange: Exchange | None = None
+        self.pending: Exchange | None = None
+        self.sink: object = None
+        self.body_parts: list[bytes] = []
+        self.body_size = 0
+        self.discard_left = 0
+        self.out: list[bytes] = []
+        self.closed = False
+        self.must_close = False
+        self.write_paused = False
+        self.reading_paused = False
+        self.idle_since = state.now
+        self.head_start = 0.0
+        self.paused_since = 0.0
+        self.posted = 0
+        self.written = 0
+        self.wake: threading.Event | None = None
+        self.remote_addr = ""
+        self.remote_port = ""
+
+    # -- asyncio callbacks ------------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        state = self.state
+        if len(state.connections) >= state.max_connections or state.stopping:
+            self.closed = True
+            transport.write(error_response(_UNAVAILABLE, state.extra))
+            transport.close()
+            return
+        state.connections.add(self)
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple):
+            self.remote_addr, self.remote_port = peer[0], str(peer[1])
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport.set_write_buffer_limits(state.high, state.low)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.state.connections.discard(self)
+        sink = self.sink
+        if isinstance(sink, StreamInput):
+            sink.abort()
+        if self.wake is not None:
+            self.wake.set()
+        ex = self.exchange
+        if ex is not None and not ex.threaded and ex.iterator is not None:
+            self.exchange = None
+            ex.close_result()  # a suspended inline response: the client is gone, close() it now
+
+    def data_received(self, data: bytes) -> None:
+        parser = self.parser
+        if parser is None:
+            parser = self.parser = RequestParser(self.state.limits)
+        parser.feed(data)
+        if self.sink is None and self.exchange is not None:
+            # A response is pending: keep the next request buffered, stop reading more.
+            self.pause_reading()
+            return
+        self.process()
+
+    def eof_received(self) -> bool:
+        if self.parser is None:
+            return False
+        self.parser.feed(b"")
+        if self.sink is None and self.exchange is not None:
+            return True  # half-closed client waiting for its response
+        self.process()
+        return self.exchange is not None
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        self.paused_since = self.state.now
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self.wake is not None:
+            self.wake.set()
+        ex = self.exchange
+        if ex is not None and not ex.threaded and ex.iterator is not None and ex.pump(True):
+            self.after_response()
+
+    # -- parsing and dispatch (loop thread) ------------------------------------------------------------
+    def process(self) -> None:
+        """Pull parser events until it needs data or a response is pending."""
+        parser = self.parser
+        assert parser is not None
+        try:
+            while not self.closed:
+                if self.sink is not None:
+                    event = parser.next_event()
+                    cls = event.__class__
+                    if cls is Data:
+                        self.on_body(event.data)  # type: ignore[union-attr]
+                    elif cls is EndOfMessage:
+                        self.on_body_end()
+                    else:
+                        break
+                elif self.exchange is not None:
+                    break
+                else:
+                    event = parser.next_event()
+                    if event.__class__ is Request:
+                        self.on_request(event)
+                    elif event is NEED_DATA:
+                        if not self.head_start and parser.buffered_size:
+                            self.head_start = self.state.now
+                        break
+                    else:  # PAUSED: the last request closed the connection; nothing more is parsed
+                        self.close()
+                        break
+        except ProtocolError as exc:
+            self.protocol_error(exc)
+        if self.out:
+            self.flush()
+
+    def on_request(self, req: Request) -> None:
+        self.head_start = 0.0
+        state = self.state
+        environ = build_environ(self.template, state.header_keys, req, self.remote_addr, self.remote_port)
+        if state.proxy is not None:
+            state.proxy.apply(environ)
+        ex = state.exchange_class(self, req, environ)
+        if state.timed:
+            ex.started = perf_counter()
+        if not req.chunked and not req.content_length:
+            self.parser.next_event()  # type: ignore[union-attr]  # the EndOfMessage of a body-less request
+            environ["wsgi.input"] = BytesIO()
+            self.dispatch(ex)
+        elif req.expect_continue or (req.content_length or 0) > BODY_BUFFER:
+            self.start_stream(ex, [])
+        else:
+            self.sink = _BUFFER
+            self.pending = ex
+            self.body_parts = []
+            self.body_size = 0
+
+    def on_body(self, data: bytes) -> None:
+        sink = self.sink
+        if sink is _BUFFER:
+            self.body_parts.append(data)
+            self.body_size += len(data)
+            if self.body_size > BODY_BUFFER:
+                ex, self.pending = self.pending, None
+                assert ex is not None
+                self.start_stream(ex, self.body_parts)
+                self.body_parts = []
+        elif sink is _DISCARD:
+            self.discard_left -= len(data)
+            if self.discard_left < 0:
+                self.close()
+        elif isinstance(sink, StreamInput) and sink.feed(data):
+            self.pause_reading()
+
+    def on_body_end(self) -> None:
+        sink, self.sink = self.sink, None
+        if sink is _BUFFER:
+            ex, self.pending = self.pending, None
+            assert ex is not None
+            parts, self.body_parts = self.body_parts, []
+            body = parts[0] if len(parts) == 1 else b"".join(parts)
+            ex.environ["wsgi.input"] = BytesIO(body)
+            if ex.request.chunked:
+                ex.environ["CONTENT_LENGTH"] = str(len(body))
+            self.dispatch(ex)
+        elif isinstance(sink, StreamInput):
+            sink.finish()
+
+    def start_stream(self, ex: Exchange, parts: list[bytes]) -> None:
+        """Run the application in a thread now, its wsgi.input fed from the socket as the body arrives."""
+        state = self.state
+        wants_continue = ex.request.expect_continue and not parts
+        stream = StreamInput(
+            INPUT_HIGH,
+            INPUT_LOW,
+            self.continue_from_thread if wants_continue else None,
+            self.resume_from_thread,
+        )
+        for part in parts:
+            stream.feed(part)
+        ex.environ["wsgi.input"] = ex.input = stream
+        self.sink = stream
+        self.exchange = ex
+        self.ensure_wake()
+        ex.to_thread()
+        state.pool.submit(ex.run_threaded)
+        if stream.full:
+            self.pause_reading()
+
+    def dispatch(self, ex: Exchange) -> None:
+        """The request is complete: run the application inline or in the pool."""
+        state = self.state
+        if state.inline:
+            if state.auto is None:
+                finished = ex.run(True)
+            else:
+                started = perf_counter()
+                finished = ex.run(True)
+                if perf_counter() - started > SLOW_CALL:
+                    state.slow_call()
+            if not finished and not self.closed:
+                self.exchange = ex
+        else:
+            self.exchange = ex
+            self.ensure_wake()
+            ex.to_thread()
+            state.pool.submit(ex.run_threaded)
+
+    def exchange_done(self, ex: Exchange, keep_alive: bool) -> None:
+        """The response of `ex` is complete (loop thread)."""
+        if self.exchange is ex:
+            self.exchange = None
+        state = self.state
+        if state.access_log is not None:
+            state.access_log.log(
+                ex.environ, ex.status or "500", ex.headers, ex.sent, perf_counter() - ex.started
+            )
+        if not keep_alive or self.must_close or self.closed:
+            self.close()
+            return
+        sink = self.sink
+        if isinstance(sink, StreamInput):
+            # The application did not read its whole body: discard the rest, or close if it is large.
+            sink.drain()
+            req = ex.request
+            if sink.continue_pending:
+                self.close()
+                return
+            self.sink = _DISCARD
+            self.discard_left = DRAIN_LIMIT
+            if req.content_length is not None and req.content_length > DRAIN_LIMIT * 4:
+                self.close()
+                return
+        self.idle_since = state.now
+
+    def thread_done(self, ex: Exchange, keep_alive: bool) -> None:
+        self.exchange_done(ex, keep_alive)
+        self.after_response()
+
+    def after_response(self) -> None:
+        if self.closed:
+            return
+        if self.parser is not None and self.exchange is None:
+            self.process()
+        self.maybe_resume()
+
+    # -- output ------------------------------------------------------------------------------------------
+    def queue(self, data: bytes) -> None:
+        """Send `data` from the loop thread; small pieces are batched until the end of `process`."""
+        out = self.out
+        out.append(data)
+        if len(data) > 16384 or len(out) > 32:
+            self.flush()
+
+    def flush(self) -> None:
+        out = self.out
+        if self.closed or self.transport is None:
+            out.clear()
+            return
+        if len(out) == 1:
+            self.transport.write(out[0])
+        else:
+            self.transport.writelines(out)
+        out.clear()
+
+    def send_threadsafe(self, data: bytes) -> None:
+        """Send `data` from a worker thread; blocks while the client is not keeping up."""
+        if self.closed:
+            raise ClientDisconnected("client disconnected")
+        self.posted += len(data)
+        self.state.post(self.write_posted, data)
+        if self.write_paused or self.posted - self.written > self.state.high:
+            self.wait_writable()
+
+    def write_posted(self, data: bytes) -> None:
+        self.written += len(data)
+        if not self.closed:
+            self.queue(data)
+            self.flush()
+        if self.wake is not None:
+            self.wake.set()
+
+    def wait_writable(self) -> None:
+        wake = self.wake
+        assert wake is not None
+        high = self.state.high
+        while not self.closed and (self.write_paused or self.posted - self.written > high):
+            wake.clear()
+            if self.closed or not (self.write_paused or self.posted - self.written > high):
+                break
+            wake.wait(1.0)
+        if self.closed:
+            raise ClientDisconnected("client disconnected")
+
+    def ensure_wake(self) -> None:
+        if self.wake is None:
+            self.wake = threading.Event()
+
+    def continue_from_thread(self) -> None:
+        self.state.post(self.send_continue)
+
+    def send_continue(self) -> None:
+        ex = self.exchange
+        if not self.closed and ex is not None and ex.plan is None:
+            self.queue(CONTINUE_RESPONSE)
+            self.flush()
+
+    def try_sendfile(self, ex: Exchange, wrapper: FileWrapper) -> bool:
+        """Send `wrapper` with os.sendfile from a worker thread if possible; False to iterate it instead."""
+        transport = self.transport
+        span = wrapper.sendfile_span()
+        if self.tls or span is None or transport is None or self.closed:
+            return False
+        if ex.threaded:
+            if self.posted != self.written or transport.get_write_buffer_size():
+                return False
+            sock_fd = os.dup(transport.get_extra_info("socket").fileno())
+            self._sendfile(ex, wrapper, sock_fd, span)
+            return True
+        self.flush()
+        if transport.get_write_buffer_size():
+            return False
+        sock_fd = os.dup(transport.get_extra_info("socket").fileno())
+        self.ensure_wake()
+        ex.to_thread()
+        self.state.pool.submit(lambda: self._sendfile(ex, wrapper, sock_fd, span))
+        return True
+
+    def _sendfile(self, ex: Exchange, wrapper: FileWrapper, sock_fd: int, span: tuple[int, int, int]) -> None:
+        file_fd, offset, count = span
+        keep = False
+        try:
+            head = ex.make_head(count)
+            plan = ex.plan
+            assert plan is not None
+            body = count if plan.send_body else 0
+            span = (file_fd, offset, body)
+            sent = sendfile_to(sock_fd, head, span, gone=lambda: self.closed, timeout=SEND_TIMEOUT)
+            ex.sent = sent
+            keep = plan.keep_alive and sent == body
+        except OSError:
+            keep = False
+        except Exception:
+            os.close(sock_fd)
+            sock_fd = -1
+            ex.fail("Invalid response from the WSGI application")
+            return
+        finally:
+            if sock_fd >= 0:
+                os.close(sock_fd)
+        ex.close_result()
+        ex.done(keep)
+
+    # -- flow control ------------------------------------------------------------------------------------
+    def pause_reading(self) -> None:
+        if not self.reading_paused and not self.closed and self.transport is not None:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def maybe_resume(self) -> None:
+        if not self.reading_paused or self.closed or self.transport is None:
+            return
+        sink = self.sink
+        if isinstance(sink, StreamInput) and sink.full:
+            return
+        if sink is None and self.exchange is not None:
+            return
+        self.reading_paused = False
+        self.transport.resume_reading()
+
+    def resume_from_thread(self) -> None:
+        self.state.post(self.maybe_resume)
+
+    # -- ending ------------------------------------------------------------------------------------------
+    def keep_alive_ok(self) -> bool:
+        return not (self.state.stopping or self.must_close)
+
+    def protocol_error(self, exc: ProtocolError) -> None:
+        if self.exchange is not None:
+            # The body of a request whose application is running is malformed: stop feeding it.
+            sink = self.sink
+            if isinstance(sink, StreamInput):
+                sink.abort()
+            self.sink = None
+            self.must_close = True
+            return
+        self.queue(error_response(exc, self.state.extra))
+        self.close()
+
+    def check_timeouts(self, now: float) -> None:
+        if self.closed:
+            return
+        if self.exchange is None and self.sink is None:
+            if self.head_start:
+                if now - self.head_start > self.state.header_timeout:
+                    self.queue(error_response(_HEAD_TIMEOUT, self.state.extra))
+                    self.close()
+            elif now - self.idle_since > self.state.keepalive_timeout:
+                self.close()
+        elif self.write_paused and now - self.paused_since > SEND_TIMEOUT:
+            self.abort()
+
+    def close_if_idle(self) -> None:
+        if self.exchange is None and self.sink is None and not self.out:
+            self.close()
+
+    def close(self) -> None:
+        """Flush what is queued and close the connection."""
+        if self.closed:
+            return
+        self.flush()
+        self.closed = True
+        self.state.connections.discard(self)
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        self.closed = True
+        self.state.connections.discard(self)
+        if self.transport is not None:
+            self.transport.abort()

@@ -1,0 +1,102 @@
+"""``--trace``: log each request's journey with timings and sizes, and add a Server-Timing header.
+
+Strategy: zero cost when off -- tracing is a pair of subclasses (`TraceProtocol`, `TraceExchange`) that
+`ServerState` picks once at start-up instead of the plain ones, so the untraced hot path has no `if trace`.
+Each request logs one line on the ``sockweb.trace`` logger: accepted (connection age), head received,
+parsed, app called, first byte, last byte, as milliseconds since the first byte of the request arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from time import perf_counter
+from typing import Any
+
+from sockweb.http import Request
+from sockweb.server.protocol import HttpProtocol, ServerState
+from sockweb.server.wsgi import Environ, Exchange
+
+log = logging.getLogger("sockweb.trace")
+
+_ids = itertools.count(1)
+
+
+class TraceProtocol(HttpProtocol):
+    """A connection that timestamps accept and the arrival of each request head."""
+
+    __slots__ = ("conn_id", "received", "t_accept", "t_recv")
+
+    def __init__(self, state: ServerState, template: Environ, tls: bool) -> None:
+        super().__init__(state, template, tls)
+        self.conn_id = next(_ids)
+        self.t_accept = perf_counter()
+        self.t_recv = 0.0
+        self.received = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        log.info("conn#%d accepted from %s:%s", self.conn_id, self.remote_addr, self.remote_port)
+
+    def data_received(self, data: bytes) -> None:
+        if self.exchange is None and self.sink is None and not self.head_start:
+            self.t_recv = perf_counter()
+            self.received = 0
+        self.received += len(data)
+        super().data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        log.info("conn#%d closed after %.1f ms", self.conn_id, (perf_counter() - self.t_accept) * 1000)
+        super().connection_lost(exc)
+
+
+class TraceExchange(Exchange):
+    """An exchange that records when the application was called and the first and last bytes left."""
+
+    __slots__ = ("t_app", "t_first", "t_parsed", "t_recv")
+
+    def __init__(self, conn: Any, request: Request, environ: Environ) -> None:
+        super().__init__(conn, request, environ)
+        self.t_parsed = perf_counter()
+        self.t_recv = getattr(conn, "t_recv", 0.0) or self.t_parsed
+        self.t_app = self.t_first = 0.0
+
+    def run(self, suspendable: bool) -> bool:
+        self.t_app = perf_counter()
+        return super().run(suspendable)
+
+    def extra(self) -> bytes:
+        self.t_first = now = perf_counter()
+        parse = (self.t_parsed - self.t_recv) * 1000
+        app = (now - (self.t_app or now)) * 1000
+        timing = f"Server-Timing: parse;dur={parse:.3f}, app;dur={app:.3f}\r\n".encode("ascii")
+        return super().extra() + timing
+
+    def done(self, keep_alive: bool) -> None:
+        end = perf_counter()
+        base = self.t_recv
+
+        def ms(t: float) -> str:
+            return f"{(t - base) * 1000:.3f}" if t else "-"
+
+        conn = self.conn
+        env = self.environ
+        log.info(
+            "conn#%s %s %s %s: accepted %.1f ms before, head received +0 (%d bytes), parsed +%s, "
+            "app called +%s, first byte +%s (head %d bytes), last byte +%s (body %d bytes)%s",
+            getattr(conn, "conn_id", "?"),
+            env["REQUEST_METHOD"],
+            env["PATH_INFO"],
+            (self.status or "-").split(" ", 1)[0],
+            (base - getattr(conn, "t_accept", base)) * 1000,
+            getattr(conn, "received", 0),
+            ms(self.t_parsed),
+            ms(self.t_app),
+            ms(self.t_first),
+            len(self.plan.head) if self.plan is not None else 0,
+            ms(end),
+            self.sent,
+            "" if keep_alive else ", closing",
+        )
+        super().done(keep_alive)

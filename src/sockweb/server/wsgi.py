@@ -1,0 +1,319 @@
+"""PEP 3333 on top of sockweb.http: the environ, start_response/write, and driving the response iterable.
+
+Strategy: the environ of a request is a copy of a per-listening-socket template (the wsgi.* keys and
+SERVER_NAME/PORT never change) plus the request's own keys; header names map to environ keys through a
+cache dict, so a request costs one dict copy, one partition of the target and one loop over its headers.
+An `Exchange` is one request/response: `start_response` records status and headers, `body`/`finish` frame
+the body with the plan from `plan_response`, and every byte leaves through `send`, which is the
+connection's loop-side queue when the application runs inline or its thread-safe sender when it runs in a
+worker thread. A response that is wrong (bad status or header, wrong Content-Length, a non-bytes chunk,
+no start_response) becomes a 500 if nothing was sent yet, else the connection is closed: never corrupt
+bytes on the wire. `close()` of the iterable is called on every path.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from io import BytesIO
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
+
+from sockweb.http import BodyWriter, ProtocolError, Request, ResponsePlan, error_response, plan_response
+from sockweb.server.filewrapper import FileWrapper
+from sockweb.server.input import ClientDisconnected, StreamInput
+
+if TYPE_CHECKING:
+    from sockweb.server.protocol import HttpProtocol
+
+log = logging.getLogger("sockweb.error")
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+Environ = dict[str, Any]
+
+_INTERNAL_ERROR = ProtocolError("the application failed; see the server log", status=500)
+_MAX_CACHED_KEYS = 512
+
+
+class BadResponse(Exception):
+    """The application's response breaks PEP 3333 or HTTP (it can never be sent as is)."""
+
+
+def environ_template(
+    server_name: str, server_port: str, scheme: str, multithread: bool, errors: Any = None
+) -> Environ:
+    """The keys every request on one listening socket shares."""
+    return {
+        "SCRIPT_NAME": "",
+        "SERVER_NAME": server_name,
+        "SERVER_PORT": server_port,
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scheme,
+        "wsgi.errors": sys.stderr if errors is None else errors,
+        "wsgi.multithread": multithread,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "wsgi.file_wrapper": FileWrapper,
+    }
+
+
+def new_header_keys() -> dict[bytes, str]:
+    return {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
+
+
+def build_environ(
+    template: Environ, keys: dict[bytes, str], req: Request, remote_addr: str, remote_port: str
+) -> Environ:
+    """The environ of `req`, without wsgi.input (added once the body's fate is known)."""
+    env = template.copy()
+    target = req.target
+    if target[:1] != b"/" and b"://" in target:
+        # RFC 9112 §3.2.2: absolute-form; the path starts after the authority.
+        slash = target.find(b"/", target.find(b"://") + 3)
+        target = target[slash:] if slash >= 0 else b"/"
+    path, _, query = target.partition(b"?")
+    if b"%" in path:
+        path = unquote_to_bytes(path)
+    env["REQUEST_METHOD"] = req.method
+    env["PATH_INFO"] = path.decode("latin-1")
+    env["QUERY_STRING"] = query.decode("latin-1")
+    env["RAW_URI"] = target.decode("latin-1")
+    env["SERVER_PROTOCOL"] = "HTTP/1.1" if req.http_version == "1.1" else "HTTP/1.0"
+    env["REMOTE_ADDR"] = remote_addr
+    env["REMOTE_PORT"] = remote_port
+    for name, raw in req.headers:
+        key = keys.get(name)
+        if key is None:
+            key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+            if len(keys) < _MAX_CACHED_KEYS:
+                keys[name] = key
+        value = raw.decode("latin-1")
+        if key in env:
+            # RFC 9110 §5.3: repeated fields combine with ", "; RFC 6265 §5.4: cookies with "; ".
+            value = env[key] + ("; " if key == "HTTP_COOKIE" else ", ") + value
+        env[key] = value
+    if req.chunked:
+        env["wsgi.input_terminated"] = True
+    return env
+
+
+class Exchange:
+    """One request and its response; see the module docstring."""
+
+    __slots__ = (
+        "conn",
+        "environ",
+        "headers",
+        "input",
+        "iterator",
+        "plan",
+        "request",
+        "result",
+        "send",
+        "sent",
+        "started",
+        "status",
+        "threaded",
+        "writer",
+    )
+
+    def __init__(self, conn: HttpProtocol, request: Request, environ: Environ) -> None:
+        self.conn = conn
+        self.request = request
+        self.environ = environ
+        self.status: str | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.plan: ResponsePlan | None = None
+        self.writer: BodyWriter | None = None
+        self.send: Callable[[bytes], None] = conn.queue
+        self.sent = 0
+        self.result: Iterable[bytes] | None = None
+        self.iterator: Iterator[bytes] | None = None
+        self.input: StreamInput | None = None
+        self.started = 0.0
+        self.threaded = False
+
+    def to_thread(self) -> None:
+        """From now on the application runs in a worker thread: send and finish through the loop."""
+        self.threaded = True
+        self.send = self.conn.send_threadsafe
+
+    # -- the application's side -------------------------------------------------------------------------
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+    ) -> Callable[[bytes], None]:
+        if exc_info is not None:
+            try:
+                if self.plan is not None:
+                    # PEP 3333: headers already sent -> re-raise the application's exception.
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.status is not None:
+            raise AssertionError("start_response() called a second time without exc_info")
+        self.status = status
+        self.headers = headers
+        return self.body
+
+    def body(self, data: bytes) -> None:
+        """Send one piece of the body (also the `write()` callable)."""
+        if type(data) is not bytes:
+            if not isinstance(data, bytes):
+                raise BadResponse(f"the response body must be bytes, got {type(data).__name__}")
+            data = bytes(data)
+        if self.plan is None:
+            if not data:
+                return  # PEP 3333: no head before the first non-empty chunk
+            head = self.make_head(None)
+            writer = self.writer
+            self.send(head + writer.write(data) if writer is not None else head)
+        elif self.writer is not None and data:
+            try:
+                self.send(self.writer.write(data))
+            except ValueError as exc:
+                raise BadResponse(str(exc)) from None
+        self.sent += len(data)
+
+    def finish(self) -> None:
+        if self.plan is None:
+            self.send(self.make_head(0))
+        elif self.writer is not None:
+            try:
+                tail = self.writer.finish()
+            except ValueError as exc:
+                raise BadResponse(str(exc)) from None
+            if tail:
+                self.send(tail)
+
+    def make_head(self, body_length: int | None) -> bytes:
+        status = self.status
+        if status is None:
+            raise BadResponse("the application did not call start_response()")
+        if type(status) is not str:
+            raise BadResponse(f"the status must be a str, got {type(status).__name__}")
+        stream = self.input
+        keep = self.conn.keep_alive_ok() and (stream is None or not stream.continue_pending)
+        try:
+            plan = plan_response(
+                self.request,
+                status,
+                self.headers,
+                body_length=body_length,
+                extra=self.extra(),
+                keep_alive=keep,
+            )
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise BadResponse(f"invalid response head: {exc}") from None
+        self.plan = plan
+        if plan.send_body:
+            self.writer = BodyWriter(plan)
+            if plan.framing == "length" and body_length is not None and plan.content_length != body_length:
+                raise BadResponse(
+                    f"Content-Length {plan.content_length} does not match the {body_length}-byte body"
+                )
+        return plan.head
+
+    def extra(self) -> bytes:
+        return self.conn.state.extra
+
+    # -- driving the response ----------------------------------------------------------------------------
+    def run(self, suspendable: bool) -> bool:
+        """Call the application and send its response; False if it is suspended (resume with `pump`)."""
+        try:
+            result = self.conn.state.app(self.environ, self.start_response)
+        except ClientDisconnected:
+            self.done(False)
+            return True
+        except Exception:
+            self.fail("Error in the WSGI application")
+            return True
+        if type(result) is list and len(result) == 1 and self.plan is None:
+            # A one-chunk body: Content-Length is known, head and body leave in one write.
+            chunk = result[0]
+            if type(chunk) is bytes:
+                try:
+                    head = self.make_head(len(chunk))
+                except BadResponse:
+                    self.fail("Invalid response from the WSGI application")
+                    return True
+                if self.writer is None:
+                    self.send(head)
+                elif self.writer._framing == "length":
+                    self.send(head + chunk)
+                else:
+                    self.send(head + self.writer.write(chunk) + self.writer.finish())
+                self.sent = len(chunk)
+                self.done(self.keep_alive())
+                return True
+        self.result = result
+        if type(result) is FileWrapper and self.conn.try_sendfile(self, result):
+            return False
+        self.iterator = iter(result)
+        return self.pump(suspendable)
+
+    def run_threaded(self) -> None:
+        self.run(False)
+
+    def pump(self, suspendable: bool) -> bool:
+        """Iterate the body; stop early (return False) while the transport is paused and `suspendable`."""
+        iterator = self.iterator
+        assert iterator is not None
+        conn = self.conn
+        try:
+            for chunk in iterator:
+                self.body(chunk)
+                if suspendable and conn.write_paused:
+                    return False
+            self.finish()
+        except ClientDisconnected:
+            self.close_result()
+            self.done(False)
+            return True
+        except Exception as exc:
+            self.close_result()
+            kind = "Invalid response from" if isinstance(exc, BadResponse) else "Error in"
+            self.fail(f"{kind} the WSGI application")
+            return True
+        self.close_result()
+        self.done(self.keep_alive())
+        return True
+
+    def keep_alive(self) -> bool:
+        plan = self.plan
+        return plan is not None and plan.keep_alive
+
+    def close_result(self) -> None:
+        result, self.result = self.result, None
+        close = getattr(result, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:
+                log.exception("Error in the close() method of the WSGI response")
+
+    def fail(self, message: str) -> None:
+        """Log the current exception; answer 500 when nothing was sent, else cut the connection."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, BadResponse):
+            log.error(
+                "%s: %s (%s %s)", message, exc, self.environ["REQUEST_METHOD"], self.environ["PATH_INFO"]
+            )
+        else:
+            log.exception("%s (%s %s)", message, self.environ["REQUEST_METHOD"], self.environ["PATH_INFO"])
+        self.close_result()
+        if self.plan is None:
+            self.status = "500 Internal Server Error"
+            self.send(error_response(_INTERNAL_ERROR, self.extra()))
+        self.done(False)
+
+    def done(self, keep_alive: bool) -> None:
+        if self.threaded:
+            self.conn.state.post(self.conn.thread_done, self, keep_alive)
+        else:
+            self.conn.exchange_done(self, keep_alive)
+
+
+def buffered_input(body: bytes) -> BytesIO:
+    return BytesIO(body)
