@@ -37,13 +37,9 @@ def configure_dev_logging(config: Config) -> None:
 
 def create_sockets(config: Config) -> list[socket.socket]:
     """Bind ``config.bind`` with the server's own bind parser (``sockweb.server.binds``)."""
-    try:
-        from sockweb.server.binds import create_sockets as create_bound
-    except ImportError:  # pragma: no cover - binds is optional while the server grows
-        from sockweb.server.fallback import create_sockets as create_fallback
+    from sockweb.server.binds import create_sockets as create
 
-        return create_fallback(config)
-    return create_bound(config)
+    return create(config)
 
 
 def socket_url(sock: socket.socket, scheme: str = "http") -> str:
