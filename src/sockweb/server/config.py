@@ -262,6 +262,13 @@ def _access_log_format(value: str) -> str:
     return value
 
 
+def _allow_ips(value: tuple[str, ...]) -> tuple[str, ...]:
+    from sockweb.server.proxy import AllowList
+
+    AllowList(value)  # raises ValueError("expected ...")
+    return value
+
+
 def _nonempty_tuple(value: tuple[str, ...]) -> tuple[str, ...]:
     if not value:
         raise ValueError("expected at least one value")
@@ -479,10 +486,11 @@ class Config:
 
     # Reverse proxies
     forwarded_allow_ips: tuple[str, ...] = setting(
-        ("127.0.0.1", "::1"),
+        ("127.0.0.1", "::1", "unix"),
+        validate=_allow_ips,
         metavar="IPS",
-        help="Peers (addresses, CIDR networks, or '*') whose Forwarded / X-Forwarded-* headers and "
-        "PROXY protocol headers are trusted; comma-separated or repeated.",
+        help="Peers (addresses, CIDR networks, 'unix' for unix-socket peers, or '*') whose Forwarded / "
+        "X-Forwarded-* headers and PROXY protocol headers are trusted; comma-separated or repeated.",
         section="proxy",
     )
     proxy_protocol: bool = setting(
