@@ -266,12 +266,14 @@ def parse_cookie(header: str | None) -> MultiDict[str, str]:
 def _cookie_quote(value: str) -> str:
     if _cookie_octets_re.match(value):
         return value
+    # Inside the quotes, only cookie-octets and spaces stay literal: browsers split the Cookie header at
+    # every ";" even within quotes, so ";" and "," (and non-ASCII bytes) become octal escapes.
     out = []
     for byte in value.encode("utf-8"):
         char = chr(byte)
         if char in '"\\':
             out.append("\\" + char)
-        elif 0x20 <= byte < 0x7F:
+        elif char == " " or _cookie_octets_re.match(char):
             out.append(char)
         else:
             out.append(f"\\{byte:03o}")
@@ -939,8 +941,11 @@ def parse_cache_control(
 ) -> CacheControl:
     """Parse a Cache-Control header; the first occurrence of a repeated directive wins."""
     pairs: dict[str, str | None] = {}
-    for key, directive in parse_dict_header(value).items():
-        pairs.setdefault(key.lower(), directive)
+    for item in parse_list_header_raw(value):
+        key, sep, raw = item.partition("=")
+        key = key.strip().lower()
+        if key:
+            pairs.setdefault(key, unquote_header_value(raw.strip()) if sep else None)
     return CacheControl(pairs.items(), on_update)
 
 

@@ -64,6 +64,8 @@ class Request:
     """A WSGI request. Everything is computed lazily from :attr:`environ` and cached.
 
     Limits default to: no Content-Length bound, 500 KB of in-memory form fields, 1000 form parts.
+    ``populate_request=True`` stores the request in ``environ["sockweb.request"]`` (a reference cycle,
+    hence off by default); a ``shallow`` request refuses to read the body.
     """
 
     max_content_length: int | None = None
@@ -74,7 +76,7 @@ class Request:
     form_data_parser_class = FormDataParser
 
     def __init__(
-        self, environ: WSGIEnvironment, populate_request: bool = True, shallow: bool = False
+        self, environ: WSGIEnvironment, populate_request: bool = False, shallow: bool = False
     ) -> None:
         self.environ = environ
         self.shallow = shallow

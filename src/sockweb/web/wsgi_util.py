@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, Any
 from urllib.parse import quote
@@ -121,9 +122,9 @@ def get_input_stream(environ: Mapping[str, Any], max_content_length: int | None 
     if max_content_length is not None and length is not None and length > max_content_length:
         raise RequestEntityTooLarge()
     if environ.get("wsgi.input_terminated"):
-        if max_content_length is not None:
-            return io.BufferedReader(LimitedStream(stream, max_content_length, is_max=True))
-        return stream
+        # The server ends the stream itself; wrap it anyway so callers get one uniform stream type.
+        limit = max_content_length if max_content_length is not None else sys.maxsize
+        return io.BufferedReader(LimitedStream(stream, limit, is_max=True))
     return io.BufferedReader(LimitedStream(stream, length or 0))
 
 

@@ -1,0 +1,452 @@
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from sockweb.web.httputil import (
+    Accept,
+    CharsetAccept,
+    ContentRange,
+    LanguageAccept,
+    MIMEAccept,
+    dump_cache_control,
+    dump_cookie,
+    dump_options_header,
+    evaluate_preconditions,
+    generate_etag,
+    http_date,
+    if_range_matches,
+    is_resource_modified,
+    parse_accept_header,
+    parse_authorization_header,
+    parse_cache_control,
+    parse_content_range,
+    parse_cookie,
+    parse_date,
+    parse_dict_header,
+    parse_etags,
+    parse_list_header,
+    parse_options_header,
+    parse_range_header,
+    quote_etag,
+    quote_header_value,
+    unquote_etag,
+    unquote_header_value,
+)
+
+# -- dates ----------------------------------------------------------------------------------------------------
+
+
+def test_http_date_formats() -> None:
+    assert http_date(0) == "Thu, 01 Jan 1970 00:00:00 GMT"
+    assert http_date(datetime(1994, 11, 6, 8, 49, 37)) == "Sun, 06 Nov 1994 08:49:37 GMT"
+    aware = datetime(1994, 11, 6, 10, 49, 37, tzinfo=timezone(timedelta(hours=2)))
+    assert http_date(aware) == "Sun, 06 Nov 1994 08:49:37 GMT"
+    assert http_date().endswith(" GMT")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"],
+)
+def test_parse_date_all_three_formats(value: str) -> None:
+    assert parse_date(value) == datetime(1994, 11, 6, 8, 49, 37, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("value", [None, "", "garbage", "Sun, 99 Nov 1994 08:49:37 GMT", "x" * 10_000])
+def test_parse_date_invalid(value: str | None) -> None:
+    assert parse_date(value) is None
+
+
+def test_date_roundtrip() -> None:
+    now = int(time.time())
+    parsed = parse_date(http_date(now))
+    assert parsed is not None and parsed.timestamp() == now
+
+
+# -- quoting and options --------------------------------------------------------------------------------------
+
+
+def test_quote_unquote() -> None:
+    assert quote_header_value("token") == "token"
+    assert quote_header_value("two words") == '"two words"'
+    assert quote_header_value('a"b\\c') == '"a\\"b\\\\c"'
+    assert unquote_header_value(quote_header_value('a"b\\c')) == 'a"b\\c'
+    assert quote_header_value("token", allow_token=False) == '"token"'
+    with pytest.raises(ValueError):
+        quote_header_value("a\r\nb")
+
+
+def test_unquote_filename_keeps_windows_paths() -> None:
+    assert unquote_header_value('"C:\\dir\\file.txt"', is_filename=True) == "C:\\dir\\file.txt"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("text/html", ("text/html", {})),
+        ("Text/HTML; Charset=UTF-8", ("text/html", {"charset": "UTF-8"})),
+        ('form-data; name="a;b"; filename="x.txt"', ("form-data", {"name": "a;b", "filename": "x.txt"})),
+        ('attachment; filename="a\\"b"', ("attachment", {"filename": 'a"b'})),
+        ("attachment; filename*=UTF-8''na%C3%AFve%20file.txt", ("attachment", {"filename": "naïve file.txt"})),
+        (
+            "attachment; filename=\"fallback.txt\"; filename*=utf-8'en'%E2%82%AC.txt",
+            ("attachment", {"filename": "€.txt"}),
+        ),
+        ("attachment; filename*=iso-8859-1''%E9.txt", ("attachment", {"filename": "é.txt"})),
+        ("attachment; filename*=bogus-charset''x", ("attachment", {})),
+        ("a; =novalue; x; y=1", ("a", {"y": "1"})),
+        ('a; b="unterminated', ("a", {"b": '"unterminated'})),
+        ("", ("", {})),
+    ],
+)
+def test_parse_options_header(value: str, expected: tuple[str, dict[str, str]]) -> None:
+    assert parse_options_header(value) == expected
+
+
+def test_dump_options_header_roundtrip() -> None:
+    header = dump_options_header("attachment", {"filename": "na ïve.txt", "size": 3, "flag": None})
+    assert header == "attachment; filename*=UTF-8''na%20%C3%AFve.txt; size=3; flag"
+    assert parse_options_header(header)[1]["filename"] == "na ïve.txt"
+
+
+def test_list_and_dict_headers() -> None:
+    assert parse_list_header('a, "b, c", , d') == ["a", "b, c", "d"]
+    assert parse_dict_header('a=1, b="x, y", c') == {"a": "1", "b": "x, y", "c": None}
+
+
+# -- cookies --------------------------------------------------------------------------------------------------
+
+
+def test_parse_cookie() -> None:
+    cookies = parse_cookie('a=1; b="quoted \\"v\\""; a=2; noequals; =empty; c=x=y; d=\\303\\251')
+    assert cookies.getlist("a") == ["1", "2"]
+    assert cookies["b"] == 'quoted "v"'
+    assert cookies["c"] == "x=y"
+    assert "noequals" not in cookies
+    assert "" not in cookies
+
+
+def test_parse_cookie_utf8_from_wsgi_latin1() -> None:
+    raw = "name=caf\u00c3\u00a9"  # UTF-8 bytes of "café" as a WSGI latin-1 string
+    assert parse_cookie(raw)["name"] == "café"
+
+
+def test_dump_cookie_attributes() -> None:
+    value = dump_cookie(
+        "sid",
+        "abc",
+        max_age=60,
+        path="/app",
+        domain="example.com",
+        secure=True,
+        httponly=True,
+        samesite="strict",
+    )
+    parts = value.split("; ")
+    assert parts[0] == "sid=abc"
+    assert "Max-Age=60" in parts
+    assert any(part.startswith("Expires=") for part in parts)
+    assert {"Path=/app", "Domain=example.com", "Secure", "HttpOnly", "SameSite=Strict"} <= set(parts)
+    assert "SameSite=None" in dump_cookie("a", samesite="None", secure=True)
+    assert dump_cookie("a", "b", max_age=timedelta(hours=1)).split("; ")[1] == "Max-Age=3600"
+    assert "Expires=Thu, 01 Jan 1970 00:00:00 GMT" in dump_cookie("a", expires=0)
+    assert "Path" not in dump_cookie("a", path=None)
+
+
+@pytest.mark.parametrize("value", ["has space", 'quote"', "semi;colon", "comma,", "back\\slash", "ünï", "\r\n"])
+def test_dump_cookie_quotes_and_roundtrips(value: str) -> None:
+    header = dump_cookie("k", value)
+    assert "\r" not in header and "\n" not in header
+    cookie_pair = header.split("; Path=")[0]
+    assert parse_cookie(cookie_pair.encode("utf-8").decode("latin-1"))["k"] == value
+
+
+@pytest.mark.parametrize("name", ["", "a b", "a;b", "a=b", "ä", "a\r\n"])
+def test_dump_cookie_rejects_invalid_names(name: str) -> None:
+    with pytest.raises(ValueError):
+        dump_cookie(name, "v")
+
+
+def test_dump_cookie_rejects_bad_samesite_and_attributes() -> None:
+    with pytest.raises(ValueError):
+        dump_cookie("a", samesite="sometimes")
+    with pytest.raises(ValueError):
+        dump_cookie("a", path="/x; Domain=evil")
+    with pytest.raises(ValueError):
+        dump_cookie("a", domain="a.com\r\nX: y")
+
+
+# -- ETags ---------------------------------------------------------------------------------------------------
+
+
+def test_etag_quoting() -> None:
+    assert quote_etag("abc") == '"abc"'
+    assert quote_etag("abc", weak=True) == 'W/"abc"'
+    assert unquote_etag('W/"abc"') == ("abc", True)
+    assert unquote_etag('"abc"') == ("abc", False)
+    assert unquote_etag(None) == (None, False)
+    with pytest.raises(ValueError):
+        quote_etag('a"b')
+    assert generate_etag(b"x") == generate_etag(b"x") != generate_etag(b"y")
+
+
+def test_parse_etags() -> None:
+    tags = parse_etags('"a", W/"b", c, "d,e"')
+    assert tags.contains("a") and tags.is_strong("a")
+    assert not tags.contains("b") and tags.contains_weak("b") and tags.is_weak("b")
+    assert tags.contains("c")
+    assert tags.contains("d,e")
+    assert "a" in tags and "zz" not in tags
+    assert tags.contains_raw('W/"b"') and not tags.contains_raw('"b"')
+    star = parse_etags(" * ")
+    assert star.star_tag and star.contains("anything")
+    assert not parse_etags("")
+    assert not parse_etags(None)
+
+
+def test_parse_etags_hostile_is_fast() -> None:
+    # Unterminated quotes and many separators must not make the scanner backtrack.
+    value = 'W/"' * 20_000 + '"x' * 20_000 + "," * 20_000
+    tags = parse_etags(value)
+    assert isinstance(tags.to_header(), str)
+
+
+# -- conditional requests ----------------------------------------------------------------------------------
+
+MODIFIED = datetime(2024, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+BEFORE = http_date(MODIFIED - timedelta(hours=1))
+AT = http_date(MODIFIED)
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "expected"),
+    [
+        ("GET", {}, None),
+        ("GET", {"HTTP_IF_NONE_MATCH": '"v1"'}, 304),
+        ("GET", {"HTTP_IF_NONE_MATCH": 'W/"v1"'}, 304),  # weak comparison
+        ("GET", {"HTTP_IF_NONE_MATCH": '"v2"'}, None),
+        ("GET", {"HTTP_IF_NONE_MATCH": "*"}, 304),
+        ("POST", {"HTTP_IF_NONE_MATCH": '"v1"'}, 412),
+        ("GET", {"HTTP_IF_MODIFIED_SINCE": AT}, 304),
+        ("GET", {"HTTP_IF_MODIFIED_SINCE": BEFORE}, None),
+        ("POST", {"HTTP_IF_MODIFIED_SINCE": AT}, None),  # only GET/HEAD
+        # If-None-Match present: If-Modified-Since is ignored (RFC 9110 §13.1.3)
+        ("GET", {"HTTP_IF_NONE_MATCH": '"v2"', "HTTP_IF_MODIFIED_SINCE": AT}, None),
+        ("GET", {"HTTP_IF_MATCH": '"v1"'}, None),
+        ("GET", {"HTTP_IF_MATCH": '"v2"'}, 412),
+        ("PUT", {"HTTP_IF_MATCH": 'W/"v1"'}, 412),  # strong comparison
+        ("PUT", {"HTTP_IF_MATCH": "*"}, None),
+        ("PUT", {"HTTP_IF_UNMODIFIED_SINCE": BEFORE}, 412),
+        ("PUT", {"HTTP_IF_UNMODIFIED_SINCE": AT}, None),
+        # If-Match present: If-Unmodified-Since is ignored (step 2 only without If-Match)
+        ("PUT", {"HTTP_IF_MATCH": '"v1"', "HTTP_IF_UNMODIFIED_SINCE": BEFORE}, None),
+        # If-Match is evaluated before If-None-Match
+        ("GET", {"HTTP_IF_MATCH": '"zz"', "HTTP_IF_NONE_MATCH": '"v1"'}, 412),
+        ("GET", {"HTTP_IF_MODIFIED_SINCE": "not a date"}, None),
+    ],
+)
+def test_evaluate_preconditions(method: str, headers: dict[str, str], expected: int | None) -> None:
+    environ = {"REQUEST_METHOD": method, **headers}
+    assert evaluate_preconditions(environ, "v1", MODIFIED) == expected
+
+
+def test_weak_current_etag_never_passes_if_match() -> None:
+    environ = {"REQUEST_METHOD": "PUT", "HTTP_IF_MATCH": '"v1"'}
+    assert evaluate_preconditions(environ, ("v1", True), None) == 412
+
+
+def test_if_match_star_without_resource() -> None:
+    environ = {"REQUEST_METHOD": "PUT", "HTTP_IF_MATCH": "*"}
+    assert evaluate_preconditions(environ, None, None) == 412
+
+
+def test_is_resource_modified() -> None:
+    environ = {"REQUEST_METHOD": "GET", "HTTP_IF_NONE_MATCH": quote_etag(generate_etag(b"body"))}
+    assert not is_resource_modified(environ, data=b"body")
+    assert is_resource_modified(environ, data=b"other")
+    assert is_resource_modified({"REQUEST_METHOD": "GET"}, etag="x")
+
+
+def test_if_range() -> None:
+    assert if_range_matches({}, "v1", None)
+    assert if_range_matches({"HTTP_IF_RANGE": '"v1"'}, "v1", None)
+    assert not if_range_matches({"HTTP_IF_RANGE": '"v2"'}, "v1", None)
+    assert not if_range_matches({"HTTP_IF_RANGE": 'W/"v1"'}, "v1", None)
+    assert if_range_matches({"HTTP_IF_RANGE": AT}, None, MODIFIED)
+    assert not if_range_matches({"HTTP_IF_RANGE": BEFORE}, None, MODIFIED)
+
+
+# -- ranges --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "ranges"),
+    [
+        ("bytes=0-499", [(0, 500)]),
+        ("bytes=500-", [(500, None)]),
+        ("bytes=-200", [(-200, None)]),
+        ("bytes=0-0, 5-9 ,-1", [(0, 1), (5, 10), (-1, None)]),
+        ("BYTES=1-2", [(1, 3)]),
+        ("bytes=1-2,", [(1, 3)]),
+    ],
+)
+def test_parse_range_valid(value: str, ranges: list[tuple[int, int | None]]) -> None:
+    parsed = parse_range_header(value)
+    assert parsed is not None and parsed.ranges == ranges
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "",
+        "bytes",
+        "items=0-1",
+        "bytes=5-1",
+        "bytes=-0",
+        "bytes=a-b",
+        "bytes=1-2-3",
+        "bytes=--1",
+        "bytes=" + "9" * 30 + "-",
+        "bytes=" + ",".join(["0-1"] * 1000),
+        "bytes=,",
+    ],
+)
+def test_parse_range_invalid(value: str | None) -> None:
+    assert parse_range_header(value) is None
+
+
+def test_range_resolution() -> None:
+    parsed = parse_range_header("bytes=0-9,5-14,100-,-5")
+    assert parsed is not None
+    # overlapping ranges coalesce; the unsatisfiable 100- is dropped; the suffix is resolved
+    assert parsed.resolve(50) == [(0, 15), (45, 50)]
+    assert parsed.resolve(0) is None
+    assert parse_range_header("bytes=-500").resolve(100) == [(0, 100)]  # type: ignore[union-attr]
+    assert parse_range_header("bytes=0-999").range_for_length(10) == (0, 10)  # type: ignore[union-attr]
+    assert parse_range_header("bytes=0-1,5-6").range_for_length(10) is None  # type: ignore[union-attr]
+    assert parse_range_header("bytes=20-").resolve(10) is None  # type: ignore[union-attr]
+    assert parse_range_header("bytes=0-1").to_header() == "bytes=0-1"  # type: ignore[union-attr]
+
+
+def test_content_range() -> None:
+    assert ContentRange("bytes", 0, 500, 1234).to_header() == "bytes 0-499/1234"
+    assert ContentRange("bytes", None, None, 1234).to_header() == "bytes */1234"
+    assert parse_content_range("bytes 0-499/1234") == ContentRange("bytes", 0, 500, 1234)
+    assert parse_content_range("bytes */1234") == ContentRange("bytes", None, None, 1234)
+    assert parse_content_range("bytes 0-499/*") == ContentRange("bytes", 0, 500, None)
+    for bad in ("bytes 5-1/10", "bytes 0-10/10", "bytes x-y/z", "", "bytes */*"):
+        assert parse_content_range(bad) is None
+
+
+# -- Accept --------------------------------------------------------------------------------------------------
+
+
+def test_accept_ordering_and_quality() -> None:
+    accept = parse_accept_header("a;q=0.5, b, c;q=0.9, d;q=0", Accept)
+    assert list(accept.values()) == ["b", "c", "a", "d"]
+    assert accept.quality("a") == 0.5
+    assert accept["c"] == 0.9
+    assert "d" not in accept
+    assert accept.best == "b"
+    assert accept.find("c") == 1
+    assert accept.find("zz") == -1
+
+
+@pytest.mark.parametrize("bad", ["a;q=2", "a;q=-1", "a;q=abc", "a;q=0.1234", ";q=1"])
+def test_accept_drops_malformed_entries(bad: str) -> None:
+    assert list(parse_accept_header(bad + ", good").values()) == ["good"]
+
+
+def test_mime_accept_best_match() -> None:
+    accept = parse_accept_header("text/html;q=0.9, application/json, */*;q=0.1", MIMEAccept)
+    assert accept.best_match(["text/html", "application/json"]) == "application/json"
+    assert accept.best_match(["image/png"]) == "image/png"
+    assert accept.quality("image/png") == 0.1
+    assert accept.accept_json and accept.accept_html
+
+
+def test_mime_accept_most_specific_range_wins() -> None:
+    # RFC 9110 §12.5.1: the most specific matching range decides the quality.
+    accept = parse_accept_header("text/*;q=0.5, text/html;q=0, */*;q=0.1", MIMEAccept)
+    assert accept.quality("text/html") == 0
+    assert accept.quality("text/plain") == 0.5
+    assert accept.best_match(["text/html", "application/xml"]) == "application/xml"
+
+
+def test_mime_accept_params_and_ties() -> None:
+    accept = parse_accept_header("text/plain;format=flowed, text/plain;q=0.4", MIMEAccept)
+    assert accept.quality("text/plain;format=flowed") == 1
+    assert accept.quality("text/plain") == 0.4
+    tie = parse_accept_header("application/json, text/html", MIMEAccept)
+    assert tie.best_match(["text/html", "application/json"]) == "text/html"  # server order breaks ties
+
+
+def test_absent_accept_accepts_anything() -> None:
+    accept = parse_accept_header(None, MIMEAccept)
+    assert accept.best_match(["a/b", "c/d"]) == "a/b"
+    assert parse_accept_header("", MIMEAccept).best_match([], default="x") == "x"
+    assert parse_accept_header("text/html", MIMEAccept).best_match(["a/b"], default="d") == "d"
+
+
+def test_language_and_charset_accept() -> None:
+    languages = parse_accept_header("en-US, en;q=0.8, fr;q=0.5", LanguageAccept)
+    assert languages.best_match(["fr", "en-GB"]) == "en-GB"
+    assert languages.best_match(["fr", "en_US"]) == "en_US"
+    assert languages.quality("de") == 0
+    charsets = parse_accept_header("utf8, latin1;q=0.5", CharsetAccept)
+    assert charsets.best_match(["ISO-8859-1", "UTF-8"]) == "UTF-8"
+
+
+def test_accept_bounded_on_hostile_input() -> None:
+    value = ",".join(f"type{i}/x;q=0.{i % 10}" for i in range(20_000))
+    accept = parse_accept_header(value, MIMEAccept)
+    assert len(accept) <= 64
+    assert accept.best_match(["a/b"]) is None
+
+
+# -- Cache-Control -------------------------------------------------------------------------------------------
+
+
+def test_cache_control_parse_and_attributes() -> None:
+    cc = parse_cache_control('max-age=60, Public, no-cache="Set-Cookie", max-age=10, s-maxage=x')
+    assert cc.max_age == 60  # the first occurrence wins
+    assert cc.public is True
+    assert cc.no_cache == "Set-Cookie"
+    assert cc.s_maxage is None  # malformed number
+    assert cc.no_store is False
+    assert parse_cache_control("no-cache").no_cache is True
+
+
+def test_cache_control_on_update_and_dump() -> None:
+    seen: list[str] = []
+    cc = parse_cache_control(None, on_update=lambda control: seen.append(control.to_header()))
+    cc.max_age = 30
+    cc.public = True
+    cc.no_store = True
+    cc.no_store = False
+    assert seen[-1] == "max-age=30, public"
+    assert dump_cache_control({"private": None, "max-age": "5", "no-cache": "a, b"}) == (
+        'private, max-age=5, no-cache="a, b"'
+    )
+    with pytest.raises(ValueError):
+        dump_cache_control({"bad key": None})
+
+
+# -- Authorization ---------------------------------------------------------------------------------------------
+
+
+def test_authorization() -> None:
+    import base64
+
+    basic = parse_authorization_header("Basic " + base64.b64encode("user:pä:ss".encode()).decode())
+    assert basic is not None and (basic.type, basic.username, basic.password) == ("basic", "user", "pä:ss")
+    bearer = parse_authorization_header("Bearer abc.DEF-123_x~+/==")
+    assert bearer is not None and bearer.token == "abc.DEF-123_x~+/=="
+    digest = parse_authorization_header('Digest username="u", realm="r"')
+    assert digest is not None and digest.params == {"username": "u", "realm": "r"}
+    for bad in (None, "", "Basic !!!", "Basic " + base64.b64encode(b"nocolon").decode()):
+        assert parse_authorization_header(bad) is None
