@@ -77,70 +77,112 @@ def _server_address(text: str) -> Address:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+ADDRESSES = f"""\
+addresses: HOST:PORT, [IPV6]:PORT, PORT (on 127.0.0.1) or unix:PATH (default {DEFAULT_ADDRESS}).
+A server with port 0 gets a free port from the system and prints it: "listening on tcp://HOST:PORT".
+replies: "[2026-11-21T20:38:02.123+01:00] MESSAGE" (local time, ISO 8601); errors start with "error:".
+"""
+
+
+def _subparser(
+    parent: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_: str
+) -> argparse.ArgumentParser:
+    return parent.add_parser(
+        name,
+        help=help_,
+        description=help_[0].upper() + help_[1:] + ".",
+        epilog=ADDRESSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bind",
+        "-b",
+        metavar="ADDR",
+        type=_bind_address,
+        default=DEFAULT_ADDRESS,
+        help=f"where to listen (default {DEFAULT_ADDRESS})",
+    )
+    parser.add_argument("--verbose", "-v", action="store_true", help="log clients and problems to stderr")
+
+
 def _add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "address",
+        metavar="ADDR",
         nargs="?",
         type=_server_address,
         default=DEFAULT_ADDRESS,
-        help=f"server (default {DEFAULT_ADDRESS})",
+        help=f"the server (default {DEFAULT_ADDRESS})",
     )
-    parser.add_argument("--message", "-m", help="send this line instead of reading stdin")
-    parser.add_argument("--count", "-n", type=_positive, default=1, help="send --message N times (default 1)")
     parser.add_argument(
-        "--timeout", type=_seconds, default=5.0, help="seconds to wait for each reply (default 5)"
+        "--message", "-m", metavar="TEXT", help="send TEXT instead of reading lines from stdin"
+    )
+    parser.add_argument(
+        "--count", "-n", metavar="N", type=_positive, default=1, help="send TEXT N times (default 1)"
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=_seconds,
+        default=5.0,
+        help="how long to wait to connect and for each reply (default 5)",
     )
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description="Timestamped echo servers and clients.")
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Timestamped echo servers and clients over TCP, UDP and unix sockets.",
+        epilog=ADDRESSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     protocols = parser.add_subparsers(dest="protocol", required=True, metavar="{tcp,udp}")
 
     tcp = protocols.add_parser("tcp", help="line-based echo over a stream socket").add_subparsers(
         dest="role", required=True, metavar="{server,client}"
     )
-    server = tcp.add_parser("server", help="run the echo server")
+    server = _subparser(tcp, "server", "run the line echo server until Ctrl-C or SIGTERM")
+    _add_server_options(server)
     server.add_argument(
-        "--bind",
-        "-b",
-        type=_bind_address,
-        default=DEFAULT_ADDRESS,
-        help=f"address (default {DEFAULT_ADDRESS})",
-    )
-    server.add_argument(
-        "--mode", choices=sorted(MODES), default="selectors", help="server style (default selectors)"
+        "--mode",
+        choices=sorted(MODES),
+        default="selectors",
+        help="one thread with a selector, a thread per client, or socketserver (default selectors)",
     )
     server.add_argument(
         "--max-line",
+        metavar="BYTES",
         type=_positive,
         default=DEFAULT_MAX_LINE,
-        help=f"longest line in bytes ({DEFAULT_MAX_LINE})",
+        help=f"longest line; a longer one gets an error and the client is disconnected ({DEFAULT_MAX_LINE})",
     )
-    server.add_argument("--verbose", "-v", action="store_true", help="log connections to stderr")
-    _add_client_options(tcp.add_parser("client", help="send lines and print the replies"))
+    _add_client_options(
+        _subparser(tcp, "client", "send lines, print the replies; an empty line or EOF quits")
+    )
 
     udp = protocols.add_parser("udp", help="datagram echo").add_subparsers(
         dest="role", required=True, metavar="{server,client}"
     )
-    server = udp.add_parser("server", help="run the echo server")
-    server.add_argument(
-        "--bind",
-        "-b",
-        type=_bind_address,
-        default=DEFAULT_ADDRESS,
-        help=f"address (default {DEFAULT_ADDRESS})",
-    )
+    server = _subparser(udp, "server", "run the datagram echo server until Ctrl-C or SIGTERM")
+    _add_server_options(server)
     server.add_argument(
         "--max-size",
+        metavar="BYTES",
         type=_datagram_size,
         default=DEFAULT_MAX_DATAGRAM,
-        help=f"largest datagram in bytes; larger ones get an error reply ({DEFAULT_MAX_DATAGRAM})",
+        help=f"largest datagram; a larger one gets an error reply, not an echo ({DEFAULT_MAX_DATAGRAM})",
     )
-    server.add_argument("--verbose", "-v", action="store_true", help="log problems to stderr")
-    client = udp.add_parser("client", help="send datagrams and print the replies")
+    client = _subparser(udp, "client", "send datagrams, print the replies; an empty line or EOF quits")
     _add_client_options(client)
     client.add_argument(
-        "--retries", type=_non_negative, default=2, help="resend a datagram this many times (default 2)"
+        "--retries",
+        metavar="N",
+        type=_non_negative,
+        default=2,
+        help="send a datagram again up to N times when no reply comes (default 2)",
     )
     return parser
 
