@@ -21,20 +21,22 @@ TOKEN = rb"[" + TCHAR + rb"]+"
 # The target is any run of visible ASCII here; its form is checked separately (RFC 9112 §3.2).
 REQUEST_LINE = re.compile(rb"(" + TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9]\.[0-9])\r\n")
 
-# RFC 9110 §5.5: field-value = *field-content ; field-content = field-vchar [ 1*( SP / HTAB / field-vchar )
-# field-vchar ] ; field-vchar = VCHAR / obs-text.
-# RFC 9112 §5: field-line = field-name ":" OWS field-value OWS.
-# A line matches only from its start (after LF or at offset 0) to its CRLF, so counting the matches against
-# the LFs of a block proves that every line matched (see _head.parse_fields).
-_VALUE = rb"((?:[^\x00-\x20\x7f](?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?)?)"
 
-
+# RFC 9112 §5: field-line = field-name ":" OWS field-value OWS. A match starts only at a line start (after
+# LF, or at offset 0) and ends at the line's CRLF. The value is "anything up to CR" because the regex engine
+# runs such a class much faster than a set; its bytes (and trailing OWS) are checked separately, for the
+# whole block at once, with `bytes.translate` (see NOT_CTL_OR_BLANK and _head.parse_fields).
 def _field_line(tchar: bytes) -> re.Pattern[bytes]:
-    return re.compile(rb"(?:^|(?<=\n))([" + tchar + rb"]+):[ \t]*" + _VALUE + rb"[ \t]*\r\n")
+    return re.compile(rb"(?:^|(?<=\n))([" + tchar + rb"]+):[ \t]*([^\r]*)\r\n")
 
 
 FIELD_LINE = _field_line(TCHAR)
 FIELD_LINE_NO_UNDERSCORE = _field_line(TCHAR_NO_UNDERSCORE)
+
+# RFC 9110 §5.5: field-vchar = VCHAR / obs-text, plus SP and HTAB inside values: every byte but the CTLs.
+# `block.translate(None, NOT_CTL_OR_BLANK)` leaves the CTLs, SPs and HTABs of a block: short, and enough to
+# see both invalid CTLs and OWS before a CRLF.
+NOT_CTL_OR_BLANK = bytes([*range(0x21, 0x7F), *range(0x80, 0x100)])
 
 # RFC 9112 §2.2: bare CR, or LF without CR, in the head -> reject. (CR at the end may still get its LF.)
 BARE_CR_LF = re.compile(rb"(?<!\r)\n|\r[^\n]")

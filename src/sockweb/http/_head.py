@@ -60,17 +60,33 @@ def parse_head(buf: bytearray, end: int, limits: Limits, field_line: re.Pattern[
 def parse_fields(
     buf: bytearray, start: int, stop: int, limits: Limits, field_line: re.Pattern[bytes]
 ) -> list[tuple[bytes, bytes]]:
-    """Field lines in buf[start:stop] (each CRLF-terminated) -> [(lowercased name, trimmed value)]."""
-    lines = buf.count(b"\n", start, stop)
-    if lines > limits.max_header_count:
-        raise HeaderFieldsTooLarge("too many header fields")
+    """Field lines in buf[start:stop] (each CRLF-terminated) -> [(lowercased name, trimmed value)].
+
+    Each match of `field_line` is one whole line ending in its CRLF. If the only CTLs in the block are
+    exactly one CRLF per match, every CR and LF belongs to a matched line end, so the matches tile the
+    block: every line is a valid field line and no value holds a CTL.
+    """
     fields = field_line.findall(buf, start, stop)
-    if len(fields) != lines:
-        # RFC 9112 §5 / RFC 9110 §5.5: a line that is not `token ":" OWS field-value OWS CRLF` -> 400. This
-        # covers whitespace before the colon (RFC 9112 §5.1), obs-fold (RFC 9112 §5.2), CTLs and NUL in values
-        # (RFC 9110 §5.5), bare CR or LF (RFC 9112 §2.2) and empty or non-token names.
-        raise BadRequest("invalid header field")
+    block = buf[start:stop]
+    # RFC 9112 §5 / RFC 9110 §5.5: each line is `token ":" OWS field-value OWS CRLF`, else 400. This covers
+    # whitespace before the colon (RFC 9112 §5.1), obs-fold (RFC 9112 §5.2), NUL/CR/LF and other CTLs in
+    # values (RFC 9110 §5.5), bare CR or LF (RFC 9112 §2.2) and empty or non-token names.
+    blanks_and_ctls = block.translate(None, _abnf.NOT_CTL_OR_BLANK)
+    if blanks_and_ctls.translate(None, b" \t") != b"\r\n" * len(fields):
+        raise _bad_fields(block, limits)
+    # RFC 9110 §5.4 (field limits): more fields than the server accepts -> 431.
+    if len(fields) > limits.max_header_count:
+        raise HeaderFieldsTooLarge("too many header fields")
+    # RFC 9112 §5: OWS after the value is not part of it (the regex already left out the OWS before it).
+    if b" \r" in blanks_and_ctls or b"\t\r" in blanks_and_ctls:
+        return [(name.lower(), value.rstrip(b" \t")) for name, value in fields]
     return [(name.lower(), value) for name, value in fields]
+
+
+def _bad_fields(block: bytearray, limits: Limits) -> ProtocolError:
+    if block.count(b"\n") > limits.max_header_count:
+        return HeaderFieldsTooLarge("too many header fields")
+    return BadRequest("invalid header field")
 
 
 def bad_request_line(buf: bytearray, end: int, limits: Limits) -> ProtocolError:
@@ -102,47 +118,51 @@ def _frame(
     method: str, target: bytes, version: str, headers: list[tuple[bytes, bytes]], limits: Limits
 ) -> Request:
     hosts = 0
-    lengths: list[bytes] = []
-    codings: list[bytes] = []
-    connection = b""
+    host = b""
+    lengths: list[bytes] | None = None
+    codings: list[bytes] | None = None
+    connection: bytes | None = None
     expect = False
     for name, value in [h for h in headers if h[0] in _SPECIAL]:
         if name == b"host":
             hosts += 1
-            # RFC 9112 §3.2: a Host header field with an invalid field value -> 400.
-            if _abnf.HOST_VALUE.fullmatch(value) is None:
-                raise BadRequest("invalid Host header")
-        elif name == b"content-length":
-            lengths.extend(value.split(b","))
-        elif name == b"transfer-encoding":
-            codings.extend(value.lower().split(b","))
+            host = value
         elif name == b"connection":
-            connection = connection + b"," + value.lower() if connection else value.lower()
+            connection = value if connection is None else connection + b"," + value
+        elif name == b"content-length":
+            lengths = value.split(b",") if lengths is None else lengths + value.split(b",")
+        elif name == b"transfer-encoding":
+            codings = value.split(b",") if codings is None else codings + value.split(b",")
         else:  # expect
             # RFC 9110 §10.1.1: 100-continue in an HTTP/1.0 request must be ignored.
             expect = version == "1.1" and value.lower() == b"100-continue"
-    # RFC 9112 §3.2: more than one Host field line, or an HTTP/1.1 request without Host -> 400.
-    if hosts != 1 and (hosts > 1 or version == "1.1"):
-        raise BadRequest("missing or repeated Host header")
-    if connection:
-        tokens = {t.strip(b" \t") for t in connection.split(b",")}
+    if hosts != 1:
+        # RFC 9112 §3.2: more than one Host field line, or an HTTP/1.1 request without Host -> 400.
+        if hosts > 1 or version == "1.1":
+            raise BadRequest("missing or repeated Host header")
+    # RFC 9112 §3.2: a Host header field with an invalid field value -> 400.
+    elif _abnf.HOST_VALUE.fullmatch(host) is None:
+        raise BadRequest("invalid Host header")
+    keep_alive = version == "1.1"
+    if connection is not None:
+        connection = connection.lower()
         # RFC 9112 §9.3: 1.1 is persistent unless "close"; 1.0 only with "keep-alive" (RFC 9112 §C.2.2).
-        keep_alive = b"close" not in tokens and (version == "1.1" or b"keep-alive" in tokens)
-    else:
-        keep_alive = version == "1.1"
-    chunked = False
-    length: int | None = None
-    if codings:
+        if connection == b"close":
+            keep_alive = False
+        elif connection != b"keep-alive" or not keep_alive:
+            tokens = {t.strip(b" \t") for t in connection.split(b",")}
+            keep_alive = b"close" not in tokens and (keep_alive or b"keep-alive" in tokens)
+    if codings is not None:
         _check_codings(codings, version, lengths)
-        chunked = True
-    elif lengths:
-        length = _content_length(lengths, limits)
-    return Request(method, target, version, headers, keep_alive, expect, length, chunked)
+        return Request(method, target, version, headers, keep_alive, expect, None, True)
+    length = None if lengths is None else _content_length(lengths, limits)
+    return Request(method, target, version, headers, keep_alive, expect, length, False)
 
 
-def _check_codings(codings: list[bytes], version: str, lengths: list[bytes]) -> None:
+def _check_codings(codings: list[bytes], version: str, lengths: list[bytes] | None) -> None:
     # RFC 9110 §5.6.1: empty list elements are ignored; OWS around elements is not part of them.
-    items = [c.strip(b" \t") for c in codings]
+    # RFC 9112 §7: transfer-coding names are case-insensitive.
+    items = [c.strip(b" \t").lower() for c in codings]
     items = [c for c in items if c]
     for item in items:
         # RFC 9112 §6.1: a transfer coding the server does not understand -> 501 (and close).
@@ -159,7 +179,7 @@ def _check_codings(codings: list[bytes], version: str, lengths: list[bytes]) -> 
     if version == "1.0":
         raise BadRequest("Transfer-Encoding in an HTTP/1.0 request")
     # RFC 9112 §6.1: Transfer-Encoding and Content-Length together may be smuggling -> reject and close.
-    if lengths:
+    if lengths is not None:
         raise BadRequest("both Transfer-Encoding and Content-Length")
 
 
