@@ -306,7 +306,7 @@ class Config:
     preload: bool = setting(
         False,
         help="Import the application in the master process before forking the workers "
-        "(faster worker start, shared memory; HUP re-imports it in a fresh loader).",
+        "(faster worker start, shared memory; HUP then re-executes the master to import the new code).",
         section="app",
     )
     chdir: str | None = setting(
