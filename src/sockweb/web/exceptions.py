@@ -7,7 +7,8 @@ declares its code, its default description, and, when the status needs them, ext
 Location, Retry-After, WWW-Authenticate, Content-Range). The body is a small escaped HTML page, or a JSON
 object ``{"code", "name", "description"}`` when the request's Accept header prefers ``application/json``.
 
-This module sits at the bottom of the toolkit: it imports only the standard library at module level, and
+This module sits at the bottom of the toolkit: at module level it imports only the standard library and
+the protocol layer's status table, and
 reaches Accept parsing and :class:`~sockweb.web.response.Response` lazily so that every other module of
 ``sockweb.web`` may import it.
 """
@@ -19,6 +20,8 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NoReturn
+
+from sockweb.http import STATUS_REASONS
 
 if TYPE_CHECKING:
     from .response import Response
@@ -69,7 +72,11 @@ __all__ = [
 
 
 def status_name(code: int) -> str:
-    """The standard reason phrase for ``code`` ("Unknown Error" for codes the stdlib does not list)."""
+    """The reason phrase for ``code``: the protocol layer's table first (one spelling project-wide), then
+    the standard library's, else "Unknown Error"."""
+    reason = STATUS_REASONS.get(code)
+    if reason is not None:
+        return reason
     try:
         return HTTPStatus(code).phrase
     except ValueError:

@@ -92,8 +92,8 @@ class TestMultiDict:
             lambda: md.pop("a"),
             lambda: md.update({"b": "1"}),
             lambda: md.setdefault("x", "y"),
-            lambda: md.clear(),
-            lambda: md.popitem(),
+            md.clear,
+            md.popitem,
         ):
             with pytest.raises(TypeError):
                 call()

@@ -106,7 +106,9 @@ def test_headers_of_special_errors() -> None:
     assert ("Retry-After", "30") in exc.TooManyRequests(retry_after=30).get_headers()
     assert ("Retry-After", "5") in exc.ServiceUnavailable(retry_after=5).get_headers()
     assert ("Content-Range", "bytes */100") in exc.RangeNotSatisfiable(length=100).get_headers()
-    assert ("WWW-Authenticate", 'Basic realm="x"') in exc.Unauthorized(www_authenticate='Basic realm="x"').get_headers()
+    assert ("WWW-Authenticate", 'Basic realm="x"') in exc.Unauthorized(
+        www_authenticate='Basic realm="x"'
+    ).get_headers()
 
 
 def test_head_request_has_no_body() -> None:

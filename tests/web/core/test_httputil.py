@@ -90,7 +90,10 @@ def test_unquote_filename_keeps_windows_paths() -> None:
         ("Text/HTML; Charset=UTF-8", ("text/html", {"charset": "UTF-8"})),
         ('form-data; name="a;b"; filename="x.txt"', ("form-data", {"name": "a;b", "filename": "x.txt"})),
         ('attachment; filename="a\\"b"', ("attachment", {"filename": 'a"b'})),
-        ("attachment; filename*=UTF-8''na%C3%AFve%20file.txt", ("attachment", {"filename": "naïve file.txt"})),
+        (
+            "attachment; filename*=UTF-8''na%C3%AFve%20file.txt",
+            ("attachment", {"filename": "naïve file.txt"}),
+        ),
         (
             "attachment; filename=\"fallback.txt\"; filename*=utf-8'en'%E2%82%AC.txt",
             ("attachment", {"filename": "€.txt"}),
@@ -156,7 +159,9 @@ def test_dump_cookie_attributes() -> None:
     assert "Path" not in dump_cookie("a", path=None)
 
 
-@pytest.mark.parametrize("value", ["has space", 'quote"', "semi;colon", "comma,", "back\\slash", "ünï", "\r\n"])
+@pytest.mark.parametrize(
+    "value", ["has space", 'quote"', "semi;colon", "comma,", "back\\slash", "ünï", "\r\n"]
+)
 def test_dump_cookie_quotes_and_roundtrips(value: str) -> None:
     header = dump_cookie("k", value)
     assert "\r" not in header and "\n" not in header
