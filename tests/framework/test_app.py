@@ -128,7 +128,7 @@ def test_generator_is_streamed_without_content_length(app, client) -> None:
         yield "a"
         yield "b"
 
-    app.add_url_rule("/", "index", lambda: gen())
+    app.add_url_rule("/", "index", gen)
     response = client.get("/")
     assert response.data == b"ab"
     assert "Content-Length" not in response.headers
@@ -213,7 +213,7 @@ def test_app_is_a_plain_wsgi_callable(app) -> None:
     def index():
         return "plain"
 
-    status, headers, body = run_wsgi_app(app, create_environ("/"))
+    status, _, body = run_wsgi_app(app, create_environ("/"))
     assert status == "200 OK" and body == b"plain"
 
 

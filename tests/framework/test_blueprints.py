@@ -12,14 +12,14 @@ def test_prefix_endpoint_names_and_relative_url_for(app, client) -> None:
 
     @bp.get("/")
     def index():
-        return f"{request.endpoint} {request.blueprint} {url_for('.users')} {url_for('index')}"
+        return f"{request.endpoint} {request.blueprint} {url_for('.users')} {url_for('home')}"
 
     @bp.get("/users")
     def users():
         return "users"
 
     @app.get("/")
-    def index():
+    def home():
         return url_for("admin.index")
 
     app.register_blueprint(bp)
