@@ -181,7 +181,7 @@ def test_session_dict_tracks_access_and_changes() -> None:
     assert s["a"] == 1 and s.accessed and not s.modified
     s.setdefault("b", 2)
     assert s.modified
-    for op in (lambda: s.update(c=3), lambda: s.pop("c"), lambda: s.popitem(), lambda: s.__delitem__("a")):
+    for op in (lambda: s.update(c=3), lambda: s.pop("c"), s.popitem, lambda: s.__delitem__("a")):
         s.modified = False
         op()
         assert s.modified
