@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import html
 import importlib
 import importlib.util
@@ -102,6 +103,25 @@ def _failure_files(exc: BaseException) -> set[str]:
     return {f for f in files if watchable(f)}
 
 
+def _is_machinery(filename: str) -> bool:
+    """Frames of this module, runpy and the import system: noise above the user's failing line."""
+    return (
+        filename == __file__
+        or filename.startswith("<frozen ")
+        or os.path.basename(os.path.dirname(filename)) == "importlib"
+        or os.path.basename(filename) == "runpy.py"
+    )
+
+
+def format_user_traceback(exc: BaseException) -> str:
+    """The traceback of a failed import or run, without the loading machinery's frames."""
+    summary = traceback.TracebackException.from_exception(exc)
+    summary.stack = traceback.StackSummary.from_list(
+        [f for f in summary.stack if not _is_machinery(f.filename)]
+    )
+    return "".join(summary.format())
+
+
 def error_app(title: str, text: str) -> WSGIApp:
     """A WSGI app answering 500 with ``text`` (a traceback) on a small HTML page, to every request."""
     page = (
@@ -153,16 +173,18 @@ def _serve_app(ctx: ChildContext, payload: dict[str, Any]) -> int:
     from sockweb.server.config import load_config
     from sockweb.server.runner import serve
 
-    from . import configure_dev_logging
+    from . import DEV_GRACEFUL_TIMEOUT, configure_dev_logging
     from .debug import DebuggedApplication
 
     config = load_config(payload["argv"], prog="sockweb serve")
+    # a reload should not wait half a minute for a stuck request (the parent kills after STOP_GRACE anyway)
+    config = dataclasses.replace(config, graceful_timeout=min(config.graceful_timeout, DEV_GRACEFUL_TIMEOUT))
     configure_dev_logging(config)
     app: WSGIApp
     try:
         app = _load(config.app, config.factory)
     except Exception as exc:
-        text = "".join(traceback.format_exception(exc))
+        text = format_user_traceback(exc)
         log.error("Cannot load the application %s:\n%s", config.app, text)
         origin = _module_origin(config.app)
         ctx.report(_failure_files(exc) | ({origin} if origin else set()))
@@ -192,7 +214,7 @@ def _run_program(ctx: ChildContext, kind: str, target: str, args: list[str]) -> 
         from sockweb.server.config import Config
         from sockweb.server.runner import serve
 
-        text = "".join(traceback.format_exception(exc))
+        text = format_user_traceback(exc)
         log.error("The program failed before serving:\n%s", text)
         ctx.report(_failure_files(exc) | ({target} if kind == "script" else set()))
         ctx.start_lifeline()
@@ -225,4 +247,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run through the importable module, not this ``__main__`` copy: run_simple looks for the context there
+    from sockweb.web.dev._child import main as child_main
+
+    sys.exit(child_main())
