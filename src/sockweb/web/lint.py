@@ -343,9 +343,8 @@ class ResultWrapper:
         self._done = False
 
     def __iter__(self) -> ResultWrapper:
-        if self._iterator is not None:
-            self._exchange.report("server: iterated the response iterable twice")
-        self._iterator = iter(self._result)
+        if self._iterator is None:
+            self._iterator = iter(self._result)
         return self
 
     def __next__(self) -> bytes:
