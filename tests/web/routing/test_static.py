@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from sockweb.web.httputil import http_date
+from sockweb.web.lint import LintMiddleware
 from sockweb.web.static import FileIterator, StaticFiles, render_listing, render_not_found, safe_join
 
 SECRET = b"TOP-SECRET-CONTENT"
@@ -31,8 +33,13 @@ class Result:
         return None
 
 
-def call(app: Callable[..., Iterable[bytes]], path: str, method: str = "GET", **environ: Any) -> Result:
-    """Run one request through the WSGI app, consuming and closing the body as a server would."""
+def call(
+    app: Callable[..., Iterable[bytes]], path: str, method: str = "GET", lint: bool = True, **environ: Any
+) -> Result:
+    """Run one request through the WSGI app, consuming and closing the body as a server would.
+
+    The app runs under LintMiddleware in strict mode, so every exchange is also checked against PEP 3333.
+    """
     env: dict[str, Any] = {
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
@@ -40,11 +47,25 @@ def call(app: Callable[..., Iterable[bytes]], path: str, method: str = "GET", **
         "QUERY_STRING": "",
         "SERVER_NAME": "localhost",
         "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.version": (1, 0),
         "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": io.StringIO(),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
     }
     env.update(environ)
+    if lint:
+        app = LintMiddleware(app, strict=True)
     captured: list[Any] = []
-    iterable = app(env, lambda status, headers, exc_info=None: captured.append((status, headers)))
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        captured.append((status, headers))
+        return lambda data: None
+
+    iterable = app(env, start_response)
     try:
         body = b"".join(iterable)
     finally:
@@ -154,7 +175,7 @@ def test_file_wrapper_is_used_for_whole_files(app: StaticFiles) -> None:
 
 
 def test_block_iterator_closes_the_file(app: StaticFiles) -> None:
-    r = call(app, "/static/data.bin")
+    r = call(app, "/static/data.bin", lint=False)
     assert isinstance(r.iterable, FileIterator)
     assert r.iterable.file.closed
     assert r.body == bytes(range(256)) * 4
