@@ -1,0 +1,265 @@
+"""Where Shortly keeps its links: a small interface, with SQLite (default) and Redis behind it.
+
+Short ids are the base-62 spelling of a counter (1 -> "1", 62 -> "10"): unique without a retry loop, and
+short. Shortening a URL that is already stored returns its existing link, so a URL has one short id.
+
+Concurrency: the server calls the app from several threads (and ``--workers`` processes), so
+
+* :class:`SQLiteStorage` opens one connection per thread *and process* (a connection must not cross a
+  ``fork()``), uses WAL journaling so readers do not block the writer, a busy timeout so writers from
+  several processes wait for each other instead of failing, and single statements (``INSERT OR IGNORE``,
+  ``UPDATE ... SET clicks = clicks + 1``) so every change is atomic;
+* :class:`RedisStorage` relies on Redis' atomic commands (``INCR``, ``SET NX``, ``HINCRBY``).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import string
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import redis
+
+__all__ = [
+    "Link",
+    "RedisStorage",
+    "SQLiteStorage",
+    "Storage",
+    "StorageError",
+    "default_db_path",
+    "from_base62",
+    "open_storage",
+    "to_base62",
+]
+
+ALPHABET = string.digits + string.ascii_letters
+RECENT_LIMIT = 100
+
+
+class StorageError(Exception):
+    """The storage cannot be opened or reached; ``str()`` is one readable line."""
+
+
+@dataclass(frozen=True)
+class Link:
+    short_id: str
+    url: str
+    clicks: int
+    created: float  # seconds since the epoch
+
+
+class Storage(Protocol):
+    """What the app needs from a link store. Every method is safe to call from many threads."""
+
+    def add(self, url: str) -> Link:
+        """Store ``url`` (or find it) and return its link."""
+        ...
+
+    def get(self, short_id: str) -> Link | None: ...
+
+    def click(self, short_id: str) -> Link | None:
+        """Count one visit; the link after counting, or None when there is no such link."""
+        ...
+
+    def recent(self, limit: int = 10) -> list[Link]:
+        """The newest links first."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def to_base62(number: int) -> str:
+    if number < 0:
+        raise ValueError("negative number")
+    digits = []
+    while True:
+        number, rest = divmod(number, 62)
+        digits.append(ALPHABET[rest])
+        if not number:
+            return "".join(reversed(digits))
+
+
+def from_base62(text: str) -> int | None:
+    """The number a short id spells, or None when it is not a canonical base-62 number."""
+    if not text or len(text) > 11 or (len(text) > 1 and text[0] == "0"):
+        return None
+    number = 0
+    for char in text:
+        digit = ALPHABET.find(char)
+        if digit < 0:
+            return None
+        number = number * 62 + digit
+    return number
+
+
+def default_db_path() -> Path:
+    """``$XDG_DATA_HOME/sockweb/shortly.db``, or ``~/.local/share/sockweb/shortly.db``."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "sockweb" / "shortly.db"
+
+
+# --- SQLite --------------------------------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS links (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    url TEXT NOT NULL UNIQUE,
+    clicks INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL
+)
+"""
+
+
+class SQLiteStorage:
+    """Links in one SQLite file (created with its folder on first use). ``":memory:"`` is not supported:
+    each thread has its own connection, and each would see its own empty in-memory database."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # This connection is closed at once: it must not be inherited by forked workers.
+            conn = self._connect()
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(_SCHEMA)
+            finally:
+                conn.close()
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"cannot open the database {str(self.path)!r}: {exc}") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)  # autocommit: one statement
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        pid = os.getpid()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != pid:
+            conn = self._connect()
+            self._local.conn, self._local.pid = conn, pid
+        return conn
+
+    def add(self, url: str) -> Link:
+        conn = self._conn
+        conn.execute("INSERT OR IGNORE INTO links (url, created) VALUES (?, ?)", (url, time.time()))
+        row = conn.execute("SELECT * FROM links WHERE url = ?", (url,)).fetchone()
+        return _link(row)
+
+    def get(self, short_id: str) -> Link | None:
+        number = from_base62(short_id)
+        if number is None:
+            return None
+        row = self._conn.execute("SELECT * FROM links WHERE id = ?", (number,)).fetchone()
+        return None if row is None else _link(row)
+
+    def click(self, short_id: str) -> Link | None:
+        number = from_base62(short_id)
+        if number is None:
+            return None
+        conn = self._conn
+        conn.execute("UPDATE links SET clicks = clicks + 1 WHERE id = ?", (number,))
+        row = conn.execute("SELECT * FROM links WHERE id = ?", (number,)).fetchone()
+        return None if row is None else _link(row)
+
+    def recent(self, limit: int = 10) -> list[Link]:
+        rows = self._conn.execute("SELECT * FROM links ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [_link(row) for row in rows]
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their thread ends)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            self._local.conn = None
+            conn.close()
+
+
+def _link(row: sqlite3.Row) -> Link:
+    return Link(to_base62(row["id"]), row["url"], row["clicks"], row["created"])
+
+
+# --- Redis ---------------------------------------------------------------------------------------------
+
+
+class RedisStorage:
+    """Links in Redis under ``prefix``: a counter, a hash per link, a URL index and a capped recent list."""
+
+    def __init__(self, url: str, prefix: str = "shortly:") -> None:
+        try:
+            import redis
+        except ImportError:
+            raise StorageError("--redis needs the redis package: pip install 'sockweb[redis]'") from None
+        self.prefix = prefix
+        try:
+            self._redis: redis.Redis[str] = redis.Redis.from_url(
+                url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5
+            )
+            self._redis.ping()
+        except (ValueError, redis.RedisError) as exc:
+            raise StorageError(f"cannot use Redis at {url}: {exc}") from None
+
+    def _key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    def add(self, url: str) -> Link:
+        existing = self._redis.get(self._key("by-url", url))
+        if existing is not None:
+            link = self.get(existing)
+            if link is not None:
+                return link
+        short_id = to_base62(int(self._redis.incr(self._key("next"))))
+        created = time.time()
+        # Claim the URL first: when two requests shorten the same URL at once, one id wins, as in SQLite.
+        if not self._redis.set(self._key("by-url", url), short_id, nx=True):
+            winner = self._redis.get(self._key("by-url", url))
+            link = self.get(winner) if winner is not None else None
+            if link is not None:
+                return link
+        pipe = self._redis.pipeline()
+        pipe.hset(self._key("link", short_id), mapping={"url": url, "clicks": 0, "created": repr(created)})
+        pipe.lpush(self._key("recent"), short_id)
+        pipe.ltrim(self._key("recent"), 0, RECENT_LIMIT - 1)
+        pipe.execute()
+        return Link(short_id, url, 0, created)
+
+    def get(self, short_id: str) -> Link | None:
+        if from_base62(short_id) is None:
+            return None
+        data = self._redis.hgetall(self._key("link", short_id))
+        return _redis_link(short_id, data)
+
+    def click(self, short_id: str) -> Link | None:
+        if from_base62(short_id) is None or not self._redis.exists(self._key("link", short_id)):
+            return None
+        self._redis.hincrby(self._key("link", short_id), "clicks", 1)
+        return self.get(short_id)
+
+    def recent(self, limit: int = 10) -> list[Link]:
+        ids = self._redis.lrange(self._key("recent"), 0, limit - 1)
+        links = (self.get(short_id) for short_id in ids)
+        return [link for link in links if link is not None]
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+def _redis_link(short_id: str, data: dict[str, str]) -> Link | None:
+    if "url" not in data:
+        return None
+    return Link(short_id, data["url"], int(data.get("clicks", 0)), float(data.get("created", 0)))
+
+
+def open_storage(db: str | os.PathLike[str] | None = None, redis_url: str | None = None) -> Storage:
+    """Redis when ``redis_url`` is given, else SQLite at ``db`` (default: :func:`default_db_path`)."""
+    if redis_url:
+        return RedisStorage(redis_url)
+    return SQLiteStorage(db if db is not None else default_db_path())
