@@ -1,0 +1,284 @@
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+from wsgiref.validate import validator
+
+import pytest
+
+from sockweb.web.request import Request
+from sockweb.web.response import Response
+from sockweb.web.testing import Client, EnvironBuilder, create_environ, run_wsgi_app
+
+WSGIEnv = dict[str, Any]
+
+
+def cookie_app(environ: WSGIEnv, start_response: Any) -> Any:
+    request = Request(environ)
+    response = Response(json.dumps(request.cookies.to_dict()), mimetype="application/json")
+    action = request.args.get("set")
+    if action == "root":
+        response.set_cookie("root", "r v")
+    elif action == "admin":
+        response.set_cookie("adm", "a", path="/admin")
+    elif action == "domain":
+        response.set_cookie("wide", "w", domain="example.com")
+    elif action == "secure":
+        response.set_cookie("sec", "s", secure=True)
+    elif action == "delete":
+        response.delete_cookie("root")
+    elif action == "default-path":
+        response.headers.add("Set-Cookie", "dp=1")
+    return response(environ, start_response)
+
+
+@pytest.fixture
+def client() -> Client:
+    return Client(validator(cookie_app))
+
+
+class TestCookies:
+    def test_kept_across_calls_and_deleted(self, client: Client) -> None:
+        client.get("/?set=root")
+        assert client.get("/").json == {"root": "r v"}
+        assert client.get_cookie("root") == "r v"
+        client.get("/?set=delete")
+        assert client.get("/").json == {}
+
+    def test_path_scoping(self, client: Client) -> None:
+        client.get("/admin/x?set=admin")
+        assert client.get("/").json == {}
+        assert client.get("/admin").json == {"adm": "a"}
+        assert client.get("/admin/deeper").json == {"adm": "a"}
+        assert client.get("/administrator").json == {}
+
+    def test_default_path_is_request_directory(self, client: Client) -> None:
+        client.get("/docs/page?set=default-path")
+        assert client.get("/docs/other").json == {"dp": "1"}
+        assert client.get("/elsewhere").json == {}
+
+    def test_domain_scoping(self, client: Client) -> None:
+        client.get("/?set=domain", base_url="http://www.example.com/")
+        assert client.get("/", base_url="http://api.example.com/").json == {"wide": "w"}
+        assert client.get("/", base_url="http://example.org/").json == {}
+        client.get("/?set=root", base_url="http://www.example.com/")
+        assert client.get("/", base_url="http://api.example.com/").json == {"wide": "w"}  # host-only
+
+    def test_secure_only_over_https(self, client: Client) -> None:
+        client.get("/?set=secure")
+        assert client.get("/").json == {}
+        assert client.get("/", base_url="https://localhost/").json == {"sec": "s"}
+
+    def test_manual_cookies_and_disabled_jar(self) -> None:
+        client = Client(validator(cookie_app))
+        client.set_cookie("manual", "m")
+        assert client.get("/").json == {"manual": "m"}
+        client.delete_cookie("manual")
+        assert client.get("/").json == {}
+        plain = Client(validator(cookie_app), use_cookies=False)
+        plain.get("/?set=root")
+        assert plain.get("/").json == {}
+        assert plain.get("/", headers={"Cookie": "h=1"}).json == {"h": "1"}
+        with pytest.raises(TypeError):
+            plain.set_cookie("x", "y")
+
+
+def redirect_app(environ: WSGIEnv, start_response: Any) -> Any:
+    request = Request(environ)
+    path = request.path
+    if path.startswith("/go/"):
+        code = int(path.split("/")[2])
+        response = Response("", code, {"Location": "../target?from=" + str(code)})
+    elif path == "/loop":
+        response = Response("", 302, {"Location": "/loop"})
+    elif path == "/absolute":
+        response = Response("", 301, {"Location": "http://localhost/target"})
+    else:
+        body = {
+            "method": request.method,
+            "args": request.args.to_dict(),
+            "data": request.get_data(as_text=True),
+        }
+        response = Response(json.dumps(body), mimetype="application/json")
+    return response(environ, start_response)
+
+
+class TestRedirects:
+    def test_not_followed_by_default(self) -> None:
+        response = Client(validator(redirect_app)).get("/go/302")
+        assert response.status_code == 302 and response.headers["Location"] == "../target?from=302"
+
+    @pytest.mark.parametrize(
+        ("code", "method"), [(301, "GET"), (302, "GET"), (303, "GET"), (307, "POST"), (308, "POST")]
+    )
+    def test_method_rewriting(self, code: int, method: str) -> None:
+        response = Client(validator(redirect_app)).post(f"/go/{code}", data=b"payload", follow_redirects=True)
+        assert response.status_code == 200
+        assert response.json["method"] == method
+        assert response.json["args"] == {"from": str(code)}
+        assert response.json["data"] == ("payload" if method == "POST" else "")
+        assert [r.status_code for r in response.history] == [code]
+        assert response.request.path == "/target"
+
+    def test_absolute_location_and_loop(self) -> None:
+        client = Client(validator(redirect_app))
+        assert client.get("/absolute", follow_redirects=True).json["method"] == "GET"
+        with pytest.raises(RuntimeError):
+            client.get("/loop", follow_redirects=True)
+
+
+def echo_app(environ: WSGIEnv, start_response: Any) -> Any:
+    request = Request(environ)
+    with request:
+        body = {
+            "method": request.method,
+            "path": request.path,
+            "args": request.args.to_dict(flat=False),
+            "form": request.form.to_dict(flat=False),
+            "files": [
+                [k, f.filename, f.content_type, f.read().decode()] for k, f in request.files.items(multi=True)
+            ],
+            "json": request.get_json(silent=True),
+            "headers": {k: v for k, v in request.headers.items() if k.startswith("X-")},
+            "content_type": request.mimetype,
+        }
+    return Response(json.dumps(body), mimetype="application/json")(environ, start_response)
+
+
+class TestRequests:
+    def test_methods(self) -> None:
+        client = Client(validator(echo_app))
+        for name in ("get", "post", "put", "patch", "delete", "options"):
+            assert getattr(client, name)("/m").json["method"] == name.upper()
+        head = client.head("/m")
+        assert head.status_code == 200 and head.data == b"" and int(head.headers["Content-Length"]) > 0
+
+    def test_query_headers_json(self) -> None:
+        client = Client(validator(echo_app))
+        result = client.put(
+            "/p/ü", query_string={"a": ["1", "2"], "b": "é"}, headers={"X-Trace": "t1"}, json={"k": [1]}
+        ).json
+        assert result["path"] == "/p/ü"
+        assert result["args"] == {"a": ["1", "2"], "b": ["é"]}
+        assert result["headers"] == {"X-Trace": "t1"}
+        assert result["json"] == {"k": [1]}
+        assert result["content_type"] == "application/json"
+
+    def test_multipart_built_for_you(self) -> None:
+        client = Client(validator(echo_app))
+        result = client.post(
+            "/upload",
+            data={
+                "plain": "v",
+                "one": (io.BytesIO(b"first"), "one.txt"),
+                "two": (b"second", "two.bin", "application/x-thing"),
+                "list": [(io.BytesIO(b"a"), "a.txt"), (io.BytesIO(b"b"), "b.txt")],
+            },
+        ).json
+        assert result["form"] == {"plain": ["v"]}
+        assert result["files"] == [
+            ["one", "one.txt", "text/plain", "first"],
+            ["two", "two.bin", "application/x-thing", "second"],
+            ["list", "a.txt", "text/plain", "a"],
+            ["list", "b.txt", "text/plain", "b"],
+        ]
+        assert result["content_type"] == "multipart/form-data"
+
+    def test_json_and_data_exclusive(self) -> None:
+        with pytest.raises(TypeError):
+            Client(echo_app).post("/", json={}, data=b"x")
+
+
+class TestRunner:
+    def test_close_called_even_when_iteration_fails(self) -> None:
+        closed: list[bool] = []
+
+        class Body:
+            def __iter__(self) -> Iterator[bytes]:
+                yield b"partial"
+                raise RuntimeError("broken")
+
+            def close(self) -> None:
+                closed.append(True)
+
+        def app(environ: WSGIEnv, start_response: Any) -> Any:
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return Body()
+
+        with pytest.raises(RuntimeError):
+            Client(app).get("/")
+        assert closed == [True]
+
+    def test_write_callable_and_lazy_start(self) -> None:
+        def app(environ: WSGIEnv, start_response: Any) -> Any:
+            write = start_response("200 OK", [("Content-Type", "text/plain")])
+            write(b"written ")
+            return [b"returned"]
+
+        def lazy(environ: WSGIEnv, start_response: Any) -> Iterator[bytes]:
+            start_response("201 Created", [("Content-Type", "text/plain")])
+            yield b"gen"
+
+        assert Client(validator(app)).get("/").data == b"written returned"
+        response = Client(validator(lazy)).get("/")
+        assert (response.status_code, response.text) == (201, "gen")
+
+    def test_error_replacement_with_exc_info(self) -> None:
+        def app(environ: WSGIEnv, start_response: Any) -> Any:
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            try:
+                raise ValueError("late")
+            except ValueError:
+                import sys
+
+                start_response("500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info())
+            return [b"error"]
+
+        assert Client(validator(app)).get("/").status_code == 500
+
+    def test_app_must_start_response(self) -> None:
+        with pytest.raises(RuntimeError):
+            run_wsgi_app(lambda environ, start_response: [], create_environ())
+
+
+class TestEnviron:
+    def test_complete_pep3333_environ(self) -> None:
+        environ = create_environ(
+            "/a%20b/ü?x=1", method="post", data=b"body", headers={"X-A": "1", "Cookie": "c=1"}
+        )
+        assert environ["REQUEST_METHOD"] == "POST"
+        assert environ["PATH_INFO"] == "/a b/\u00c3\u00bc"  # UTF-8 bytes as latin-1 (PEP 3333)
+        assert environ["QUERY_STRING"] == "x=1"
+        assert environ["CONTENT_LENGTH"] == "4"
+        assert environ["HTTP_X_A"] == "1" and environ["HTTP_COOKIE"] == "c=1"
+        assert environ["wsgi.input"].read() == b"body"
+        assert environ["wsgi.url_scheme"] == "http" and environ["SERVER_PORT"] == "80"
+        for key in ("SCRIPT_NAME", "SERVER_NAME", "SERVER_PROTOCOL", "wsgi.errors", "wsgi.version"):
+            assert key in environ
+        assert "CONTENT_TYPE" not in create_environ()
+
+    def test_repeated_headers_are_joined(self) -> None:
+        environ = create_environ(headers=[("Accept", "a/b"), ("Accept", "c/d")])
+        assert environ["HTTP_ACCEPT"] == "a/b, c/d"
+
+    def test_builder_request(self) -> None:
+        builder = EnvironBuilder("/x", base_url="https://h.example/root/", query_string="q=1")
+        request = builder.get_request()
+        assert request.url == "https://h.example/root/x?q=1"
+        assert builder.get_environ() is not builder.get_environ()
+
+    def test_every_environ_passes_the_validator(self) -> None:
+        def app(environ: WSGIEnv, start_response: Any) -> Any:
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))]
+
+        checked = validator(app)
+        for kwargs in (
+            {},
+            {"method": "POST", "data": {"a": "1"}},
+            {"json": [1]},
+            {"base_url": "https://x:8443/p/"},
+        ):
+            run_wsgi_app(checked, create_environ(**kwargs))
