@@ -274,7 +274,7 @@ class DebuggedApplication:
             (
                 "Content-Security-Policy",
                 f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; "
-                "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+                "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'",
             ),
         ]
         # raises (the original exception) if the server already sent the app's headers

@@ -178,8 +178,9 @@ def capture(exc: BaseException, tb_id: str, skip: int = 0) -> CapturedTraceback:
             frames.append(_frame(frame, lineno or frame.f_lineno, f"{tb_id}-{counter}"))
             counter += 1
         chain.append(ExceptionInfo(type(item).__qualname__, _message(item), frames, link))
-    text = "".join(traceback.format_exception(exc))
-    return CapturedTraceback(tb_id, chain, text)
+    summary = traceback.TracebackException.from_exception(exc)
+    summary.stack = traceback.StackSummary.from_list(list(summary.stack)[skip:])
+    return CapturedTraceback(tb_id, chain, "".join(summary.format()))
 
 
 def _message(exc: BaseException) -> str:
