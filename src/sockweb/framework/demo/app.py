@@ -28,8 +28,8 @@ __all__ = ["MAX_URL_LENGTH", "Checked", "check_url", "create_app"]
 
 MAX_URL_LENGTH = 2048
 RECENT_ON_INDEX = 10
-# Characters left as they are when an internationalised URL is turned into ASCII: every printable ASCII
-# character except those that can never appear unescaped in a URL.
+# Characters left as they are when a URL is put in its ASCII form: every printable ASCII character except
+# those that can never appear unescaped in a URL (RFC 3986 §2: neither reserved nor unreserved).
 _URL_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"<>\\^`{|}')
 
 
@@ -80,8 +80,9 @@ def _to_ascii(parts: SplitResult, host: str) -> str:
         userinfo, at, _ = parts.netloc.rpartition("@")
         port = f":{parts.port}" if parts.port is not None else ""
         parts = parts._replace(netloc=f"{userinfo}{at}{host.encode('idna').decode('ascii')}{port}")
-    url = urlunsplit(parts)
-    return url if url.isascii() else quote(url, safe=_URL_SAFE)
+    # Percent-encode what is left (non-ASCII, and characters such as '"<>' that a URL cannot hold as is);
+    # existing %XX escapes stay as they are.
+    return quote(urlunsplit(parts), safe=_URL_SAFE)
 
 
 def create_app(storage: Storage | None = None) -> App:

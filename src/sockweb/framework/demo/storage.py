@@ -71,7 +71,9 @@ class Storage(Protocol):
         """The newest links first."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release every connection (at shutdown)."""
+        ...
 
 
 def to_base62(number: int) -> str:
@@ -117,12 +119,17 @@ CREATE TABLE IF NOT EXISTS links (
 
 
 class SQLiteStorage:
-    """Links in one SQLite file (created with its folder on first use). ``":memory:"`` is not supported:
-    each thread has its own connection, and each would see its own empty in-memory database."""
+    """Links in one SQLite file (created with its folder on first use).
+
+    Each thread gets its own connection, kept in a dict keyed by thread id and process id (a thread that
+    ends leaves its connection to the next thread that gets its id: sequential, never shared at once).
+    ``close()`` closes them all, at shutdown.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._conns: dict[tuple[int, int], sqlite3.Connection] = {}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # This connection is closed at once: it must not be inherited by forked workers.
@@ -136,17 +143,20 @@ class SQLiteStorage:
             raise StorageError(f"cannot open the database {str(self.path)!r}: {exc}") from None
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)  # autocommit: one statement
+        # Autocommit (every statement is its own transaction); check_same_thread=False only so that
+        # close() may close other threads' connections: each one is used by its own thread.
+        conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         return conn
 
     @property
     def _conn(self) -> sqlite3.Connection:
-        pid = os.getpid()
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None or self._local.pid != pid:
+        key = (os.getpid(), threading.get_ident())
+        conn = self._conns.get(key)
+        if conn is None:
             conn = self._connect()
-            self._local.conn, self._local.pid = conn, pid
+            with self._lock:
+                self._conns[key] = conn
         return conn
 
     def add(self, url: str) -> Link:
@@ -176,10 +186,12 @@ class SQLiteStorage:
         return [_link(row) for row in rows]
 
     def close(self) -> None:
-        """Close this thread's connection (others close when their thread ends)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            self._local.conn = None
+        """Close every connection this process opened (at shutdown)."""
+        pid = os.getpid()
+        with self._lock:
+            mine = [key for key in self._conns if key[0] == pid]
+            conns = [self._conns.pop(key) for key in mine]
+        for conn in conns:
             conn.close()
 
 

@@ -1,0 +1,127 @@
+"""The link stores behind Shortly: the same contract for SQLite and Redis, plus each one's specifics."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from sockweb.framework.demo.storage import (
+    RedisStorage,
+    SQLiteStorage,
+    StorageError,
+    default_db_path,
+    from_base62,
+    open_storage,
+    to_base62,
+)
+
+
+@pytest.mark.parametrize(("number", "text"), [(0, "0"), (1, "1"), (61, "Z"), (62, "10"), (3843, "ZZ")])
+def test_base62(number: int, text: str) -> None:
+    assert to_base62(number) == text
+    assert from_base62(text) == number
+
+
+@pytest.mark.parametrize("text", ["", "01", "a-b", "a+", "é", "Z" * 12])
+def test_base62_rejects_non_canonical_ids(text: str) -> None:
+    assert from_base62(text) is None
+
+
+def test_contract(storage) -> None:
+    assert storage.recent() == []
+    assert storage.get("1") is None
+    assert storage.click("1") is None
+    first = storage.add("https://example.com/a")
+    assert (first.url, first.clicks) == ("https://example.com/a", 0)
+    assert storage.add("https://example.com/a") == first
+    second = storage.add("https://example.com/b")
+    assert second.short_id != first.short_id
+    assert storage.get(first.short_id) == first
+    clicked = storage.click(first.short_id)
+    assert clicked is not None and clicked.clicks == 1
+    assert [link.short_id for link in storage.recent()] == [second.short_id, first.short_id]
+    assert [link.short_id for link in storage.recent(1)] == [second.short_id]
+    assert storage.get("not an id") is None
+
+
+def test_clicks_from_many_threads_are_all_counted(storage) -> None:
+    link = storage.add("https://example.com/popular")
+    errors: list[BaseException] = []
+
+    def visit() -> None:
+        try:
+            for _ in range(25):
+                storage.click(link.short_id)
+            storage.add("https://example.com/popular")  # concurrent adds of one URL: still one link
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=visit) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    assert storage.get(link.short_id).clicks == 200
+    assert len(storage.recent()) == 1
+
+
+def test_sqlite_file_and_folder_are_created_on_first_run(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "folder" / "shortly.db"
+    store = SQLiteStorage(path)
+    store.add("https://example.com/")
+    store.close()
+    assert path.is_file()
+    again = SQLiteStorage(path)  # the links survive a restart
+    assert [link.url for link in again.recent()] == ["https://example.com/"]
+    again.close()
+
+
+def test_default_path_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert default_db_path() == tmp_path / "xdg" / "sockweb" / "shortly.db"
+    store = open_storage()
+    assert isinstance(store, SQLiteStorage) and store.path == default_db_path()
+    store.close()
+    assert default_db_path().is_file()
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_db_path() == tmp_path / "home" / ".local" / "share" / "sockweb" / "shortly.db"
+
+
+def test_unusable_database_path_is_one_readable_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StorageError, match="cannot open the database"):
+        SQLiteStorage(blocker / "shortly.db")
+    not_sqlite = tmp_path / "garbage.db"
+    not_sqlite.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StorageError, match="cannot open the database"):
+        SQLiteStorage(not_sqlite)
+
+
+def test_unreachable_redis_is_one_readable_error() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(StorageError, match="cannot use Redis"):
+        RedisStorage(f"redis://127.0.0.1:{port}/0")
+    with pytest.raises(StorageError, match="cannot use Redis"):
+        RedisStorage("not-a-redis-url")
+
+
+@pytest.mark.redis
+def test_redis_storage_uses_its_prefix_only(redis_url: str) -> None:
+    import redis
+
+    store = RedisStorage(redis_url, prefix="prefix-test:")
+    store.add("https://example.com/")
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    keys = client.keys("prefix-test:*")
+    assert keys and all(key.startswith("prefix-test:") for key in keys)
+    client.delete(*keys)
+    client.close()
+    store.close()
