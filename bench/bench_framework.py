@@ -218,7 +218,7 @@ def run_inprocess_bench(args: argparse.Namespace) -> dict[tuple[str, str], list[
             def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
                 return None
 
-            def once() -> None:
+            def once(app: Any = app, environ: dict[str, Any] = environ) -> None:
                 env = dict(environ, **{"wsgi.input": io.BytesIO()})
                 body = app(env, start_response)
                 for _ in body:
