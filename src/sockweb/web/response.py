@@ -380,6 +380,14 @@ class Response:
         if self.status_code in _NO_BODY_STATUSES or self.status_code < 200:
             headers.remove("Content-Type")
             headers.remove("Content-Length")
+        elif (
+            self.automatically_set_content_length
+            and not self.is_streamed
+            and not self.direct_passthrough
+            and "Content-Length" not in headers
+        ):
+            # A list body assigned directly (``response.response = [...]``) still has a known length.
+            headers.set("Content-Length", str(sum(len(chunk) for chunk in self._encoded(self.response))))
         return headers
 
     def get_app_iter(self, environ: WSGIEnvironment) -> Iterable[bytes]:

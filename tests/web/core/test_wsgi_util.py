@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from sockweb.web.exceptions import ClientDisconnected, RequestEntityTooLarge, SecurityError
+from sockweb.web.httputil import (
+    parse_accept_header,
+    parse_cache_control,
+    parse_cookie,
+    parse_etags,
+    parse_list_header,
+    parse_options_header,
+    parse_range_header,
+)
+from sockweb.web.response import Response
+from sockweb.web.testing import create_environ
+from sockweb.web.wsgi_util import (
+    ClosingIterator,
+    FileWrapper,
+    LimitedStream,
+    get_current_url,
+    get_host,
+    host_is_trusted,
+    wrap_file,
+)
+
+
+def test_limited_stream_exact() -> None:
+    stream = LimitedStream(io.BytesIO(b"abcdefgh"), 5)
+    assert stream.read(3) == b"abc"
+    assert stream.read(10) == b"de"
+    assert stream.read(10) == b""
+    assert stream.is_exhausted and stream.tell() == 5
+
+
+def test_limited_stream_disconnect() -> None:
+    stream = LimitedStream(io.BytesIO(b"ab"), 5)
+    assert stream.read(2) == b"ab"
+    with pytest.raises(ClientDisconnected):
+        stream.read(1)
+
+
+def test_limited_stream_maximum() -> None:
+    assert LimitedStream(io.BytesIO(b"abc"), 5, is_max=True).read() == b"abc"
+    assert LimitedStream(io.BytesIO(b"abcde"), 5, is_max=True).read() == b"abcde"
+    with pytest.raises(RequestEntityTooLarge):
+        LimitedStream(io.BytesIO(b"abcdef"), 5, is_max=True).read()
+
+
+def test_limited_stream_exhaust() -> None:
+    source = io.BytesIO(b"x" * 200_000 + b"NEXT")
+    LimitedStream(source, 200_000).exhaust()
+    assert source.read() == b"NEXT"
+
+
+def test_closing_iterator_runs_each_callback_once() -> None:
+    calls: list[str] = []
+
+    class Body:
+        def __iter__(self) -> Any:
+            return iter([b"a"])
+
+        def close(self) -> None:
+            calls.append("body")
+
+    iterator = ClosingIterator(Body(), [lambda: calls.append("cb")])
+    assert list(iterator) == [b"a"]
+    iterator.close()
+    iterator.close()
+    assert calls == ["body", "cb"]
+
+
+def test_file_wrapper_fallback_and_server_wrapper() -> None:
+    source = io.BytesIO(b"x" * 10)
+    wrapper = wrap_file({}, source, 4)
+    assert isinstance(wrapper, FileWrapper) and list(wrapper) == [b"xxxx", b"xxxx", b"xx"]
+    sentinel = object()
+    assert wrap_file({"wsgi.file_wrapper": lambda f, size: sentinel}, source) is sentinel
+
+
+def test_get_host_and_url() -> None:
+    environ = create_environ("/a b?x=1 2", base_url="http://example.com:8080/mount/")
+    assert get_host(environ) == "example.com:8080"
+    assert get_current_url(environ) == "http://example.com:8080/mount/a%20b?x=1%202"
+    assert get_current_url(environ, root_only=True) == "http://example.com:8080/mount/"
+    assert get_current_url(environ, strip_querystring=True) == "http://example.com:8080/mount/a%20b"
+    assert get_current_url(environ, host_only=True) == "http://example.com:8080/"
+    with pytest.raises(SecurityError):
+        get_host(environ, trusted_hosts=["other.com"])
+    assert host_is_trusted("api.example.com:8080", [".example.com"])
+    assert host_is_trusted("example.com", [".example.com"])
+    assert not host_is_trusted("badexample.com", [".example.com"])
+    assert host_is_trusted("[::1]", ["[::1]"])
+
+
+def test_list_body_gets_a_length() -> None:
+    response = Response()
+    response.response = [b"ab", "c"]
+    response.headers.remove("Content-Length")
+    assert response.get_wsgi_headers(create_environ())["Content-Length"] == "3"
+
+
+# -- hostile header values: the cost must grow linearly with the size ---------------------------------------
+
+HOSTILE: dict[str, Callable[[int], Any]] = {
+    "options-unterminated-quotes": lambda n: parse_options_header("a;" + 'b="\\' * n),
+    "options-semicolons": lambda n: parse_options_header("a" + "; x" * n),
+    "options-spaces": lambda n: parse_options_header("a; b=" + " " * (4 * n) + "c"),
+    "cookie-quotes": lambda n: parse_cookie('a="' + "\\" * (4 * n)),
+    "cookie-pairs": lambda n: parse_cookie("a=b; " * n),
+    "accept-params": lambda n: parse_accept_header("text/html" + ";a=b" * n),
+    "accept-commas": lambda n: parse_accept_header("," * (4 * n)),
+    "etags": lambda n: parse_etags('W/"' * n + '"x' * n),
+    "list": lambda n: parse_list_header('"' + "\\," * (2 * n)),
+    "range": lambda n: parse_range_header("bytes=" + "1" * (4 * n)),
+    "cache-control": lambda n: parse_cache_control('max-age="' + " " * (4 * n)),
+}
+
+
+def cpu_cost(func: Callable[[int], Any], n: int) -> float:
+    best = float("inf")
+    for _ in range(5):
+        start = time.process_time()
+        func(n)
+        best = min(best, time.process_time() - start)
+    return best
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_header_values_scale_linearly(name: str) -> None:
+    # CPU time of this process (best of 5) on inputs 4x apart: a linear parser costs about 4x, a quadratic
+    # one 16x. The factor allowed is generous, and sizes are large enough to dwarf timer resolution.
+    func = HOSTILE[name]
+    small, large = cpu_cost(func, 10_000), cpu_cost(func, 40_000)
+    assert large <= max(10 * small, 0.05), (small, large)
