@@ -122,8 +122,9 @@ def test_edit_reload_error_page_and_recovery(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text(APP)
     helper = tmp_path / "helper.py"
     helper.write_text('VERSION = "v1"\n')
-    args = ["-m", "sockweb", "serve", "--reload", "app:app", "--bind", "127.0.0.1:0"]
+    args = ["-m", "sockweb", "serve", "--reload", "--debug", "app:app", "--bind", "127.0.0.1:0"]
     with running(args, cwd=tmp_path) as (proc, url):
+        proc.wait_for(r"Debugger PIN: \d{3}-\d{3}-\d{3}")
         assert request(url).text == "v1"
 
         bump(helper, 'VERSION = "v2, edited"\n')
@@ -206,7 +207,7 @@ from sockweb.web.dev import run_simple
 import views
 
 if __name__ == "__main__":
-    run_simple("127.0.0.1", 0, views.app, use_reloader=True, use_debugger=True)
+    run_simple("127.0.0.1", 0, views.app, use_reloader=True, use_debugger=True, reloader_type="stat")
 """
 
 
