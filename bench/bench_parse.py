@@ -148,7 +148,7 @@ def main(argv: list[str]) -> int:
             run = {"sockweb": sockweb_runner, "httptools": httptools_runner, "h11": h11_runner}[name](data)
             got = run()
             assert len(got) == count and got[0][:2] == expected[0][:2], (name, got[:1])
-            assert [h for h in got[0][3]] == expected[0][3] or name == "h11", name
+            assert list(got[0][3]) == expected[0][3] or name == "h11", name
             results[name] = measure(run, count, args.seconds, args.repeats)
         rows.append((label, results))
     print(f"python {sys.version.split()[0]}, head of {len(HEAD)} bytes with {HEAD.count(b':') - 1} fields")

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF005  (H + [...] reads better than [*H, ...] in the table)
 """The request corpus: raw bytes in, the exact events (or the exact error) out.
 
 Each Case holds a raw byte stream and what the parser must produce for it when the stream is followed by EOF
@@ -37,7 +38,9 @@ class Case:
 
 
 CASES: list[Case] = []
-SMALL = Limits(max_request_line=40, max_header_count=4, max_head_size=200, max_chunk_ext=16, max_trailer_size=64)
+SMALL = Limits(
+    max_request_line=40, max_header_count=4, max_head_size=200, max_chunk_ext=16, max_trailer_size=64
+)
 
 
 def msg(
@@ -72,7 +75,9 @@ def ok(name: str, raw: bytes, *messages: list[Expected], final: Signal = PAUSED,
     CASES.append(Case(name, raw, events, **kw))  # type: ignore[arg-type]
 
 
-def bad(name: str, raw: bytes, status: int, *before: list[Expected], close: bool = True, **kw: object) -> None:
+def bad(
+    name: str, raw: bytes, status: int, *before: list[Expected], close: bool = True, **kw: object
+) -> None:
     events: list[Expected | Err] = [e for m in before for e in m]
     events.append(Err(status, close))
     CASES.append(Case(name, raw, events, **kw))  # type: ignore[arg-type]
@@ -94,6 +99,8 @@ def cl(n: int) -> Headers:
     return [(b"host", b"h"), (b"content-length", str(n).encode())]
 
 
+# One case per line: the corpus reads as a table.
+# fmt: off
 # --- valid request lines and targets -------------------------------------------------------------------
 ok("simple get", get(), msg())
 ok("http/1.0 without host", b"GET / HTTP/1.0\r\n\r\n", msg(headers=[], version="1.0"))
@@ -378,3 +385,10 @@ bad("eof after partial second request", get() + b"GET", 400, msg())
 # --- nothing is parsed after an error --------------------------------------------------------------------------------------------
 bad("error after a good request", get() + b"BAD\r\n\r\n" + get(), 400, msg())
 bad("error in second pipelined body", get() + post(b"Content-Length: x\r\n") + get(), 400, msg())
+
+# --- which limit wins when a head breaks several rules --------------------------------------------------------------
+ok("http/1.1 connection keep-alive", get(b"Connection: keep-alive\r\n") + get(), msg(headers=H + [(b"connection", b"keep-alive")]), msg())
+bad("malformed overlong request line", b"GET /" + b"a" * 100 + b" HTTP/1.1x\r\nHost: h\r\n\r\n", 414, limits=SMALL)
+bad("malformed request line in oversized head", b"GET / HTTP/1.1x\r\nHost: h\r\nX: " + b"v" * 200 + b"\r\n\r\n", 431, limits=SMALL)
+bad("too many fields with a malformed one", get(b"X: y\r\n" * 4 + b"bad\r\n"), 431, limits=SMALL)
+# fmt: on

@@ -1,0 +1,144 @@
+"""Parser behaviour that the corpus format does not express: API details, limits objects, work bounds."""
+
+from __future__ import annotations
+
+import pytest
+
+from sockweb.http import (
+    NEED_DATA,
+    PAUSED,
+    BadRequest,
+    Data,
+    EndOfMessage,
+    Limits,
+    ProtocolError,
+    Request,
+    RequestParser,
+    URITooLong,
+)
+
+
+def test_feed_after_eof_is_a_usage_error() -> None:
+    parser = RequestParser()
+    parser.feed(b"")
+    with pytest.raises(RuntimeError):
+        parser.feed(b"GET / HTTP/1.1\r\n")
+
+
+def test_trailing_data_after_close_is_left_unparsed() -> None:
+    parser = RequestParser()
+    parser.feed(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\nGET /next HTTP/1.1\r\n")
+    request = parser.next_event()
+    assert isinstance(request, Request) and not request.keep_alive
+    assert parser.request is request
+    assert isinstance(parser.next_event(), EndOfMessage)
+    assert parser.next_event() is PAUSED
+    assert parser.trailing_data == b"GET /next HTTP/1.1\r\n"
+    assert parser.buffered_size == 20
+
+
+def test_pipelined_leftover_is_exactly_the_next_request() -> None:
+    parser = RequestParser()
+    parser.feed(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabcGET")
+    assert isinstance(parser.next_event(), Request)
+    assert parser.next_event() == Data(b"abc")
+    assert parser.next_event() == EndOfMessage()
+    assert parser.trailing_data == b"GET"
+    assert parser.next_event() is NEED_DATA
+
+
+def test_request_attributes() -> None:
+    parser = RequestParser()
+    parser.feed(b"PUT /x HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\n")
+    req = parser.next_event()
+    assert isinstance(req, Request)
+    assert (req.method, req.target, req.http_version) == ("PUT", b"/x", "1.1")
+    assert req.expect_continue and req.keep_alive and req.content_length == 2 and not req.chunked
+    assert "PUT" in repr(req)
+    assert req != Data(b"")
+
+
+def test_events_equality_and_repr() -> None:
+    assert Data(b"a") == Data(b"a") and Data(b"a") != Data(b"b") and Data(b"a") != EndOfMessage()
+    assert EndOfMessage() == EndOfMessage([]) and EndOfMessage() != Data(b"")
+    assert repr(Data(b"a")) == "Data(b'a')"
+    assert repr(EndOfMessage([(b"a", b"b")])) == "EndOfMessage(trailers=[(b'a', b'b')])"
+    assert repr(NEED_DATA) == "NEED_DATA" and repr(PAUSED) == "PAUSED"
+
+
+def test_error_family() -> None:
+    err = URITooLong("too long")
+    assert isinstance(err, ProtocolError) and err.status == 414 and err.close
+    assert repr(err) == "URITooLong('too long', status=414, close=True)"
+    custom = ProtocolError("teapot", status=418, close=False)
+    assert (custom.status, custom.close) == (418, False)
+    assert BadRequest("x").status == 400
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"max_request_line": 0}, {"max_header_count": 0}, {"max_head_size": -1}, {"max_body_size": -1}],
+)
+def test_limits_validation(kwargs: dict[str, int]) -> None:
+    with pytest.raises(ValueError):
+        Limits(**kwargs)  # type: ignore[arg-type]
+
+
+def test_unfinished_head_is_scanned_once() -> None:
+    """A head that never ends: each feed searches only the new bytes (O(n) overall, not O(n^2))."""
+    parser = RequestParser(Limits(max_head_size=2**21, max_request_line=2**21))
+    parser.feed(b"GET /")
+    chunk = b"a" * 1024
+    for i in range(1024):  # 1 MiB
+        parser.feed(chunk)
+        assert parser.next_event() is NEED_DATA
+        # the next searches start at the end of what is buffered, not at the start
+        assert parser._scan >= parser.buffered_size - 3
+        assert parser._bare == parser.buffered_size - 1
+        if i == 0:
+            assert not parser._line_ok
+    parser.feed(b"")
+    with pytest.raises(BadRequest):
+        parser.next_event()
+
+
+def test_unfinished_chunk_size_line_is_scanned_once() -> None:
+    parser = RequestParser(Limits(max_chunk_ext=2**20))
+    parser.feed(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;a=")
+    assert isinstance(parser.next_event(), Request)
+    for _ in range(100):
+        parser.feed(b"b" * 100)
+        assert parser.next_event() is NEED_DATA
+        assert parser._scan == parser.buffered_size
+
+
+def test_chunked_body_byte_by_byte_keeps_buffer_small() -> None:
+    parser = RequestParser()
+    parser.feed(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
+    assert isinstance(parser.next_event(), Request)
+    body = b"".join(b"%x\r\n%s\r\n" % (n, b"x" * n) for n in range(1, 60)) + b"0\r\n\r\n"
+    received = bytearray()
+    ended = False
+    for i in range(len(body)):
+        parser.feed(body[i : i + 1])
+        while True:
+            event = parser.next_event()
+            if event is NEED_DATA:
+                break
+            if isinstance(event, Data):
+                received += event.data
+            ended = ended or isinstance(event, EndOfMessage)
+        assert parser.buffered_size <= 4  # consumed as it arrives: the buffer never grows
+    assert bytes(received) == b"".join(b"x" * n for n in range(1, 60))
+    assert ended
+
+
+def test_memory_bounded_by_head_limit() -> None:
+    parser = RequestParser(Limits(max_head_size=1000))
+    parser.feed(b"GET / HTTP/1.1\r\n")
+    with pytest.raises(ProtocolError) as info:
+        for _ in range(100):
+            parser.feed(b"X: " + b"y" * 97)
+            assert parser.next_event() is NEED_DATA
+    assert info.value.status == 431
+    assert parser.buffered_size <= 1100
