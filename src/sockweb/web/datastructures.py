@@ -444,7 +444,7 @@ class Headers:
 
 def _iter_header_pairs(other: Any) -> Iterator[tuple[str, Any]]:
     if isinstance(other, Headers):
-        yield from other._list
+        yield from iter(other)  # not ``_list``: an EnvironHeaders view keeps its pairs in the environ
     elif isinstance(other, Mapping):
         for key, value in other.items():
             if isinstance(value, (list, tuple)):

@@ -97,10 +97,8 @@ class FormDataParser:
         data = stream.read() if limit is None else stream.read(limit + 1)
         if limit is not None and len(data) > limit:
             raise RequestEntityTooLarge("The form data is larger than this server accepts.")
-        text = data.decode("latin-1")
-        # Percent-escapes decode as UTF-8 inside parse_qsl; raw non-ASCII bytes are re-decoded the same way.
-        text = text.encode("latin-1").decode("utf-8", "replace")
-        return parse_qs_multi(text, self.max_form_parts), MultiDict()
+        # Percent-escapes decode as UTF-8 inside parse_qsl; raw non-ASCII bytes are decoded the same way.
+        return parse_qs_multi(data.decode("utf-8", "replace"), self.max_form_parts), MultiDict()
 
     def _parse_multipart(self, stream: IO[bytes], options: dict[str, str]) -> ParseResult:
         boundary = options.get("boundary", "").encode("latin-1", "replace")

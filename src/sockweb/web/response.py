@@ -90,6 +90,7 @@ class Response:
         self.direct_passthrough = direct_passthrough
         self._on_close: list[Callable[[], object]] = []
         self.file: IO[bytes] | None = None
+        self._file_start = 0  # ranges count from the file position the body started at
         self.response: Iterable[bytes] | Iterable[str] = []
         if response is None:
             self.set_data(b"")
@@ -98,6 +99,10 @@ class Response:
         elif hasattr(response, "read"):
             self.file = cast("IO[bytes]", response)
             self.response = FileWrapper(self.file)
+            try:
+                self._file_start = self.file.tell()
+            except (AttributeError, OSError, ValueError):
+                self._file_start = 0
         else:
             self.response = response
 
@@ -494,7 +499,7 @@ class Response:
             yield data[start:stop]
             return
         file = self.file
-        file.seek(start)
+        file.seek(self._file_start + start)
         remaining = stop - start
         while remaining > 0:
             chunk = file.read(min(remaining, _BLOCK_SIZE))

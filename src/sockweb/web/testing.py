@@ -227,6 +227,7 @@ class TestResponse(Response):
     ``request`` that produced it and the redirect ``history`` before it."""
 
     __test__ = False  # not a pytest test class
+    default_mimetype = None  # show exactly the headers the application sent
 
     def __init__(self, body: bytes, status: str, headers: Headers, request: Request) -> None:
         super().__init__([body], status, headers)
@@ -280,6 +281,9 @@ class CookieJar:
             key, _, attr = item.partition("=")
             attrs[key.strip().lower()] = attr.strip()
         domain = attrs.get("domain", "").lstrip(".").lower()
+        # RFC 6265 §5.3 step 6: a Domain attribute that does not cover the request host is refused.
+        if domain and host != domain and not host.endswith("." + domain):
+            return
         host_only = not domain
         path = attrs.get("path") or ""
         if not path.startswith("/"):

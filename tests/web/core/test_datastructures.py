@@ -203,6 +203,7 @@ class TestEnvironHeaders:
         snapshot = headers.copy()
         snapshot.add("X", "1")
         assert "X" not in headers
+        assert Headers(headers)["Host"] == "example.com"  # building from a view copies its pairs
 
 
 class TestFileStorage:

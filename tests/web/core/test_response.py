@@ -344,6 +344,13 @@ class TestSendFile:
         assert headers["ETag"] == '"fixed"'
         assert source.closed
 
+    def test_ranges_count_from_the_file_position(self) -> None:
+        source = io.BytesIO(b"HEADERpayload")
+        source.seek(6)
+        response = send_file(source, create_environ(headers={"Range": "bytes=0-2"}), download_name="p.bin")
+        status, headers, body = serve(response)
+        assert (status, body, headers["Content-Range"]) == ("206 Partial Content", b"pay", "bytes 0-2/7")
+
     def test_file_object_attachment_needs_name(self) -> None:
         with pytest.raises(TypeError):
             send_file(io.BytesIO(b"x"), create_environ(), as_attachment=True)

@@ -29,6 +29,8 @@ def cookie_app(environ: WSGIEnv, start_response: Any) -> Any:
         response.set_cookie("sec", "s", secure=True)
     elif action == "delete":
         response.delete_cookie("root")
+    elif action == "foreign-domain":
+        response.set_cookie("foreign", "f", domain="evil.example")
     elif action == "default-path":
         response.headers.add("Set-Cookie", "dp=1")
     return response(environ, start_response)
@@ -65,6 +67,11 @@ class TestCookies:
         assert client.get("/", base_url="http://example.org/").json == {}
         client.get("/?set=root", base_url="http://www.example.com/")
         assert client.get("/", base_url="http://api.example.com/").json == {"wide": "w"}  # host-only
+
+    def test_domain_not_covering_the_host_is_refused(self, client: Client) -> None:
+        client.get("/?set=foreign", base_url="http://www.example.com/")
+        assert client.get("/", base_url="http://evil.example/").json == {}
+        assert len(client.cookie_jar or []) == 0
 
     def test_secure_only_over_https(self, client: Client) -> None:
         client.get("/?set=secure")
@@ -237,6 +244,14 @@ class TestRunner:
             return [b"error"]
 
         assert Client(validator(app)).get("/").status_code == 500
+
+    def test_response_headers_are_exactly_the_apps(self) -> None:
+        def app(environ: WSGIEnv, start_response: Any) -> Any:
+            start_response("204 No Content", [])
+            return []
+
+        response = Client(validator(app)).get("/")
+        assert response.status_code == 204 and list(response.headers) == []
 
     def test_app_must_start_response(self) -> None:
         with pytest.raises(RuntimeError):
