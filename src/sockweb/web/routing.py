@@ -398,7 +398,7 @@ class Rule:
         self._own_groups = [f"a{i}" for i in range(len(names))]
         self._host_build = _quote_static(self._host_parts, "")
         self._path_build = _quote_static(self._path_parts, "/")
-        self._regex = re.compile(self.pattern("a") + r"\Z")
+        self._regex = re.compile(self.pattern("a") + r"\Z", re.DOTALL)
 
     def pattern(self, prefix: str) -> str:
         """The regex source for this rule, with converter groups named ``prefix0``, ``prefix1``, ..."""
@@ -504,7 +504,7 @@ class _Group:
         self.by_index: dict[int, tuple[int, list[int]]] = {}
         source = "|".join(f"(?P<r{k}>{rule.pattern(f'r{k}_')})" for k, rule in enumerate(rules))
         try:
-            compiled: re.Pattern[str] | None = re.compile(f"(?:{source})" + r"\Z")
+            compiled: re.Pattern[str] | None = re.compile(f"(?:{source})" + r"\Z", re.DOTALL)
         except re.error:
             compiled = None  # e.g. custom converter regexes reusing group names: scan rule by rule
         self.combined = compiled

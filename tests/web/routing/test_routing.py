@@ -452,3 +452,45 @@ def test_malformed_rules() -> None:
         Map([Rule("/<a>/<a>", endpoint="x")])
     with pytest.raises(ValueError):
         Map([Rule("/<bad name>", endpoint="x")])
+
+
+# ------------------------------------------------------------------------------------------- properties
+
+from urllib.parse import unquote  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+PROPERTY_MAP = Map(
+    [
+        Rule("/s/<name>", endpoint="s"),
+        Rule("/s/<name>/<int:n>", endpoint="sn"),
+        Rule("/p/<path:rest>", endpoint="p"),
+        Rule("/s/fixed", endpoint="fixed"),
+    ]
+)
+segment_text = st.text(
+    st.characters(exclude_categories=("Cs",), exclude_characters="/"), min_size=1, max_size=12
+)
+path_text = st.lists(segment_text, min_size=1, max_size=4).map("/".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=segment_text, n=st.integers(min_value=0, max_value=10**12), rest=path_text)
+def test_build_then_match_round_trips(name: str, n: int, rest: str) -> None:
+    """What build() writes, match() reads back (after the server's percent-decoding)."""
+    a = PROPERTY_MAP.bind("example.com")
+    assert a.match(unquote(a.build("sn", {"name": name, "n": n}))) == ("sn", {"name": name, "n": n})
+    assert a.match(unquote(a.build("p", {"rest": rest}))) == ("p", {"rest": rest})
+    expected = ("fixed", {}) if name == "fixed" else ("s", {"name": name})
+    assert a.match(unquote(a.build("s", {"name": name}))) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(path=st.text(max_size=40))
+def test_match_only_raises_routing_exceptions(path: str) -> None:
+    a = PROPERTY_MAP.bind("example.com")
+    try:
+        a.match(path)
+    except (NotFound, RequestRedirect, MethodNotAllowed):
+        pass
