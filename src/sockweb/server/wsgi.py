@@ -206,13 +206,13 @@ class Exchange:
             )
         except (ValueError, TypeError, AttributeError) as exc:
             raise BadResponse(f"invalid response head: {exc}") from None
-        self.plan = plan
         if plan.send_body:
-            self.writer = BodyWriter(plan)
             if plan.framing == "length" and body_length is not None and plan.content_length != body_length:
                 raise BadResponse(
                     f"Content-Length {plan.content_length} does not match the {body_length}-byte body"
                 )
+            self.writer = BodyWriter(plan)
+        self.plan = plan
         return plan.head
 
     def extra(self) -> bytes:

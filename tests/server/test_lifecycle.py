@@ -1,0 +1,72 @@
+"""Graceful shutdown, the access log, the thread pool and dispatch modes, --trace, frameworks."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import signal
+import threading
+
+import pytest
+import requests
+
+from server.conftest import APPS_DIR, connect, read_response
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_graceful_shutdown_finishes_in_flight_request(run_server):
+    srv = run_server("fixtureapps:dispatch", cwd=APPS_DIR)
+    idle = connect(srv)
+    idle.sendall(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+    read_response(idle, bytearray())
+    with connect(srv) as busy:
+        busy.sendall(b"GET /sleepy?t=1.5 HTTP/1.1\r\nHost: t\r\n\r\n")
+        srv.wait_for_log(r"Listening")
+        # Make sure the request is in flight before signalling.
+        threading.Event().wait(0.3)
+        srv.proc.send_signal(signal.SIGTERM)
+        status, headers, body = read_response(busy, bytearray())
+        assert status.startswith(b"HTTP/1.1 200")
+        assert busy.recv(10) == b""  # closed once its response was sent
+    assert idle.recv(10) == b""  # the idle keep-alive connection was closed
+    idle.close()
+    assert srv.proc.wait(20) == 0
+    with pytest.raises(OSError):
+        connect(srv, timeout=2)
+
+
+def test_access_log_line(run_server):
+    srv = run_server("fixtureapps:dispatch", "--access-log", "-", cwd=APPS_DIR)
+    requests.get(srv.url + "/hello?q=1", headers={"User-Agent": "tester/1.0"}, timeout=10)
+    srv.stop()
+    line = srv.output().strip().splitlines()[-1]
+    assert '"GET /hello?q=1 HTTP/1.1" 200 13' in line and "tester/1.0" in line
+
+
+@pytest.mark.parametrize("mode", ["pool", "auto"])
+def test_blocking_app_runs_in_pool_threads(run_server, mode):
+    srv = run_server("fixtureapps:dispatch", "--dispatch", mode, "--threads", "8", cwd=APPS_DIR)
+    barrier_url = srv.url + "/sleepy?t=0.2"
+    with concurrent.futures.ThreadPoolExecutor(16) as ex:
+        names = list(ex.map(lambda _: requests.get(barrier_url, timeout=20).text, range(32)))
+    # "auto" calls the first request inline, sees it block, and sends the rest to the pool.
+    assert names.count("MainThread") <= (1 if mode == "auto" else 0)
+    pool_threads = {n for n in names if n != "MainThread"}
+    assert all(n.startswith("sockweb-app-") for n in pool_threads)
+    assert 1 < len(pool_threads) <= 8
+
+
+def test_inline_mode_runs_on_loop_thread(run_server):
+    srv = run_server("fixtureapps:dispatch", "--dispatch", "inline", cwd=APPS_DIR)
+    assert requests.get(srv.url + "/sleepy?t=0", timeout=10).text == "MainThread"
+    info = requests.get(srv.url + "/echo", timeout=10).json()
+    assert info["multithread"] is False
+
+
+def test_trace_logs_journey_and_server_timing(run_server):
+    srv = run_server("fixtureapps:dispatch", "--trace", cwd=APPS_DIR)
+    r = requests.get(srv.url + "/hello", timeout=10)
+    assert "app;dur=" in r.headers["Server-Timing"]
+    srv.wait_for_log(
+        r"GET /hello 200: accepted .* parsed .* app called .* first byte .* last byte .*13 bytes"
+    )
