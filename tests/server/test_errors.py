@@ -115,7 +115,7 @@ def test_slow_reader_gets_everything(server):
             assert chunk
             data += chunk
             time.sleep(0.0005)
-        status, _, body = read_response(sock, data)
+        _status, _, body = read_response(sock, data)
         assert len(body) == 4 << 20
         assert read_response(sock, data)[2] == b"Hello, World!"
 

@@ -118,7 +118,7 @@ def test_head_has_no_body(server):
 def test_chunked_response_stream(server):
     with connect(server) as sock:
         sock.sendall(b"GET /stream?chunks=4&size=3 HTTP/1.1\r\nHost: t\r\n\r\n")
-        status, headers, body = read_response(sock, bytearray())
+        _status, headers, body = read_response(sock, bytearray())
     assert headers["transfer-encoding"] == "chunked"
     assert body == b"AAABBBCCCDDD"
 
@@ -126,7 +126,7 @@ def test_chunked_response_stream(server):
 def test_http10_stream_closes_connection(server):
     with connect(server) as sock:
         sock.sendall(b"GET /stream?chunks=2&size=2 HTTP/1.0\r\n\r\n")
-        status, headers, body = read_response(sock, bytearray())
+        _status, headers, body = read_response(sock, bytearray())
     assert "transfer-encoding" not in headers
     assert body == b"AABB"
 
@@ -136,7 +136,7 @@ def test_chunked_request_body(server):
         b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
         b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
     )
-    status, _, body = request(server, raw)
+    _status, _, body = request(server, raw)
     info = json.loads(body)
     assert info["body_size"] == 11
     assert info["body_sha256"] == hashlib.sha256(b"hello world").hexdigest()
@@ -208,7 +208,7 @@ def test_expect_continue_sent_when_app_reads(server):
         interim = sock.recv(4096)
         assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
         sock.sendall(b"data")
-        status, _, body = read_response(sock, bytearray())
+        _status, _, body = read_response(sock, bytearray())
     assert json.loads(body)["body_size"] == 4
 
 

@@ -25,7 +25,7 @@ def test_graceful_shutdown_finishes_in_flight_request(run_server):
         # Make sure the request is in flight before signalling.
         threading.Event().wait(0.3)
         srv.proc.send_signal(signal.SIGTERM)
-        status, headers, body = read_response(busy, bytearray())
+        status, _headers, _body = read_response(busy, bytearray())
         assert status.startswith(b"HTTP/1.1 200")
         assert busy.recv(10) == b""  # closed once its response was sent
     assert idle.recv(10) == b""  # the idle keep-alive connection was closed
