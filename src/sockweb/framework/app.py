@@ -387,12 +387,15 @@ class App(Scaffold):
 
     def _end_request(self, ctx: RequestContext, error: BaseException | None) -> None:
         try:
-            self.do_teardown_request(ctx, error)
+            plan = ctx.plan
+            if plan is None or plan.teardown:
+                self.do_teardown_request(ctx, error)
         finally:
             try:
                 ctx.request.close()  # uploaded files' temporary files
             finally:
-                self.do_teardown_appcontext(error)
+                if self.teardown_appcontext_funcs:
+                    self.do_teardown_appcontext(error)
 
     def _finish_streamed(self, ctx: RequestContext) -> None:
         # Runs when the server closes the body, maybe in another thread: set the variables afresh.
@@ -408,7 +411,7 @@ class App(Scaffold):
     def full_dispatch_request(self, ctx: RequestContext) -> BaseResponse:
         """Match, run the before hooks and the view, then the after hooks; errors go to the handlers."""
         request = ctx.request
-        plan = self._match(ctx)
+        plan = ctx.plan = self._match(ctx)
         try:
             for preprocess in plan.preprocessors:
                 preprocess(request.endpoint, request.view_args)
@@ -433,13 +436,8 @@ class App(Scaffold):
     def _match(self, ctx: RequestContext) -> _Plan:
         request = ctx.request
         environ = request.environ
-        key = (
-            environ.get("HTTP_HOST"),
-            environ.get("SERVER_NAME"),
-            environ.get("SERVER_PORT"),
-            environ.get("SCRIPT_NAME"),
-            environ.get("wsgi.url_scheme"),
-        )
+        host = environ.get("HTTP_HOST") or (environ.get("SERVER_NAME"), environ.get("SERVER_PORT"))
+        key = (host, environ.get("SCRIPT_NAME"), environ.get("wsgi.url_scheme"))
         adapter = self._adapters.get(key)
         if adapter is None:
             adapter = self.create_url_adapter(environ)
@@ -448,7 +446,9 @@ class App(Scaffold):
             self._adapters[key] = adapter
         ctx.url_adapter = adapter
         try:
-            rule, view_args = adapter.match(_path_from_environ(environ), request.method, return_rule=True)
+            rule, view_args = adapter.match(
+                _path_from_environ(environ), environ.get("REQUEST_METHOD") or "GET", return_rule=True
+            )
         except RequestRedirect as e:
             request.routing_exception = e
             # The cached adapter knows no query string; a fresh one puts it into the redirect target.
@@ -513,7 +513,10 @@ class App(Scaffold):
                 )
         kind = type(rv)
         if kind is str or kind is bytes:
-            return self.response_class(rv, status, headers)
+            cls = self.response_class
+            if status is None and headers is None and issubclass(cls, Response):
+                return cls.from_body(rv.encode(cls.charset) if kind is str else rv)
+            return cls(rv, status, headers)
         if isinstance(rv, BaseResponse):
             response = rv
         elif isinstance(rv, (dict, list)):
@@ -615,8 +618,10 @@ class App(Scaffold):
     # -- teardown
 
     def do_teardown_request(self, ctx: RequestContext, exc: BaseException | None = None) -> None:
-        rule = ctx.request.url_rule
-        plan = self._plan(rule.endpoint if rule is not None else None)
+        plan = ctx.plan
+        if plan is None:
+            rule = ctx.request.url_rule
+            plan = self._plan(rule.endpoint if rule is not None else None)
         for teardown in plan.teardown:
             teardown(exc)
 

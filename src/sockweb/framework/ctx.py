@@ -102,6 +102,7 @@ class RequestContext:
         "_tokens",
         "app",
         "app_ctx",
+        "plan",
         "request",
         "streaming",
         "url_adapter",
@@ -121,6 +122,8 @@ class RequestContext:
         self._tokens: list[Token[RequestContext]] = []
         #: set by stream_with_context: the teardown waits for the end of the response body
         self.streaming = False
+        #: what the App resolved for the matched endpoint (set during dispatch)
+        self.plan: Any = None
 
     @property
     def session(self) -> SecureCookieSession:

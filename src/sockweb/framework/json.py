@@ -20,9 +20,12 @@ from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
+from .wrappers import Response as FrameworkResponse
+
 if TYPE_CHECKING:
+    from sockweb.web.response import Response
+
     from .app import App
-    from .wrappers import Response
 
 _orjson: Any
 try:
@@ -119,7 +122,10 @@ class JSONProvider:
         else:
             obj = list(args)
         body = self._encode(obj, self.sort_keys, self._pretty(), {})
-        return self._app.response_class(body, mimetype=self.mimetype)
+        cls = self._app.response_class
+        if issubclass(cls, FrameworkResponse):
+            return cls.from_body(body, self.mimetype)
+        return cls(body, mimetype=self.mimetype)
 
 
 DefaultJSONProvider = JSONProvider

@@ -8,8 +8,10 @@ changes the default media type to HTML, the usual type of a view's string.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from sockweb.web.datastructures import Headers
 from sockweb.web.request import Request as BaseRequest
 from sockweb.web.response import Response as BaseResponse
 
@@ -82,9 +84,69 @@ class Request(BaseRequest):
 
 
 class Response(BaseResponse):
-    """The response class of the framework: like the toolkit's, with ``text/html`` as default type."""
+    """The response class of the framework: like the toolkit's, with ``text/html`` as default type.
+
+    It also answers the most common case, a complete in-memory body with a 2xx status and nothing to
+    run on close, without the general machinery (no header copy, no closing wrapper): the server gets the
+    header list and the body list directly. Everything else goes through the toolkit's ``__call__``.
+    """
 
     default_mimetype = "text/html"
+    _has_close_callbacks = False
+    #: (class, content type) -> (a finished empty response, its header pairs without Content-Length)
+    _templates: dict[tuple[type[Response], str | None], tuple[Response, list[tuple[str, str]]]] = {}
+
+    @classmethod
+    def from_body(cls, data: bytes, content_type: str | None = None) -> Response:
+        """``cls(data, content_type=content_type)`` for a 200 response, built faster.
+
+        Views return such bodies on almost every request, so instead of parsing the status and validating
+        constant headers each time, this copies a response built once by the regular constructor and
+        sets the body and its Content-Length. Every mutable attribute of the copy is a fresh object.
+        """
+        key = (cls, content_type)
+        cached = cls._templates.get(key)
+        if cached is None:
+            template = cls(b"", content_type=content_type)
+            pairs = [pair for pair in template.headers.to_wsgi_list() if pair[0] != "Content-Length"]
+            cached = cls._templates[key] = (template, pairs)
+        template, pairs = cached
+        response = cls.__new__(cls)
+        state = response.__dict__
+        for name, value in template.__dict__.items():
+            kind = type(value)
+            if kind is list:
+                state[name] = list(value)
+            elif kind is dict:
+                state[name] = dict(value)
+            elif kind is Headers:
+                state[name] = Headers()
+            else:
+                state[name] = value
+        response.headers._list = [*pairs, ("Content-Length", str(len(data)))]
+        response.response = [data]
+        return response
+
+    def call_on_close(self, func: Callable[[], object]) -> Callable[[], object]:
+        self._has_close_callbacks = True
+        return super().call_on_close(func)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        body = self.response
+        if (
+            type(body) is list
+            and len(body) == 1
+            and type(body[0]) is bytes
+            and self.file is None
+            and not self._has_close_callbacks
+            and not self.direct_passthrough
+            and 200 <= self.status_code < 300
+            and self.status_code != 204
+        ):
+            start_response(self.status, self.headers.to_wsgi_list())
+            # RFC 9110 §9.3.2: HEAD gets the same headers and no content.
+            return [] if environ.get("REQUEST_METHOD") == "HEAD" else body
+        return super().__call__(environ, start_response)
 
     @property
     def json(self) -> Any:
