@@ -72,6 +72,36 @@ def test_watcher_sees_deletion_and_creation(tmp_path: Path) -> None:
     assert watcher.wait(1) == {os.path.realpath(later)}
 
 
+def wait_change(watcher: StatWatcher | WatchfilesWatcher, limit: float = 10.0) -> set[str]:
+    deadline = time.monotonic() + limit
+    changed: set[str] = set()
+    while not changed and time.monotonic() < deadline:
+        changed = watcher.wait(0.5)
+    return changed
+
+
+def test_watchfiles_survives_a_folder_removed_and_created_again(tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    mod = folder / "mod.py"
+    mod.write_text("A = 1\n")
+    watcher = WatchfilesWatcher()
+    try:
+        watcher.add({str(mod): None})
+        assert watcher.wait(0.3) == set()
+        shutil.rmtree(folder)
+        assert wait_change(watcher) == {os.path.realpath(mod)}
+        folder.mkdir()
+        mod.write_text("A = 2\n")
+        assert wait_change(watcher) == {os.path.realpath(mod)}  # seen through a new watch
+        bump(mod, "A = 33\n")
+        assert wait_change(watcher) == {os.path.realpath(mod)}
+    finally:
+        watcher.close()
+
+
 def test_make_watcher() -> None:
     assert isinstance(make_watcher("stat"), StatWatcher)
     auto = make_watcher("auto")

@@ -81,6 +81,10 @@ def is_loopback(addr: str | None) -> bool:
     return ip.is_loopback
 
 
+def _request_line(environ: Environ) -> str:
+    return f"{environ.get('REQUEST_METHOD', '?')} {environ.get('PATH_INFO', '')}"
+
+
 def _host_name(environ: Environ) -> str:
     host = str(environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or "")
     if host.startswith("["):
@@ -221,32 +225,40 @@ class DebuggedApplication:
         path = str(environ.get("PATH_INFO") or "")
         if self.evalex and path.startswith(self.console_path + "/"):
             return self._endpoint(environ, start_response, path[len(self.console_path) :])
-        return self._run(environ, start_response)
-
-    def _run(self, environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
-        body_started = False
-        app_iter: Iterable[bytes] | None = None
         try:
             app_iter = self.app(environ, start_response)
+        except Exception as exc:
+            return [self._error_page(environ, start_response, exc)]
+        wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(wrapper, type) and isinstance(app_iter, wrapper):
+            return app_iter  # a file: hand it to the server as is, so it can still use sendfile
+        return self._iterate(environ, start_response, app_iter)
+
+    def _iterate(
+        self, environ: Environ, start_response: StartResponse, app_iter: Iterable[bytes]
+    ) -> Iterator[bytes]:
+        body_started = False
+        try:
             for chunk in app_iter:
                 body_started = body_started or bool(chunk)
                 yield chunk
         except Exception as exc:
-            yield from self._failed(environ, start_response, exc, body_started)
+            if body_started:
+                log.error(
+                    "Exception on %s after the response started; closing the connection",
+                    _request_line(environ),
+                    exc_info=exc,
+                )
+                raise
+            yield self._error_page(environ, start_response, exc)
         finally:
             close = getattr(app_iter, "close", None)
             if close is not None:
                 close()
 
-    def _failed(
-        self, environ: Environ, start_response: StartResponse, exc: Exception, body_started: bool
-    ) -> Iterator[bytes]:
-        request = f"{environ.get('REQUEST_METHOD', '?')} {environ.get('PATH_INFO', '')}"
-        if body_started:
-            log.error(
-                "Exception on %s after the response started; closing the connection", request, exc_info=exc
-            )
-            raise exc
+    def _error_page(self, environ: Environ, start_response: StartResponse, exc: Exception) -> bytes:
+        """Log ``exc``, start a 500 response and return its body (the page, or plain text)."""
+        request = _request_line(environ)
         log.error("Exception on %s", request, exc_info=exc)
         captured = self._remember(exc)
         console = self.evalex and self._console_allowed(environ)
@@ -260,7 +272,7 @@ class DebuggedApplication:
                 captured,
                 request_line=request,
                 console=console,
-                base=str(environ.get("SCRIPT_NAME") or "") + self.console_path,
+                base=self._base(environ),
                 secret=self.secret,
                 nonce=nonce,
             )
@@ -279,11 +291,15 @@ class DebuggedApplication:
         ]
         # raises (the original exception) if the server already sent the app's headers
         start_response("500 INTERNAL SERVER ERROR", headers, (type(exc), exc, exc.__traceback__))
-        yield body
+        return body
+
+    def _base(self, environ: Environ) -> str:
+        """Where the console endpoints are, seen from the client (the app may be mounted under a prefix)."""
+        return str(environ.get("SCRIPT_NAME") or "").rstrip("/") + self.console_path
 
     def _remember(self, exc: BaseException) -> CapturedTraceback:
         tb_id = secrets.token_hex(6)
-        captured = capture(exc, tb_id, skip=1)  # frame 0 is _run
+        captured = capture(exc, tb_id, skip=1)  # frame 0 is __call__ or _iterate
         with self._lock:
             self._tracebacks[tb_id] = captured
             while len(self._tracebacks) > MAX_TRACEBACKS:
@@ -347,7 +363,7 @@ class DebuggedApplication:
                 )
             return _text(start_response, "401 UNAUTHORIZED", f"Wrong PIN ({left} attempts left).\n")
         cookie = (
-            f"{self.cookie_name}={token}; Path={self.console_path}/; HttpOnly; SameSite=Strict; "
+            f"{self.cookie_name}={token}; Path={self._base(environ)}/; HttpOnly; SameSite=Strict; "
             f"Max-Age={int(UNLOCK_LIFETIME)}"
         )
         return _text(start_response, "200 OK", "Unlocked.\n", [("Set-Cookie", cookie)])

@@ -138,6 +138,7 @@ class WatchfilesWatcher:
     """
 
     TICK_MS = 300
+    DIRS_RECHECK = 2.0  # seconds; a folder removed and created again needs a new watch
 
     def __init__(self) -> None:
         import watchfiles
@@ -149,9 +150,10 @@ class WatchfilesWatcher:
         self._files = _Files()
         self._gen: Iterator[set[tuple[Any, str]]] | None = None
         self._stop = threading.Event()
-        self._dirs: set[str] = set()
+        self._dirs: dict[str, tuple[int, int]] = {}  # watched folder -> (st_dev, st_ino)
         self._armed_version = -1
         self._catch_up = False
+        self._dirs_checked = 0.0
 
     def add(self, files: Mapping[str, int | None]) -> None:
         self._files.add(files)
@@ -162,8 +164,15 @@ class WatchfilesWatcher:
 
     def _rearm(self) -> None:
         version, paths = self._files.snapshot()
-        dirs = {d for d in (os.path.dirname(p) for p in paths) if os.path.isdir(d)}
+        dirs = {}
+        for folder in {os.path.dirname(p) for p in paths}:
+            try:
+                info = os.stat(folder)
+            except OSError:
+                continue  # gone for now; its files count as deleted until it comes back
+            dirs[folder] = (info.st_dev, info.st_ino)
         self._armed_version = version
+        self._dirs_checked = time.monotonic()
         if dirs == self._dirs and self._gen is not None:
             return
         self.close()
@@ -185,19 +194,30 @@ class WatchfilesWatcher:
     def wait(self, timeout: float) -> set[str]:
         deadline = time.monotonic() + timeout
         while True:
-            if self._files.snapshot()[0] != self._armed_version:
+            stale = time.monotonic() - self._dirs_checked > self.DIRS_RECHECK
+            if stale or self._files.snapshot()[0] != self._armed_version:
                 self._rearm()
-            if self._gen is None:
-                time.sleep(min(self.TICK_MS / 1000, max(deadline - time.monotonic(), 0)))
-                events: set[tuple[Any, str]] = set()
-            else:
-                events = next(self._gen, set())
+            events = self._next_events(deadline)
             changed = self._files.changed(os.path.realpath(path) for _, path in events)
             if self._catch_up:
                 self._catch_up = False
                 changed |= self._files.changed()
             if changed or time.monotonic() >= deadline:
                 return changed
+
+    def _next_events(self, deadline: float) -> set[tuple[Any, str]]:
+        if self._gen is not None:
+            try:
+                events = next(self._gen, None)
+            except (OSError, RuntimeError) as exc:  # e.g. a watched folder was removed
+                log.debug("file watch failed (%s); re-arming", exc)
+                events = None
+            if events is not None:
+                return events
+            # the watch ended: forget it, rely on the catch-up comparison, arm again next round
+            self._gen, self._dirs, self._armed_version, self._catch_up = None, {}, -1, True
+        time.sleep(min(self.TICK_MS / 1000, max(deadline - time.monotonic(), 0)))
+        return set()
 
     def close(self) -> None:
         self._stop.set()
