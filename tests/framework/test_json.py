@@ -126,3 +126,35 @@ def test_custom_provider(app, client) -> None:
     custom = MyApp("custom")
     with custom.app_context():
         assert custom.json.dumps({"a": "b"}) == '{"A":"B"}'
+
+
+def test_request_json_goes_through_the_provider(app, client, backend) -> None:
+    from sockweb.framework import request
+
+    calls: list[bytes] = []
+    loads = app.json.loads
+
+    def spy(data, **kwargs):
+        calls.append(data)
+        return loads(data, **kwargs)
+
+    app.json.loads = spy  # type: ignore[method-assign]
+
+    @app.post("/")
+    def echo():
+        first = request.get_json()
+        assert request.json is first  # cached
+        return {"got": first, "silent": request.get_json(force=True, silent=True) is first}
+
+    assert client.post("/", json={"a": 1}).json == {"got": {"a": 1}, "silent": True}
+    assert calls == [b'{"a": 1}']
+    bad = client.post("/", data=b"[1,", content_type="application/json")
+    assert bad.status_code == 400 and "not valid JSON" in bad.text
+    assert client.post("/", data=b"{}", content_type="text/plain").status_code == 415
+
+    @app.post("/silent")
+    def silent():
+        return {"v": request.get_json(silent=True)}
+
+    assert client.post("/silent", data=b"{", content_type="application/json").json == {"v": None}
+    assert client.post("/silent", data=b"{}", content_type="text/plain").json == {"v": None}

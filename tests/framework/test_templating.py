@@ -97,3 +97,21 @@ def test_stream_template(tapp) -> None:
         return stream_template("page.html", value="s")
 
     assert tapp.test_client().get("/").text == "<p>s</p>"
+
+
+def test_flashed_messages_in_templates(tapp) -> None:
+    from sockweb.framework.helpers import flash
+
+    @tapp.get("/flash")
+    def do_flash():
+        flash("<saved>")
+        return "ok"
+
+    @tapp.get("/show")
+    def show():
+        return render_template_string("{% for m in get_flashed_messages() %}[{{ m }}]{% endfor %}")
+
+    client = tapp.test_client()
+    client.get("/flash")
+    assert client.get("/show").text == "[&lt;saved&gt;]"
+    assert client.get("/show").text == ""
