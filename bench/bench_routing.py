@@ -6,7 +6,7 @@ near the front and the back of the table, static and dynamic, plus 404s and 405s
 script reports microseconds per match() and per build(); the figure to read is the ratio, measured in
 the same run (the machines are shared and noisy).
 
-    taskset -c 0 python bench/bench_routing.py [--seconds 0.5] [--repeat 5]
+    taskset -c 0 python bench/bench_routing.py [--seconds 0.2] [--repeat 7]
 """
 
 from __future__ import annotations
@@ -79,25 +79,36 @@ def build_cases() -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def time_per_call(fn: Callable[[], object], seconds: float, repeat: int) -> float:
-    """Best-of-`repeat` microseconds per call, each run lasting about `seconds`."""
+def calibrate(fn: Callable[[], object], seconds: float) -> int:
+    """Number of calls that take about `seconds`."""
     n = 1
-    while True:  # calibrate the number of calls per run
+    while True:
         start = time.perf_counter()
         for _ in range(n):
             fn()
         elapsed = time.perf_counter() - start
-        if elapsed > seconds / 5:
-            break
+        if elapsed > seconds / 10:
+            return max(1, int(n * seconds / elapsed))
         n *= 2
-    n = max(1, int(n * seconds / 5 / elapsed * 5))
-    runs = []
+
+
+def run(fn: Callable[[], object], n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - start) / n * 1e6
+
+
+def compare(
+    ours: Callable[[], object], theirs: Callable[[], object], seconds: float, repeat: int
+) -> tuple[float, float]:
+    """Best-of-`repeat` µs per call for both, runs interleaved so that load changes hit both alike."""
+    n_ours, n_theirs = calibrate(ours, seconds), calibrate(theirs, seconds)
+    ours_runs, theirs_runs = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        runs.append((time.perf_counter() - start) / n * 1e6)
-    return min(runs)
+        ours_runs.append(run(ours, n_ours))
+        theirs_runs.append(run(theirs, n_theirs))
+    return min(ours_runs), min(theirs_runs)
 
 
 def matcher(
@@ -114,8 +125,8 @@ def matcher(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=0.4, help="time per measurement run")
-    parser.add_argument("--repeat", type=int, default=5, help="runs per measurement (best is kept)")
+    parser.add_argument("--seconds", type=float, default=0.2, help="time per measurement run")
+    parser.add_argument("--repeat", type=int, default=7, help="runs per measurement (best is kept)")
     args = parser.parse_args(argv)
 
     specs = rule_specs()
@@ -137,16 +148,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'case':<16} {'sockweb µs':>11} {'werkzeug µs':>12} {'ratio':>7}")
     ratios = []
     for label, path, method in paths():
-        ours_us = time_per_call(matcher(ours, path, method, (HTTPException,)), args.seconds, args.repeat)
-        theirs_us = time_per_call(
-            matcher(theirs, path, method, (wz_exc.HTTPException,)), args.seconds, args.repeat
+        ours_us, theirs_us = compare(
+            matcher(ours, path, method, (HTTPException,)),
+            matcher(theirs, path, method, (wz_exc.HTTPException,)),
+            args.seconds,
+            args.repeat,
         )
         ratios.append(theirs_us / ours_us)
         print(f"match {label:<10} {ours_us:>11.2f} {theirs_us:>12.2f} {theirs_us / ours_us:>6.1f}x")
     for endpoint, values in build_cases():
         assert same_url(ours.build(endpoint, values), theirs.build(endpoint, values)), endpoint
-        ours_us = time_per_call(partial(ours.build, endpoint, values), args.seconds, args.repeat)
-        theirs_us = time_per_call(partial(theirs.build, endpoint, values), args.seconds, args.repeat)
+        ours_us, theirs_us = compare(
+            partial(ours.build, endpoint, values),
+            partial(theirs.build, endpoint, values),
+            args.seconds,
+            args.repeat,
+        )
         ratios.append(theirs_us / ours_us)
         print(f"build {endpoint:<10} {ours_us:>11.2f} {theirs_us:>12.2f} {theirs_us / ours_us:>6.1f}x")
     print(f"geometric mean speed-up: {statistics.geometric_mean(ratios):.1f}x (werkzeug time / sockweb time)")

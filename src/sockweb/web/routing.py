@@ -443,7 +443,7 @@ class Rule:
 
     def match_values(self, match: re.Match[str], groups: Sequence[int | str]) -> dict[str, Any]:
         """Converted values for this rule from a regex match (raises ValidationError)."""
-        values = dict(self.defaults)
+        values = dict(self.defaults) if self.defaults else {}
         for slot, group in zip(self._slots, groups, strict=True):
             values[slot.name] = slot.converter.to_python(match.group(group))
         return values
@@ -457,6 +457,8 @@ class Rule:
         """Why this rule cannot build a URL from these values (None: it can, unless a converter objects)."""
         if method is not None and self.methods is not None and method not in self.methods:
             return f"does not accept {method}"
+        if not self.build_keys:
+            return None
         defaults = self.defaults
         for name in self.arguments:
             if name not in values and name not in defaults:
@@ -487,6 +489,8 @@ def _quote_static(parts: list[_Part], safe: str) -> list[_Part]:
 
 
 def _build(parts: list[_Part], values: Mapping[str, Any]) -> str:
+    if len(parts) == 1 and isinstance(parts[0], str):
+        return parts[0]  # a static rule
     out = [part if isinstance(part, str) else part.converter.to_url(values[part.name]) for part in parts]
     return "".join(out)
 
