@@ -1,7 +1,7 @@
 """The App: a WSGI application built from routes, hooks, error handlers, blueprints and config.
 
 Strategy: registration (routes, hooks, blueprints) only fills tables; the first request for an endpoint
-turns them into a :class:`_Plan`, a tuple-of-tuples of what runs for that endpoint (view, before hooks
+turns them into a :class:`Plan`, a tuple-of-tuples of what runs for that endpoint (view, before hooks
 in order, after and teardown hooks in reverse order, blueprint chain). Any later registration drops the
 plans. A request then costs: one Request object (lazy: nothing is parsed until asked for), one context
 pair set on two ContextVars, one route match on a URL adapter cached per host/script/scheme, the view,
@@ -34,13 +34,11 @@ from .config import DEFAULT_CONFIG, Config
 from .ctx import AppContext, RequestContext, _AppCtxGlobals
 from .globals import _cv_app, _cv_request
 from .json import DefaultJSONProvider, JSONProvider
+from .plans import Plan, blueprint_chain, build_plan, find_error_handler
 from .scaffold import (
-    AfterRequestFunc,
-    BeforeRequestFunc,
     ErrorHandler,
     Scaffold,
     TeardownFunc,
-    URLValuePreprocessor,
     ViewFunc,
 )
 from .sessions import SecureCookieSession, SecureCookieSessionInterface, SessionInterface
@@ -58,41 +56,6 @@ WSGIEnvironment = dict[str, Any]
 StartResponse = Callable[..., Any]
 
 _ADAPTER_CACHE_SIZE = 64
-
-
-class _Plan:
-    """What runs for one endpoint, resolved once from the registration tables."""
-
-    __slots__ = ("after", "before", "blueprints", "preprocessors", "teardown", "view")
-
-    def __init__(
-        self,
-        *,
-        view: ViewFunc | None,
-        blueprints: tuple[str, ...],
-        before: tuple[BeforeRequestFunc, ...],
-        after: tuple[AfterRequestFunc, ...],
-        teardown: tuple[TeardownFunc, ...],
-        preprocessors: tuple[URLValuePreprocessor, ...],
-    ) -> None:
-        self.view = view
-        self.blueprints = blueprints
-        self.before = before
-        self.after = after
-        self.teardown = teardown
-        self.preprocessors = preprocessors
-
-
-def blueprint_chain(endpoint: str | None) -> tuple[str, ...]:
-    """``"a.b.view"`` -> ``("a.b", "a")``: the blueprints of an endpoint, innermost first."""
-    if not endpoint or "." not in endpoint:
-        return ()
-    name = endpoint.rpartition(".")[0]
-    chain = [name]
-    while "." in name:
-        name = name.rpartition(".")[0]
-        chain.append(name)
-    return tuple(chain)
 
 
 def _path_from_environ(environ: WSGIEnvironment) -> str:
@@ -152,9 +115,9 @@ class App(Scaffold):
         self.blueprints: dict[str, Blueprint] = {}
         self.extensions: dict[str, Any] = {}
         self.teardown_appcontext_funcs: list[TeardownFunc] = []
-        self._plans: dict[str | None, _Plan] = {}
+        self._plans: dict[str | None, Plan] = {}
         self._adapters: dict[tuple[Any, ...], MapAdapter] = {}
-        self._handler_cache: dict[tuple[type[BaseException], tuple[str, ...]], ErrorHandler | None] = {}
+        self._handler_cache: dict[tuple[type[BaseException], int | None, tuple[str, ...]], Any] = {}
         if self.static_folder is not None and self.static_url_path is not None:
             self.add_url_rule(
                 f"{self.static_url_path}/<path:filename>", endpoint="static", view_func=self.send_static_file
@@ -287,31 +250,14 @@ class App(Scaffold):
 
     # -- plans
 
-    def _plan(self, endpoint: str | None) -> _Plan:
+    def _plan(self, endpoint: str | None) -> Plan:
         plan = self._plans.get(endpoint)
         if plan is None:
             plan = self._plans[endpoint] = self._build_plan(endpoint)
         return plan
 
-    def _build_plan(self, endpoint: str | None) -> _Plan:
-        chain = blueprint_chain(endpoint)
-        outer_first = (None, *reversed(chain))
-        inner_first = (*chain, None)
-
-        def forward(table: Mapping[str | None, list[Any]]) -> tuple[Any, ...]:
-            return tuple(f for name in outer_first for f in table.get(name, ()))
-
-        def backward(table: Mapping[str | None, list[Any]]) -> tuple[Any, ...]:
-            return tuple(f for name in inner_first for f in reversed(table.get(name, ())))
-
-        return _Plan(
-            view=self.view_functions.get(endpoint) if endpoint is not None else None,
-            blueprints=chain,
-            before=forward(self.before_request_funcs),
-            after=backward(self.after_request_funcs),
-            teardown=backward(self.teardown_request_funcs),
-            preprocessors=forward(self.url_value_preprocessors),
-        )
+    def _build_plan(self, endpoint: str | None) -> Plan:
+        return build_plan(self, endpoint)
 
     def context_processors_for(self, blueprints: tuple[str, ...]) -> list[Callable[[], dict[str, Any]]]:
         """Template context processors of the App, then of each blueprint from the outermost."""
@@ -433,7 +379,7 @@ class App(Scaffold):
         response = self.make_response(rv)
         return self.process_response(ctx, response, plan)
 
-    def _match(self, ctx: RequestContext) -> _Plan:
+    def _match(self, ctx: RequestContext) -> Plan:
         request = ctx.request
         environ = request.environ
         host = environ.get("HTTP_HOST") or (environ.get("SERVER_NAME"), environ.get("SERVER_PORT"))
@@ -476,7 +422,7 @@ class App(Scaffold):
             self.config["PREFERRED_URL_SCHEME"] or "http",
         )
 
-    def process_response(self, ctx: RequestContext, response: BaseResponse, plan: _Plan) -> BaseResponse:
+    def process_response(self, ctx: RequestContext, response: BaseResponse, plan: Plan) -> BaseResponse:
         """Run after_this_request functions and after_request hooks, then save the session."""
         for func in ctx._after_request_functions:
             response = func(response)
@@ -549,31 +495,17 @@ class App(Scaffold):
         return self.testing or self.debug
 
     def _find_error_handler(self, e: BaseException, blueprints: tuple[str, ...]) -> ErrorHandler | None:
-        key = (type(e), blueprints)
+        code = e.code if isinstance(e, HTTPException) else None
+        key = (type(e), code, blueprints)
         cache = self._handler_cache
         if key in cache:
-            return cache[key]
-        handler = self._search_error_handler(e, blueprints)
+            cached: ErrorHandler | None = cache[key]
+            return cached
+        handler = find_error_handler(self.error_handler_spec, type(e), code, blueprints)
         cache[key] = handler
         return handler
 
-    def _search_error_handler(self, e: BaseException, blueprints: tuple[str, ...]) -> ErrorHandler | None:
-        code = e.code if isinstance(e, HTTPException) else None
-        mro = type(e).__mro__
-        # A handler for the status code beats one for a class; an inner blueprint beats its parents
-        # and the App; a subclass beats its bases.
-        for lookup_code in (code, None) if code is not None else (None,):
-            for name in (*blueprints, None):
-                handlers = self.error_handler_spec.get(name, {}).get(lookup_code)
-                if not handlers:
-                    continue
-                for cls in mro:
-                    handler = handlers.get(cls)
-                    if handler is not None:
-                        return handler
-        return None
-
-    def handle_user_exception(self, ctx: RequestContext, e: Exception, plan: _Plan | None = None) -> Any:
+    def handle_user_exception(self, ctx: RequestContext, e: Exception, plan: Plan | None = None) -> Any:
         """An exception raised by a hook or view: its handler's return value, or the HTTP error itself."""
         blueprints = plan.blueprints if plan is not None else ()
         if isinstance(e, HTTPException):
@@ -707,7 +639,9 @@ class App(Scaffold):
     ) -> None:
         """Serve the App with the development server (reloader and debugger when ``debug``)."""
         if load_dotenv:
-            _load_dotenv(os.path.join(os.getcwd(), ".env"))
+            from .config import load_dotenv as load_env_file
+
+            load_env_file(os.path.join(os.getcwd(), ".env"))
         if debug is not None:
             self.debug = bool(debug)
         from sockweb.web.dev import run_simple
@@ -721,21 +655,3 @@ class App(Scaffold):
 def _request_environ() -> WSGIEnvironment | None:
     ctx = _cv_request.get(None)
     return ctx.request.environ if ctx is not None else None
-
-
-def _load_dotenv(path: str) -> None:
-    """Set ``KEY=VALUE`` lines of a .env file as environment variables (existing ones win)."""
-    try:
-        with open(path, encoding="utf-8") as fp:
-            lines = fp.read().splitlines()
-    except OSError:
-        return
-    for raw in lines:
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        os.environ.setdefault(key.strip(), value)

@@ -226,3 +226,23 @@ def lifetime_seconds(value: timedelta | int | float) -> int:
     if isinstance(value, timedelta):
         return int(value.total_seconds())
     return int(value)
+
+
+def load_dotenv(path: str | os.PathLike[str]) -> bool:
+    """Set the ``KEY=VALUE`` lines of a ``.env`` file as environment variables; variables already set
+    win. Blank lines, ``#`` comments and an ``export`` prefix are allowed; quotes around a value go."""
+    try:
+        with open(path, encoding="utf-8") as fp:
+            lines = fp.read().splitlines()
+    except OSError:
+        return False
+    for raw in lines:
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        os.environ.setdefault(key.strip(), value)
+    return True

@@ -52,7 +52,7 @@ class Request(BaseRequest):
     @property
     def blueprints(self) -> tuple[str, ...]:
         """The blueprint and its parents, innermost first (``("a.b", "a")``)."""
-        from .app import blueprint_chain
+        from .plans import blueprint_chain
 
         return blueprint_chain(self.endpoint)
 
