@@ -1,0 +1,376 @@
+"""WSGI server benchmark: sockweb against its peers, one process each, with wrk.
+
+Each server runs one process pinned to core 0 (`taskset -c 0`), wrk runs pinned to core 1, and every
+server serves the same plain WSGI apps (bench/apps/benchapps.py). Workloads:
+
+  hello         GET, 13-byte body, keep-alive, 50 connections
+  pipeline16    the same with 16 requests per write (bench/pipeline.lua), 50 connections
+  sleep10ms     the app sleeps 10 ms (a blocking call), 256 connections
+  download1MiB  a 1 MiB response body, 16 connections
+  upload1MiB    a 1 MiB request body read by the app (bench/upload.lua), 16 connections
+
+plus the resident memory of sockweb holding 10,000 idle keep-alive connections (--rss).
+Each measurement is a 1 s warm-up then `--duration` seconds; the report is rps and ours/peer ratios from
+this one run (a markdown table on stdout, and a chart with --chart). Run from the repository root:
+
+    python bench/bench_server.py --duration 5 --rss --chart docs/bench-server.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import os
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+APPS = HERE / "apps"
+PY = sys.executable
+
+Command = Callable[[str, int], list[str]]
+
+PEERS: dict[str, Command] = {
+    "sockweb": lambda app, port: [
+        PY,
+        "-m",
+        "sockweb",
+        "serve",
+        f"benchapps:{app}",
+        "--bind",
+        f"127.0.0.1:{port}",
+    ],
+    "granian": lambda app, port: [
+        "granian",
+        "--interface",
+        "wsgi",
+        "--workers",
+        "1",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        f"benchapps:{app}",
+    ],
+    "gunicorn-sync": lambda app, port: [
+        PY,
+        "-m",
+        "gunicorn",
+        "-w",
+        "1",
+        "-k",
+        "sync",
+        "-b",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        f"benchapps:{app}",
+    ],
+    "gunicorn-gthread": lambda app, port: [
+        PY,
+        "-m",
+        "gunicorn",
+        "-w",
+        "1",
+        "-k",
+        "gthread",
+        "--threads",
+        "8",
+        "-b",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        f"benchapps:{app}",
+    ],
+    "waitress": lambda app, port: [PY, "-m", "waitress", f"--listen=127.0.0.1:{port}", f"benchapps:{app}"],
+    "cheroot": lambda app, port: [PY, "run_peer.py", "cheroot", f"benchapps:{app}", str(port)],
+    "werkzeug": lambda app, port: [PY, "run_peer.py", "werkzeug", f"benchapps:{app}", str(port)],
+    "uvicorn+a2wsgi": lambda app, port: [
+        PY,
+        "-m",
+        "uvicorn",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        f"asgi_apps:{app}",
+    ],
+    "bjoern": lambda app, port: [PY, "run_peer.py", "bjoern", f"benchapps:{app}", str(port)],
+}
+OPTIONAL = {"bjoern": "bjoern", "granian": "granian", "uvicorn+a2wsgi": "a2wsgi", "cheroot": "cheroot"}
+
+# name -> (app, connections, wrk script, target as (peer, minimum ratio ours/peer))
+WORKLOADS: dict[str, tuple[str, int, str | None]] = {
+    "hello": ("hello", 50, None),
+    "pipeline16": ("hello", 50, "pipeline.lua"),
+    "sleep10ms": ("sleep10", 256, None),
+    "download1MiB": ("download", 16, None),
+    "upload1MiB": ("upload", 16, "upload.lua"),
+}
+TARGETS = {
+    "hello": [("granian", 1.0), ("gunicorn-gthread", 10.0)],
+    "pipeline16": [("granian", 1.0)],
+    "sleep10ms": [("granian", 0.8)],
+    "download1MiB": [("granian", 1.0)],
+    "upload1MiB": [("granian", 1.0)],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not start")
+
+
+def start(peer: str, app: str, port: int) -> subprocess.Popen[bytes]:
+    cmd = ["taskset", "-c", "0", *PEERS[peer](app, port)]
+    env = dict(os.environ, PYTHONPATH=str(APPS))
+    proc = subprocess.Popen(cmd, cwd=APPS, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, proc)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def wrk(port: int, conns: int, seconds: float, script: str | None) -> tuple[float, int]:
+    """(requests per second, errors) from one wrk run pinned to core 1."""
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", f"-d{seconds:g}s", "--timeout", "10s"]
+    if script:
+        cmd += ["-s", str(HERE / script)]
+    cmd.append(f"http://127.0.0.1:{port}/")
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = 0
+    for m in re.finditer(
+        r"Non-2xx or 3xx responses: (\d+)|Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+        out,
+    ):
+        errors += sum(int(g) for g in m.groups() if g)
+    return rps, errors
+
+
+def measure(peer: str, workload: str, seconds: float, warmup: float) -> tuple[float, int]:
+    app, conns, script = WORKLOADS[workload]
+    port = free_port()
+    proc = start(peer, app, port)
+    try:
+        wrk(port, conns, warmup, script)
+        return wrk(port, conns, seconds, script)
+    finally:
+        stop(proc)
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def _open_idle(port: int, n: int) -> list[asyncio.StreamWriter]:
+    writers: list[asyncio.StreamWriter] = []
+    request = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
+
+    async def one() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request)
+        await reader.readuntil(b"Hello, World!")
+        writers.append(writer)
+
+    for start_at in range(0, n, 500):
+        await asyncio.gather(*(one() for _ in range(start_at, min(n, start_at + 500))))
+    return writers
+
+
+def rss_check(n: int = 10_000) -> tuple[int, int, int]:
+    """(RSS KiB before, RSS KiB with `n` idle keep-alive connections, connections held)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    port = free_port()
+    cmd = [
+        "taskset",
+        "-c",
+        "0",
+        PY,
+        "-m",
+        "sockweb",
+        "serve",
+        "benchapps:hello",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--keepalive-timeout",
+        "300",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=APPS,
+        env=dict(os.environ, PYTHONPATH=str(APPS)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port, proc)
+        time.sleep(0.3)
+        before = rss_kib(proc.pid)
+        loop = asyncio.new_event_loop()
+        writers = loop.run_until_complete(_open_idle(port, n))
+        time.sleep(1.0)
+        after = rss_kib(proc.pid)
+        for w in writers:
+            w.close()
+        loop.run_until_complete(asyncio.sleep(0.1))
+        loop.close()
+        return before, after, len(writers)
+    finally:
+        stop(proc)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def available(peer: str) -> bool:
+    module = OPTIONAL.get(peer)
+    if peer == "granian" and shutil.which("granian") is None:
+        return False
+    return module is None or importlib.util.find_spec(module) is not None
+
+
+def markdown(results: dict[str, dict[str, tuple[float, int]]], peers: list[str]) -> str:
+    others = [p for p in peers if p != "sockweb"]
+    lines = [
+        "| workload | " + " | ".join(peers) + " |",
+        "|---|" + "---:|" * len(peers),
+    ]
+    for workload, row in results.items():
+        ours = row.get("sockweb", (0.0, 0))[0]
+        cells = []
+        for peer in peers:
+            rps, errors = row.get(peer, (0.0, 0))
+            cell = f"{rps:,.0f}"
+            if peer != "sockweb" and rps > 0 and ours > 0:
+                cell += f" ({ours / rps:.2f}x)"
+            if errors:
+                cell += f" [{errors} err]"
+            cells.append(cell)
+        lines.append(f"| {workload} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Requests per second; in parentheses: sockweb / peer (above 1.00x means sockweb is faster).")
+    if others:
+        lines.append("")
+        lines.append("| target | ratio | met? |")
+        lines.append("|---|---:|---|")
+        for workload, targets in TARGETS.items():
+            row = results.get(workload, {})
+            for peer, minimum in targets:
+                if peer in row and "sockweb" in row and row[peer][0] > 0:
+                    ratio = row["sockweb"][0] / row[peer][0]
+                    lines.append(
+                        f"| {workload}: >= {minimum:g}x {peer} | {ratio:.2f}x | {'yes' if ratio >= minimum else 'NO'} |"
+                    )
+    return "\n".join(lines)
+
+
+def chart(results: dict[str, dict[str, tuple[float, int]]], peers: list[str], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    workloads = list(results)
+    fig, ax = plt.subplots(figsize=(11, 5.5))
+    width = 0.8 / len(peers)
+    for i, peer in enumerate(peers):
+        values = [results[w].get(peer, (0.0, 0))[0] for w in workloads]
+        xs = [j + i * width for j in range(len(workloads))]
+        bars = ax.bar(xs, values, width, label=peer, color="#d62728" if peer == "sockweb" else None)
+        if peer == "sockweb":
+            for bar in bars:
+                bar.set_edgecolor("black")
+    ax.set_yscale("log")
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(workloads))])
+    ax.set_xticklabels(workloads)
+    ax.set_ylabel("requests per second (log scale)")
+    ax.set_title("WSGI servers, one process on one core, wrk on the other (higher is better)")
+    ax.legend(ncol=3, fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--servers", default=",".join(PEERS))
+    parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--rss", action="store_true", help="also measure RSS with 10,000 idle connections")
+    parser.add_argument("--chart", metavar="PNG", help="write a bar chart of the results")
+    args = parser.parse_args()
+    peers = [p for p in args.servers.split(",") if p]
+    skipped = [p for p in peers if not available(p)]
+    peers = [p for p in peers if p not in skipped]
+    results: dict[str, dict[str, tuple[float, int]]] = {}
+    for workload in args.workloads.split(","):
+        results[workload] = {}
+        for peer in peers:
+            try:
+                results[workload][peer] = measure(peer, workload, args.duration, args.warmup)
+            except Exception as exc:  # one broken peer must not spoil the run
+                print(f"# {peer} {workload}: {exc}", file=sys.stderr)
+                results[workload][peer] = (0.0, 0)
+            rps, errors = results[workload][peer]
+            print(f"# {workload:13} {peer:17} {rps:12,.0f} rps  {errors} errors", file=sys.stderr, flush=True)
+    print(markdown(results, peers))
+    if skipped:
+        print(f"\nNot installed, skipped: {', '.join(skipped)}")
+    if args.rss:
+        before, after, held = rss_check()
+        print(
+            f"\nsockweb RSS: {before / 1024:.1f} MiB idle, {after / 1024:.1f} MiB with {held:,} idle keep-alive "
+            f"connections (target < 100 MiB: {'met' if after < 100 * 1024 else 'NOT met'})"
+        )
+    if args.chart:
+        chart(results, peers, args.chart)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
