@@ -597,9 +597,6 @@ class Map:
             return iter(list(self._rules))
         return iter(list(self._by_endpoint.get(endpoint, ())))
 
-    def rules_for_endpoint(self, endpoint: Any) -> list[Rule]:
-        return self._by_endpoint.get(endpoint, [])
-
     def index(self) -> _Index:
         index = self._index
         if index is None:
@@ -836,7 +833,7 @@ class MapAdapter:
             url = target(self, **values)
         else:
             assert target is not None
-            url = _VARIABLE.sub(lambda m: rule_converter_url(rule, m["name"], values), target)
+            url = _VARIABLE.sub(lambda m: _converter_url(rule, m["name"], values), target)
         if "://" in url:
             return url
         return self._url(url, self._query_string())
@@ -929,7 +926,7 @@ class MapAdapter:
         return f"cannot build a URL for {endpoint!r} with {values!r}: {'; '.join(reasons)}"
 
 
-def rule_converter_url(rule: Rule, name: str, values: Mapping[str, Any]) -> str:
+def _converter_url(rule: Rule, name: str, values: Mapping[str, Any]) -> str:
     """Format one value with the converter the rule uses for ``name`` (for ``redirect_to`` templates)."""
     for slot in rule._slots:
         if slot.name == name:
