@@ -597,6 +597,10 @@ class Map:
             return iter(list(self._rules))
         return iter(list(self._by_endpoint.get(endpoint, ())))
 
+    def rules_for_endpoint(self, endpoint: Any) -> list[Rule]:
+        """The rules of one endpoint, in definition order."""
+        return list(self._by_endpoint.get(endpoint, ()))
+
     def index(self) -> _Index:
         index = self._index
         if index is None:
