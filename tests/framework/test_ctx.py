@@ -142,3 +142,24 @@ def test_context_is_gone_after_each_request(app, client) -> None:
     app.add_url_rule("/", "i", lambda: "x")
     client.get("/")
     assert not has_request_context() and not has_app_context()
+
+
+def test_test_request_context_matches_the_url(app) -> None:
+    from sockweb.framework import Blueprint, url_for
+
+    bp = Blueprint("shop", __name__, url_prefix="/shop")
+
+    @bp.get("/item/<int:n>")
+    def item(n):
+        return str(n)
+
+    @bp.get("/")
+    def index():
+        return "i"
+
+    app.register_blueprint(bp)
+    with app.test_request_context("/shop/item/3"):
+        assert request.endpoint == "shop.item" and request.view_args == {"n": 3}
+        assert url_for(".index") == "/shop/"
+    with app.test_request_context("/nowhere"):
+        assert request.endpoint is None and request.routing_exception is not None

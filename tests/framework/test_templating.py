@@ -115,3 +115,19 @@ def test_flashed_messages_in_templates(tapp) -> None:
     client.get("/flash")
     assert client.get("/show").text == "[&lt;saved&gt;]"
     assert client.get("/show").text == ""
+
+
+def test_rendering_does_not_open_the_session_unless_used(tapp) -> None:
+    opened: list[bool] = []
+    original = tapp.open_session
+
+    def spy(request):
+        opened.append(True)
+        return original(request)
+
+    tapp.open_session = spy  # type: ignore[method-assign]
+    with tapp.test_request_context(headers={"Cookie": "session=x"}):
+        assert render_template_string("{{ request.path }}") == "/"
+        assert opened == []
+        assert render_template_string("{{ session.get('a') }}") == "None"
+        assert opened == [True]

@@ -142,7 +142,13 @@ class RequestContext:
         return self._session is not None
 
     def push(self) -> None:
-        """Activate this context (and an AppContext for its App unless one is already active)."""
+        """Activate this context (and an AppContext for its App unless one is already active).
+
+        The URL is matched now if it was not yet, so ``request.endpoint`` and relative ``url_for``
+        work in ``test_request_context()`` too.
+        """
+        if self.url_adapter is None:
+            self.plan = self.app._match(self)
         app_ctx = _cv_app.get(None)
         if app_ctx is None or app_ctx.app is not self.app:
             app_ctx = self.app_ctx = AppContext(self.app)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from .globals import _cv_app, _cv_request, current_app_ctx
+from .globals import _cv_app, _cv_request, current_app_ctx, session
 
 if TYPE_CHECKING:
     from .app import App
@@ -97,7 +97,8 @@ def _context_for(app: App, context: dict[str, Any]) -> dict[str, Any]:
     blueprints: tuple[str, ...] = ()
     if request_ctx is not None:
         merged["request"] = request_ctx.request
-        merged["session"] = request_ctx.session
+        # The proxy, not the session: rendering must not read the cookie unless the template does.
+        merged["session"] = session
         blueprints = request_ctx.request.blueprints
     for processor in app.context_processors_for(blueprints):
         merged.update(processor())
