@@ -8,6 +8,7 @@ changes the default media type to HTML, the usual type of a view's string.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -121,8 +122,8 @@ class Response(BaseResponse):
 
     default_mimetype = "text/html"
     _has_close_callbacks = False
-    #: (class, content type) -> (a finished empty response, its header pairs without Content-Length)
-    _templates: dict[tuple[type[Response], str | None], tuple[Response, list[tuple[str, str]]]] = {}
+    #: (class, content type) -> what from_body copies: shared immutable state, attributes to copy, headers
+    _templates: dict[tuple[type[Response], str | None], _Template] = {}
 
     @classmethod
     def from_body(cls, data: bytes, content_type: str | None = None) -> Response:
@@ -130,28 +131,20 @@ class Response(BaseResponse):
 
         Views return such bodies on almost every request, so instead of parsing the status and validating
         constant headers each time, this copies a response built once by the regular constructor and
-        sets the body and its Content-Length. Every mutable attribute of the copy is a fresh object.
+        sets the body and its Content-Length. Only immutable values are shared with that template; every
+        other attribute is copied, so the responses are independent.
         """
-        key = (cls, content_type)
-        cached = cls._templates.get(key)
-        if cached is None:
-            template = cls(b"", content_type=content_type)
-            pairs = [pair for pair in template.headers.to_wsgi_list() if pair[0] != "Content-Length"]
-            cached = cls._templates[key] = (template, pairs)
-        template, pairs = cached
+        template = cls._templates.get((cls, content_type))
+        if template is None:
+            template = cls._templates[(cls, content_type)] = _Template(cls(b"", content_type=content_type))
         response = cls.__new__(cls)
         state = response.__dict__
-        for name, value in template.__dict__.items():
-            kind = type(value)
-            if kind is list:
-                state[name] = list(value)
-            elif kind is dict:
-                state[name] = dict(value)
-            elif kind is Headers:
-                state[name] = Headers()
-            else:
-                state[name] = value
-        response.headers._list = [*pairs, ("Content-Length", str(len(data)))]
+        state.update(template.shared)
+        for name, value in template.copied:
+            state[name] = copy.copy(value)
+        headers = Headers()
+        headers._list = [*template.header_pairs, ("Content-Length", str(len(data)))]
+        response.headers = headers
         response.response = [data]
         return response
 
@@ -184,3 +177,19 @@ class Response(BaseResponse):
         import json
 
         return json.loads(self.get_data())
+
+
+_IMMUTABLE = (str, bytes, int, float, bool, type(None), tuple, frozenset)
+
+
+class _Template:
+    """A response built by the regular constructor, split up for :meth:`Response.from_body`."""
+
+    __slots__ = ("copied", "header_pairs", "shared")
+
+    def __init__(self, response: Response) -> None:
+        state = vars(response)
+        self.shared = {k: v for k, v in state.items() if isinstance(v, _IMMUTABLE)}
+        skip = {"headers", "response"}
+        self.copied = [(k, v) for k, v in state.items() if k not in self.shared and k not in skip]
+        self.header_pairs = [pair for pair in response.headers.to_wsgi_list() if pair[0] != "Content-Length"]
