@@ -32,7 +32,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "PROPAGATE_EXCEPTIONS": None,
     "SECRET_KEY": None,
     # Older keys still accepted for verifying session cookies (rotation); new cookies use SECRET_KEY.
-    "SECRET_KEY_FALLBACKS": [],
+    "SECRET_KEY_FALLBACKS": (),
     "PERMANENT_SESSION_LIFETIME": timedelta(days=31),
     "SESSION_COOKIE_NAME": "session",
     "SESSION_COOKIE_DOMAIN": None,
