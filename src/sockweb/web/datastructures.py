@@ -50,10 +50,24 @@ class MultiDict(MutableMapping[K, V], Generic[K, V]):
     __slots__ = ("_data",)
 
     def __init__(self, mapping: Any = None) -> None:
-        self._data: dict[K, list[V]] = {}
-        if mapping is not None:
+        data: dict[K, list[V]] = {}
+        self._data = data
+        if mapping is None:
+            return
+        if isinstance(mapping, MultiDict):
+            for key, values in mapping._data.items():
+                data[key] = list(values)
+        elif isinstance(mapping, list):
+            # The common case (parsed query strings, cookies): a list of pairs, no generator needed.
+            for key, value in mapping:
+                existing = data.get(key)
+                if existing is None:
+                    data[key] = [value]
+                else:
+                    existing.append(value)
+        else:
             for key, value in _iter_pairs(mapping):
-                self._data.setdefault(key, []).append(value)
+                data.setdefault(key, []).append(value)
 
     # -- Mapping core (first value) ---------------------------------------------------------------------
 
@@ -370,7 +384,9 @@ class Headers:
         return "".join(f"{name}: {value}\r\n" for name, value in self._list) + "\r\n"
 
     def copy(self) -> Headers:
-        return Headers(self._list)
+        clone = Headers()
+        clone._list = list(self._list)  # already validated: no need to check each pair again
+        return clone
 
     __copy__ = copy
 

@@ -45,7 +45,9 @@ def default_stream_factory(
     return tempfile.SpooledTemporaryFile(max_size=spool_threshold, mode="w+b")
 
 
-def parse_qs_multi(query: str, max_fields: int | None = None) -> MultiDict[str, str]:
+def parse_qs_multi(
+    query: str, max_fields: int | None = None, cls: type[MultiDict[str, str]] = MultiDict
+) -> MultiDict[str, str]:
     """A query string or URL-encoded body as a MultiDict (blank values kept, UTF-8, errors replaced).
 
     More than ``max_fields`` pairs raises 413.
@@ -56,7 +58,7 @@ def parse_qs_multi(query: str, max_fields: int | None = None) -> MultiDict[str, 
         )
     except ValueError as exc:
         raise RequestEntityTooLarge("The form has too many fields.") from exc
-    return MultiDict(pairs)
+    return cls(pairs)
 
 
 class FormDataParser:

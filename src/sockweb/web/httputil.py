@@ -239,28 +239,28 @@ def _cookie_unquote(value: str) -> str:
 
 def _latin1_to_text(value: str) -> str:
     """WSGI strings are bytes decoded as latin-1; re-decode them as the UTF-8 browsers actually send."""
+    if value.isascii():
+        return value
     try:
         return value.encode("latin-1").decode("utf-8", "replace")
     except UnicodeEncodeError:
         return value
 
 
-def parse_cookie(header: str | None) -> MultiDict[str, str]:
+def parse_cookie(header: str | None, cls: type[MultiDict[str, str]] = MultiDict) -> MultiDict[str, str]:
     """The pairs of a Cookie header (RFC 6265 §5.4), in order; pairs without ``=`` are skipped.
 
     Quoted values are unquoted (including Python-style ``\\ooo`` octal escapes); the raw bytes are decoded
-    as UTF-8.
+    as UTF-8. ``cls`` picks the MultiDict class of the result.
     """
-    result: MultiDict[str, str] = MultiDict()
-    if not header:
-        return result
-    for pair in header.split(";"):
-        name, sep, value = pair.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            continue
-        result.add(_latin1_to_text(name), _latin1_to_text(_cookie_unquote(value.strip())))
-    return result
+    pairs: list[tuple[str, str]] = []
+    if header:
+        for pair in header.split(";"):
+            name, sep, value = pair.partition("=")
+            name = name.strip()
+            if sep and name:
+                pairs.append((_latin1_to_text(name), _latin1_to_text(_cookie_unquote(value.strip()))))
+    return cls(pairs)
 
 
 def _cookie_quote(value: str) -> str:

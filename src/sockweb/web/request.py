@@ -17,7 +17,7 @@ import json
 import weakref
 from datetime import datetime
 from functools import cached_property
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from .datastructures import EnvironHeaders, FileStorage, ImmutableMultiDict, MultiDict
 from .exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
@@ -160,7 +160,7 @@ class Request:
         """The query string parameters."""
         query = _wsgi_decode(self.environ.get("QUERY_STRING", ""))
         # The request line is already bounded by the server, so no field-count limit is needed here.
-        return ImmutableMultiDict(parse_qs_multi(query))
+        return cast("ImmutableMultiDict[str, str]", parse_qs_multi(query, cls=ImmutableMultiDict))
 
     @property
     def remote_addr(self) -> str | None:
@@ -179,7 +179,8 @@ class Request:
 
     @cached_property
     def cookies(self) -> ImmutableMultiDict[str, str]:
-        return ImmutableMultiDict(parse_cookie(self.environ.get("HTTP_COOKIE")))
+        cookies = parse_cookie(self.environ.get("HTTP_COOKIE"), ImmutableMultiDict)
+        return cast("ImmutableMultiDict[str, str]", cookies)
 
     @property
     def content_type(self) -> str | None:
