@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             assert a_code == b_code, (path, a, b)
 
     print(f"Python {sys.version.split()[0]}, werkzeug {wz_version()}, {len(specs)} rules")
-    print(f"{'case':<16} {'sockweb µs':>11} {'werkzeug µs':>12} {'ratio':>7}")
+    print(f"{'case':<26} {'sockweb µs':>11} {'werkzeug µs':>12} {'ratio':>7}")
     ratios = []
     for label, path, method in paths():
         ours_us, theirs_us = compare(
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             args.repeat,
         )
         ratios.append(theirs_us / ours_us)
-        print(f"match {label:<10} {ours_us:>11.2f} {theirs_us:>12.2f} {theirs_us / ours_us:>6.1f}x")
+        print(f"match {label:<20} {ours_us:>11.2f} {theirs_us:>12.2f} {theirs_us / ours_us:>6.1f}x")
     for endpoint, values in build_cases():
         assert same_url(ours.build(endpoint, values), theirs.build(endpoint, values)), endpoint
         ours_us, theirs_us = compare(
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             args.repeat,
         )
         ratios.append(theirs_us / ours_us)
-        print(f"build {endpoint:<10} {ours_us:>11.2f} {theirs_us:>12.2f} {theirs_us / ours_us:>6.1f}x")
+        print(f"build {endpoint:<20} {ours_us:>11.2f} {theirs_us:>12.2f} {theirs_us / ours_us:>6.1f}x")
     print(f"geometric mean speed-up: {statistics.geometric_mean(ratios):.1f}x (werkzeug time / sockweb time)")
     return 0
 

@@ -611,7 +611,7 @@ class Map:
     def bind(  # noqa: PLR0917 - the positional order is the documented, werkzeug-compatible one
         self,
         server_name: str,
-        script_name: str = "/",
+        script_name: str | None = "/",
         url_scheme: str = "http",
         path_info: str = "/",
         method: str = "GET",
@@ -621,7 +621,7 @@ class Map:
         return MapAdapter(
             self,
             server_name=server_name.lower(),
-            script_name=script_name,
+            script_name=script_name or "/",
             url_scheme=url_scheme,
             path_info=path_info,
             default_method=method,
