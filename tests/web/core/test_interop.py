@@ -60,6 +60,10 @@ def test_browser_style_body() -> None:
         "Content-Type: image/png\r\n\r\n"
         "\x89PNG\r\n\x1a\n\r\n"
         f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="intl"; filename="fallback.txt"; filename*=UTF-8\'\'%E2%82%AC.txt\r\n'
+        "\r\n"
+        "euro\r\n"
+        f"--{boundary}\r\n"
         'Content-Disposition: form-data; name="empty"; filename=""\r\n'
         "Content-Type: application/octet-stream\r\n\r\n"
         "\r\n"
@@ -69,6 +73,7 @@ def test_browser_style_body() -> None:
     assert form == {"caption": ["café au lait"]}
     assert files["photo"] == [("my %22best%22 pic.png", "image/png", "\x89PNG\r\n\x1a\n".encode())]
     assert files["empty"] == [("", "application/octet-stream", b"")]
+    assert files["intl"] == [("€.txt", "", b"euro")]  # RFC 8187 filename* wins over the fallback
 
 
 def test_our_multipart_parses_in_werkzeug() -> None:

@@ -195,7 +195,7 @@ class TestRequests:
 
     def test_json_and_data_exclusive(self) -> None:
         with pytest.raises(TypeError):
-            Client(echo_app).post("/", json={}, data=b"x")
+            Client(validator(echo_app)).post("/", json={}, data=b"x")
 
 
 class TestRunner:
@@ -215,7 +215,7 @@ class TestRunner:
             return Body()
 
         with pytest.raises(RuntimeError):
-            Client(app).get("/")
+            Client(validator(app)).get("/")
         assert closed == [True]
 
     def test_write_callable_and_lazy_start(self) -> None:
@@ -255,6 +255,7 @@ class TestRunner:
 
     def test_app_must_start_response(self) -> None:
         with pytest.raises(RuntimeError):
+            # Not wrapped in the validator: it would report the same fault with its own AssertionError.
             run_wsgi_app(lambda environ, start_response: [], create_environ())
 
 
