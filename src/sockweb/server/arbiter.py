@@ -42,7 +42,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import TYPE_CHECKING
 
 from sockweb.server import systemd
@@ -92,8 +92,9 @@ class _Listener:
             self.sockets.append(bind_socket(clone, backlog=self.backlog, reuse_port=True))
         return self.sockets[slot]
 
-    def drop_slot(self, slot: int) -> None:
-        if self.per_slot and slot > 0 and slot == len(self.sockets) - 1:
+    def trim(self, used: set[int]) -> None:
+        """Close the trailing slot sockets no running worker uses (after TTOU): nobody would accept there."""
+        while self.per_slot and len(self.sockets) > 1 and len(self.sockets) - 1 not in used:
             self.sockets.pop().close()
 
     def close(self) -> None:
@@ -104,7 +105,13 @@ class _Listener:
 class Arbiter:
     """Master process: ``Arbiter(config, argv).run()`` returns the exit status."""
 
-    def __init__(self, config: Config, argv: list[str], environ: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        argv: list[str],
+        environ: MutableMapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> None:
         self.config = config
         self.argv = argv
         self.environ = os.environ if environ is None else environ
@@ -118,7 +125,7 @@ class Arbiter:
         self.exit_code = 0
         self.pidfile = PidFile(config.pid) if config.pid else None
         self.wakeup_r, self.wakeup_w = -1, -1
-        self.cwd = os.getcwd()
+        self.cwd = cwd or os.getcwd()  # where argv was given: a re-executed master starts there
         self.reloading_from_exec = False
 
     # --- setup ------------------------------------------------------------------------------------------
@@ -240,11 +247,10 @@ class Arbiter:
         with contextlib.suppress(BlockingIOError, InterruptedError):
             while chunk := os.read(self.wakeup_r, 4096):
                 data += chunk
-        seen: list[int] = []
-        for signum in data:  # each byte is a signal number; keep order, drop repeats
-            if signum not in seen:
-                seen.append(signum)
-        return seen
+        # Each byte is one signal number, in arrival order. Repeats count (two TTIN = two workers), except
+        # SIGCHLD: one reap collects every dead child.
+        chld = int(signal.SIGCHLD)
+        return [signum for i, signum in enumerate(data) if signum != chld or chld not in data[:i]]
 
     def _cleanup(self) -> None:
         systemd.notify("STOPPING=1", self.environ)
@@ -281,8 +287,10 @@ class Arbiter:
         excess = sorted(current, key=lambda w: w.slot)[self.target :]
         for worker in excess:
             self._stop_worker(worker, signal.SIGTERM, self.config.graceful_timeout)
+        if excess:
+            used = {w.slot for w in self.workers.values() if w.stop_deadline is None}
             for listener in self.listeners:
-                listener.drop_slot(worker.slot)
+                listener.trim(used)
         current = self._current()
         old = [
             w for w in self.workers.values() if w.generation != self.generation and w.stop_deadline is None
@@ -300,7 +308,17 @@ class Arbiter:
         # The child closes every other slot's socket: one it kept open would hold connections nobody accepts.
         others = [s.fileno() for lst in self.listeners for s in lst.sockets if s not in sockets]
         heartbeat = Heartbeat()
-        pid = os.fork()
+        # Signals stay blocked across fork() until the child has restored its own handlers: a TERM that
+        # arrives in between must not run the master's handler (and write to the master's wakeup pipe).
+        blocked = {getattr(signal, name) for name in SIGNALS}
+        signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+        try:
+            pid = os.fork()
+        except OSError:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
+            raise
+        if pid != 0:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
         if pid == 0:  # child
             code = 1
             try:

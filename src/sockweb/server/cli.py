@@ -103,6 +103,7 @@ def main(argv: Sequence[str], prog: str = "sockweb serve") -> int:
         return _fail(
             prog, "--reload/--debug are handled by the development server: pass them on the command line", 2
         )
+    cwd = os.getcwd()
     if config.chdir:
         try:
             os.chdir(config.chdir)
@@ -119,5 +120,5 @@ def main(argv: Sequence[str], prog: str = "sockweb serve") -> int:
     from sockweb.server.arbiter import STATE_ENV, Arbiter
 
     if config.workers > 1 or config.max_requests > 0 or STATE_ENV in os.environ:
-        return Arbiter(config, argv=list(argv)).run()
+        return Arbiter(config, argv=list(argv), cwd=cwd).run()
     return serve_single(config)

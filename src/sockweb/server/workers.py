@@ -191,15 +191,20 @@ def set_title(config: Config, role: str) -> None:
 
 
 class _RequestCounter:
-    """WSGI middleware counting calls, for ``--max-requests`` (itertools.count: atomic under the GIL)."""
+    """WSGI middleware counting calls for ``--max-requests``; the call that spends the budget starts the
+    worker's graceful stop (SIGTERM to itself: the runner's loop handles it, so no new connection is
+    accepted while the last responses finish). ``itertools.count`` is atomic under the GIL."""
 
-    def __init__(self, app: WSGIApp) -> None:
+    def __init__(self, app: WSGIApp, budget: int) -> None:
         self.app = app
+        self.budget = budget
         self._counter = itertools.count(1)
         self.count = 0
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        self.count = next(self._counter)
+        self.count = count = next(self._counter)
+        if count == self.budget:
+            os.kill(os.getpid(), signal.SIGTERM)
         return self.app(environ, start_response)
 
 
@@ -214,6 +219,8 @@ def _reset_signals() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGQUIT, lambda signum, frame: os._exit(0))
     signal.set_wakeup_fd(-1)
+    # The arbiter forks with its signals blocked; now that the handlers are the worker's, let them in.
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
     # SIGABRT for a stuck worker: faulthandler writes every thread's stack to stderr, then it aborts.
     faulthandler.enable(all_threads=True)
 
@@ -251,7 +258,7 @@ def worker_main(
     counter: _RequestCounter | None = None
     if config.max_requests > 0:
         budget = config.max_requests + random.randint(0, config.max_requests_jitter)
-        counter = _RequestCounter(app)
+        counter = _RequestCounter(app, budget)
         app = counter
     reopen = [False]
     signal.signal(signal.SIGUSR1, lambda signum, frame: reopen.__setitem__(0, True))

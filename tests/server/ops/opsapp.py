@@ -13,6 +13,8 @@ VERSION = "one"
 def _app(environ, start_response):
     path = environ.get("PATH_INFO", "/")
     if path == "/slow":
+        with open("inflight.log", "a") as fh:  # lets a test see the request has reached the app
+            fh.write(f"{os.getpid()}\n")
         time.sleep(float(environ.get("QUERY_STRING") or "1"))
     info = {
         "pid": os.getpid(),

@@ -100,7 +100,7 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown setting 'wrokers'"):
         load_config([], {}, tmp_path)
     (tmp_path / "bad.toml").write_text("workers = \n")
-    with pytest.raises(ConfigError, match="bad.toml: invalid TOML"):
+    with pytest.raises(ConfigError, match=r"bad\.toml: invalid TOML"):
         load_config(["--config", "bad.toml"], {}, tmp_path)
     with pytest.raises(ConfigError, match="--config: no such file"):
         load_config(["--config", "missing.toml"], {}, tmp_path)

@@ -1,0 +1,154 @@
+"""Helpers for the operations tests: waiting, process trees, a server handle, a load generator."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+_LISTENING = re.compile(r"Listening at (?:https?://)?(\[[^\]]+\]|[^:\s]+):(\d+)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def children(pid: int) -> set[int]:
+    """Pids of the live (not zombie) children of ``pid``."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rpartition(")")[2].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(entry.name))
+    return found
+
+
+class Server:
+    """One ``sockweb serve`` subprocess."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], log_path: Path, out_path: Path) -> None:
+        self.proc = proc
+        self.log_path = log_path
+        self.out_path = out_path
+        self.host = "127.0.0.1"
+        self.port = 0
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def output(self) -> str:
+        return self.out_path.read_text(errors="replace")
+
+    def wait_for_log(self, pattern: str, timeout: float = 15.0, count: int = 1) -> None:
+        wait_until(lambda: len(re.findall(pattern, self.log())) >= count, timeout, f"{pattern!r} in log:\n")
+
+    def get(
+        self, path: str = "/", timeout: float = 10.0, headers: dict[str, str] | None = None
+    ) -> dict[str, str]:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            conn.request("GET", path, headers=headers or {})
+            resp = conn.getresponse()
+            body = resp.read()
+            assert resp.status == 200, (resp.status, body)
+            data: dict[str, str] = json.loads(body)
+            return data
+        finally:
+            conn.close()
+
+    def workers(self) -> set[int]:
+        return children(self.pid)
+
+    def send(self, sig: int) -> None:
+        os.kill(self.pid, sig)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(5)
+
+
+class Load:
+    """A bounded load generator: threads sending GETs (one connection each) until stopped."""
+
+    def __init__(self, host: str, port: int, threads: int = 4, path: str = "/") -> None:
+        self.host, self.port, self.path = host, port, path
+        self.ok = 0
+        self.failures: list[str] = []
+        self.pids: set[int] = set()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+            try:
+                conn.request("GET", self.path, headers={"Connection": "close"})
+                resp = conn.getresponse()
+                body = resp.read()
+                with self._lock:
+                    if resp.status == 200:
+                        self.ok += 1
+                        self.pids.add(json.loads(body)["pid"])
+                    else:
+                        self.failures.append(f"status {resp.status}")
+            except (OSError, http.client.HTTPException) as exc:
+                with self._lock:
+                    self.failures.append(repr(exc))
+            finally:
+                conn.close()
+
+    def __enter__(self) -> Load:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(15)
+
+    def wait_for(self, count: int, timeout: float = 15.0) -> None:
+        start = self.ok
+        wait_until(lambda: self.ok >= start + count, timeout, f"{count} more requests")
