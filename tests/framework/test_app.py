@@ -335,3 +335,37 @@ def test_run_loads_dotenv(app, monkeypatch, tmp_path) -> None:
 
     assert os.environ["SOCKWEB_TEST_DOTENV"] == "from file"
     assert os.environ["SOCKWEB_TEST_OTHER"] == "2"
+
+
+def test_rule_without_view_function_is_a_clear_error(app, client) -> None:
+    app.add_url_rule("/orphan", endpoint="orphan")
+    with pytest.raises(LookupError, match="orphan"):
+        client.get("/orphan")
+
+
+def test_route_decorator_can_be_reused(app, client) -> None:
+    decorator = app.route("/a", endpoint="shared_a", methods=["GET"])
+    decorator(lambda: "a")
+    with pytest.raises(AssertionError):
+        decorator(lambda: "b")  # same endpoint again, another function: refused, not silently renamed
+
+
+def test_custom_converter(app, client) -> None:
+    from sockweb.web.routing import BaseConverter
+
+    class ListConverter(BaseConverter):
+        def to_python(self, value):
+            return value.split(",")
+
+        def to_url(self, value):
+            return ",".join(value)
+
+    app.url_map.converters["list"] = ListConverter
+
+    @app.get("/tags/<list:tags>")
+    def tags(tags):
+        from sockweb.framework import url_for
+
+        return f"{len(tags)} {url_for('tags', tags=['x', 'y'])}"
+
+    assert client.get("/tags/a,b,c").text == "3 /tags/x,y"

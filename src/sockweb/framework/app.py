@@ -372,8 +372,10 @@ class App(Scaffold):
                 limit = self.config["MAX_CONTENT_LENGTH"]
                 if limit is not None and (request.content_length or 0) > limit:
                     raise RequestEntityTooLarge()
-                assert plan.view is not None
-                rv = plan.view(**request.view_args)  # type: ignore[arg-type]
+                view = plan.view
+                if view is None:
+                    raise LookupError(f"no view function is registered for endpoint {request.endpoint!r}")
+                rv = view(**request.view_args)  # type: ignore[arg-type]
         except Exception as e:
             rv = self.handle_user_exception(ctx, e, plan)
         response = self.make_response(rv)

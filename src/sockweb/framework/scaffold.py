@@ -159,8 +159,9 @@ class Scaffold:
         """Decorator: ``@app.route("/users/<int:id>", methods=["GET", "POST"], endpoint="user")``."""
 
         def decorator(f: F) -> F:
-            endpoint = options.pop("endpoint", None)
-            self.add_url_rule(rule, endpoint, f, **options)
+            rule_options = dict(options)  # the decorator may be applied more than once
+            endpoint = rule_options.pop("endpoint", None)
+            self.add_url_rule(rule, endpoint, f, **rule_options)
             return f
 
         return decorator
