@@ -129,12 +129,16 @@ class HTTPException(Exception):
             return [("Content-Type", "application/json")]
         return [("Content-Type", "text/html; charset=utf-8")]
 
-    def get_response(self, environ: WSGIEnvironment | None = None) -> Response:
-        """A :class:`~sockweb.web.response.Response` for this error (or the wrapped one)."""
+    def get_response(self, environ: WSGIEnvironment | Any | None = None) -> Response:
+        """A :class:`~sockweb.web.response.Response` for this error (or the wrapped one).
+
+        ``environ`` may also be a Request (its ``environ`` is used).
+        """
         from .response import Response
 
         if self.response is not None:
             return self.response
+        environ = getattr(environ, "environ", environ)
         return Response(self.get_body(environ), self.code or 500, self.get_headers(environ))
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

@@ -239,6 +239,15 @@ class TestResponse(Response):
         """The body parsed as JSON (ValueError if it is not JSON)."""
         return jsonlib.loads(self.get_data())
 
+    def get_json(self, silent: bool = False) -> Any:
+        """Like :attr:`json`; with ``silent``, ``None`` instead of an error for a non-JSON body."""
+        try:
+            return self.json
+        except ValueError:
+            if silent:
+                return None
+            raise
+
 
 @dataclass
 class _Cookie:
@@ -370,6 +379,12 @@ class Client:
     def __init__(self, app: WSGIApplication, use_cookies: bool = True) -> None:
         self.application = app
         self.cookie_jar: CookieJar | None = CookieJar() if use_cookies else None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
 
     def set_cookie(self, key: str, value: str = "", domain: str = "localhost", path: str = "/") -> None:
         if self.cookie_jar is None:

@@ -66,6 +66,9 @@ def test_json_rendering_when_client_prefers_json() -> None:
     assert json.loads(body) == {"code": 404, "name": "Not Found", "description": "gone <b>"}
     response = exc.Forbidden().get_response(environ)
     assert response.status_code == 403 and response.mimetype == "application/json"
+    from sockweb.web.request import Request
+
+    assert exc.Forbidden().get_response(Request(environ)).mimetype == "application/json"
 
 
 @pytest.mark.parametrize(

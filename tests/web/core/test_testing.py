@@ -228,7 +228,12 @@ class TestRunner:
             start_response("201 Created", [("Content-Type", "text/plain")])
             yield b"gen"
 
-        assert Client(validator(app)).get("/").data == b"written returned"
+        with Client(validator(app)) as client:
+            response = client.get("/")
+        assert response.data == b"written returned"
+        assert response.get_json(silent=True) is None
+        with pytest.raises(ValueError):
+            response.get_json()
         response = Client(validator(lazy)).get("/")
         assert (response.status_code, response.text) == (201, "gen")
 
