@@ -522,7 +522,7 @@ class _Group:
 class _Index:
     """What Map builds from its rules for matching: the static dict and the prefix groups."""
 
-    __slots__ = ("by_endpoint", "groups", "max_prefix", "ordered", "static")
+    __slots__ = ("by_endpoint", "canonical", "groups", "max_prefix", "ordered", "static")
 
     def __init__(self, rules: list[Rule]) -> None:
         self.ordered = sorted((rule for rule in rules if not rule.build_only), key=Rule.sort_key)
@@ -540,6 +540,20 @@ class _Index:
         for rule in self.ordered + [rule for rule in rules if rule.build_only]:
             self.by_endpoint.setdefault(rule.endpoint, []).append(rule)
         self.max_prefix = max((len(prefix) for prefix in self.groups), default=0)
+        # Rules whose URL carries values that another rule of the endpoint has as defaults:
+        # /page/1 is the same page as /page/ with defaults {"n": 1}, which is the canonical URL.
+        self.canonical: dict[int, list[Rule]] = {}
+        for rule in self.ordered:
+            aliases = [
+                other
+                for other in self.by_endpoint[rule.endpoint]
+                if other is not rule
+                and other.defaults
+                and other.defaults.keys() <= rule.arguments
+                and other.arguments <= rule.arguments
+            ]
+            if aliases:
+                self.canonical[id(rule)] = aliases
 
 
 def _static_keys(rule: Rule) -> list[str]:
@@ -561,12 +575,15 @@ class Map:
     def __init__(
         self,
         rules: Iterable[Rule] = (),
+        *,
         strict_slashes: bool = True,
         host_matching: bool = False,
         converters: Mapping[str, type[BaseConverter]] | None = None,
         default_host: str = "",
+        redirect_defaults: bool = True,
     ) -> None:
         self.strict_slashes = strict_slashes
+        self.redirect_defaults = redirect_defaults
         self.host_matching = host_matching
         self.default_host = default_host
         self.converters: dict[str, type[BaseConverter]] = dict(DEFAULT_CONVERTERS)
@@ -716,7 +733,25 @@ class MapAdapter:
         rule, values = found
         if rule.redirect_to is not None:
             raise RequestRedirect(self._redirect_target(rule, values))
+        if self.map.redirect_defaults:
+            self._redirect_to_canonical(rule, values, method)
         return (rule if return_rule else rule.endpoint), values
+
+    def _redirect_to_canonical(self, rule: Rule, values: dict[str, Any], method: str) -> None:
+        """RequestRedirect when another rule of the endpoint serves these values by its defaults."""
+        aliases = self.map.index().canonical.get(id(rule))
+        if not aliases:
+            return
+        for other in aliases:
+            if other.methods is not None and method not in other.methods:
+                continue
+            if all(values.get(key) == value for key, value in other.defaults.items()):
+                rest = {key: value for key, value in values.items() if key not in other.build_keys}
+                try:
+                    _, path = other.build_parts({**other.defaults, **rest})
+                except (ValidationError, ValueError, TypeError, KeyError):
+                    continue
+                raise RequestRedirect(self._url(path, self._query_string()))
 
     def test(self, path_info: str | None = None, method: str | None = None) -> bool:
         """Whether the path matches (redirects count as a match)."""

@@ -345,6 +345,18 @@ def test_build_picks_best_rule() -> None:
     assert a.build("items", {"cat": "b"}, method="POST") == "/items?cat=b"
 
 
+def test_values_equal_to_defaults_redirect_to_the_canonical_url() -> None:
+    rules = [Rule("/page/", endpoint="page", defaults={"n": 1}), Rule("/page/<int:n>", endpoint="page")]
+    a = Map(rules).bind("example.com", query_args="q=x")
+    assert a.match("/page/") == ("page", {"n": 1})
+    assert a.match("/page/2") == ("page", {"n": 2})
+    with pytest.raises(RequestRedirect) as info:
+        a.match("/page/1")
+    assert info.value.new_url == "http://example.com/page/?q=x"
+    rules = [Rule("/page/", endpoint="page", defaults={"n": 1}), Rule("/page/<int:n>", endpoint="page")]
+    assert Map(rules, redirect_defaults=False).bind("h").match("/page/1") == ("page", {"n": 1})
+
+
 def test_build_error_messages() -> None:
     a = adapter(Rule("/u/<int:id>", endpoint="u", methods=["GET"]))
     with pytest.raises(BuildError, match="needs id"):
