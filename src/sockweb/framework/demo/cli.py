@@ -101,8 +101,10 @@ def _serve(args: argparse.Namespace, prog: str) -> int:
         sockets = create_sockets(config)
     except BindError as exc:
         return _fail(prog, str(exc), 1)
+    app = create_app()
     try:
         print(f"Shortly running on http://{describe(sockets[0])}", flush=True)
-        return serve(config, app=create_app(), sockets=sockets)
+        return serve(config, app=app, sockets=sockets)
     finally:
         remove_unix_files(sockets)
+        app.extensions["shortly"].close()
