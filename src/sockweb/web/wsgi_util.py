@@ -190,7 +190,9 @@ def wrap_file(environ: Mapping[str, Any], file: IO[bytes], buffer_size: int = 64
 
 
 # RFC 9110 §7.2 / RFC 3986 §3.2.2: host = IP-literal / IPv4address / reg-name, then an optional port.
-_host_re = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::\d{1,5})?\Z")
+# reg-name would also allow sub-delims and %-escapes; no real host name uses them, and refusing them keeps
+# values such as "a.com,b.com" out of generated URLs.
+_host_re = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~]+)(?::\d{1,5})?\Z")
 
 
 def get_host(environ: Mapping[str, Any], trusted_hosts: Iterable[str] | None = None) -> str:
@@ -233,8 +235,9 @@ def host_is_trusted(host: str, trusted_hosts: Iterable[str]) -> bool:
 
 
 def _wsgi_to_url_path(value: str) -> str:
-    """Re-encode a WSGI (latin-1 decoded) path for a URL: UTF-8 bytes, percent-encoded where needed."""
-    return quote(value.encode("latin-1"), safe="/:@!$&'()*+,;=~-._%")
+    """Re-encode a WSGI path for a URL. PATH_INFO is already percent-decoded, so "%" itself is encoded
+    again (``/a%253F`` stays ``/a%253F``), as are "?" and "#"."""
+    return quote(value.encode("latin-1"), safe="/:@!$&'()*+,;=~-._")
 
 
 def get_current_url(

@@ -45,7 +45,10 @@ class TestURL:
         environ.update(SERVER_NAME="internal", SERVER_PORT="8080")
         assert Request(environ).host == "internal:8080"
 
-    @pytest.mark.parametrize("host", ["evil.com/path", "a b", "x\u00e9.com", "[::1", "h:port", ""])
+    @pytest.mark.parametrize(
+        "host",
+        ["evil.com/path", "a b", "x\u00e9.com", "[::1", "h:port", "", "a.com,b.com", "a@b", "h:123456"],
+    )
     def test_invalid_host(self, host: str) -> None:
         request = make(environ_overrides={"HTTP_HOST": host})
         with pytest.raises(SecurityError) as info:

@@ -98,6 +98,14 @@ def test_get_host_and_url() -> None:
     assert host_is_trusted("[::1]", ["[::1]"])
 
 
+@pytest.mark.parametrize(
+    ("path", "url"),
+    [("/a%253F", "/a%253F"), ("/a%3Fb", "/a%3Fb"), ("/caf%C3%A9", "/caf%C3%A9"), ("/x%23y", "/x%23y")],
+)
+def test_url_reencodes_decoded_path(path: str, url: str) -> None:
+    assert get_current_url(create_environ(path)) == "http://localhost" + url
+
+
 def test_list_body_gets_a_length() -> None:
     response = Response()
     response.response = [b"ab", "c"]
