@@ -311,7 +311,8 @@ def dump_cookie(
     if max_age is not None:
         parts.append(f"Max-Age={int(max_age)}")
         if expires is None:
-            expires = time() + max(int(max_age), 0)
+            # Browsers cap lifetimes at 400 days (RFC 6265bis); capping here also keeps the date printable.
+            expires = time() + min(max(int(max_age), 0), 400 * 86400)
     if expires is not None:
         parts.append(
             "Expires="

@@ -157,6 +157,7 @@ def test_dump_cookie_attributes() -> None:
     assert dump_cookie("a", "b", max_age=timedelta(hours=1)).split("; ")[1] == "Max-Age=3600"
     assert "Expires=Thu, 01 Jan 1970 00:00:00 GMT" in dump_cookie("a", expires=0)
     assert "Path" not in dump_cookie("a", path=None)
+    assert "Max-Age=1000000000000" in dump_cookie("a", max_age=10**12)  # Expires stays a valid date
 
 
 @pytest.mark.parametrize(
