@@ -16,8 +16,9 @@ from sockweb.net.address import Address, connect_socket
 
 __all__ = ["describe_connect_error", "run_tcp_client"]
 
-# A reply is "[timestamp] " + the line: allow the longest line a default server accepts, and then some.
-MAX_REPLY = 65536 + 256
+# A reply is "[timestamp] " + the line decoded with errors="replace": each byte of the line becomes at most
+# three (U+FFFD), the timestamp adds about 32. A bound keeps a misbehaving server from filling memory.
+REPLY_OVERHEAD = 256
 
 
 def describe_connect_error(exc: OSError, where: str, timeout: float) -> str:
@@ -52,7 +53,7 @@ def run_tcp_client(
         try:
             for line in lines:
                 sock.sendall(line + b"\n")
-                reply = replies.readline(MAX_REPLY)
+                reply = replies.readline(3 * len(line) + REPLY_OVERHEAD)
                 if not reply:
                     print(f"error: {where} closed the connection without replying", file=err)
                     return 1
