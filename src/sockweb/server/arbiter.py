@@ -46,7 +46,7 @@ from collections.abc import Callable, MutableMapping
 from typing import TYPE_CHECKING
 
 from sockweb.server import systemd
-from sockweb.server.binds import BindError, BindSpec, bind_socket, parse_bind, remove_unix_files
+from sockweb.server.binds import BindError, BindSpec, bind_socket, parse_bind, remove_unix_files, unix_paths
 from sockweb.server.workers import (
     BOOT_ERROR,
     Heartbeat,
@@ -79,6 +79,8 @@ class _Listener:
     def __init__(self, first: socket.socket, spec: BindSpec | None, per_slot: bool, backlog: int) -> None:
         self.sockets = [first]
         self.spec = spec
+        # socket files to remove at exit: only those this master created (not systemd's)
+        self.paths = unix_paths([first]) if spec is not None and spec.kind == "unix" else []
         self.per_slot = per_slot
         self.backlog = backlog
 
@@ -161,6 +163,7 @@ class Arbiter:
             socks = [socket.socket(fileno=int(fd)) for fd in entry["fds"]]
             listener = _Listener(socks[0], None, bool(entry["per_slot"]), self.config.backlog)
             listener.sockets = socks
+            listener.paths = [str(p) for p in entry.get("paths", [])]
             if listener.per_slot:
                 host, port = socks[0].getsockname()[:2]
                 listener.spec = BindSpec("tcp", f"{host}:{port}", host=host, port=port)
@@ -255,7 +258,7 @@ class Arbiter:
     def _cleanup(self) -> None:
         systemd.notify("STOPPING=1", self.environ)
         for listener in self.listeners:
-            remove_unix_files(listener.sockets)
+            remove_unix_files(listener.paths)
         self._close_listeners()
         if self.pidfile is not None:
             self.pidfile.remove()
@@ -485,7 +488,11 @@ class Arbiter:
             return
         state = {
             "listeners": [
-                {"per_slot": listener.per_slot, "fds": [s.fileno() for s in listener.sockets]}
+                {
+                    "per_slot": listener.per_slot,
+                    "fds": [s.fileno() for s in listener.sockets],
+                    "paths": listener.paths,
+                }
                 for listener in self.listeners
             ],
             "workers": [w.pid for w in self.workers.values() if w.stop_deadline is None],

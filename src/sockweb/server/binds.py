@@ -218,11 +218,21 @@ def describe(sock: socket.socket) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def remove_unix_files(sockets: list[socket.socket]) -> None:
-    """Delete the files of unix sockets this process created (at shutdown)."""
+def unix_paths(sockets: list[socket.socket]) -> list[str]:
+    """The file paths of the unix sockets among ``sockets`` (to remove at shutdown)."""
+    paths = []
     for sock in sockets:
-        if sock.family == socket.AF_UNIX:
+        if sock.family == socket.AF_UNIX and sock.fileno() >= 0:
             with contextlib.suppress(OSError):
                 path = sock.getsockname()
-                if isinstance(path, str) and path and stat.S_ISSOCK(os.lstat(path).st_mode):
-                    os.unlink(path)
+                if isinstance(path, str) and path:
+                    paths.append(path)
+    return paths
+
+
+def remove_unix_files(paths: list[str]) -> None:
+    """Delete socket files this process created (at shutdown); anything else at the path is left alone."""
+    for path in paths:
+        with contextlib.suppress(OSError):
+            if stat.S_ISSOCK(os.lstat(path).st_mode):
+                os.unlink(path)

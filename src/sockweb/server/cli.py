@@ -57,14 +57,16 @@ def check_config(config: Config, prog: str) -> int:
 def serve_single(config: Config) -> int:
     """One process, no master: bind, drop privileges, serve until TERM/INT."""
     from sockweb.server import systemd, workers
-    from sockweb.server.binds import BindError, create_sockets, remove_unix_files
+    from sockweb.server.binds import BindError, create_sockets, remove_unix_files, unix_paths
     from sockweb.server.runner import serve
 
+    activated = "LISTEN_FDS" in os.environ  # systemd's socket files are systemd's to remove
     try:
         sockets: list[socket.socket] = create_sockets(config)
     except BindError as exc:
         log.error("%s", exc)
         return 1
+    paths = [] if activated else unix_paths(sockets)
     pidfile = workers.PidFile(config.pid) if config.pid else None
     try:
         if pidfile is not None:
@@ -79,7 +81,7 @@ def serve_single(config: Config) -> int:
         log.error("%s", exc)
         return 1
     finally:
-        remove_unix_files(sockets)
+        remove_unix_files(paths)
         for sock in sockets:
             sock.close()
         if pidfile is not None:
@@ -117,6 +119,13 @@ def main(argv: Sequence[str], prog: str = "sockweb serve") -> int:
         return _fail(prog, str(exc), 2)
     if config.check_config:
         return check_config(config, prog)
+    if config.certfile:
+        from sockweb.server.tls import TLSConfigError, build_ssl_context
+
+        try:  # fail before binding anything, with the setting's name rather than an OpenSSL code
+            build_ssl_context(config)
+        except TLSConfigError as exc:
+            return _fail(prog, str(exc), 1)
     from sockweb.server.arbiter import STATE_ENV, Arbiter
 
     if config.workers > 1 or config.max_requests > 0 or STATE_ENV in os.environ:
