@@ -161,3 +161,27 @@ def test_blueprint_repr_and_method_routes(app, client) -> None:
     assert repr(bp) == "<Blueprint 'm'>"
     assert client.post("/p").text == "posted"
     assert client.put("/r").text == "put"
+
+
+def test_one_child_under_two_parents_keeps_its_hooks(app, client) -> None:
+    child = Blueprint("child", __name__, url_prefix="/c")
+    child.before_request(lambda: None)
+
+    @child.after_request
+    def mark(response):
+        response.headers["X-Child"] = request.blueprint
+        return response
+
+    @child.get("/")
+    def index():
+        return request.endpoint
+
+    first = Blueprint("first", __name__, url_prefix="/1")
+    second = Blueprint("second", __name__, url_prefix="/2")
+    first.register_blueprint(child)
+    second.register_blueprint(child)
+    app.register_blueprint(first)
+    app.register_blueprint(second)
+    one, two = client.get("/1/c/"), client.get("/2/c/")
+    assert (one.text, one.headers["X-Child"]) == ("first.child.index", "first.child")
+    assert (two.text, two.headers["X-Child"]) == ("second.child.index", "second.child")

@@ -170,8 +170,7 @@ class Blueprint(Scaffold):
             state.add_url_rule(
                 f"{self.static_url_path}/<path:filename>", endpoint="static", view_func=self.send_static_file
             )
-        if first_registration or options.get("name") is not None:
-            self._merge_into(app, name)
+        self._merge_into(app, name)  # every registration has its own name, so its own scope
         for deferred in self.deferred_functions:
             deferred(state)
 
