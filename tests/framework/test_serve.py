@@ -11,7 +11,9 @@ APP_SOURCE = textwrap.dedent(
     """
     import os
 
-    from sockweb.framework import App, request, session, stream_with_context
+    import time
+
+    from sockweb.framework import App, g, request, session, stream_with_context
 
     app = App(__name__)
     app.config.update(SECRET_KEY="served secret", MAX_CONTENT_LENGTH=1000)
@@ -35,6 +37,12 @@ APP_SOURCE = textwrap.dedent(
             for i in range(3):
                 yield f"{request.args.get('word', 'x')}{i};"
         return stream_with_context(gen())
+
+    @app.get("/echo")
+    def echo():
+        g.value = request.args["v"]
+        time.sleep(0.001)  # let other requests interleave in the worker's thread pool
+        return f"{g.value}:{request.args['v']}:{session.get('none')}"
 
     @app.post("/upload")
     def upload():
@@ -113,3 +121,15 @@ def test_signed_session_on_fresh_connections_and_keep_alive(served) -> None:
             assert response.read().startswith(b'{"id":%d,' % user_id)
     finally:
         conn.close()
+
+
+@pytest.mark.slow
+def test_concurrent_requests_each_see_their_own_context(served) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def fetch(n: int) -> bytes:
+        return request(served, "GET", f"/echo?v={n}")[2]
+
+    with ThreadPoolExecutor(8) as pool:
+        bodies = list(pool.map(fetch, range(40)))
+    assert bodies == [f"{n}:{n}:None".encode() for n in range(40)]
