@@ -30,10 +30,10 @@ RESOURCES = [f"res{i}" for i in range(30)]
 UUID = "12345678-1234-5678-1234-567812345678"
 
 
-def rule_specs() -> list[tuple[str, str, list[str]]]:
+def rule_specs(resources: list[str] = RESOURCES) -> list[tuple[str, str, list[str]]]:
     """(rule, endpoint, methods) triples, ~300 of them, in a definition order a human would write."""
     specs: list[tuple[str, str, list[str]]] = [("/", "index", ["GET"])]
-    for name in RESOURCES:
+    for name in resources:
         base = f"/api/v1/{name}"
         specs += [
             (f"{base}", f"{name}.list", ["GET"]),
@@ -167,7 +167,24 @@ def main(argv: list[str] | None = None) -> int:
         ratios.append(theirs_us / ours_us)
         print(f"build {endpoint:<20} {ours_us:>11.2f} {theirs_us:>12.2f} {theirs_us / ours_us:>6.1f}x")
     print(f"geometric mean speed-up: {statistics.geometric_mean(ratios):.1f}x (werkzeug time / sockweb time)")
+    scaling(args.seconds, args.repeat)
     return 0
+
+
+def scaling(seconds: float, repeat: int) -> None:
+    """The same late dynamic match in maps of growing size: matching must not grow with the rule count."""
+    print("\nscaling: match the last resource's /<int>/comments/<int> rule")
+    print(f"{'rules':>6} {'sockweb µs':>11} {'werkzeug µs':>12} {'ratio':>7}")
+    for count in (3, 30, 120):
+        resources = [f"res{i}" for i in range(count)]
+        specs = rule_specs(resources)
+        ours = sw.Map([sw.Rule(r, endpoint=e, methods=m) for r, e, m in specs]).bind("example.com")
+        theirs = wz.Map([wz.Rule(r, endpoint=e, methods=m) for r, e, m in specs]).bind("example.com")
+        path = f"/api/v1/{resources[-1]}/42/comments/7"
+        ours_us, theirs_us = compare(
+            partial(ours.match, path, "GET"), partial(theirs.match, path, "GET"), seconds, repeat
+        )
+        print(f"{len(specs):>6} {ours_us:>11.2f} {theirs_us:>12.2f} {theirs_us / ours_us:>6.1f}x")
 
 
 def same_url(a: str, b: str) -> bool:
