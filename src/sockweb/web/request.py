@@ -17,12 +17,13 @@ import json
 import weakref
 from datetime import datetime
 from functools import cached_property
-from typing import IO, Any, cast
+from typing import IO, Any, Literal, cast, overload
 
 from .datastructures import EnvironHeaders, FileStorage, ImmutableMultiDict, MultiDict
 from .exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 from .formparser import FormDataParser, parse_qs_multi
 from .httputil import (
+    Accept,
     Authorization,
     CacheControl,
     CharsetAccept,
@@ -233,8 +234,8 @@ class Request:
         return parse_accept_header(self.environ.get("HTTP_ACCEPT_CHARSET"), CharsetAccept)
 
     @cached_property
-    def accept_encodings(self) -> Any:
-        return parse_accept_header(self.environ.get("HTTP_ACCEPT_ENCODING"))
+    def accept_encodings(self) -> Accept:
+        return parse_accept_header(self.environ.get("HTTP_ACCEPT_ENCODING"), Accept)
 
     @cached_property
     def cache_control(self) -> CacheControl:
@@ -289,7 +290,20 @@ class Request:
         stream: IO[bytes] = self.environ.get("wsgi.input") or io.BytesIO()
         return stream
 
-    def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False) -> Any:
+    @overload
+    def get_data(
+        self, cache: bool = True, as_text: Literal[False] = False, parse_form_data: bool = False
+    ) -> bytes: ...
+    @overload
+    def get_data(self, cache: bool, as_text: Literal[True], parse_form_data: bool = False) -> str: ...
+    @overload
+    def get_data(
+        self, cache: bool = True, *, as_text: Literal[True], parse_form_data: bool = False
+    ) -> str: ...
+
+    def get_data(
+        self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False
+    ) -> bytes | str:
         """The whole body as bytes (or text). Cached unless ``cache=False``; once the form has been parsed
         from the stream, the body is gone and ``b""`` is returned."""
         if parse_form_data:
@@ -303,8 +317,7 @@ class Request:
 
     @property
     def data(self) -> bytes:
-        data: bytes = self.get_data()
-        return data
+        return self.get_data()
 
     def _load_form_data(self) -> None:
         if self._form is not None:

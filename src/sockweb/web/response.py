@@ -15,7 +15,7 @@ import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import IO, Any, cast
+from typing import IO, Any, Literal, cast, overload
 from urllib.parse import quote
 
 from .datastructures import Headers
@@ -155,6 +155,13 @@ class Response:
         """True when the body length is unknown until it is iterated (a generator, a file)."""
         return not isinstance(self.response, (list, tuple))
 
+    @overload
+    def get_data(self, as_text: Literal[False] = False) -> bytes: ...
+    @overload
+    def get_data(self, as_text: Literal[True]) -> str: ...
+    @overload
+    def get_data(self, as_text: bool) -> bytes | str: ...
+
     def get_data(self, as_text: bool = False) -> bytes | str:
         """The whole body; a streamed body is consumed and kept, so later calls return it again."""
         self._ensure_sequence()
@@ -171,7 +178,7 @@ class Response:
 
     @property
     def data(self) -> bytes:
-        return self.get_data()  # type: ignore[return-value]
+        return self.get_data()
 
     @data.setter
     def data(self, value: str | bytes) -> None:
@@ -179,7 +186,7 @@ class Response:
 
     @property
     def text(self) -> str:
-        return self.get_data(as_text=True)  # type: ignore[return-value]
+        return self.get_data(as_text=True)
 
     def _ensure_sequence(self) -> None:
         if not self.is_streamed:
@@ -296,7 +303,7 @@ class Response:
     def add_etag(self, overwrite: bool = False, weak: bool = False) -> None:
         """Set an ETag computed from the body (buffers a streamed body)."""
         if overwrite or "ETag" not in self.headers:
-            self.set_etag(generate_etag(self.get_data()), weak)  # type: ignore[arg-type]
+            self.set_etag(generate_etag(self.get_data()), weak)
 
     # -- cookies --------------------------------------------------------------------------------------------
 
