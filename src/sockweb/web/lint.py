@@ -225,6 +225,8 @@ class _Exchange:
         self.started = False
         self.sent = 0
         self.head_body_reported = False
+        self.has_content_type = False
+        self.content_type_reported = False
 
     # -- start_response
 
@@ -283,10 +285,8 @@ class _Exchange:
                 continue
             self.check_header(name, value)
             names.add(name.lower())
-        if self.status is not None and self.status not in _NO_BODY_STATUSES and self.status >= 200:
-            if "content-type" not in names:
-                self.report(f"application: no Content-Type header in a {self.status} response")
-        elif self.status in _NO_BODY_STATUSES and "content-type" in names and self.status == 204:
+        self.has_content_type = "content-type" in names
+        if self.status == 204 and self.has_content_type:
             self.report("application: a 204 response must not have a Content-Type (it has no content)")
 
     def check_header(self, name: str, value: str) -> None:
@@ -316,6 +316,10 @@ class _Exchange:
             self.report(f"application: body chunks ({where}) must be bytes, got {type(data).__name__}")
             return
         self.sent += len(data)
+        if data and not self.has_content_type and not self.content_type_reported:
+            # RFC 9110 §8.3: content without a Content-Type leaves the client guessing (sniffing).
+            self.content_type_reported = True
+            self.report(f"application: body bytes in a {self.status} response without a Content-Type")
         if data and self.status in _NO_BODY_STATUSES:
             self.report(f"application: a {self.status} response must not have a body")
         if data and self.method == "HEAD" and not self.head_body_reported:

@@ -309,7 +309,7 @@ APP_CASES: list[tuple[str, App, str]] = [
         respond(headers=[("Content-Type", "t/p"), ("Status", "200 OK")]),
         "'Status' is not a header",
     ),
-    ("no content-type", respond(headers=[]), "no Content-Type header in a 200 response"),
+    ("no content-type", respond(headers=[]), "body bytes in a 200 response without a Content-Type"),
     (
         "bad length",
         respond(headers=[("Content-Type", "t/p"), ("Content-Length", "ten")]),
@@ -343,6 +343,10 @@ def test_application_checks(name: str, app: App, message: str) -> None:
     reports(f"^application: .*{message}", app)
 
 
+def test_empty_redirect_needs_no_content_type() -> None:
+    serve(respond("302 Found", headers=[("Location", "/x")], body=[]))  # silent
+
+
 def test_head_body() -> None:
     with pytest.warns(WSGIWarning, match="application: body bytes for a HEAD request"):
         serve(respond(), make_environ(REQUEST_METHOD="HEAD"))
@@ -354,3 +358,28 @@ def test_strict_mode_raises() -> None:
         serve(respond(headers=[("Content-Type", "t/p"), ("Keep-Alive", "5")]), strict=True)
     with pytest.raises(AssertionError):  # LintError is an AssertionError
         serve(respond("OK"), strict=True)
+
+
+def test_a_real_framework_app_passes_strict_lint() -> None:
+    flask = pytest.importorskip("flask")
+    app = flask.Flask("lint_probe")
+
+    @app.post("/p")
+    def echo() -> Any:
+        return flask.jsonify(size=len(flask.request.get_data()))
+
+    @app.get("/stream")
+    def stream() -> Any:
+        return flask.Response((b"chunk%d" % i for i in range(3)), mimetype="text/plain")
+
+    @app.get("/redirect")
+    def redirect() -> Any:
+        return flask.redirect("/p")
+
+    assert serve(app.wsgi_app, strict=True) == b'{"size":12}\n'
+    assert serve(app.wsgi_app, make_environ(REQUEST_METHOD="GET", PATH_INFO="/stream"), strict=True) == (
+        b"chunk0chunk1chunk2"
+    )
+    serve(app.wsgi_app, make_environ(REQUEST_METHOD="GET", PATH_INFO="/redirect"), strict=True)
+    serve(app.wsgi_app, make_environ(REQUEST_METHOD="GET", PATH_INFO="/missing"), strict=True)
+    serve(app.wsgi_app, make_environ(REQUEST_METHOD="HEAD", PATH_INFO="/stream"), strict=True)
