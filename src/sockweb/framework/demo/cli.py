@@ -72,7 +72,7 @@ def main(argv: list[str], prog: str = "sockweb demo") -> int:
 
 
 def _serve(args: argparse.Namespace, prog: str) -> int:
-    from sockweb.server.binds import BindError, create_sockets, describe, remove_unix_files
+    from sockweb.server.binds import BindError, create_sockets, describe
     from sockweb.server.config import Config, ConfigError
     from sockweb.server.logconfig import configure_logging
 
@@ -106,5 +106,4 @@ def _serve(args: argparse.Namespace, prog: str) -> int:
         print(f"Shortly running on http://{describe(sockets[0])}", flush=True)
         return serve(config, app=app, sockets=sockets)
     finally:
-        remove_unix_files(sockets)
         app.extensions["shortly"].close()
