@@ -37,6 +37,7 @@ APPS = HERE / "apps"
 PY = sys.executable
 
 Command = Callable[[str, int], list[str]]
+SOCKWEB_ARGS: list[str] = []  # --sockweb-args, e.g. "--dispatch pool"
 
 PEERS: dict[str, Command] = {
     "sockweb": lambda app, port: [
@@ -47,6 +48,7 @@ PEERS: dict[str, Command] = {
         f"benchapps:{app}",
         "--bind",
         f"127.0.0.1:{port}",
+        *SOCKWEB_ARGS,
     ],
     "granian": lambda app, port: [
         "granian",
@@ -343,7 +345,13 @@ def main() -> int:
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--rss", action="store_true", help="also measure RSS with 10,000 idle connections")
     parser.add_argument("--chart", metavar="PNG", help="write a bar chart of the results")
+    parser.add_argument("--sockweb-args", default="", help="extra options for sockweb serve")
+    parser.add_argument("--connections", type=int, help="override every workload's connection count")
     args = parser.parse_args()
+    SOCKWEB_ARGS.extend(args.sockweb_args.split())
+    if args.connections:
+        for name, (app, _, script) in list(WORKLOADS.items()):
+            WORKLOADS[name] = (app, args.connections, script)
     peers = [p for p in args.servers.split(",") if p]
     skipped = [p for p in peers if not available(p)]
     peers = [p for p in peers if p not in skipped]

@@ -5,10 +5,15 @@ Strategy:
   reached. Idle threads block in ``SimpleQueue.get`` (a C-level lock wait): they hold no GIL and cost
   nothing while the loop is busy.
 - `AutoPolicy` (``dispatch = "auto"``) starts inline -- the application is called on the loop thread, no
-  handoff at all, which is fastest for CPU-only applications. Each inline call is timed; one that blocks
-  for more than `SLOW_CALL` (1 ms) moves new requests to the pool, so a sleeping or database-bound
-  application does not stall every other connection. Every `PROBE_INTERVAL` seconds the policy tries
-  inline again; if the application has become fast (a warm cache), it stays inline.
+  handoff at all, which is fastest for CPU-only applications. Each inline call is timed (one
+  perf_counter pair). A call slower than `SLOW_CALL` (1 ms) puts the policy on watch: the next
+  `CHECK_CALLS` calls also measure the thread's CPU time; when `BLOCKED_CALLS` of them spent more than
+  1 ms *waiting* (wall time minus CPU time: sleep, socket, database) new requests move to the pool, so a
+  blocking application does not stall every other connection. Two, not one: on a busy machine the
+  scheduler can preempt the loop thread in the middle of a fast call, which looks like waiting. A slow
+  call that was busy on the CPU (a cold first request, a big template) keeps the policy inline: threads
+  would not make it faster under the GIL. Every `PROBE_INTERVAL` seconds the policy tries inline again,
+  on watch, so an application that stopped blocking (a warm cache) comes back to the fast path.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from queue import SimpleQueue
 log = logging.getLogger("sockweb.error")
 
 SLOW_CALL = 0.001
+CHECK_CALLS = 3
+BLOCKED_CALLS = 2
 PROBE_INTERVAL = 5.0
 DEFAULT_THREADS = 64
 
@@ -80,17 +87,30 @@ class ThreadPool:
 class AutoPolicy:
     """Decide per request whether to call the application inline; see the module docstring."""
 
-    __slots__ = ("inline", "switched_at")
+    __slots__ = ("blocked", "checking", "inline", "switched_at")
 
     def __init__(self) -> None:
         self.inline = True
+        self.checking = 0  # calls left to measure CPU time for
+        self.blocked = 0  # measured calls that waited
         self.switched_at = 0.0
 
-    def slow_call(self, now: float) -> None:
-        if self.inline:
-            self.inline = False
-            self.switched_at = now
+    def slow_call(self) -> None:
+        """An unmeasured inline call was slow: measure the next few."""
+        self.checking = CHECK_CALLS
+        self.blocked = 0
+
+    def checked_call(self, wall: float, cpu: float, now: float) -> None:
+        """A measured inline call took `wall` seconds, `cpu` of them on the CPU."""
+        self.checking -= 1
+        if wall - cpu > SLOW_CALL:
+            self.blocked += 1
+            if self.blocked >= BLOCKED_CALLS:
+                self.inline = False
+                self.checking = 0
+                self.switched_at = now
 
     def tick(self, now: float) -> None:
         if not self.inline and now - self.switched_at >= PROBE_INTERVAL:
             self.inline = True
+            self.slow_call()

@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from io import BytesIO
-from time import perf_counter
+from time import monotonic, perf_counter, thread_time
 from typing import TYPE_CHECKING, Any, cast
 
 from sockweb.http import (
@@ -109,10 +109,19 @@ class ServerState:
         self._tick: Callable[[], None] | None = None
         self.protocol_class: type[HttpProtocol] = HttpProtocol
         self.exchange_class: type[Exchange] = Exchange
+        self.proxy_peers: Any = None
         if config.trace:
             from sockweb.server.trace import TraceExchange, TraceProtocol
 
             self.protocol_class, self.exchange_class = TraceProtocol, TraceExchange
+        if config.proxy_protocol:
+            from sockweb.server.proxy import AllowList
+
+            self.proxy_peers = AllowList(config.forwarded_allow_ips)
+            base = self.protocol_class
+            self.protocol_class = type(
+                "Proxied" + base.__name__, (ProxiedConnection, base), {"__slots__": ()}
+            )
 
     def _update_date(self) -> None:
         date = email.utils.formatdate(usegmt=True).encode("ascii")
@@ -156,11 +165,6 @@ class ServerState:
             except Exception:
                 log.exception("Error in the worker heartbeat")
         self._sweeper = self.loop.call_later(1.0, self._sweep)
-
-    def slow_call(self) -> None:
-        if self.auto is not None:
-            self.auto.slow_call(self.now)
-            self.inline = self.auto.inline
 
     # -- stopping --------------------------------------------------------------------------------------
     def begin_stop(self) -> None:
@@ -208,6 +212,7 @@ class HttpProtocol(asyncio.Protocol):
         "paused_since",
         "pending",
         "posted",
+        "proxy_header",
         "reading_paused",
         "remote_addr",
         "remote_port",
@@ -238,7 +243,7 @@ class HttpProtocol(asyncio.Protocol):
         self.must_close = False
         self.write_paused = False
         self.reading_paused = False
-        self.idle_since = state.now
+        self.idle_since = monotonic()
         self.head_start = 0.0
         self.paused_since = 0.0
         self.posted = 0
@@ -246,6 +251,7 @@ class HttpProtocol(asyncio.Protocol):
         self.wake: threading.Event | None = None
         self.remote_addr = ""
         self.remote_port = ""
+        self.proxy_header: Any = None  # a ProxyProtocolParser while a PROXY header is expected
 
     # -- asyncio callbacks ------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -301,7 +307,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.write_paused = True
-        self.paused_since = self.state.now
+        self.paused_since = monotonic()
 
     def resume_writing(self) -> None:
         self.write_paused = False
@@ -335,7 +341,7 @@ class HttpProtocol(asyncio.Protocol):
                         self.on_request(event)
                     elif event is NEED_DATA:
                         if not self.head_start and parser.buffered_size:
-                            self.head_start = self.state.now
+                            self.head_start = monotonic()
                         break
                     else:  # PAUSED: the last request closed the connection; nothing more is parsed
                         self.close()
@@ -422,13 +428,16 @@ class HttpProtocol(asyncio.Protocol):
         """The request is complete: run the application inline or in the pool."""
         state = self.state
         if state.inline:
-            if state.auto is None:
+            auto = state.auto
+            if auto is None:
                 finished = ex.run(True)
+            elif auto.checking:
+                finished = self.run_checked(ex, auto)
             else:
                 started = perf_counter()
                 finished = ex.run(True)
                 if perf_counter() - started > SLOW_CALL:
-                    state.slow_call()
+                    auto.slow_call()
             if not finished and not self.closed:
                 self.exchange = ex
         else:
@@ -436,6 +445,14 @@ class HttpProtocol(asyncio.Protocol):
             self.ensure_wake()
             ex.to_thread()
             state.pool.submit(ex.run_threaded)
+
+    def run_checked(self, ex: Exchange, auto: AutoPolicy) -> bool:
+        """Run inline, measuring wall and CPU time, and let the auto policy judge the call."""
+        started, cpu = perf_counter(), thread_time()
+        finished = ex.run(True)
+        auto.checked_call(perf_counter() - started, thread_time() - cpu, monotonic())
+        self.state.inline = auto.inline
+        return finished
 
     def exchange_done(self, ex: Exchange, keep_alive: bool) -> None:
         """The response of `ex` is complete (loop thread)."""
@@ -462,7 +479,7 @@ class HttpProtocol(asyncio.Protocol):
             if req.content_length is not None and req.content_length > DRAIN_LIMIT * 4:
                 self.close()
                 return
-        self.idle_since = state.now
+        self.idle_since = monotonic()
 
     def thread_done(self, ex: Exchange, keep_alive: bool) -> None:
         self.exchange_done(ex, keep_alive)
@@ -650,3 +667,39 @@ class HttpProtocol(asyncio.Protocol):
         self.state.connections.discard(self)
         if self.transport is not None:
             self.transport.abort()
+
+
+class ProxiedConnection(HttpProtocol):
+    """A connection that reads a PROXY protocol header (v1/v2) first when the peer is a trusted proxy.
+
+    A separate class, chosen at start-up, so connections without ``--proxy-protocol`` pay nothing.
+    """
+
+    __slots__ = ()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        peers = self.state.proxy_peers
+        if not self.closed and peers is not None and self.remote_addr in peers:
+            from sockweb.server.proxyproto import ProxyProtocolParser
+
+            self.proxy_header = ProxyProtocolParser()
+
+    def data_received(self, data: bytes) -> None:
+        header = self.proxy_header
+        if header is not None:
+            try:
+                info, data = header.feed(data)
+            except ValueError as exc:
+                log.info("Invalid PROXY protocol header from %s: %s", self.remote_addr, exc)
+                self.abort()
+                return
+            if info is None:
+                return
+            self.proxy_header = None
+            client = info.client
+            if client is not None:
+                self.remote_addr, self.remote_port = client[0], str(client[1])
+            if not data:
+                return
+        super().data_received(data)

@@ -1,0 +1,167 @@
+"""Unit tests of the pieces that need no socket: the loader, the streaming input, the environ, the pool."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import pytest
+
+from sockweb.http import RequestParser
+from sockweb.server.dispatch import AutoPolicy, ThreadPool
+from sockweb.server.input import ClientDisconnected, StreamInput
+from sockweb.server.loader import AppLoadError, load_app
+from sockweb.server.wsgi import build_environ, environ_template, new_header_keys
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture
+def module_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for name in [m for m in sys.modules if m.startswith("swmod_")]:
+        del sys.modules[name]
+
+
+def test_loader_forms(module_dir):
+    (module_dir / "swmod_a.py").write_text(
+        "def app(e, s): return []\ndef make(): return app\nclass Box:\n    inner = staticmethod(app)\n"
+    )
+    import swmod_a
+
+    assert load_app("swmod_a:app") is swmod_a.app
+    assert load_app("swmod_a") is swmod_a.app
+    assert load_app("swmod_a:make()") is swmod_a.app
+    assert load_app("swmod_a:make", factory=True) is swmod_a.app
+    assert load_app("swmod_a:Box.inner") is swmod_a.app
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("swmod_missing:app", "no module named 'swmod_missing'"),
+        ("swmod_b:nope", "has no attribute 'nope'"),
+        ("swmod_b:value", "is not callable"),
+        ("swmod_b:make(1)", "takes no arguments"),
+        (":app", "expected MODULE:NAME"),
+    ],
+)
+def test_loader_errors_are_one_line(module_dir, spec, message):
+    (module_dir / "swmod_b.py").write_text("value = 3\ndef make(): return 1\n")
+    with pytest.raises(AppLoadError) as info:
+        load_app(spec)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_loader_summarises_import_time_error(module_dir):
+    (module_dir / "swmod_c.py").write_text("import os\n\nraise KeyError('DATABASE_URL')\n")
+    with pytest.raises(AppLoadError, match=r"KeyError: 'DATABASE_URL' \(.*swmod_c.py:3\)"):
+        load_app("swmod_c:app")
+
+
+def _input(high=100, low=10):
+    calls = []
+    stream = StreamInput(high, low, lambda: calls.append("continue"), lambda: calls.append("resume"))
+    return stream, calls
+
+
+def test_stream_input_reads_bounded_by_body():
+    stream, calls = _input()
+    assert stream.feed(b"hello\nwor") is False
+    stream.feed(b"ld\nlast")
+    stream.finish()
+    assert stream.read(3) == b"hel"
+    assert stream.readline() == b"lo\n"
+    assert stream.readline(2) == b"wo"
+    assert list(stream) == [b"rld\n", b"last"]
+    assert stream.read() == b"" and stream.readline() == b""
+    assert calls == ["continue"]  # sent once, on the first read
+
+
+def test_stream_input_blocks_until_fed_and_signals_backpressure():
+    stream, calls = _input(high=8, low=4)
+    assert stream.feed(b"0123456789") is True  # above the high-water mark: the loop pauses reading
+    assert stream.read(7) == b"0123456"
+    assert calls == ["continue", "resume"]  # drained below the low-water mark: the loop resumes
+    got = []
+    reader = threading.Thread(target=lambda: got.append(stream.read()))
+    reader.start()
+    reader.join(0.05)
+    assert reader.is_alive()  # blocked: the body is not complete
+    stream.feed(b"ab")
+    stream.finish()
+    reader.join(10)
+    assert got == [b"789ab"]
+
+
+def test_stream_input_readlines_hint_and_abort():
+    stream, _ = _input()
+    stream.feed(b"a\nb\nc\n")
+    assert stream.readlines(3) == [b"a\n", b"b\n"]  # io semantics: stop once the total reaches hint
+    stream.abort()
+    assert stream.readline() == b"c\n"
+    with pytest.raises(ClientDisconnected):
+        stream.read(1)
+
+
+def _environ(raw: bytes):
+    parser = RequestParser()
+    parser.feed(raw)
+    req = parser.next_event()
+    template = environ_template("127.0.0.1", "8000", "http", True)
+    return build_environ(template, new_header_keys(), req, "10.0.0.1", "5555")
+
+
+def test_environ_from_request():
+    env = _environ(
+        b"GET http://example.com/a%20b%FF/c?x=%41&y HTTP/1.1\r\nHost: example.com\r\nX-A: 1\r\n"
+        b"Content-Type: text/plain\r\nContent-Length: 0\r\nX-A: 2\r\n\r\n"
+    )
+    assert env["PATH_INFO"] == "/a b\xff/c"
+    assert env["QUERY_STRING"] == "x=%41&y"
+    assert env["SCRIPT_NAME"] == ""
+    assert env["HTTP_X_A"] == "1, 2"
+    assert env["CONTENT_TYPE"] == "text/plain" and env["CONTENT_LENGTH"] == "0"
+    assert "HTTP_CONTENT_TYPE" not in env and "HTTP_CONTENT_LENGTH" not in env
+    assert (env["REMOTE_ADDR"], env["REMOTE_PORT"]) == ("10.0.0.1", "5555")
+    assert env["wsgi.version"] == (1, 0) and env["SERVER_PROTOCOL"] == "HTTP/1.1"
+
+
+def test_thread_pool_grows_to_its_bound():
+    pool = ThreadPool(3, name="t-pool")
+    gate = threading.Event()
+    done = threading.Semaphore(0)
+    names = set()
+
+    def job():
+        names.add(threading.current_thread().name)
+        gate.wait(10)
+        done.release()
+
+    for _ in range(6):
+        pool.submit(job)
+    assert pool.size == 3
+    gate.set()
+    for _ in range(6):
+        assert done.acquire(timeout=10)
+    pool.shutdown()
+    assert names <= {"t-pool-0", "t-pool-1", "t-pool-2"}
+
+
+def test_auto_policy_distinguishes_waiting_from_computing():
+    policy = AutoPolicy()
+    policy.slow_call()
+    for _ in range(3):
+        policy.checked_call(wall=0.02, cpu=0.0199, now=0.0)  # busy on the CPU: stay inline
+    assert policy.inline
+    policy.slow_call()
+    policy.checked_call(wall=0.011, cpu=0.0001, now=1.0)
+    assert policy.inline  # one wait could be preemption
+    policy.checked_call(wall=0.011, cpu=0.0001, now=1.0)
+    assert not policy.inline
+    policy.tick(now=3.0)
+    assert not policy.inline
+    policy.tick(now=7.0)
+    assert policy.inline and policy.checking
