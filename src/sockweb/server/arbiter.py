@@ -215,8 +215,7 @@ class Arbiter:
             return 1
         self._install_signals()
         for listener in self.listeners:
-            for sock in listener.sockets:
-                log.info("Listening at %s", _describe(sock, bool(self.config.certfile)))
+            log.info("Listening at %s", _describe(listener.sockets[0], bool(self.config.certfile)))
         log.info("Master %d: %d worker(s)", self.pid, self.target)
         try:
             self._manage()
