@@ -193,6 +193,34 @@ def test_demo_usage_and_storage_errors(args: list[str], code: int, message: str,
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_demo_reports_a_taken_port(workers: str, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sockweb",
+                "demo",
+                "--port",
+                str(port),
+                "--workers",
+                workers,
+                "--db",
+                str(tmp_path / "links.db"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 1
+    assert proc.stdout == ""  # never "running on" when it is not
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+
+
 # --- headless Chromium ---------------------------------------------------------------------------------
 
 CHROMIUM_FLAGS = [

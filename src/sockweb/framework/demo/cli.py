@@ -87,9 +87,17 @@ def _serve(args: argparse.Namespace, prog: str) -> int:
     except ConfigError as exc:
         return _fail(prog, str(exc), 2)
     configure_logging(log_level="warning", error_log=None, log_config=None)
+    try:
+        sockets = create_sockets(config)
+    except BindError as exc:
+        return _fail(prog, str(exc), 1)
     if args.workers > 1:
         from sockweb.server.arbiter import Arbiter
 
+        # The arbiter binds its own sockets (and rebinds them on reload): this bind only checked that the
+        # address is free, so that a taken port is reported here and the line below is true.
+        for sock in sockets:
+            sock.close()
         print(f"Shortly running on http://{host}:{args.port} ({args.workers} workers)", flush=True)
         return Arbiter(config, argv=[]).run()
 
@@ -97,10 +105,6 @@ def _serve(args: argparse.Namespace, prog: str) -> int:
 
     from .app import create_app
 
-    try:
-        sockets = create_sockets(config)
-    except BindError as exc:
-        return _fail(prog, str(exc), 1)
     app = create_app()
     try:
         print(f"Shortly running on http://{describe(sockets[0])}", flush=True)
