@@ -222,3 +222,26 @@ class TestFileStorage:
         assert not FileStorage(io.BytesIO(), "")
         storage.close()
         assert storage.stream.closed
+
+
+def test_environ_headers_iteration() -> None:
+    environ = {"HTTP_X_A": "1", "CONTENT_TYPE": "text/plain", "CONTENT_LENGTH": "3", "SERVER_NAME": "x"}
+    headers = EnvironHeaders(environ)
+    assert sorted(headers) == [("Content-Length", "3"), ("Content-Type", "text/plain"), ("X-A", "1")]
+    assert len(headers) == 3 and bool(headers)
+    assert sorted(headers.values()) == ["1", "3", "text/plain"]
+    assert headers.getlist("x-a") == ["1"] and headers.getlist("nope") == []
+    assert headers.getlist("content-length", type=int) == [3]
+    assert headers.get("content-length", type=int) == 3
+    assert sorted(headers.to_wsgi_list()) == sorted(headers.items())
+    assert "X-A: 1\r\n" in str(headers)
+    assert not EnvironHeaders({})
+
+
+def test_file_storage_content_length_and_iteration() -> None:
+    storage = FileStorage(io.BytesIO(b"a\nb\n"), "f", headers=Headers([("Content-Length", "4")]))
+    assert storage.content_length == 4
+    assert list(storage) == [b"a\n", b"b\n"]
+    assert FileStorage(content_length=9).content_length == 9
+    assert FileStorage().content_length == 0
+    assert "FileStorage" in repr(storage)

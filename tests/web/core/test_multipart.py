@@ -233,3 +233,55 @@ def test_encode_multipart_roundtrip_names() -> None:
     assert form["we%22ird%0Aname"] == "v"  # browsers percent-encode quotes and newlines in names
     assert files["f"].filename == "ü.txt"
     files["f"].close()
+
+
+def test_parse_form_data_and_stream_factory() -> None:
+    from sockweb.web.formparser import parse_form_data
+    from sockweb.web.testing import create_environ
+
+    created: list[tuple[int | None, str | None, str | None]] = []
+
+    def factory(length: int | None, content_type: str | None, filename: str | None) -> io.BytesIO:
+        created.append((length, content_type, filename))
+        return io.BytesIO()
+
+    environ = create_environ(method="POST", data={"a": "1", "f": (b"xyz", "f.txt", "text/plain")})
+    stream, form, files = parse_form_data(environ, stream_factory=factory)
+    assert form["a"] == "1" and files["f"].read() == b"xyz"
+    assert created == [(None, "text/plain", "f.txt")]
+    assert stream.read() == b""  # the body was consumed by the parser
+
+
+def test_parser_limits_and_unknown_types() -> None:
+    from sockweb.web.exceptions import RequestEntityTooLarge
+
+    parser = FormDataParser(max_content_length=10)
+    with pytest.raises(RequestEntityTooLarge):
+        parser.parse(io.BytesIO(b"a=1"), "application/x-www-form-urlencoded", 11)
+    form, files = FormDataParser().parse(io.BytesIO(b"<xml/>"), "application/xml", 6)
+    assert not form and not files
+    unlimited = FormDataParser(max_form_memory_size=None)
+    assert unlimited.parse(io.BytesIO(b"a=" + b"x" * 10_000), "application/x-www-form-urlencoded", None)[0][
+        "a"
+    ]
+
+
+def test_part_headers_that_are_not_tokens_are_dropped_from_file_headers() -> None:
+    body = (
+        b"--b\r\nContent-Disposition: form-data; name=f; filename=a.txt\r\nX Bad Name: v\r\n"
+        b"Content-Type: text/plain\r\n\r\ndata\r\n--b--\r\n"
+    )
+    _form, files = FormDataParser().parse(
+        io.BytesIO(body), "multipart/form-data", len(body), {"boundary": "b"}
+    )
+    storage = files["f"]
+    assert storage.content_type == "text/plain" and "X Bad Name" not in storage.headers
+    storage.close()
+
+
+def test_parts_without_a_name_are_skipped() -> None:
+    body = b"--b\r\nContent-Disposition: attachment\r\n\r\nignored\r\n--b\r\n\r\nno headers\r\n--b--\r\n"
+    form, files = FormDataParser().parse(
+        io.BytesIO(body), "multipart/form-data", len(body), {"boundary": "b"}
+    )
+    assert not form and not files
