@@ -55,6 +55,7 @@ class RequestParser:
         "_eof",
         "_error",
         "_field_line",
+        "_keep_alive",
         "_limits",
         "_line_ok",
         "_reader",
@@ -73,6 +74,7 @@ class RequestParser:
         self._eof = False
         self._error: ProtocolError | None = None
         self._request: Request | None = None
+        self._keep_alive = True
         self._remaining = 0
         self._body_size = 0
         self._chunk_state = _SIZE
@@ -127,11 +129,15 @@ class RequestParser:
         end = buf.find(b"\r\n\r\n", self._scan)
         if end <= 0 or buf[0] == 13:
             return self._read_head_slow(end)
-        request = parse_head(buf, end, self._limits, self._field_line)
+        try:
+            request = parse_head(buf, end, self._limits, self._field_line)
+        except ProtocolError as exc:
+            raise self._early_error(end + 4, True) or exc from None
         del buf[: end + 4]
         self._request = request
-        self._reset_scan()
-        self._skipped_crlf = False
+        self._keep_alive = request.keep_alive
+        self._scan = self._bare = 0
+        self._line_ok = self._skipped_crlf = False
         if request.chunked:
             self._chunk_state = _SIZE
             self._body_size = 0
@@ -145,6 +151,8 @@ class RequestParser:
 
     def _read_head_slow(self, end: int) -> Event:
         buf = self._buf
+        if not buf and not self._eof:
+            return NEED_DATA
         # RFC 9112 §2.2: a server SHOULD ignore at least one empty line (CRLF) before the request-line.
         if buf[:2] == b"\r\n" and not self._skipped_crlf:
             del buf[:2]
@@ -153,32 +161,51 @@ class RequestParser:
             return self._read_head()
         if end >= 0:
             # A complete head starting with CR (a second empty line, or a stray CR) has no valid request-line.
-            raise bad_request_line(buf, end, self._limits)
+            raise self._early_error(end + 4, True) or bad_request_line(buf, end, self._limits)
         return self._head_incomplete()
 
     def _head_incomplete(self) -> Event:
         buf = self._buf
         n = len(buf)
-        limits = self._limits
+        error = self._early_error(n, True)
+        if error is not None:
+            raise error
         if self._eof:
             if n == 0:
                 self._reader = self._paused
                 return PAUSED
             raise BadRequest("connection closed in the middle of a request head")
-        # RFC 9112 §2.2: a bare CR or a bare LF in the head -> 400 (decided early, without waiting for more).
-        if _abnf.BARE_CR_LF.search(buf, self._bare) is not None:
-            raise BadRequest("bare CR or LF in the request head")
-        if not self._line_ok:
-            line_end = buf.find(b"\n", self._bare)
-            # RFC 9112 §3: a request-line longer than the server wishes to parse -> 414.
-            if (line_end < 0 and n > limits.max_request_line + 1) or line_end - 1 > limits.max_request_line:
-                raise URITooLong("request line too long")
-            self._line_ok = line_end >= 0
-        if n > limits.max_head_size:
-            raise HeaderFieldsTooLarge("request head too large")
         self._scan = n - 3 if n > 3 else 0
         self._bare = n - 1 if n else 0
         return NEED_DATA
+
+    def _early_error(self, n: int, head: bool) -> ProtocolError | None:
+        """The first limit or bare CR/LF violation in buf[:n] (head or trailer section), by position.
+
+        Errors are ranked by the offset at which they become visible, so the verdict does not depend on how
+        the bytes were split into reads: a stream fed whole fails exactly like the same stream fed byte by
+        byte. Only bytes from `self._bare` on are searched (the rest was searched by earlier calls).
+        """
+        buf = self._buf
+        limits = self._limits
+        found: list[tuple[int, ProtocolError]] = []
+        # RFC 9112 §2.2: a bare CR or a bare LF in the head -> 400, decided without waiting for more bytes.
+        bare = _abnf.BARE_CR_LF.search(buf, self._bare, n)
+        if bare is not None:
+            found.append((bare.end() - 1, BadRequest("bare CR or LF")))
+        if head:
+            if not self._line_ok:
+                line_end = buf.find(b"\n", self._bare, n)
+                # RFC 9112 §3: a request-line longer than the server wishes to parse -> 414.
+                too_long_at = limits.max_request_line + 1
+                if (line_end < 0 and n > too_long_at) or line_end > too_long_at:
+                    found.append((too_long_at, URITooLong("request line too long")))
+                self._line_ok = 0 <= line_end <= too_long_at
+            if n > limits.max_head_size:
+                found.append((limits.max_head_size, HeaderFieldsTooLarge("request head too large")))
+        elif n > limits.max_trailer_size:
+            found.append((limits.max_trailer_size, HeaderFieldsTooLarge("trailer section too large")))
+        return min(found, key=lambda item: item[0])[1] if found else None
 
     def _read_length(self) -> Event:
         buf = self._buf
@@ -265,7 +292,6 @@ class RequestParser:
 
     def _read_trailers(self) -> Event:
         buf = self._buf
-        limits = self._limits
         # RFC 9112 §7.1: last-chunk [ trailer-section ] CRLF; an empty trailer section is just CRLF.
         if buf[:2] == b"\r\n":
             del buf[:2]
@@ -273,24 +299,32 @@ class RequestParser:
         end = buf.find(b"\r\n\r\n", self._scan)
         if end < 0:
             n = len(buf)
-            # RFC 9112 §2.2: bare CR or LF in the trailer section -> 400.
-            if _abnf.BARE_CR_LF.search(buf, self._bare) is not None:
-                raise BadRequest("bare CR or LF in the trailer section")
-            if n > limits.max_trailer_size:
-                raise HeaderFieldsTooLarge("trailer section too large")
+            # RFC 9112 §2.2 (bare CR or LF -> 400) and the trailer section limit (-> 431).
+            error = self._early_error(n, False)
+            if error is not None:
+                raise error
             self._scan = n - 3 if n > 3 else 0
             self._bare = n - 1 if n > 1 else 0
             return self._need_body_data()
+        try:
+            trailers = self._parse_trailers(end)
+        except ProtocolError as exc:
+            raise self._early_error(end + 4, False) or exc from None
+        del buf[: end + 4]
+        self._reset_scan()
+        return self._finish(trailers)
+
+    def _parse_trailers(self, end: int) -> list[tuple[bytes, bytes]]:
+        limits = self._limits
         if end + 4 > limits.max_trailer_size:
             raise HeaderFieldsTooLarge("trailer section too large")
         # RFC 9112 §7.1.2: trailer fields are field lines, parsed like header fields.
-        trailers = parse_fields(buf, 0, end + 2, limits, self._field_line)
+        trailers = parse_fields(self._buf, 0, end + 2, limits, self._field_line)
         for name, _ in trailers:
             # RFC 9110 §6.5.1: framing, routing and connection fields are not allowed in trailers.
             if name in _FORBIDDEN_TRAILERS:
                 raise BadRequest("forbidden trailer field")
-        del buf[: end + 4]
-        return self._finish(trailers)
+        return trailers
 
     def _need_body_data(self) -> Event:
         # RFC 9112 §8: a message whose body is cut short by the connection closing is incomplete -> error.
@@ -299,14 +333,13 @@ class RequestParser:
         return NEED_DATA
 
     def _end_of_message(self) -> Event:
-        return self._finish([])
+        # RFC 9112 §9.6: after a request that closes the connection, the server reads nothing more.
+        self._reader = self._read_head if self._keep_alive else self._paused
+        return EndOfMessage([])
 
     def _finish(self, trailers: list[tuple[bytes, bytes]]) -> Event:
-        request = self._request
-        assert request is not None
-        self._reset_scan()
         # RFC 9112 §9.6: after a request that closes the connection, the server reads nothing more.
-        self._reader = self._read_head if request.keep_alive else self._paused
+        self._reader = self._read_head if self._keep_alive else self._paused
         return EndOfMessage(trailers)
 
     def _paused(self) -> Event:
