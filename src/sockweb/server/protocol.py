@@ -37,6 +37,7 @@ from sockweb.http import (
     ProtocolError,
     Request,
     RequestParser,
+    ResponsePlan,
     error_response,
 )
 from sockweb.server.dispatch import DEFAULT_THREADS, SLOW_CALL, AutoPolicy, ThreadPool
@@ -99,6 +100,8 @@ class ServerState:
             f"Server: {config.server_header}\r\n".encode("latin-1") if config.server_header else b""
         )
         self.extra = b""
+        # Response heads by (status, headers, length, ...); cleared every second with the Date line.
+        self.head_cache: dict[tuple[Any, ...], ResponsePlan] | None = None if config.trace else {}
         self._update_date()
         self.access_log = _optional_hook("accesslog", "AccessLog", config)
         self.proxy = _optional_hook("proxy", "ProxyFixer", config)
@@ -126,6 +129,8 @@ class ServerState:
     def _update_date(self) -> None:
         date = email.utils.formatdate(usegmt=True).encode("ascii")
         self.extra = b"Date: " + date + b"\r\n" + self._server_line
+        if self.head_cache:
+            self.head_cache.clear()
 
     # -- cross-thread calls ----------------------------------------------------------------------------
     def post(self, fn: Callable[..., None], *args: Any) -> None:

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from io import BytesIO
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote_to_bytes
 
 from sockweb.http import BodyWriter, ProtocolError, Request, ResponsePlan, error_response, plan_response
@@ -35,6 +35,7 @@ Environ = dict[str, Any]
 
 _INTERNAL_ERROR = ProtocolError("the application failed; see the server log", status=500)
 _MAX_CACHED_KEYS = 512
+HEAD_CACHE_SIZE = 256
 
 
 class BadResponse(Exception):
@@ -195,22 +196,44 @@ class Exchange:
             raise BadResponse(f"the status must be a str, got {type(status).__name__}")
         stream = self.input
         keep = self.conn.keep_alive_ok() and (stream is None or not stream.continue_pending)
-        try:
-            plan = plan_response(
-                self.request,
-                status,
-                self.headers,
-                body_length=body_length,
-                extra=self.extra(),
-                keep_alive=keep,
-            )
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise BadResponse(f"invalid response head: {exc}") from None
-        if plan.send_body:
-            if plan.framing == "length" and body_length is not None and plan.content_length != body_length:
+        req = self.request
+        cache = self.conn.state.head_cache
+        key: tuple[Any, ...] | None = None
+        plan: ResponsePlan | None = None
+        if cache is not None and body_length is not None:
+            # The same status, headers and length give the same head (within the second of its Date).
+            try:
+                key = (
+                    status,
+                    tuple(self.headers),
+                    body_length,
+                    req.method,
+                    req.http_version,
+                    req.keep_alive,
+                    keep,
+                )
+                plan = cache.get(key)
+            except TypeError:  # unhashable headers: validated (and refused) by plan_response below
+                key = None
+        if plan is None:
+            try:
+                plan = plan_response(
+                    req, status, self.headers, body_length=body_length, extra=self.extra(), keep_alive=keep
+                )
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise BadResponse(f"invalid response head: {exc}") from None
+            if (
+                body_length is not None
+                and plan.send_body
+                and plan.framing == "length"
+                and plan.content_length != body_length
+            ):
                 raise BadResponse(
                     f"Content-Length {plan.content_length} does not match the {body_length}-byte body"
                 )
+            if key is not None and cache is not None and len(cache) < HEAD_CACHE_SIZE:
+                cache[key] = plan
+        if plan.send_body:
             self.writer = BodyWriter(plan)
         self.plan = plan
         return plan.head
@@ -238,12 +261,13 @@ class Exchange:
                 except BadResponse:
                     self.fail("Invalid response from the WSGI application")
                     return True
-                if self.writer is None:
+                writer = self.writer
+                if writer is None:
                     self.send(head)
-                elif self.writer._framing == "length":
+                elif cast(ResponsePlan, self.plan).framing == "length":
                     self.send(head + chunk)
                 else:
-                    self.send(head + self.writer.write(chunk) + self.writer.finish())
+                    self.send(head + writer.write(chunk) + writer.finish())
                 self.sent = len(chunk)
                 self.done(self.keep_alive())
                 return True
