@@ -100,6 +100,10 @@ class _Files:
                     found.add(path)
             return found
 
+    def has_missing(self) -> bool:
+        with self.lock:
+            return -1 in self.mtimes.values()
+
     def snapshot(self) -> tuple[int, set[str]]:
         with self.lock:
             return self.version, set(self.mtimes)
@@ -162,7 +166,7 @@ class WatchfilesWatcher:
         # only the watched files: a log file written next to them must not wake us up in a loop
         return os.path.realpath(path) in self._files.mtimes
 
-    def _rearm(self) -> None:
+    def _rearm(self, force: bool = False) -> None:
         version, paths = self._files.snapshot()
         dirs = {}
         for folder in {os.path.dirname(p) for p in paths}:
@@ -173,7 +177,7 @@ class WatchfilesWatcher:
             dirs[folder] = (info.st_dev, info.st_ino)
         self._armed_version = version
         self._dirs_checked = time.monotonic()
-        if dirs == self._dirs and self._gen is not None:
+        if dirs == self._dirs and self._gen is not None and not force:
             return
         self.close()
         self._stop = threading.Event()
@@ -194,8 +198,11 @@ class WatchfilesWatcher:
     def wait(self, timeout: float) -> set[str]:
         deadline = time.monotonic() + timeout
         while True:
-            stale = time.monotonic() - self._dirs_checked > self.DIRS_RECHECK
-            if stale or self._files.snapshot()[0] != self._armed_version:
+            if time.monotonic() - self._dirs_checked > self.DIRS_RECHECK:
+                # a missing file may come back in a folder created again, whose old watch died with it
+                # (and whose inode number may well be reused): build the watch anew
+                self._rearm(force=self._files.has_missing())
+            elif self._files.snapshot()[0] != self._armed_version:
                 self._rearm()
             events = self._next_events(deadline)
             changed = self._files.changed(os.path.realpath(path) for _, path in events)
