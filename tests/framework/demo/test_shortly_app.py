@@ -58,6 +58,14 @@ def test_shorten_follow_and_count(client) -> None:
         assert clicks(client.get(f"/{short_id}+").get_data(as_text=True)) == expected
 
 
+def test_head_shows_the_target_without_counting(client) -> None:
+    short_id = shorten(client, "https://example.com/checked")
+    response = client.head(f"/{short_id}")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "https://example.com/checked"
+    assert clicks(client.get(f"/{short_id}+").get_data(as_text=True)) == 0
+
+
 def test_the_same_url_keeps_its_short_id(client) -> None:
     first = shorten(client, "https://example.com/")
     second = shorten(client, "  https://example.com/  ")  # surrounding spaces are not part of a URL

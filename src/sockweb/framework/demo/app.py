@@ -1,10 +1,10 @@
 """Shortly, the URL shortener: the routes, the URL validation, and the app factory.
 
 Pages: ``/`` (the form and the recent links), ``POST /`` (shorten, then 303 to the details page),
-``/<id>`` (302 to the target, counting the click), ``/<id>+`` (details: target, short link, clicks) and
-a 404 page. The storage (:mod:`.storage`) is passed to :func:`create_app`, or chosen from the environment
-(``SHORTLY_REDIS_URL``, else SQLite at ``SHORTLY_DB`` or the default path), so a server can load the app as
-``sockweb.framework.demo.app:create_app()`` in each worker.
+``/<id>`` (302 to the target, counting the click; HEAD does not count), ``/<id>+`` (details: target,
+short link, clicks) and a 404 page. The storage (:mod:`.storage`) is passed to :func:`create_app`, or
+chosen from the environment (``SHORTLY_REDIS_URL``, else SQLite at ``SHORTLY_DB`` or the default path),
+so a server can load the app as ``sockweb.framework.demo.app:create_app()`` in each worker.
 
 Validation keeps what is stored safe to send back: only absolute http/https URLs with a host, at most
 2,048 characters, no whitespace or control characters (they could split the ``Location`` header); an
@@ -125,7 +125,8 @@ def create_app(storage: Storage | None = None) -> App:
 
     @app.get("/<short_id>")
     def follow(short_id: str) -> Response:
-        link = store.click(short_id)
+        # A HEAD request (link checkers, previews) learns where the link goes without counting as a visit.
+        link = store.get(short_id) if request.method == "HEAD" else store.click(short_id)
         if link is None:
             abort(404)
         return redirect(link.url, 302)
