@@ -88,6 +88,13 @@ class Request:
         self._form: ImmutableMultiDict[str, str] | None = None
         self._files: ImmutableMultiDict[str, FileStorage] | None = None
 
+    @classmethod
+    def from_values(cls, *args: Any, **kwargs: Any) -> Request:
+        """A request built from keyword arguments, as :func:`~sockweb.web.testing.create_environ` takes."""
+        from .testing import create_environ
+
+        return cls(create_environ(*args, **kwargs))
+
     def __repr__(self) -> str:
         try:
             url = self.url

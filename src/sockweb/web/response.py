@@ -106,6 +106,17 @@ class Response:
         else:
             self.response = response
 
+    @classmethod
+    def from_app(cls, app: Callable[..., Iterable[bytes]], environ: WSGIEnvironment) -> Response:
+        """Run a WSGI application and capture what it answers as a (buffered) Response."""
+        from .testing import run_wsgi_app
+
+        status, headers, body = run_wsgi_app(app, environ)
+        response = cls([body], status, headers)
+        if not any(name.lower() == "content-type" for name, _ in headers):
+            response.headers.remove("Content-Type")  # keep exactly the application's headers
+        return response
+
     def _content_type_for(self, mimetype: str) -> str:
         if _wants_charset(mimetype) and "charset" not in mimetype.lower():
             return f"{mimetype}; charset={self.charset}"

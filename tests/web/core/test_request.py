@@ -35,6 +35,10 @@ class TestURL:
         assert request.host_url == "https://example.com:8443/"
         assert request.remote_addr == "127.0.0.1"
 
+    def test_from_values(self) -> None:
+        request = Request.from_values("/p?x=1", method="POST", data={"a": "b"})
+        assert (request.method, request.args["x"], request.form["a"]) == ("POST", "1", "b")
+
     def test_default_ports_dropped(self) -> None:
         assert make(base_url="http://example.com:80/").host == "example.com"
         assert make(base_url="https://example.com:443/").host == "example.com"

@@ -101,6 +101,19 @@ class TestBodyAndType:
         assert source.closed
 
 
+def test_from_app_captures_exactly_the_answer() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("201 Created", [("X-Id", "7")])
+        return [b"made"]
+
+    response = Response.from_app(validator(app), create_environ())
+    assert (response.status_code, response.get_data(), list(response.headers)) == (
+        201,
+        b"made",
+        [("X-Id", "7")],
+    )
+
+
 class TestStatus:
     @pytest.mark.parametrize(
         ("value", "line", "code"),
