@@ -173,19 +173,34 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def scaling(seconds: float, repeat: int) -> None:
-    """The same late dynamic match in maps of growing size: matching must not grow with the rule count."""
+    """The same late dynamic match in maps of growing size: matching must not grow with the rule count.
+
+    Also the one-time cost of a map: constructing it plus the first match (each router compiles part of
+    its tables at add() time and part lazily on the first match, so only the sum compares).
+    """
     print("\nscaling: match the last resource's /<int>/comments/<int> rule")
-    print(f"{'rules':>6} {'sockweb µs':>11} {'werkzeug µs':>12} {'ratio':>7}")
+    print(
+        f"{'rules':>6} {'sockweb µs':>11} {'werkzeug µs':>12} {'ratio':>7}   setup+first match, ms: sockweb / werkzeug"
+    )
     for count in (3, 30, 120):
         resources = [f"res{i}" for i in range(count)]
         specs = rule_specs(resources)
-        ours = sw.Map([sw.Rule(r, endpoint=e, methods=m) for r, e, m in specs]).bind("example.com")
-        theirs = wz.Map([wz.Rule(r, endpoint=e, methods=m) for r, e, m in specs]).bind("example.com")
         path = f"/api/v1/{resources[-1]}/42/comments/7"
+        start = time.perf_counter()
+        ours = sw.Map([sw.Rule(r, endpoint=e, methods=m) for r, e, m in specs]).bind("example.com")
+        ours.match(path, "GET")
+        ours_setup = time.perf_counter() - start
+        start = time.perf_counter()
+        theirs = wz.Map([wz.Rule(r, endpoint=e, methods=m) for r, e, m in specs]).bind("example.com")
+        theirs.match(path, "GET")
+        theirs_setup = time.perf_counter() - start
         ours_us, theirs_us = compare(
             partial(ours.match, path, "GET"), partial(theirs.match, path, "GET"), seconds, repeat
         )
-        print(f"{len(specs):>6} {ours_us:>11.2f} {theirs_us:>12.2f} {theirs_us / ours_us:>6.1f}x")
+        print(
+            f"{len(specs):>6} {ours_us:>11.2f} {theirs_us:>12.2f} {theirs_us / ours_us:>6.1f}x"
+            f"   {ours_setup * 1000:.0f} / {theirs_setup * 1000:.0f}"
+        )
 
 
 def same_url(a: str, b: str) -> bool:

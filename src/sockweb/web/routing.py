@@ -501,14 +501,23 @@ def _build(parts: list[_Part], values: Mapping[str, Any]) -> str:
 class _Group:
     """Dynamic rules sharing one static prefix, compiled into one alternation regex."""
 
-    __slots__ = ("by_index", "combined", "rules")
+    __slots__ = ("by_index", "combined", "rules", "single")
 
     def __init__(self, rules: list[Rule]) -> None:
         self.rules = rules
         self.by_index: dict[int, tuple[int, list[int]]] = {}
+        self.single: tuple[int, list[int]] | None = None
+        if len(rules) == 1:
+            # One rule: its own compiled regex does the job, no second compilation.
+            own = rules[0]._regex
+            assert own is not None
+            self.combined: re.Pattern[str] | None = own
+            self.single = (0, [own.groupindex[name] for name in rules[0]._own_groups])
+            return
         source = "|".join(f"(?P<r{k}>{rule.pattern(f'r{k}_')})" for k, rule in enumerate(rules))
+        compiled: re.Pattern[str] | None
         try:
-            compiled: re.Pattern[str] | None = re.compile(f"(?:{source})" + r"\Z", re.DOTALL)
+            compiled = re.compile(f"(?:{source})" + r"\Z", re.DOTALL)
         except re.error:
             compiled = None  # e.g. custom converter regexes reusing group names: scan rule by rule
         self.combined = compiled
@@ -803,7 +812,7 @@ class MapAdapter:
                     return _SLOW
                 match = combined.match(subject)
                 if match is not None:
-                    k, arg_groups = group.by_index[match.lastindex or 0]
+                    k, arg_groups = group.single or group.by_index[match.lastindex or 0]
                     rule = group.rules[k]
                     if method is not None and rule.methods is not None and method not in rule.methods:
                         return _SLOW
