@@ -11,7 +11,7 @@ import socket
 import pytest
 import requests
 
-from server.conftest import closed_by_peer, connect, read_response, request
+from server.conftest import APPS_DIR, closed_by_peer, connect, read_response, request
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -247,3 +247,46 @@ def test_tcp_nodelay_and_server_survives_garbage(server):
         sock.sendall(b"\x16\x03\x01garbage that is not http\r\n\r\n")
         assert sock.recv(4096).startswith(b"HTTP/1.1 4")
     assert requests.get(server.url + "/hello", timeout=10).status_code == 200
+
+
+def _peak_rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
+def test_huge_upload_streams_in_constant_memory(run_server):
+    srv = run_server("fixtureapps:dispatch", cwd=APPS_DIR)
+    total = 384 << 20
+    block = os.urandom(1 << 20)
+    digest = hashlib.sha256()
+    with connect(srv, timeout=60) as sock:
+        sock.sendall(f"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {total}\r\n\r\n".encode())
+        for _ in range(total >> 20):
+            sock.sendall(block)
+            digest.update(block)
+        info = json.loads(read_response(sock, bytearray())[2])
+    assert info["body_size"] == total and info["body_sha256"] == digest.hexdigest()
+    # The body went through a bounded buffer: the server never held more than a few MiB of it.
+    peak = _peak_rss_mib(srv.proc.pid)
+    print("peak RSS MiB", peak)
+    assert peak < 100
+
+
+def test_tls(run_server, tmp_path):
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert_path, ca_path = tmp_path / "cert.pem", tmp_path / "ca.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_path))
+    ca.cert_pem.write_to_path(str(ca_path))
+    srv = run_server("fixtureapps:dispatch", "--certfile", str(cert_path), cwd=APPS_DIR)
+    info = requests.get(f"https://127.0.0.1:{srv.port}/echo", verify=str(ca_path), timeout=10).json()
+    assert info["url_scheme"] == "https"
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"z" * 100_000)
+    r = requests.get(f"https://127.0.0.1:{srv.port}/file_app?path={path}", verify=str(ca_path), timeout=10)
+    assert r.content == b"z" * 100_000  # file_wrapper without sendfile over TLS
