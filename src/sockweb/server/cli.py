@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import sys
 from collections.abc import Sequence
 
 from sockweb.server.config import Config, ConfigError, load_config, render_toml
-from sockweb.server.logconfig import LogConfigError, configure_logging
+from sockweb.server.logconfig import LogConfigError, configure_logging, reopen_log_files
 
 __all__ = ["check_config", "main", "serve_single"]
 
@@ -73,6 +74,9 @@ def serve_single(config: Config) -> int:
             pidfile.create(os.getpid())
         workers.drop_privileges(config.user, config.group)
         workers.set_title(config, "single")
+        # USR1 reopens the log files here too. Python runs this handler on the main thread between two
+        # bytecodes (not in async-signal context), and the handlers' locks are re-entrant.
+        signal.signal(signal.SIGUSR1, lambda signum, frame: reopen_log_files())
         systemd.notify("READY=1")
         code = serve(config, sockets=sockets)
         systemd.notify("STOPPING=1")
