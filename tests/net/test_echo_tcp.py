@@ -265,3 +265,22 @@ def test_multi_line_message_is_refused(client) -> None:
     result = client("tcp", "127.0.0.1:9", "--message", "two\nlines")
     assert result.returncode == 2
     assert "single line" in result.stderr
+
+
+def test_server_closing_without_a_reply_is_reported(client) -> None:
+    with socket.socket() as rude:
+        rude.bind(("127.0.0.1", 0))
+        rude.listen()
+        port = rude.getsockname()[1]
+
+        def hang_up() -> None:
+            conn, _ = rude.accept()
+            conn.recv(100)
+            conn.close()
+
+        thread = threading.Thread(target=hang_up)
+        thread.start()
+        result = client("tcp", f"127.0.0.1:{port}", "--message", "hello?")
+        thread.join(IO_TIMEOUT)
+    assert result.returncode == 1
+    assert result.stderr == f"error: tcp://127.0.0.1:{port} closed the connection without replying\n"
