@@ -152,6 +152,10 @@ def _frame(
         elif connection != b"keep-alive" or not keep_alive:
             tokens = {t.strip(b" \t") for t in connection.split(b",")}
             keep_alive = b"close" not in tokens and (keep_alive or b"keep-alive" in tokens)
+    if method == "CONNECT":
+        # RFC 9110 §9.3.6: after CONNECT the connection becomes a tunnel (or is refused); either way the bytes
+        # that follow are not HTTP requests, so none is parsed after it.
+        keep_alive = False
     if codings is not None:
         _check_codings(codings, version, lengths)
         return Request(method, target, version, headers, keep_alive, expect, None, True)
