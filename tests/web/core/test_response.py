@@ -103,15 +103,17 @@ class TestBodyAndType:
 
 def test_from_app_captures_exactly_the_answer() -> None:
     def app(environ: dict[str, Any], start_response: Any) -> Any:
-        start_response("201 Created", [("X-Id", "7")])
+        start_response("201 Created", [("X-Id", "7"), ("Content-Type", "x/y")])
         return [b"made"]
 
+    def bare(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("204 No Content", [])
+        return []
+
     response = Response.from_app(validator(app), create_environ())
-    assert (response.status_code, response.get_data(), list(response.headers)) == (
-        201,
-        b"made",
-        [("X-Id", "7")],
-    )
+    assert (response.status_code, response.get_data()) == (201, b"made")
+    assert list(response.headers) == [("X-Id", "7"), ("Content-Type", "x/y")]
+    assert list(Response.from_app(validator(bare), create_environ()).headers) == []
 
 
 class TestStatus:
