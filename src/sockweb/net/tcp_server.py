@@ -99,6 +99,7 @@ class _SelectorsServer:
         self.stop = stop
         self.selector = selectors.DefaultSelector()
         self.clients: dict[socket.socket, _Client] = {}
+        self.lingering: dict[socket.socket, _Client] = {}  # kept apart: the loop looks at them each turn
         self.accepting = True
 
     def run(self) -> None:
@@ -119,8 +120,9 @@ class _SelectorsServer:
             self.selector.close()
 
     def _timeout(self) -> float | None:
-        deadlines = [c.linger_until for c in self.clients.values() if c.linger_until]
-        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        if not self.lingering:
+            return None
+        return max(0.0, min(c.linger_until for c in self.lingering.values()) - time.monotonic())
 
     def _accept(self) -> None:
         for _ in range(64):  # a burst of connections, but let the clients run too
@@ -203,15 +205,17 @@ class _SelectorsServer:
             self._drop(client)
             return
         client.linger_until = time.monotonic() + LINGER_SECONDS
+        self.lingering[client.sock] = client
 
     def _expire_lingering(self) -> None:
         now = time.monotonic()
-        for client in [c for c in self.clients.values() if c.linger_until and c.linger_until <= now]:
+        for client in [c for c in self.lingering.values() if c.linger_until <= now]:
             self._drop(client)
 
     def _drop(self, client: _Client) -> None:
         if self.clients.pop(client.sock, None) is None:
             return
+        self.lingering.pop(client.sock, None)
         with contextlib.suppress(KeyError, ValueError):
             self.selector.unregister(client.sock)
         client.sock.close()
