@@ -91,7 +91,12 @@ class _Listener:
             host, port = self.sockets[0].getsockname()[:2]
             assert self.spec is not None
             clone = BindSpec("tcp", self.spec.text, host=host, port=port)
-            self.sockets.append(bind_socket(clone, backlog=self.backlog, reuse_port=True))
+            try:
+                self.sockets.append(bind_socket(clone, backlog=self.backlog, reuse_port=True))
+            except BindError as exc:
+                # e.g. after --user: the kernel only groups SO_REUSEPORT sockets of the same user.
+                log.warning("%s; slot %d shares slot 0's socket", exc, slot)
+                return self.sockets[0]
         return self.sockets[slot]
 
     def trim(self, used: set[int]) -> None:
@@ -149,7 +154,9 @@ class Arbiter:
                 sock = bind_socket(
                     spec, backlog=self.config.backlog, umask=self.config.umask, reuse_port=per_slot
                 )
-                self.listeners.append(_Listener(sock, spec, per_slot, self.config.backlog))
+                listener = _Listener(sock, spec, per_slot, self.config.backlog)
+                listener.for_slot(self.config.workers - 1)  # now, while we may still be root
+                self.listeners.append(listener)
         except BindError:
             self._close_listeners()
             raise

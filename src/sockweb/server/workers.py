@@ -236,10 +236,11 @@ def worker_main(
 ) -> int:
     """The body of a forked worker; returns its exit status (the caller ``os._exit``s with it)."""
     from sockweb.server.loader import AppLoadError, load_app
-    from sockweb.server.logconfig import reopen_log_files
-    from sockweb.server.runner import run_worker
 
     try:
+        from sockweb.server.logconfig import reopen_log_files
+        from sockweb.server.runner import run_worker
+
         _reset_signals()
         for fd in close_fds:
             with contextlib.suppress(OSError):
