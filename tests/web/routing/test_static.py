@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sockweb.web.httputil import http_date
 from sockweb.web.lint import LintMiddleware
@@ -419,3 +421,31 @@ def test_suspicious_segments_are_refused_even_inside_the_root(
     if filename is not None:
         (site / filename).write_bytes(b"suspicious")
     assert call(app, path).code == 404
+
+
+PIECES = [
+    "..",
+    ".",
+    "sub",
+    "hello.txt",
+    "escape-dir",
+    "escape.txt",
+    "%2e",
+    "%2e%2e",
+    "%2f",
+    "%5c",
+    "\\",
+    "/",
+    "//",
+    "c:",
+    "\x00",
+    "secret.txt",
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pieces=st.lists(st.sampled_from(PIECES), max_size=8))
+def test_safe_join_never_leaves_the_root(site: Path, pieces: list[str]) -> None:
+    root = os.path.realpath(site)
+    result = safe_join(str(site), "".join(pieces))
+    assert result is None or os.path.commonpath([root, result]) == root
