@@ -62,7 +62,7 @@ def test_inline_mode_runs_on_loop_thread(run_server):
     srv = run_server("fixtureapps:dispatch", "--dispatch", "inline", cwd=APPS_DIR)
     assert requests.get(srv.url + "/sleepy?t=0", timeout=10).text == "MainThread"
     info = requests.get(srv.url + "/echo", timeout=10).json()
-    assert info["multithread"] is False
+    assert info["multithread"] is True  # bodies that stream in still run in a worker thread
 
 
 def test_trace_logs_journey_and_server_timing(run_server):

@@ -194,8 +194,8 @@ def protocol_factory(state: ServerState, sock: socket.socket, tls: bool) -> Call
         name, port = str(addr[0]), str(addr[1])
     else:
         name, port = "localhost", ""
-    multithread = state.config.dispatch != "inline"
-    template = environ_template(name, port, "https" if tls else "http", multithread)
+    # Even with dispatch "inline", bodies that stream in run their application in a worker thread.
+    template = environ_template(name, port, "https" if tls else "http", True)
     cls = state.protocol_class
     return lambda: cls(state, template, tls)
 
@@ -391,8 +391,10 @@ class HttpProtocol(asyncio.Protocol):
             self.discard_left -= len(data)
             if self.discard_left < 0:
                 self.close()
-        elif isinstance(sink, StreamInput) and sink.feed(data):
-            self.pause_reading()
+        elif isinstance(sink, StreamInput):
+            self.paused_since = monotonic()  # the body is moving (checked by check_timeouts)
+            if sink.feed(data):
+                self.pause_reading()
 
     def on_body_end(self) -> None:
         sink, self.sink = self.sink, None
@@ -422,6 +424,7 @@ class HttpProtocol(asyncio.Protocol):
             stream.feed(part)
         ex.environ["wsgi.input"] = ex.input = stream
         self.sink = stream
+        self.paused_since = monotonic()
         self.exchange = ex
         self.ensure_wake()
         ex.to_thread()
@@ -651,7 +654,13 @@ class HttpProtocol(asyncio.Protocol):
             elif now - self.idle_since > self.state.keepalive_timeout:
                 self.close()
         elif self.write_paused and now - self.paused_since > SEND_TIMEOUT:
-            self.abort()
+            self.abort()  # the client stopped reading its response
+        elif (
+            isinstance(self.sink, StreamInput)
+            and not self.reading_paused
+            and now - self.paused_since > SEND_TIMEOUT
+        ):
+            self.abort()  # the client stopped sending its body; the application's read() fails
 
     def close_if_idle(self) -> None:
         if self.exchange is None and self.sink is None and not self.out:

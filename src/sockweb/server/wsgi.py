@@ -329,7 +329,10 @@ class Exchange:
         self.close_result()
         if self.plan is None:
             self.status = "500 Internal Server Error"
-            self.send(error_response(_INTERNAL_ERROR, self.extra()))
+            try:
+                self.send(error_response(_INTERNAL_ERROR, self.extra()))
+            except ClientDisconnected:
+                pass
         self.done(False)
 
     def done(self, keep_alive: bool) -> None:
