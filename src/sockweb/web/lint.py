@@ -109,6 +109,9 @@ def _check_environ_values(environ: dict[str, Any], report: Report) -> None:
         report(f"server: PATH_INFO {path!r} must be empty or start with '/'")
     if not script and not path and "SCRIPT_NAME" in environ and "PATH_INFO" in environ:
         report("server: SCRIPT_NAME and PATH_INFO are both empty; PATH_INFO should be '/'")
+    protocol = environ.get("SERVER_PROTOCOL")
+    if isinstance(protocol, str) and not re.match(r"HTTP/[0-9]\.[0-9]\Z", protocol):
+        report(f"server: SERVER_PROTOCOL {protocol!r} is not 'HTTP/x.y'")
     port = environ.get("SERVER_PORT")
     if isinstance(port, str) and not port.isdigit():
         report(f"server: SERVER_PORT {port!r} is not a number")

@@ -145,6 +145,7 @@ SERVER_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("path info", {"PATH_INFO": "p"}, "PATH_INFO 'p' must be empty or start"),
     ("method", {"REQUEST_METHOD": "GE T"}, "not an HTTP token"),
     ("port", {"SERVER_PORT": "http"}, "SERVER_PORT"),
+    ("protocol", {"SERVER_PROTOCOL": "HTTP/1.1 "}, "SERVER_PROTOCOL 'HTTP/1.1 '"),
     ("content length", {"CONTENT_LENGTH": "-1"}, "CONTENT_LENGTH '-1'"),
     ("version", {"wsgi.version": (2, 0)}, r"wsgi.version must be \(1, 0\)"),
     ("scheme", {"wsgi.url_scheme": "ftp"}, "wsgi.url_scheme 'ftp'"),
