@@ -124,21 +124,21 @@ def app(environ, start_response):
 """
 
 
-def get_tolerant(url: str) -> Reply | None:
+def get_tolerant(url: str, path: str = "/") -> Reply | None:
     """GET /; a connection *refused* fails the test, a reply cut by a stopping child is retried."""
     try:
-        return request(url, "/", timeout=15)
+        return request(url, path, timeout=15)
     except ConnectionRefusedError:
         raise
     except (OSError, http.client.HTTPException):  # e.g. RemoteDisconnected from a stopping child
         return None
 
 
-def wait_reply(url: str, check: object, what: str) -> Reply:
+def wait_reply(url: str, check: object, what: str, path: str = "/") -> Reply:
     found: list[Reply] = []
 
     def probe() -> bool:
-        reply = get_tolerant(url)
+        reply = get_tolerant(url, path)
         if reply is not None and check(reply):  # type: ignore[operator]
             found.append(reply)
             return True
@@ -220,9 +220,15 @@ def test_connections_during_a_restart_wait_instead_of_being_refused(tmp_path: Pa
 
 
 VIEWS = """\
+import os
+
 VERSION = "views v1"
 
 def app(environ, start_response):
+    if environ["PATH_INFO"] == "/pid":
+        body = str(os.getpid()).encode()
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+        return [body]
     if environ["PATH_INFO"] == "/boom":
         secret_value = 21
         hostile = "<script>alert('xss')</script>"
@@ -237,7 +243,8 @@ from sockweb.web.dev import run_simple
 import views
 
 if __name__ == "__main__":
-    run_simple("127.0.0.1", 0, views.app, use_reloader=True, use_debugger=True, reloader_type="stat")
+    run_simple("127.0.0.1", 0, views.app, use_reloader=True, use_debugger=True, reloader_type="stat",
+               extra_files=["settings.cfg"])
 """
 
 
@@ -268,6 +275,7 @@ def unlock(url: str, secret: str, pin: str) -> str:
 def test_run_simple_script_with_reloader_and_debugger(tmp_path: Path) -> None:
     (tmp_path / "views.py").write_text(VIEWS)
     (tmp_path / "serve.py").write_text(SCRIPT)
+    (tmp_path / "settings.cfg").write_text("debug = 1\n")
     with running(["serve.py"], cwd=tmp_path) as (proc, url):
         pin = proc.wait_for(r"Debugger PIN: (\d{3}-\d{3}-\d{3})").group(1)
         assert request(url).text == "views v1"
@@ -287,3 +295,10 @@ def test_run_simple_script_with_reloader_and_debugger(tmp_path: Path) -> None:
         secret = re.search(r'data-secret="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
         unlock(url, secret, pin)
         assert proc.lines.count(f" * Debugger PIN: {pin}\n") == 1
+
+        # a file named in extra_files restarts the child too
+        pid = request(url, "/pid").text
+        bump(tmp_path / "settings.cfg", "debug = 0 # edited\n")
+        wait_reply(
+            url, lambda r: r.status == 200 and r.text.isdigit() and r.text != pid, "extra file reload", "/pid"
+        )
