@@ -706,19 +706,26 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, object]:
     return _convert_all(raw, lambda s: str(s.env))
 
 
-def _load_toml(path: Path) -> dict[str, object]:
+def parse_toml(text: str) -> dict[str, object]:
+    """``tomllib.loads`` (``tomli`` on Python 3.10); raises ValueError on invalid TOML."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on Python 3.10 only
         import tomli as tomllib
-    try:
-        with path.open("rb") as fh:
-            data: dict[str, object] = tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(f"--config: cannot read {str(path)!r}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path.name}: invalid TOML: {exc}") from None
+    data: dict[str, object] = tomllib.loads(text)
     return data
+
+
+def _load_toml(path: Path) -> dict[str, object]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+        raise ConfigError(f"--config: cannot read {str(path)!r}: {reason or exc}") from None
+    try:
+        return parse_toml(text)
+    except ValueError as exc:  # tomllib.TOMLDecodeError is a ValueError
+        raise ConfigError(f"{path.name}: invalid TOML: {exc}") from None
 
 
 def _from_file(path: Path, *, pyproject: bool) -> dict[str, object]:

@@ -89,11 +89,9 @@ def load_dict_config(path: str) -> dict[str, object]:
         if file.suffix == ".json":
             loaded = json.loads(data)
         else:
-            if sys.version_info >= (3, 11):
-                import tomllib
-            else:  # pragma: no cover - Python 3.10
-                import tomli as tomllib
-            loaded = tomllib.loads(data.decode("utf-8"))
+            from sockweb.server.config import parse_toml
+
+            loaded = parse_toml(data.decode("utf-8"))
             loaded = loaded.get("logging", loaded) if isinstance(loaded, dict) else loaded
     except ValueError as exc:
         raise LogConfigError(
