@@ -189,13 +189,37 @@ def wrk(port: int, conns: int, seconds: float, script: str | None) -> tuple[floa
     return rps, errors
 
 
-def measure(peer: str, workload: str, seconds: float, warmup: float) -> tuple[float, int]:
+def _descendants(pid: int) -> list[int]:
+    out = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            out.extend(_descendants(int(child)))
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of `pid` and its descendants (all threads)."""
+    ticks = 0
+    for p in _descendants(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def measure(peer: str, workload: str, seconds: float, warmup: float) -> tuple[float, int, float]:
+    """(requests per second, errors, requests per server CPU-second)."""
     app, conns, script = WORKLOADS[workload]
     port = free_port()
     proc = start(peer, app, port)
     try:
         wrk(port, conns, warmup, script)
-        return wrk(port, conns, seconds, script)
+        cpu = cpu_seconds(proc.pid)
+        rps, errors = wrk(port, conns, seconds, script)
+        used = cpu_seconds(proc.pid) - cpu
+        return rps, errors, (rps * seconds / used if used > 0 else 0.0)
     finally:
         stop(proc)
 
@@ -273,42 +297,49 @@ def available(peer: str) -> bool:
     return module is None or importlib.util.find_spec(module) is not None
 
 
-def markdown(results: dict[str, dict[str, tuple[float, int]]], peers: list[str]) -> str:
-    others = [p for p in peers if p != "sockweb"]
-    lines = [
-        "| workload | " + " | ".join(peers) + " |",
-        "|---|" + "---:|" * len(peers),
-    ]
+Results = dict[str, dict[str, tuple[float, int, float]]]
+
+
+def _table(results: Results, peers: list[str], index: int) -> list[str]:
+    lines = ["| workload | " + " | ".join(peers) + " |", "|---|" + "---:|" * len(peers)]
     for workload, row in results.items():
-        ours = row.get("sockweb", (0.0, 0))[0]
+        ours = row.get("sockweb", (0.0, 0, 0.0))[index]
         cells = []
         for peer in peers:
-            rps, errors = row.get(peer, (0.0, 0))
-            cell = f"{rps:,.0f}"
-            if peer != "sockweb" and rps > 0 and ours > 0:
-                cell += f" ({ours / rps:.2f}x)"
-            if errors:
+            value = row.get(peer, (0.0, 0, 0.0))[index]
+            cell = f"{value:,.0f}"
+            if peer != "sockweb" and value > 0 and ours > 0:
+                cell += f" ({ours / value:.2f}x)"
+            errors = row.get(peer, (0.0, 0, 0.0))[1]
+            if errors and index == 0:
                 cell += f" [{errors} err]"
             cells.append(cell)
         lines.append(f"| {workload} | " + " | ".join(cells) + " |")
-    lines.append("")
-    lines.append("Requests per second; in parentheses: sockweb / peer (above 1.00x means sockweb is faster).")
-    if others:
-        lines.append("")
-        lines.append("| target | ratio | met? |")
-        lines.append("|---|---:|---|")
+    return lines
+
+
+def markdown(results: Results, peers: list[str]) -> str:
+    lines = ["Requests per second (in parentheses: sockweb / peer; above 1.00x means sockweb is faster):", ""]
+    lines += _table(results, peers, 0)
+    lines += [
+        "",
+        "Requests per CPU-second of the server process tree (efficiency, immune to CPU sharing):",
+        "",
+    ]
+    lines += _table(results, peers, 2)
+    if any(p != "sockweb" for p in peers):
+        lines += ["", "| target | ratio (rps) | met? |", "|---|---:|---|"]
         for workload, targets in TARGETS.items():
             row = results.get(workload, {})
             for peer, minimum in targets:
                 if peer in row and "sockweb" in row and row[peer][0] > 0:
                     ratio = row["sockweb"][0] / row[peer][0]
-                    lines.append(
-                        f"| {workload}: >= {minimum:g}x {peer} | {ratio:.2f}x | {'yes' if ratio >= minimum else 'NO'} |"
-                    )
+                    met = "yes" if ratio >= minimum else "NO"
+                    lines.append(f"| {workload}: >= {minimum:g}x {peer} | {ratio:.2f}x | {met} |")
     return "\n".join(lines)
 
 
-def chart(results: dict[str, dict[str, tuple[float, int]]], peers: list[str], path: str) -> None:
+def chart(results: Results, peers: list[str], path: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -318,7 +349,7 @@ def chart(results: dict[str, dict[str, tuple[float, int]]], peers: list[str], pa
     fig, ax = plt.subplots(figsize=(11, 5.5))
     width = 0.8 / len(peers)
     for i, peer in enumerate(peers):
-        values = [results[w].get(peer, (0.0, 0))[0] for w in workloads]
+        values = [results[w].get(peer, (0.0, 0, 0.0))[0] for w in workloads]
         xs = [j + i * width for j in range(len(workloads))]
         bars = ax.bar(xs, values, width, label=peer, color="#d62728" if peer == "sockweb" else None)
         if peer == "sockweb":
@@ -355,7 +386,7 @@ def main() -> int:
     peers = [p for p in args.servers.split(",") if p]
     skipped = [p for p in peers if not available(p)]
     peers = [p for p in peers if p not in skipped]
-    results: dict[str, dict[str, tuple[float, int]]] = {}
+    results: Results = {}
     for workload in args.workloads.split(","):
         results[workload] = {}
         for peer in peers:
@@ -363,9 +394,13 @@ def main() -> int:
                 results[workload][peer] = measure(peer, workload, args.duration, args.warmup)
             except Exception as exc:  # one broken peer must not spoil the run
                 print(f"# {peer} {workload}: {exc}", file=sys.stderr)
-                results[workload][peer] = (0.0, 0)
-            rps, errors = results[workload][peer]
-            print(f"# {workload:13} {peer:17} {rps:12,.0f} rps  {errors} errors", file=sys.stderr, flush=True)
+                results[workload][peer] = (0.0, 0, 0.0)
+            rps, errors, per_cpu = results[workload][peer]
+            print(
+                f"# {workload:13} {peer:17} {rps:12,.0f} rps  {per_cpu:12,.0f} req/CPU-s  {errors} errors",
+                file=sys.stderr,
+                flush=True,
+            )
     print(markdown(results, peers))
     if skipped:
         print(f"\nNot installed, skipped: {', '.join(skipped)}")
