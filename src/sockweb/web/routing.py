@@ -579,6 +579,12 @@ class Map:
 
     ``Map([Rule("/", endpoint="index"), Rule("/user/<int:id>", endpoint="user")])``; then
     ``map.bind_to_environ(environ).match()`` or ``map.bind("example.com").build("user", {"id": 1})``.
+
+    Options: ``strict_slashes`` (the rules' default), ``host_matching`` (rules match ``host`` patterns,
+    rules without one match any host, ``default_host`` otherwise), ``converters`` (extra or replacement
+    converter classes by name), ``redirect_defaults`` (``/page/1`` redirects to ``/page/`` when a rule of
+    the endpoint has ``defaults={"n": 1}``), ``merge_slashes`` (``/a//b`` redirects to ``/a/b`` when
+    only that matches).
     """
 
     def __init__(
@@ -590,8 +596,10 @@ class Map:
         converters: Mapping[str, type[BaseConverter]] | None = None,
         default_host: str = "",
         redirect_defaults: bool = True,
+        merge_slashes: bool = True,
     ) -> None:
         self.strict_slashes = strict_slashes
+        self.merge_slashes = merge_slashes
         self.redirect_defaults = redirect_defaults
         self.host_matching = host_matching
         self.default_host = default_host
@@ -669,6 +677,7 @@ class Map:
         )
 
 
+_REPEATED_SLASHES = re.compile("//+")
 _MISS = 0  # _fast_match: no rule pattern matches the path
 _SLOW = 1  # _fast_match: a pattern matches but the exhaustive scan must decide
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
@@ -737,7 +746,7 @@ class MapAdapter:
         found = self._fast_match(path, method)
         if isinstance(found, int):
             if found == _MISS:
-                self._raise_not_found(path)
+                self._raise_not_found(path, method)
             found = self._slow_match(path, method)
         rule, values = found
         if rule.redirect_to is not None:
@@ -854,19 +863,29 @@ class MapAdapter:
             if method == "OPTIONS":
                 raise AutomaticOptions(allowed | {"OPTIONS"})
             raise MethodNotAllowed(valid_methods=sorted(allowed | {"OPTIONS"}))
-        self._raise_not_found(path)
+        self._raise_not_found(path, method)
 
-    def _raise_not_found(self, path: str) -> NoReturn:
-        """NotFound, or RequestRedirect when the path plus a slash matches a strict-slash rule."""
+    def _raise_not_found(self, path: str, method: str) -> NoReturn:
+        """NotFound, or RequestRedirect when the path plus a slash matches a strict-slash rule that
+        accepts the method (a redirect to a 405 would only cost the client a round trip), or when the
+        path with repeated slashes merged matches (``merge_slashes``)."""
+        if self.map.merge_slashes and "//" in path:
+            merged = _REPEATED_SLASHES.sub("/", path)
+            try:
+                self.match(merged, method)
+            except NotFound:
+                pass  # nothing there either: the 404 below
+            else:
+                raise RequestRedirect(self._url(quote(merged, safe=_PATH_SAFE), self._query_string()))
         if not path.endswith("/"):
             slashed = path + "/"
-            if self._fast_match(slashed, None) is not _MISS and self._slash_redirect_applies(slashed):
+            if self._fast_match(slashed, None) is not _MISS and self._slash_redirect_applies(slashed, method):
                 raise RequestRedirect(self._url(quote(slashed, safe=_PATH_SAFE), self._query_string()))
         raise NotFound()
 
-    def _slash_redirect_applies(self, path: str) -> bool:
+    def _slash_redirect_applies(self, path: str, method: str) -> bool:
         for rule, match in self._candidates(self._subject(path), path):
-            if not rule.strict_slashes:
+            if not rule.strict_slashes or (rule.methods is not None and method not in rule.methods):
                 continue
             try:
                 rule.match_values(match, rule._own_groups)

@@ -506,3 +506,27 @@ def test_match_only_raises_routing_exceptions(path: str) -> None:
         a.match(path)
     except (NotFound, RequestRedirect, MethodNotAllowed):
         pass
+
+
+def test_merge_slashes_redirects_to_the_merged_path() -> None:
+    a = Map([Rule("/a/b", endpoint="ab", methods=["GET"]), Rule("/x//y", endpoint="xy")]).bind(
+        "h", query_args="q=1"
+    )
+    with pytest.raises(RequestRedirect) as info:
+        a.match("/a//b")
+    assert info.value.new_url == "http://h/a/b?q=1"
+    with pytest.raises(MethodNotAllowed):
+        a.match("//a/b", "POST")
+    assert a.match("/x//y") == ("xy", {})  # a rule that has the double slash itself matches directly
+    with pytest.raises(NotFound):
+        a.match("/a//c")
+    with pytest.raises(NotFound):
+        Map([Rule("/a/b", endpoint="ab")], merge_slashes=False).bind("h").match("/a//b")
+
+
+def test_slash_redirect_only_for_an_accepted_method() -> None:
+    a = adapter(Rule("/u/<name>/", endpoint="u", methods=["GET"]))
+    with pytest.raises(RequestRedirect):
+        a.match("/u/bob", "GET")
+    with pytest.raises(NotFound):
+        a.match("/u/bob", "DELETE")
