@@ -234,10 +234,37 @@ def compile_format(fmt: str) -> Callable[[_Entry], str]:
     return render
 
 
-def _json_record(entry: _Entry) -> str:
+class _IsoClock:
+    """``2026-11-21T19:40:00+0000``, formatted once per second."""
+
+    __slots__ = ("last", "text")
+
+    def __init__(self) -> None:
+        self.last = -1
+        self.text = ""
+
+    def __call__(self, start: float) -> str:
+        second = int(start)
+        if second != self.last:
+            self.text = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(second))
+            self.last = second
+        return self.text
+
+
+def _json_renderer() -> Callable[[_Entry], str]:
+    clock = _IsoClock()
+    encode = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+
+    def render(entry: _Entry) -> str:
+        return encode(_json_record(entry, clock(entry.start)))
+
+    return render
+
+
+def _json_record(entry: _Entry, when: str) -> dict[str, object]:
     env = entry.environ
-    record = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(entry.start)),
+    return {
+        "time": when,
         "remote_addr": _env(entry, "REMOTE_ADDR", ""),
         "method": _env(entry, "REQUEST_METHOD", ""),
         "path": _env(entry, "SCRIPT_NAME", "") + _env(entry, "PATH_INFO", ""),
@@ -250,15 +277,14 @@ def _json_record(entry: _Entry) -> str:
         "user_agent": env.get("HTTP_USER_AGENT") or None,
         "pid": os.getpid(),
     }
-    # ensure_ascii: control characters and non-ASCII become \\uXXXX, so one record is one line.
-    return json.dumps(record, ensure_ascii=True, separators=(",", ":"))
 
 
 class AccessLog:
     """Formats finished requests and writes one line each to a file (``-``: stdout)."""
 
     def __init__(self, fmt: str, handler: logging.StreamHandler[TextIO]) -> None:
-        self.render: Callable[[_Entry], str] = _json_record if fmt == "json" else compile_format(fmt)
+        # JSON: ensure_ascii turns control characters and non-ASCII into \uXXXX: one record is one line.
+        self.render: Callable[[_Entry], str] = _json_renderer() if fmt == "json" else compile_format(fmt)
         self.handler = handler
 
     @classmethod

@@ -23,6 +23,7 @@ them: reaching the socket is already controlled by its file permissions (``--uma
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, MutableMapping
@@ -34,12 +35,13 @@ if TYPE_CHECKING:
 __all__ = ["AllowList", "ProxyFixer", "parse_forwarded"]
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-_HEADERS = ("HTTP_FORWARDED", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST")
 _HOST_RE = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=%-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 _CACHE_SIZE = 4096
 
 
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address ``text`` names (IPv4-mapped IPv6 as IPv4), or None; cached (parsing is slow)."""
     try:
         address = ipaddress.ip_address(text.strip())
     except ValueError:
@@ -151,9 +153,15 @@ class ProxyFixer:
         return cls(allow)
 
     def apply(self, environ: MutableMapping[str, Any]) -> None:
-        get = environ.get
-        if all(get(name) is None for name in _HEADERS) and get("HTTP_X_FORWARDED_PORT") is None:
+        if (
+            "HTTP_X_FORWARDED_FOR" not in environ
+            and "HTTP_FORWARDED" not in environ
+            and "HTTP_X_FORWARDED_PROTO" not in environ
+            and "HTTP_X_FORWARDED_HOST" not in environ
+            and "HTTP_X_FORWARDED_PORT" not in environ
+        ):
             return
+        get = environ.get
         peer = get("REMOTE_ADDR") or ""
         if peer not in self.allow:
             return
