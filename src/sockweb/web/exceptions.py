@@ -68,6 +68,8 @@ __all__ = [
     "UnsupportedMediaType",
     "abort",
     "default_exceptions",
+    "status_name",
+    "wants_json",
 ]
 
 
