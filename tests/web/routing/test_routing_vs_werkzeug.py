@@ -75,3 +75,28 @@ def test_same_answers_as_werkzeug() -> None:
         assert outcome(mine, path, method, HTTPException) == expected, (path, method)
         checked += 1
     assert checked > 3000
+
+
+def test_same_urls_built_as_werkzeug() -> None:
+    table = specs()
+    mine = ours.Map([ours.Rule(r, endpoint=e, methods=m) for r, e, m in table]).bind("example.com", "/app")
+    theirs = wz.Map([wz.Rule(r, endpoint=e, methods=m) for r, e, m in table]).bind("example.com", "/app")
+    rng = random.Random(7)
+    words = ["bob", "a b", "ü", "x&y", "semi;colon", "100%", "tilde~", "at@"]
+    for _ in range(1000):
+        _, endpoint, _ = rng.choice(table)
+        values: dict[str, Any] = {
+            "id": rng.randint(0, 10**6),
+            "cid": rng.randint(0, 99),
+            "key": UUID,
+            "name": rng.choice(words),
+            "section": rng.choice(words),
+            "slug": rng.choice(words),
+            "filename": rng.choice(words) + "/" + rng.choice(words),
+            "username": rng.choice(words),
+            "x": rng.choice([0.5, 12.25]),
+            "which": rng.choice(["one", "two"]),
+        }
+        mine_url = mine.build(endpoint, values, append_unknown=False)
+        theirs_url = theirs.build(endpoint, values, append_unknown=False)
+        assert mine_url == theirs_url, (endpoint, values)
