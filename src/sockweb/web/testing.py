@@ -79,7 +79,7 @@ class EnvironBuilder:
         content_type: str | None = None,
         content_length: int | None = None,
         headers: Headers | Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
-        data: bytes | str | Mapping[str, Any] | None = None,
+        data: bytes | str | IO[bytes] | Mapping[str, Any] | None = None,
         json: Any = None,
         environ_base: Mapping[str, Any] | None = None,
         environ_overrides: Mapping[str, Any] | None = None,
@@ -106,14 +106,16 @@ class EnvironBuilder:
                 raise TypeError("pass data or json, not both")
             data = jsonlib.dumps(json)
             content_type = content_type or "application/json"
+        if content_type is None:
+            content_type = self.headers.get("Content-Type")
         if isinstance(data, Mapping):
             self.body, content_type = self._encode_form(data, content_type)
         elif isinstance(data, str):
             self.body = data.encode("utf-8")
+        elif hasattr(data, "read"):
+            self.body = data.read()  # type: ignore[union-attr]
         elif data is not None:
             self.body = bytes(data)
-        if content_type is None:
-            content_type = self.headers.get("Content-Type")
         self.content_type = content_type
         if content_length is None and self.body is not None:
             content_length = len(self.body)

@@ -280,6 +280,15 @@ class TestEnviron:
             assert key in environ
         assert "CONTENT_TYPE" not in create_environ()
 
+    def test_file_data_and_content_type_header(self) -> None:
+        environ = create_environ(method="PUT", data=io.BytesIO(b"raw"), headers={"Content-Type": "x/y"})
+        assert environ["wsgi.input"].read() == b"raw" and environ["CONTENT_TYPE"] == "x/y"
+        environ = create_environ(
+            method="POST", data={"a": "1"}, headers={"Content-Type": "multipart/form-data"}
+        )
+        assert environ["CONTENT_TYPE"].startswith("multipart/form-data; boundary=")
+        assert "HTTP_CONTENT_TYPE" not in environ
+
     def test_repeated_headers_are_joined(self) -> None:
         environ = create_environ(headers=[("Accept", "a/b"), ("Accept", "c/d")])
         assert environ["HTTP_ACCEPT"] == "a/b, c/d"
