@@ -75,10 +75,14 @@ def safe_join(root: str, url_path: str) -> str | None:
 
     None when a segment is unsafe or the resolved path (symlinks followed) leaves ``root``.
     """
+    return _join_under(os.path.realpath(root), url_path)
+
+
+def _join_under(real_root: str, url_path: str) -> str | None:
+    """safe_join for a root that is already a real path."""
     segments = [segment for segment in url_path.split("/") if segment]
     if any(_unsafe_segment(segment) for segment in segments):
         return None
-    real_root = os.path.realpath(root)
     candidate = os.path.realpath(os.path.join(real_root, *segments))
     try:
         if os.path.commonpath([real_root, candidate]) != real_root:
@@ -194,14 +198,14 @@ class StaticFiles:
         if found is None:
             return self._pass(environ, start_response)
         root, rest = found
-        target = safe_join(root, rest)
+        target = _join_under(root, rest)
         if target is None:
             return self._not_found(environ, start_response)
         if os.path.isdir(target):
             return self._directory(environ, start_response, root, target, rest)
         reading = environ.get("REQUEST_METHOD", "GET").upper() in ("GET", "HEAD")
         if not os.path.isfile(target) and self.fallback is not None and reading:
-            target = safe_join(root, self.fallback)
+            target = _join_under(root, self.fallback)
             if target is None or not os.path.isfile(target):
                 return self._pass(environ, start_response)
         if not os.path.isfile(target):
@@ -232,7 +236,7 @@ class StaticFiles:
             return _redirect_to_slash(environ, start_response)
         if self.index is not None:
             index = os.path.join(target, self.index)
-            if os.path.isfile(index) and safe_join(root, rest + "/" + self.index) is not None:
+            if os.path.isfile(index) and _join_under(root, rest + "/" + self.index) is not None:
                 return self.serve_file(environ, start_response, index)
         if self.listing:
             denied = _method_not_allowed(environ, start_response)
