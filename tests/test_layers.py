@@ -35,7 +35,8 @@ THIRD_PARTY: dict[str, set[str]] = {
     "framework": {"jinja2", "markupsafe", "itsdangerous", "orjson", "redis"},
     "net": set(),
 }
-STDLIB = set(sys.stdlib_module_names) | {"__future__"}
+# tomli is the standard library's tomllib for Python 3.10, imported only where tomllib is missing.
+STDLIB = set(sys.stdlib_module_names) | {"__future__", "tomli"}
 
 
 def layer_of(path: Path) -> str | None:
