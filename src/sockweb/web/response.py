@@ -10,6 +10,7 @@ Headers live in a :class:`~sockweb.web.datastructures.Headers`, so values are va
 
 from __future__ import annotations
 
+import html
 import mimetypes
 import os
 import zlib
@@ -38,7 +39,7 @@ from .httputil import (
 )
 from .wsgi_util import ClosingIterator, FileWrapper
 
-__all__ = ["Response", "send_file"]
+__all__ = ["Response", "redirect", "send_file"]
 
 WSGIEnvironment = dict[str, Any]
 StartResponse = Callable[..., Callable[[bytes], object]]
@@ -571,6 +572,19 @@ class _FileRangeIterable:
 
     def close(self) -> None:
         self._file.close()
+
+
+def redirect(location: str, code: int = 302) -> Response:
+    """A redirect to ``location`` with a short HTML body linking to it (for clients that show bodies)."""
+    if not 300 <= code < 400:
+        raise ValueError(f"not a redirect status: {code}")
+    link = html.escape(location, quote=True)
+    body = (
+        f'<!DOCTYPE html>\n<title>Redirecting</title>\n<p>Redirecting to <a href="{link}">{link}</a>.</p>\n'
+    )
+    response = Response(body, code, mimetype="text/html")
+    response.headers.set("Location", location)
+    return response
 
 
 def _content_disposition(kind: str, name: str) -> str:

@@ -10,7 +10,7 @@ from wsgiref.validate import validator
 import pytest
 
 from sockweb.web.httputil import http_date, parse_options_header
-from sockweb.web.response import Response, send_file
+from sockweb.web.response import Response, redirect, send_file
 from sockweb.web.testing import create_environ, run_wsgi_app
 
 
@@ -114,6 +114,17 @@ def test_from_app_captures_exactly_the_answer() -> None:
     assert (response.status_code, response.get_data()) == (201, b"made")
     assert list(response.headers) == [("X-Id", "7"), ("Content-Type", "x/y")]
     assert list(Response.from_app(validator(bare), create_environ()).headers) == []
+
+
+def test_redirect() -> None:
+    status, headers, body = serve(redirect('/next?a=1&b="2"', 303))
+    assert status == "303 See Other"
+    assert headers["Location"] == '/next?a=1&b="2"'
+    assert b'href="/next?a=1&amp;b=&quot;2&quot;"' in body
+    with pytest.raises(ValueError):
+        redirect("/x", 200)
+    with pytest.raises(ValueError):
+        redirect("/x\r\nSet-Cookie: a=b")
 
 
 class TestStatus:
