@@ -445,7 +445,7 @@ _PAGE_STYLE = (
     "body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:56rem;padding:0 1rem;color:#222}"
     "h1{font-size:1.3rem;font-weight:600;word-break:break-all}table{border-collapse:collapse;width:100%}"
     "th,td{padding:.3rem .6rem;text-align:left;border-bottom:1px solid #eee}th{color:#666;font-weight:500}"
-    "td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}a{color:#0550ae;"
+    "td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}a{color:#0550ae;"
     "text-decoration:none}a:hover{text-decoration:underline}footer{margin-top:1.5rem;color:#888;font-size:.85rem}"
 )
 
@@ -499,9 +499,8 @@ def render_listing(directory: str | os.PathLike[str], url_path: str) -> bytes:
         )
     title = f"Index of {url_path}"
     table = (
-        "<table>\n<thead><tr><th>Name</th><th>Size</th><th>Modified</th></tr></thead>\n<tbody>\n"
-        + "\n".join(rows)
-        + "\n</tbody>\n</table>"
+        "<table>\n<thead><tr><th>Name</th><th class='n'>Size</th><th class='n'>Modified</th></tr></thead>\n"
+        "<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
     )
     return _page(title, f"<h1>{html.escape(title)}</h1>\n{table}")
 
