@@ -229,6 +229,8 @@ class DebuggedApplication:
             app_iter = self.app(environ, start_response)
         except Exception as exc:
             return [self._error_page(environ, start_response, exc)]
+        if type(app_iter) in (list, tuple):
+            return app_iter  # iterating it cannot raise; the server keeps its fast path for lists
         wrapper = environ.get("wsgi.file_wrapper")
         if isinstance(wrapper, type) and isinstance(app_iter, wrapper):
             return app_iter  # a file: hand it to the server as is, so it can still use sendfile
