@@ -20,7 +20,7 @@ from functools import cached_property
 from typing import IO, Any, Literal, cast, overload
 
 from .datastructures import EnvironHeaders, FileStorage, ImmutableMultiDict, MultiDict
-from .exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
+from .exceptions import BadRequest, HTTPException, RequestEntityTooLarge, UnsupportedMediaType
 from .formparser import FormDataParser, parse_qs_multi
 from .httputil import (
     Accept,
@@ -87,6 +87,7 @@ class Request:
         self._json_cache: Any = _MISSING
         self._form: ImmutableMultiDict[str, str] | None = None
         self._files: ImmutableMultiDict[str, FileStorage] | None = None
+        self._form_error: HTTPException | None = None
 
     @classmethod
     def from_values(cls, *args: Any, **kwargs: Any) -> Request:
@@ -329,6 +330,9 @@ class Request:
     def _load_form_data(self) -> None:
         if self._form is not None:
             return
+        if self._form_error is not None:
+            # The body is consumed: a second access must fail the same way, not look like an empty form.
+            raise self._form_error
         form: MultiDict[str, str] = MultiDict()
         files: MultiDict[str, FileStorage] = MultiDict()
         mimetype = self.mimetype
@@ -343,7 +347,11 @@ class Request:
             else:
                 body = self.stream
                 self._cached_data = b""
-            form, files = parser.parse(body, mimetype, self.content_length, self.mimetype_params)
+            try:
+                form, files = parser.parse(body, mimetype, self.content_length, self.mimetype_params)
+            except HTTPException as error:
+                self._form_error = error
+                raise
         self._form = ImmutableMultiDict(form)
         self._files = ImmutableMultiDict(files)
         if files:

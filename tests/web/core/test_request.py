@@ -220,6 +220,14 @@ class TestForms:
             _ = request.form
         assert info.value.code == 400
 
+    def test_form_error_repeats_on_second_access(self) -> None:
+        request = make(
+            method="POST", data=b"--x\r\n\r\nunterminated", content_type="multipart/form-data; boundary=x"
+        )
+        for _ in range(2):
+            with pytest.raises(BadRequest):
+                _ = request.files
+
     def test_form_limits_are_413(self) -> None:
         class Strict(Request):
             max_form_memory_size = 100
