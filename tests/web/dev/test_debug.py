@@ -210,6 +210,10 @@ def test_file_wrapper_responses_pass_through_untouched() -> None:
     assert isinstance(result, FileWrapper)  # the server can still recognise it and use sendfile
     assert b"".join(result) == b"file body"
 
+    body = [b"already", b" built"]
+    listed = DebuggedApplication(lambda environ, start_response: body, pin=PIN)
+    assert listed({"PATH_INFO": "/"}, lambda *a: None) is body  # the server's fast path for lists stays
+
 
 def test_mounted_under_a_prefix_the_console_follows_script_name(app: DebuggedApplication) -> None:
     def mounted(**kwargs: Any) -> Result:
