@@ -3,7 +3,8 @@
 Strategy: zero cost when off -- tracing is a pair of subclasses (`TraceProtocol`, `TraceExchange`) that
 `ServerState` picks once at start-up instead of the plain ones, so the untraced hot path has no `if trace`.
 Each request logs one line on the ``sockweb.trace`` logger: accepted (connection age), head received,
-parsed, app called, first byte, last byte, as milliseconds since the first byte of the request arrived.
+parsed, app called, first byte, last byte (handed to the transport), as milliseconds since the first
+bytes of the request arrived, with the sizes of the head received and of the response head and body.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ _ids = itertools.count(1)
 class TraceProtocol(HttpProtocol):
     """A connection that timestamps accept and the arrival of each request head."""
 
-    __slots__ = ("conn_id", "received", "t_accept", "t_recv")
+    __slots__ = ("conn_id", "received", "t_accept", "t_last", "t_recv")
 
     def __init__(self, state: ServerState, template: Environ, tls: bool) -> None:
         super().__init__(state, template, tls)
         self.conn_id = next(_ids)
         self.t_accept = perf_counter()
-        self.t_recv = 0.0
+        self.t_recv = self.t_last = 0.0
         self.received = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -40,8 +41,9 @@ class TraceProtocol(HttpProtocol):
         log.info("conn#%d accepted from %s:%s", self.conn_id, self.remote_addr, self.remote_port)
 
     def data_received(self, data: bytes) -> None:
+        self.t_last = now = perf_counter()
         if self.exchange is None and self.sink is None and not self.head_start:
-            self.t_recv = perf_counter()
+            self.t_recv = now
             self.received = 0
         self.received += len(data)
         super().data_received(data)
@@ -54,12 +56,13 @@ class TraceProtocol(HttpProtocol):
 class TraceExchange(Exchange):
     """An exchange that records when the application was called and the first and last bytes left."""
 
-    __slots__ = ("t_app", "t_first", "t_parsed", "t_recv")
+    __slots__ = ("t_app", "t_first", "t_head", "t_parsed", "t_recv")
 
     def __init__(self, conn: Any, request: Request, environ: Environ) -> None:
         super().__init__(conn, request, environ)
         self.t_parsed = perf_counter()
         self.t_recv = getattr(conn, "t_recv", 0.0) or self.t_parsed
+        self.t_head = getattr(conn, "t_last", 0.0) or self.t_parsed
         self.t_app = self.t_first = 0.0
 
     def run(self, suspendable: bool) -> bool:
@@ -78,18 +81,19 @@ class TraceExchange(Exchange):
         base = self.t_recv
 
         def ms(t: float) -> str:
-            return f"{(t - base) * 1000:.3f}" if t else "-"
+            return f"{(t - base) * 1000:.3f} ms" if t else "-"
 
         conn = self.conn
         env = self.environ
         log.info(
-            "conn#%s %s %s %s: accepted %.1f ms before, head received +0 (%d bytes), parsed +%s, "
-            "app called +%s, first byte +%s (head %d bytes), last byte +%s (body %d bytes)%s",
+            "conn#%s %s %s %s: accepted %.1f ms before, first bytes +0, head received +%s (%d bytes), "
+            "parsed +%s, app called +%s, first byte +%s (head %d bytes), last byte +%s (body %d bytes)%s",
             getattr(conn, "conn_id", "?"),
             env["REQUEST_METHOD"],
             env["PATH_INFO"],
             (self.status or "-").split(" ", 1)[0],
             (base - getattr(conn, "t_accept", base)) * 1000,
+            ms(self.t_head),
             getattr(conn, "received", 0),
             ms(self.t_parsed),
             ms(self.t_app),
