@@ -315,7 +315,7 @@ class Arbiter:
     def _spawn(self, slot: int) -> None:
         sockets = [listener.for_slot(slot) for listener in self.listeners]
         # The child closes every other slot's socket: one it kept open would hold connections nobody accepts.
-        others = [s.fileno() for lst in self.listeners for s in lst.sockets if s not in sockets]
+        others = [s for lst in self.listeners for s in lst.sockets if s not in sockets]
         heartbeat = Heartbeat()
         # Signals stay blocked across fork() until the child has restored its own handlers: a TERM that
         # arrives in between must not run the master's handler (and write to the master's wakeup pipe).
@@ -331,13 +331,16 @@ class Arbiter:
         if pid == 0:  # child
             code = 1
             try:
+                for sock in others:  # detach first: the object must never close a reused fd number later
+                    with contextlib.suppress(OSError):
+                        os.close(sock.detach())
                 code = worker_main(
                     self.config,
                     self.app,
                     sockets,
                     heartbeat,
                     self.pid,
-                    close_fds=[self.wakeup_r, self.wakeup_w, *others],
+                    close_fds=[self.wakeup_r, self.wakeup_w],
                 )
             except BaseException:
                 log.exception("Worker %d crashed", os.getpid())

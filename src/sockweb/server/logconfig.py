@@ -19,7 +19,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 __all__ = [
     "ERROR_LOGGER",
@@ -39,7 +39,13 @@ class LogConfigError(Exception):
     """A log file or a --log-config that cannot be used; the message is one line for the user."""
 
 
-class ReopenableFileHandler(logging.StreamHandler[TextIO]):
+if TYPE_CHECKING:
+    _StreamHandler = logging.StreamHandler[TextIO]
+else:  # logging.StreamHandler is subscriptable at runtime only from Python 3.11
+    _StreamHandler = logging.StreamHandler
+
+
+class ReopenableFileHandler(_StreamHandler):
     """Appends to a file; ``reopen()`` switches to a new file at the same path (after rotation)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
