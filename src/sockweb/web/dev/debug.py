@@ -104,7 +104,12 @@ def _is_local_host_name(name: str, trusted: frozenset[str]) -> bool:
 
 
 class _Console:
-    """A namespace built from one frame; assignments made in the console persist between commands."""
+    """A namespace built from one frame; assignments made in the console persist between commands.
+
+    Output is captured by swapping ``sys.stdout``/``sys.stderr`` for the command's duration, which is
+    process-wide: a print from another request's thread in that instant lands in the console. A
+    development server can live with that.
+    """
 
     def __init__(self, globals_: dict[str, Any], locals_: dict[str, Any]) -> None:
         self.namespace: dict[str, Any] = dict(globals_)

@@ -374,6 +374,8 @@ def run_with_reloader(
     ``sockets`` stay open in this process the whole time; their fds are passed to every child, with
     ``payload`` (JSON-able) describing what to serve. Returns 0 after a clean stop.
     """
+    if os.name != "posix":  # pragma: no cover - passing listening sockets by fd is POSIX-only here
+        raise RuntimeError("the reloader needs a POSIX system (it hands its sockets to the child by fd)")
     watcher = make_watcher(reloader_type)
     watcher.add(dict.fromkeys(os.path.abspath(p) for p in extra_files))
     fds = [sock.fileno() for sock in sockets]
