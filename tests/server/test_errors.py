@@ -144,3 +144,18 @@ def test_bad_bind_exits_with_error(run_server):
     srv = run_server("fixtureapps:hello", "--bind", "nonsense:port", cwd=APPS_DIR, wait=False)
     assert srv.proc.wait(20) != 0
     assert "nonsense:port" in srv.log()
+
+
+def test_connection_cap(run_server):
+    srv = run_server("fixtureapps:dispatch", "--max-connections", "2", cwd=APPS_DIR)
+    first, second = connect(srv), connect(srv)
+    try:
+        for sock in (first, second):
+            sock.sendall(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert read_response(sock, bytearray())[2] == b"Hello, World!"
+        with connect(srv) as third:
+            status, headers, _ = read_response(third, bytearray())
+            assert status.startswith(b"HTTP/1.1 503") and headers["connection"] == "close"
+    finally:
+        first.close()
+        second.close()
