@@ -165,3 +165,12 @@ def test_auto_policy_distinguishes_waiting_from_computing():
     assert not policy.inline
     policy.tick(now=7.0)
     assert policy.inline and policy.checking
+
+
+def test_stream_input_read_n_returns_n_unless_the_body_ends():
+    stream = StreamInput.complete_body([b"ab", b"cde", b"f"])
+    assert stream.read(4) == b"abcd"
+    assert stream.read(10) == b"ef"
+    assert stream.read(1) == b""
+    stream = StreamInput.complete_body([b"x\ny", b"z\n", b"w"])
+    assert list(stream) == [b"x\n", b"yz\n", b"w"]

@@ -6,7 +6,8 @@ pauses reading the socket once it holds more than `high` bytes and the reader as
 when it has drained below `low`, so a 1 GiB upload flows through in constant memory. The first read
 sends ``100 Continue`` when the client asked for it (RFC 9110 §10.1.1) -- never before, so an application
 that answers without reading never invites the body. Bodies that arrive whole before the application
-runs use ``io.BytesIO`` instead (C speed); this class exists for the rest.
+runs use ``io.BytesIO`` when small (C speed); large ones use this class too, already complete, so the
+pieces are handed out as they arrived instead of being joined and copied again.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
+
+
+def _nothing() -> None:
+    pass
 
 
 class ClientDisconnected(OSError):
@@ -107,14 +112,18 @@ class StreamInput:
                         taken += len(chunk)
                     self._took(taken)
                 return b"".join(parts)
-            if size == 0 or not self._wait():
-                return b""
-            chunk = self._chunks.popleft()
-            if len(chunk) > size:
-                self._chunks.appendleft(chunk[size:])
-                chunk = chunk[:size]
-            self._took(len(chunk))
-            return chunk
+            # File semantics: `size` bytes unless the body ends first (apps call read(CONTENT_LENGTH)).
+            parts = []
+            need = size
+            while need > 0 and self._wait():
+                chunk = self._chunks.popleft()
+                if len(chunk) > need:
+                    self._chunks.appendleft(chunk[need:])
+                    chunk = chunk[:need]
+                parts.append(chunk)
+                need -= len(chunk)
+                self._took(len(chunk))
+            return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def readline(self, size: int | None = -1) -> bytes:
         limit = -1 if size is None or size < 0 else size
@@ -156,6 +165,15 @@ class StreamInput:
         if not line:
             raise StopIteration
         return line
+
+    @classmethod
+    def complete_body(cls, parts: list[bytes]) -> StreamInput:
+        """An input over a body that has fully arrived (no flow control, no 100 Continue)."""
+        stream = cls(1 << 62, 0, None, _nothing)
+        stream._chunks.extend(parts)
+        stream._size = sum(map(len, parts))
+        stream._eof = True
+        return stream
 
     def drain(self) -> None:
         """Discard whatever is buffered (the response is done; the rest of the body is not wanted)."""

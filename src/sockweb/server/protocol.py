@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("sockweb.error")
 
 BODY_BUFFER = 1 << 20  # bodies up to this size are read whole before the application runs
+SMALL_BODY = 64 * 1024  # ... and up to this size joined into a BytesIO
 DRAIN_LIMIT = 1 << 20  # an unread body is discarded up to this size, beyond it the connection closes
 INPUT_HIGH = 256 * 1024  # a streaming body pauses reading above this many buffered bytes
 INPUT_LOW = 64 * 1024
@@ -402,10 +403,13 @@ class HttpProtocol(asyncio.Protocol):
             ex, self.pending = self.pending, None
             assert ex is not None
             parts, self.body_parts = self.body_parts, []
-            body = parts[0] if len(parts) == 1 else b"".join(parts)
-            ex.environ["wsgi.input"] = BytesIO(body)
+            size = self.body_size
+            if size <= SMALL_BODY:
+                ex.environ["wsgi.input"] = BytesIO(parts[0] if len(parts) == 1 else b"".join(parts))
+            else:
+                ex.environ["wsgi.input"] = StreamInput.complete_body(parts)
             if ex.request.chunked:
-                ex.environ["CONTENT_LENGTH"] = str(len(body))
+                ex.environ["CONTENT_LENGTH"] = str(size)
             self.dispatch(ex)
         elif isinstance(sink, StreamInput):
             sink.finish()

@@ -265,7 +265,11 @@ class Exchange:
                 if writer is None:
                     self.send(head)
                 elif cast(ResponsePlan, self.plan).framing == "length":
-                    self.send(head + chunk)
+                    if len(chunk) < 65536:
+                        self.send(head + chunk)
+                    else:  # no copy of a big body: the transport writes both with one writev
+                        self.send(head)
+                        self.send(chunk)
                 else:
                     self.send(head + writer.write(chunk) + writer.finish())
                 self.sent = len(chunk)
