@@ -157,6 +157,10 @@ def test_auto_policy_distinguishes_waiting_from_computing():
         policy.checked_call(wall=0.02, cpu=0.0199, now=0.0)  # busy on the CPU: stay inline
     assert policy.inline
     policy.slow_call()
+    for _ in range(3):  # waited, but never gave up the CPU itself: preempted by other processes
+        policy.checked_call(wall=0.011, cpu=0.0001, now=1.0, voluntary=0)
+    assert policy.inline
+    policy.slow_call()
     policy.checked_call(wall=0.011, cpu=0.0001, now=1.0)
     assert policy.inline  # one wait could be preemption
     policy.checked_call(wall=0.011, cpu=0.0001, now=1.0)
@@ -174,3 +178,13 @@ def test_stream_input_read_n_returns_n_unless_the_body_ends():
     assert stream.read(1) == b""
     stream = StreamInput.complete_body([b"x\ny", b"z\n", b"w"])
     assert list(stream) == [b"x\n", b"yz\n", b"w"]
+
+
+def test_voluntary_switches_counts_sleeps():
+    from sockweb.server.dispatch import voluntary_switches
+
+    before = voluntary_switches()
+    if before < 0:
+        pytest.skip("no per-thread rusage on this OS")
+    threading.Event().wait(0.01)
+    assert voluntary_switches() > before

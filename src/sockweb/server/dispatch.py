@@ -9,8 +9,11 @@ Strategy:
   perf_counter pair). A call slower than `SLOW_CALL` (1 ms) puts the policy on watch: the next
   `CHECK_CALLS` calls also measure the thread's CPU time; when `BLOCKED_CALLS` of them spent more than
   1 ms *waiting* (wall time minus CPU time: sleep, socket, database) new requests move to the pool, so a
-  blocking application does not stall every other connection. Two, not one: on a busy machine the
-  scheduler can preempt the loop thread in the middle of a fast call, which looks like waiting. A slow
+  blocking application does not stall every other connection. Waiting means the thread gave up the
+  CPU itself (a voluntary context switch, from ``getrusage(RUSAGE_THREAD)`` where Linux has it): on a
+  busy machine the scheduler also preempts the loop thread in the middle of fast calls, and that is not
+  a reason to move to threads. Two such calls, not one, for the same reason where the count is
+  unavailable. A slow
   call that was busy on the CPU (a cold first request, a big template) keeps the policy inline: threads
   would not make it faster under the GIL. Every `PROBE_INTERVAL` seconds the policy tries inline again,
   on watch, so an application that stopped blocking (a warm cache) comes back to the fast path.
@@ -19,11 +22,14 @@ Strategy:
 from __future__ import annotations
 
 import logging
+import resource
 import threading
 from collections.abc import Callable
 from queue import SimpleQueue
 
 log = logging.getLogger("sockweb.error")
+
+_RUSAGE_THREAD: int | None = getattr(resource, "RUSAGE_THREAD", None)
 
 SLOW_CALL = 0.001
 CHECK_CALLS = 3
@@ -100,10 +106,11 @@ class AutoPolicy:
         self.checking = CHECK_CALLS
         self.blocked = 0
 
-    def checked_call(self, wall: float, cpu: float, now: float) -> None:
-        """A measured inline call took `wall` seconds, `cpu` of them on the CPU."""
+    def checked_call(self, wall: float, cpu: float, now: float, voluntary: int = -1) -> None:
+        """A measured inline call took `wall` seconds, `cpu` of them on the CPU, and gave up the CPU
+        `voluntary` times (-1: unknown)."""
         self.checking -= 1
-        if wall - cpu > SLOW_CALL:
+        if wall - cpu > SLOW_CALL and voluntary != 0:
             self.blocked += 1
             if self.blocked >= BLOCKED_CALLS:
                 self.inline = False
@@ -114,3 +121,10 @@ class AutoPolicy:
         if not self.inline and now - self.switched_at >= PROBE_INTERVAL:
             self.inline = True
             self.slow_call()
+
+
+def voluntary_switches() -> int:
+    """Voluntary context switches of the calling thread so far; -1 where the OS does not say."""
+    if _RUSAGE_THREAD is None:
+        return -1
+    return resource.getrusage(_RUSAGE_THREAD).ru_nvcsw

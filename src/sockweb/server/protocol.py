@@ -40,7 +40,13 @@ from sockweb.http import (
     ResponsePlan,
     error_response,
 )
-from sockweb.server.dispatch import DEFAULT_THREADS, SLOW_CALL, AutoPolicy, ThreadPool
+from sockweb.server.dispatch import (
+    DEFAULT_THREADS,
+    SLOW_CALL,
+    AutoPolicy,
+    ThreadPool,
+    voluntary_switches,
+)
 from sockweb.server.filewrapper import FileWrapper, sendfile_to
 from sockweb.server.input import ClientDisconnected, StreamInput
 from sockweb.server.loader import WSGIApp
@@ -460,9 +466,12 @@ class HttpProtocol(asyncio.Protocol):
 
     def run_checked(self, ex: Exchange, auto: AutoPolicy) -> bool:
         """Run inline, measuring wall and CPU time, and let the auto policy judge the call."""
+        switches = voluntary_switches()
         started, cpu = perf_counter(), thread_time()
         finished = ex.run(True)
-        auto.checked_call(perf_counter() - started, thread_time() - cpu, monotonic())
+        wall, cpu = perf_counter() - started, thread_time() - cpu
+        voluntary = voluntary_switches() - switches if switches >= 0 else -1
+        auto.checked_call(wall, cpu, monotonic(), voluntary)
         self.state.inline = auto.inline
         return finished
 
