@@ -6,7 +6,7 @@ near the front and the back of the table, static and dynamic, plus 404s and 405s
 script reports microseconds per match() and per build(); the figure to read is the ratio, measured in
 the same run (the machines are shared and noisy).
 
-    taskset -c 0 python bench/bench_routing.py [--seconds 0.2] [--repeat 7]
+    taskset -c 0 python bench/bench_routing.py [--seconds 0.2] [--repeat 11]
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def matcher(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=0.2, help="time per measurement run")
-    parser.add_argument("--repeat", type=int, default=7, help="runs per measurement (best is kept)")
+    parser.add_argument("--repeat", type=int, default=11, help="runs per measurement (best is kept)")
     args = parser.parse_args(argv)
 
     specs = rule_specs()
