@@ -28,7 +28,18 @@ class ClientDisconnected(OSError):
 class StreamInput:
     """A file-like reader over a body fed by another thread; reads never go past the end of the body."""
 
-    __slots__ = ("_chunks", "_cond", "_continue", "_eof", "_error", "_high", "_low", "_resume", "_size")
+    __slots__ = (
+        "_chunks",
+        "_cond",
+        "_continue",
+        "_eof",
+        "_error",
+        "_high",
+        "_low",
+        "_offset",
+        "_resume",
+        "_size",
+    )
 
     def __init__(
         self,
@@ -38,6 +49,7 @@ class StreamInput:
         resume: Callable[[], None],
     ) -> None:
         self._chunks: deque[bytes] = deque()
+        self._offset = 0  # bytes of the first piece already read
         self._size = 0
         self._eof = False
         self._error = False
@@ -100,29 +112,36 @@ class StreamInput:
         if before > self._low >= self._size and not self._eof:
             self._resume()
 
+    def _take(self, need: int) -> bytes:
+        """Up to `need` bytes from the first buffered piece (lock held, a piece available)."""
+        chunk = self._chunks[0]
+        start = self._offset
+        end = start + need
+        if end >= len(chunk):
+            self._chunks.popleft()
+            self._offset = 0
+            piece = chunk[start:] if start else chunk
+        else:
+            # Keep an offset instead of re-slicing the rest: reading a big piece in small blocks
+            # copies each byte once.
+            self._offset = end
+            piece = chunk[start:end]
+        self._took(len(piece))
+        return piece
+
     def read(self, size: int | None = -1) -> bytes:
         with self._cond:
-            if size is None or size < 0:
-                parts = []
-                while self._wait():
-                    taken = 0
-                    while self._chunks:
-                        chunk = self._chunks.popleft()
-                        parts.append(chunk)
-                        taken += len(chunk)
-                    self._took(taken)
-                return b"".join(parts)
-            # File semantics: `size` bytes unless the body ends first (apps call read(CONTENT_LENGTH)).
             parts = []
-            need = size
-            while need > 0 and self._wait():
-                chunk = self._chunks.popleft()
-                if len(chunk) > need:
-                    self._chunks.appendleft(chunk[need:])
-                    chunk = chunk[:need]
-                parts.append(chunk)
-                need -= len(chunk)
-                self._took(len(chunk))
+            if size is None or size < 0:
+                while self._wait():
+                    parts.append(self._take(1 << 62))
+            else:
+                # File semantics: `size` bytes unless the body ends first (apps call read(CONTENT_LENGTH)).
+                need = size
+                while need > 0 and self._wait():
+                    piece = self._take(need)
+                    parts.append(piece)
+                    need -= len(piece)
             return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def readline(self, size: int | None = -1) -> bytes:
@@ -131,17 +150,16 @@ class StreamInput:
         got = 0
         with self._cond:
             while (limit < 0 or got < limit) and self._wait():
-                chunk = self._chunks.popleft()
-                end = chunk.find(b"\n") + 1 or len(chunk)
+                chunk = self._chunks[0]
+                start = self._offset
+                newline = chunk.find(b"\n", start)
+                n = (newline + 1 if newline >= 0 else len(chunk)) - start
                 if limit >= 0:
-                    end = min(end, limit - got)
-                if end < len(chunk):
-                    self._chunks.appendleft(chunk[end:])
-                    chunk = chunk[:end]
-                parts.append(chunk)
-                got += len(chunk)
-                self._took(len(chunk))
-                if chunk.endswith(b"\n"):
+                    n = min(n, limit - got)
+                piece = self._take(n)
+                parts.append(piece)
+                got += len(piece)
+                if piece.endswith(b"\n"):
                     break
         return b"".join(parts)
 
@@ -179,4 +197,5 @@ class StreamInput:
         """Discard whatever is buffered (the response is done; the rest of the body is not wanted)."""
         with self._cond:
             self._chunks.clear()
+            self._offset = 0
             self._size = 0
