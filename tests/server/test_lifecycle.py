@@ -83,3 +83,20 @@ def test_proxy_protocol_header_sets_remote_addr(run_server):
     with connect(srv) as sock:
         sock.sendall(b"GET /echo HTTP/1.1\r\nHost: t\r\n\r\n")  # no PROXY header from a trusted peer
         assert closed_by_peer(sock)
+
+
+def test_plain_asyncio_loop(run_server, tmp_path):
+    srv = run_server("fixtureapps:dispatch", "--loop", "asyncio", cwd=APPS_DIR)
+    raw = b"".join(f"GET /echo/{i} HTTP/1.1\r\nHost: t\r\n\r\n".encode() for i in range(8))
+    with connect(srv) as sock:
+        sock.sendall(raw + b"GET /big?mib=8 HTTP/1.1\r\nHost: t\r\n\r\n")
+        buf = bytearray()
+        assert [json.loads(read_response(sock, buf)[2])["path_info"] for _ in range(8)] == [
+            f"/echo/{i}" for i in range(8)
+        ]
+        assert len(read_response(sock, buf)[2]) == 8 << 20
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"q" * 300_000)
+    assert requests.get(f"{srv.url}/file_app?path={path}", timeout=10).content == b"q" * 300_000
+    r = requests.post(srv.url + "/echo", data=b"u" * (3 << 20), timeout=10)
+    assert r.json()["body_size"] == 3 << 20
