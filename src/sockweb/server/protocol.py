@@ -456,8 +456,11 @@ class HttpProtocol(asyncio.Protocol):
                 finished = ex.run(True)
                 if perf_counter() - started > SLOW_CALL:
                     auto.slow_call()
-            if not finished and not self.closed:
-                self.exchange = ex
+            if not finished:
+                if self.closed and not ex.threaded:
+                    ex.close_result()  # suspended, but the connection is already gone
+                else:
+                    self.exchange = ex
         else:
             self.exchange = ex
             self.ensure_wake()
