@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import select
 import signal
 import socket
 import struct
@@ -146,6 +147,58 @@ def test_vanishing_clients_do_not_hurt_the_server(mode, start_server, client) ->
     assert result.returncode == 0, result.stderr
     assert server.proc.poll() is None
     # (The fixture also checks that the server logged no traceback.)
+
+
+# A client that writes and never reads must be held back by TCP flow control (the server stops reading
+# from it), not have its replies piled up in the server's memory.
+HOG_LINE = b"x" * 1000 + b"\n"
+HOG_LIMIT = 64 << 20  # bytes; the kernel buffers on both sides hold far less than this
+STALL_SECONDS = 1.0  # the hog counts as held back once its socket stays unwritable this long
+
+
+def _rss_bytes(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as file:
+            status = file.read()
+    except OSError:
+        return None
+    kib = next((line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")), None)
+    return int(kib) * 1024 if kib else None
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_client_that_never_reads_is_held_back_not_buffered(mode, start_server, client, parse_reply) -> None:
+    server = start_server("tcp", "--mode", mode)
+    rss_before = _rss_bytes(server.proc.pid)
+    with connect(server) as hog:
+        hog.setblocking(False)
+        chunk = HOG_LINE * 64
+        sent = 0
+        while True:
+            _, writable, _ = select.select([], [hog], [], STALL_SECONDS)
+            if not writable:
+                break
+            assert sent < HOG_LIMIT, "the server kept reading from a client that never reads its replies"
+            try:
+                sent += hog.send(chunk)
+            except BlockingIOError:
+                continue
+        # Held back, the hog does not hold up anyone else...
+        result = client("tcp", server.address, "--message", "still served")
+        assert result.returncode == 0, result.stderr
+        assert parse_reply(result.stdout) == b"still served"
+        # ...nor did it grow the server by what it sent (its replies would be larger still).
+        rss_after = _rss_bytes(server.proc.pid)
+        if rss_before is not None and rss_after is not None:
+            assert rss_after - rss_before < 48 << 20
+        # Its replies are intact, in order, once it reads.
+        hog.setblocking(True)
+        hog.settimeout(IO_TIMEOUT)
+        with hog.makefile("rb") as replies:
+            assert [parse_reply(replies.readline()) for _ in range(3)] == [HOG_LINE[:-1]] * 3
+        # And a stop does not wait for the stuck client.
+        code, rest = server.stop()
+        assert (code, rest) == (0, b"stopped\n")
 
 
 @pytest.mark.parametrize("mode", MODES)
