@@ -460,17 +460,8 @@ class Headers:
 
 def _iter_header_pairs(other: Any) -> Iterator[tuple[str, Any]]:
     if isinstance(other, Headers):
-        yield from iter(other)  # not ``_list``: an EnvironHeaders view keeps its pairs in the environ
-    elif isinstance(other, Mapping):
-        for key, value in other.items():
-            if isinstance(value, (list, tuple)):
-                for item in value:
-                    yield key, item
-            else:
-                yield key, value
-    else:
-        for key, value in other:
-            yield key, value
+        return iter(other)  # not ``_list``: an EnvironHeaders view keeps its pairs in the environ
+    return _iter_pairs(other)
 
 
 class EnvironHeaders(Headers):

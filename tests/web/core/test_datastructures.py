@@ -174,6 +174,11 @@ class TestHeaders:
         assert h.getlist("a") == ["x", "y"]
         h.extend([("B", "4")])
         assert h.getlist("b") == ["2", "4"]
+        # a MultiDict gives every value, not only the first of each key
+        h.extend(MultiDict([("D", "5"), ("D", "6")]))
+        assert h.getlist("d") == ["5", "6"]
+        h.update(MultiDict([("D", "7"), ("D", "8")]))
+        assert h.getlist("d") == ["7", "8"]
 
     def test_equality_and_str(self) -> None:
         assert Headers([("A", "1"), ("B", "2")]) == Headers([("b", "2"), ("a", "1")])
