@@ -112,3 +112,36 @@ def test_bad_directory_is_an_error(tmp_path: Path) -> None:
         timeout=30,
     )
     assert result.returncode == 2 and "not a directory" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["static"], ["serve", "--debug", "app:app"]])
+def test_bind_errors_are_one_line_with_the_right_status(command: list[str], tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    def run(bind: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "sockweb", *command, "--bind", bind],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        in_use = run(f"127.0.0.1:{port}")
+    malformed = run("127.0.0.1:99999")
+    prog = f"sockweb {command[0]}"
+    # A malformed address is a usage error (2); an address that cannot be listened on, a runtime one (1).
+    # (The wording after the address is the server's; only its shape is checked here.)
+    assert malformed.returncode == 2
+    assert malformed.stderr.startswith(f"{prog}: error: invalid bind '127.0.0.1:99999': ")
+    assert in_use.returncode == 1
+    assert in_use.stderr.startswith(f"{prog}: error: cannot listen on 127.0.0.1:{port}: ")
+    assert "in use" in in_use.stderr
+    for result in (malformed, in_use):
+        assert result.stderr.count("\n") == 1 and result.stdout == ""

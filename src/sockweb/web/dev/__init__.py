@@ -42,6 +42,26 @@ def create_sockets(config: Config) -> list[socket.socket]:
     return create(config)
 
 
+def listen_or_status(config: Config, prog: str) -> list[socket.socket] | int:
+    """The listening sockets, or the exit status after one error line on stderr: 2 for a ``--bind``
+    that does not parse (a usage error), 1 for an address that cannot be listened on."""
+    from sockweb.server.binds import BindError, parse_bind
+
+    for text in config.bind:
+        try:
+            parse_bind(text)
+        except BindError as exc:
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+            return 2
+    try:
+        return create_sockets(config)
+    except BindError as exc:  # its message names the address: "cannot listen on HOST:PORT: ..."
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+    except (OSError, ValueError) as exc:
+        print(f"{prog}: error: cannot listen: {exc}", file=sys.stderr)
+    return 1
+
+
 def socket_url(sock: socket.socket, scheme: str = "http") -> str:
     """``http://HOST:PORT`` (``[V6]`` bracketed) or ``unix:PATH`` for a listening socket."""
     name = sock.getsockname()
@@ -149,11 +169,9 @@ def serve_cli(argv: Sequence[str], prog: str = "sockweb serve") -> int:
     configure_dev_logging(config)
     if config.workers > 1:
         print(f"{prog}: --reload/--debug run one process; --workers ignored", file=sys.stderr)
-    try:
-        sockets = create_sockets(config)
-    except (OSError, ValueError) as exc:
-        print(f"{prog}: error: cannot listen: {exc}", file=sys.stderr)
-        return 1
+    sockets = listen_or_status(config, prog)
+    if isinstance(sockets, int):
+        return sockets
     pin = _shared_pin() if config.debug else None
     announce(sockets, pin, "https" if config.certfile else "http")
     if config.reload:

@@ -58,7 +58,7 @@ def main(argv: Sequence[str], prog: str = "sockweb static") -> int:
     from sockweb.server.config import Config, ConfigError
     from sockweb.server.runner import serve
 
-    from . import announce, configure_dev_logging, create_sockets
+    from . import announce, configure_dev_logging, listen_or_status
 
     options = _parser(prog).parse_args(list(argv))
     root = os.path.abspath(options.directory)
@@ -72,11 +72,9 @@ def main(argv: Sequence[str], prog: str = "sockweb static") -> int:
         return 2
     configure_dev_logging(config)
     app = build_app(root)
-    try:
-        sockets = create_sockets(config)
-    except (OSError, ValueError) as exc:
-        print(f"{prog}: error: cannot listen: {exc}", file=sys.stderr)
-        return 1
+    sockets = listen_or_status(config, prog)
+    if isinstance(sockets, int):
+        return sockets
     print(f" * Serving {root}", flush=True)
     announce(sockets, None)
     return serve(config, app, sockets)
