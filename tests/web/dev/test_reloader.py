@@ -6,6 +6,7 @@ import http.client
 import os
 import re
 import socket
+import sys
 import time
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -109,6 +110,13 @@ def test_make_watcher() -> None:
     auto.close()
     with pytest.raises(ValueError):
         make_watcher("inotify-please")
+
+
+def test_without_watchfiles_the_stat_poller_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "watchfiles", None)  # what an absent package looks like to import
+    assert isinstance(make_watcher("auto"), StatWatcher)
+    with pytest.raises(ImportError):
+        make_watcher("watchfiles")  # asked for by name: say it is missing rather than poll silently
 
 
 # -- end to end ----------------------------------------------------------------------------------
