@@ -56,6 +56,15 @@ def test_oversize_datagram_gets_an_error_reply(start_server, client, parse_reply
     assert result.stdout == b"error: datagram larger than 100 bytes; dropped\n"
 
 
+def test_a_message_too_large_for_a_datagram_is_one_clear_line(start_server, client) -> None:
+    server = start_server("udp")
+    result = client("udp", server.address, "--message", "x" * 70_000)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: cannot send to {server.url}: the message is 70,000 bytes, more than one datagram can carry\n"
+    )
+
+
 def test_lost_datagrams_are_reported_not_waited_for(client) -> None:
     # A bound socket that never answers: every datagram is "lost".
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as black_hole:

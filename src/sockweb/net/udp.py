@@ -17,6 +17,7 @@ UDP has no connection and no delivery guarantee, which shapes both sides:
 
 from __future__ import annotations
 
+import errno
 import logging
 import selectors
 import socket
@@ -106,7 +107,11 @@ def run_udp_client(
                 print(f"error: no server at {where} (connection refused)", file=err)
                 return 1
             except OSError as exc:
-                print(f"error: cannot send to {where}: {exc.strerror or exc}", file=err)
+                if exc.errno == errno.EMSGSIZE:
+                    why = f"the message is {len(message):,} bytes, more than one datagram can carry"
+                else:
+                    why = exc.strerror or str(exc)
+                print(f"error: cannot send to {where}: {why}", file=err)
                 return 1
             if reply is None:
                 attempts = retries + 1
