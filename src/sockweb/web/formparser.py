@@ -11,6 +11,7 @@ to a temporary file on disk. Limit violations raise 413, malformed bodies 400.
 from __future__ import annotations
 
 import tempfile
+import weakref
 from collections.abc import Callable
 from typing import IO, Any
 from urllib.parse import parse_qsl
@@ -177,7 +178,11 @@ class FormDataParser:
                 headers.add(key.title(), value)
             except ValueError:
                 continue  # names that are not tokens are dropped rather than failing the upload
-        return FileStorage(target, filename, name, headers=headers)
+        storage = FileStorage(target, filename, name, headers=headers)
+        # Safety net for code that never calls close(): the temporary file goes when its FileStorage does
+        # (not with the Request, which a caller may drop while still holding the upload).
+        weakref.finalize(storage, target.close)
+        return storage
 
     _parsers: dict[str, Callable[[FormDataParser, IO[bytes], dict[str, str]], ParseResult]] = {
         "application/x-www-form-urlencoded": _parse_urlencoded,

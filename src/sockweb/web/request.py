@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import weakref
 from datetime import datetime
 from functools import cached_property
 from typing import IO, Any, Literal, cast, overload
@@ -354,9 +353,6 @@ class Request:
                 raise
         self._form = ImmutableMultiDict(form)
         self._files = ImmutableMultiDict(files)
-        if files:
-            # Safety net for code that never calls close(): the temporary files go with the request.
-            weakref.finalize(self, _close_storages, [storage for _, storage in files.items(multi=True)])
 
     @property
     def form(self) -> ImmutableMultiDict[str, str]:

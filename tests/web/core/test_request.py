@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import io
 import json
 from typing import Any
@@ -249,6 +250,17 @@ class TestForms:
         request = Strict(create_environ(method="POST", data=body, content_type=content_type))
         with request:
             assert request.files["f"].read() == b"x" * 1000
+
+    def test_an_upload_outlives_a_dropped_request(self) -> None:
+        # A handler may keep the FileStorage and let the Request go; the file must stay readable.
+        big = b"z" * (1 << 20)  # past the spool threshold: a real temporary file
+        upload = make(method="POST", data={"f": (io.BytesIO(big), "big.bin")}).files["f"]
+        gc.collect()
+        assert upload.read() == big
+        stream = upload.stream
+        del upload
+        gc.collect()
+        assert stream.closed  # ...and goes when the FileStorage goes (no ResourceWarning)
 
     def test_large_upload_spools_to_disk(self) -> None:
         request = make(method="POST", data={"f": (io.BytesIO(b"y" * (2 << 20)), "big.bin")})
