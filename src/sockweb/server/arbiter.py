@@ -71,6 +71,7 @@ STATE_ENV = "SOCKWEB_ARBITER_STATE"
 SIGNALS = ("SIGHUP", "SIGQUIT", "SIGINT", "SIGTERM", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGCHLD", "SIGWINCH")
 _ABORT_GRACE = 1.0  # seconds between SIGABRT and SIGKILL for a stuck worker
 _FAST_GRACE = 2.0  # seconds a fast stop waits before SIGKILL
+_QUICK_DEATH = 1.0  # a worker dying sooner than this after its start counts towards the respawn back-off
 
 
 class _Listener:
@@ -134,6 +135,8 @@ class Arbiter:
         self.wakeup_r, self.wakeup_w = -1, -1
         self.cwd = cwd or os.getcwd()  # where argv was given: a re-executed master starts there
         self.reloading_from_exec = False
+        self.quick_deaths = 0  # workers that died soon after starting, in a row: spawning backs off
+        self.spawn_after = 0.0
 
     # --- setup ------------------------------------------------------------------------------------------
 
@@ -289,7 +292,8 @@ class Arbiter:
     def _manage(self) -> None:
         current = self._current()
         used = {w.slot for w in current}
-        for _ in range(self.target - len(current)):
+        missing = self.target - len(current) if time.monotonic() >= self.spawn_after else 0
+        for _ in range(missing):
             slot = next(i for i in range(len(used) + 1) if i not in used)
             used.add(slot)
             self._spawn(slot)
@@ -388,6 +392,16 @@ class Arbiter:
             elif not expected:
                 how = f"signal {-code}" if code < 0 else f"status {code}"
                 (log.info if code == 0 else log.warning)("Worker %d exited (%s): replacing it", pid, how)
+                self._note_death(worker)
+
+    def _note_death(self, worker: Worker) -> None:
+        """Back off (0.1 s doubling to 5 s) while workers keep dying right after they start: no fork loop."""
+        now = time.monotonic()
+        if now - worker.born < _QUICK_DEATH:
+            self.quick_deaths += 1
+            self.spawn_after = now + min(0.1 * 2 ** (self.quick_deaths - 1), 5.0)
+        else:
+            self.quick_deaths = 0
 
     def _boot_failed(self, worker: Worker) -> None:
         old = [

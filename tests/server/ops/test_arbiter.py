@@ -10,6 +10,7 @@ import http.client
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,14 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
     except OSError:
         return "Z"
+
+
+def test_workers_dying_at_start_do_not_fork_in_a_loop(serve, app_dir: Path) -> None:
+    (app_dir / "crashy.py").write_text("import os\nos._exit(1)  # dies while being imported by a worker\n")
+    server = serve("--workers", "2", app="crashy:app")
+    deadline = time.monotonic() + 2.5
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+    boots = server.log().count("Booted worker")
+    assert 2 <= boots < 20, boots  # without the back-off a busy loop forks hundreds
+    assert server.stop() == 0
