@@ -63,6 +63,7 @@ DRAIN_LIMIT = 1 << 20  # an unread body is discarded up to this size, beyond it 
 INPUT_HIGH = 256 * 1024  # a streaming body pauses reading above this many buffered bytes
 INPUT_LOW = 64 * 1024
 SEND_TIMEOUT = 60.0  # a client that accepts no response bytes for this long is disconnected
+STOP_IDLE = 0.25  # on a graceful stop, idle keep-alive connections close after this much quiet
 _BUFFER = object()  # sink markers: collecting a body before dispatch / discarding an unread body
 _DISCARD = object()
 _UNAVAILABLE = ProtocolError("too many open connections", status=503)
@@ -180,9 +181,19 @@ class ServerState:
 
     # -- stopping --------------------------------------------------------------------------------------
     def begin_stop(self) -> None:
+        """Stop keeping connections alive: every response from now on carries ``Connection: close``."""
         self.stopping = True
+        self.close_idle()
+
+    def close_idle(self) -> None:
+        """Close keep-alive connections that have been idle for `STOP_IDLE` seconds.
+
+        Not the ones that just got a response: their client may be sending the next request right now,
+        and closing under it would fail that request. Those get answered, with ``Connection: close``.
+        """
+        now = monotonic()
         for conn in list(self.connections):
-            conn.close_if_idle()
+            conn.close_if_idle(now)
 
     def abort_all(self) -> None:
         for conn in list(self.connections):
@@ -678,8 +689,13 @@ class HttpProtocol(asyncio.Protocol):
         ):
             self.abort()  # the client stopped sending its body; the application's read() fails
 
-    def close_if_idle(self) -> None:
-        if self.exchange is None and self.sink is None and not self.out:
+    def close_if_idle(self, now: float) -> None:
+        if (
+            self.exchange is None
+            and self.sink is None
+            and not self.head_start
+            and now - self.idle_since >= STOP_IDLE
+        ):
             self.close()
 
     def close(self) -> None:

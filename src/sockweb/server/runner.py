@@ -151,6 +151,7 @@ class _Runner:
         deadline = loop.time() + self.config.graceful_timeout
         while state.connections and loop.time() < deadline:
             await asyncio.sleep(0.05)
+            state.close_idle()
         if state.connections:
             log.warning("Graceful timeout: closing %d connection(s)", len(state.connections))
         state.abort_all()
