@@ -81,6 +81,7 @@ class Setting:
     parse: Callable[[Raw], Any] | None = None
     in_file: bool = True
     positional: bool = False
+    switch: bool = False
 
 
 def setting(
@@ -97,11 +98,13 @@ def setting(
     parse: Callable[[Raw], Any] | None = None,
     in_file: bool = True,
     positional: bool = False,
+    switch: bool = False,
 ) -> T:
     """Declare a :class:`Config` field: its default plus everything the CLI, env, file and docs need.
 
     ``flag=""``/``env=""`` derive ``--the-name``/``SOCKWEB_THE_NAME`` from the field name; ``None`` means
-    "not settable that way". ``parse`` replaces the per-type parser of raw values; ``validate`` checks a
+    "not settable that way". ``switch=True`` makes a boolean a plain ``--flag`` (no ``--no-flag``).
+    ``parse`` replaces the per-type parser of raw values; ``validate`` checks a
     parsed value and returns it (possibly normalised); both raise ``ValueError("expected ...")``.
     """
     meta = {
@@ -116,6 +119,7 @@ def setting(
         "parse": parse,
         "in_file": in_file,
         "positional": positional,
+        "switch": switch,
     }
     field: T = dataclasses.field(default=default, metadata={"sockweb": meta})
     return field
@@ -552,6 +556,7 @@ class Config:
         False,
         env=None,
         in_file=False,
+        switch=True,
         help="Print the effective configuration as TOML and exit.",
         section="config",
     )
@@ -559,6 +564,7 @@ class Config:
         False,
         env=None,
         in_file=False,
+        switch=True,
         help="Validate the configuration, import the application, and exit (0 if good, 1 if not).",
         section="config",
     )
@@ -600,6 +606,7 @@ def _make_settings() -> tuple[Setting, ...]:
                 parse=meta["parse"],
                 in_file=meta["in_file"],
                 positional=meta["positional"],
+                switch=meta["switch"],
             )
         )
     return tuple(out)
@@ -674,10 +681,7 @@ def build_parser(prog: str = "sockweb serve") -> argparse.ArgumentParser:
         names = [spec.flag] + ([spec.short] if spec.short else [])
         kwargs: dict[str, Any] = {"dest": spec.name, "help": help_}
         if spec.type == "bool":
-            if spec.name in ("print_config", "check_config"):
-                kwargs["action"] = "store_true"
-            else:
-                kwargs["action"] = argparse.BooleanOptionalAction
+            kwargs["action"] = "store_true" if spec.switch else argparse.BooleanOptionalAction
         else:
             kwargs["metavar"] = spec.metavar or spec.name.upper()
             if spec.choices is not None:
@@ -689,11 +693,7 @@ def build_parser(prog: str = "sockweb serve") -> argparse.ArgumentParser:
 
 
 def _from_cli(argv: Sequence[str], prog: str) -> dict[str, Raw]:
-    parser = build_parser(prog)
-    try:
-        namespace = parser.parse_args(list(argv))
-    except ConfigError as exc:
-        raise ConfigError(str(exc)) from None
+    namespace = build_parser(prog).parse_args(list(argv))  # usage errors raise ConfigError
     raw: dict[str, Raw] = dict(vars(namespace))
     for name, value in list(raw.items()):
         if isinstance(value, list):  # an `append` option: join the occurrences
@@ -829,8 +829,6 @@ def render_toml(config: Config) -> str:
 def _md_default(spec: Setting) -> str:
     if spec.default is None:
         return "unset"
-    if spec.name == "workers":
-        return "`1`"
     return f"`{_toml_value(spec.default)}`"
 
 
@@ -853,7 +851,7 @@ def render_markdown() -> str:
         for spec in specs:
             if spec.positional:
                 cli = f"`{spec.metavar}` (argument)"
-            elif spec.type == "bool" and spec.name not in ("print_config", "check_config"):
+            elif spec.type == "bool" and not spec.switch:
                 cli = f"`{spec.flag}` / `--no-{spec.flag[2:] if spec.flag else ''}`"
             else:
                 cli = f"`{spec.flag}`" + (f", `{spec.short}`" if spec.short else "")
