@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import select
 import signal
 import socket
@@ -273,6 +274,36 @@ def test_server_absent_is_one_clear_line(client, closed_port) -> None:
     result = client("tcp", f"127.0.0.1:{port}", "--message", "anyone?")
     assert result.returncode == 1
     assert result.stderr == f"error: no server at tcp://127.0.0.1:{port} (connection refused)\n"
+
+
+@pytest.mark.parametrize("protocol", ["tcp", "udp"])
+def test_a_reader_that_leaves_ends_the_client_quietly(protocol, start_server) -> None:
+    # As in `sockweb echo tcp client ... | head -1`: the pipe closes under the client.
+    server = start_server(protocol)
+    proc = subprocess.Popen(
+        [*ECHO, protocol, "client", server.address, "--message", "hi", "--count", "100"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # before the client can write its first reply
+    _, err = proc.communicate(timeout=30)
+    assert (proc.returncode, err) == (1, b"")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("protocol", ["tcp", "udp"])
+def test_an_output_that_fails_is_one_clear_line(protocol, start_server) -> None:
+    server = start_server(protocol)
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run(
+            [*ECHO, protocol, "client", server.address, "--message", "hi"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=30,
+        )
+    assert proc.returncode == 1
+    assert proc.stderr == b"error: cannot write the replies: No space left on device\n"
 
 
 def test_silent_server_times_out(client) -> None:

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from sockweb.net.address import Address, AddressError, bound_address, listen_socket, parse_address
 from sockweb.net.echo import DEFAULT_MAX_DATAGRAM, DEFAULT_MAX_LINE
 from sockweb.net.lifecycle import StopSignal, stop_on_signals
-from sockweb.net.tcp_client import run_tcp_client
+from sockweb.net.tcp_client import OutputError, run_tcp_client
 from sockweb.net.tcp_server import MODES, EchoConfig, serve
 from sockweb.net.udp import MAX_UDP_PAYLOAD, run_udp_client, serve_udp
 
@@ -244,9 +244,25 @@ def _run_client(args: argparse.Namespace, address: Address) -> int:
         print("error: --message must be a single line", file=sys.stderr)
         return 2
     messages, out, err = _messages(args), sys.stdout.buffer, sys.stderr
-    if args.protocol == "tcp":
-        return run_tcp_client(address, messages, timeout=args.timeout, out=out, err=err)
-    return run_udp_client(address, messages, timeout=args.timeout, retries=args.retries, out=out, err=err)
+    try:
+        if args.protocol == "tcp":
+            return run_tcp_client(address, messages, timeout=args.timeout, out=out, err=err)
+        return run_udp_client(address, messages, timeout=args.timeout, retries=args.retries, out=out, err=err)
+    except OutputError as exc:
+        return _output_failed(exc)
+
+
+def _output_failed(exc: OutputError) -> int:
+    # A reader that left (``| head -1``) is not an error worth a message; a full disk is.
+    if not isinstance(exc.cause, BrokenPipeError):
+        print(f"error: cannot write the replies: {exc}", file=sys.stderr)
+    # What stdout still buffers cannot be written either: point it at /dev/null, so that the
+    # interpreter's flush at exit does not fail again with a traceback.
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return 1
 
 
 def main(argv: list[str], prog: str = "sockweb echo") -> int:

@@ -14,11 +14,28 @@ from typing import BinaryIO, TextIO
 
 from sockweb.net.address import Address, connect_socket
 
-__all__ = ["describe_connect_error", "run_tcp_client"]
+__all__ = ["OutputError", "describe_connect_error", "run_tcp_client", "write_reply"]
 
 # A reply is "[timestamp] " + the line decoded with errors="replace": each byte of the line becomes at most
 # three (U+FFFD), the timestamp adds about 32. A bound keeps a misbehaving server from filling memory.
 REPLY_OVERHEAD = 256
+
+
+class OutputError(Exception):
+    """Writing a reply to the output failed (a reader that left, a full disk): not the server's fault."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(cause.strerror or str(cause))
+        self.cause = cause
+
+
+def write_reply(out: BinaryIO, reply: bytes) -> None:
+    """Write one reply at once (so a user sees each as it comes); raises :class:`OutputError`."""
+    try:
+        out.write(reply)
+        out.flush()
+    except OSError as exc:
+        raise OutputError(exc) from exc
 
 
 def describe_connect_error(exc: OSError, where: str, timeout: float) -> str:
@@ -42,7 +59,9 @@ def run_tcp_client(
     out: BinaryIO,
     err: TextIO,
 ) -> int:
-    """Send each line (no terminator) and write each reply to ``out``; return the exit status."""
+    """Send each line (no terminator) and write each reply to ``out``; return the exit status.
+
+    A failure to write to ``out`` raises :class:`OutputError`."""
     where = address.display("tcp")
     try:
         sock = connect_socket(address, socket.SOCK_STREAM, timeout)
@@ -57,8 +76,7 @@ def run_tcp_client(
                 if not reply:
                     print(f"error: {where} closed the connection without replying", file=err)
                     return 1
-                out.write(reply)
-                out.flush()
+                write_reply(out, reply)
                 if reply.startswith(b"error:"):
                     return 1
             sock.shutdown(socket.SHUT_WR)

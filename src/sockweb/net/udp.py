@@ -35,7 +35,7 @@ from sockweb.net.echo import (
     strip_terminator,
 )
 from sockweb.net.lifecycle import StopSignal
-from sockweb.net.tcp_client import describe_connect_error
+from sockweb.net.tcp_client import describe_connect_error, write_reply
 
 __all__ = ["answer_datagram", "run_udp_client", "serve_udp"]
 
@@ -92,7 +92,9 @@ def run_udp_client(
     out: BinaryIO,
     err: TextIO,
 ) -> int:
-    """Send each message as a datagram and write each reply to ``out``; return the exit status."""
+    """Send each message as a datagram and write each reply to ``out``; return the exit status.
+
+    A failure to write to ``out`` raises :class:`~sockweb.net.tcp_client.OutputError`."""
     where = address.display("udp")
     try:
         sock = _client_socket(address, timeout)
@@ -121,8 +123,7 @@ def run_udp_client(
                     file=err,
                 )
                 return 1
-            out.write(reply if reply.endswith(b"\n") else reply + b"\n")
-            out.flush()
+            write_reply(out, reply if reply.endswith(b"\n") else reply + b"\n")
             if reply.startswith(b"error:"):
                 return 1
     return 0
