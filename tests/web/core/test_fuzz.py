@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from sockweb.web import httputil
 from sockweb.web.datastructures import Headers
 from sockweb.web.httputil import MIMEAccept
-from sockweb.web.multipart import END, NEED_DATA, MultipartDecoder, MultipartError, PartData, PartStart
+from sockweb.web.multipart import MultipartError
+
+from .test_multipart import decode
 
 FUZZ = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -72,22 +74,6 @@ def test_headers_never_store_line_breaks(value: str) -> None:
         assert headers["X-Test"] == value
 
 
-def run_decoder(boundary: bytes, chunks: list[bytes]) -> list[tuple[list[tuple[str, str]], bytes]]:
-    decoder = MultipartDecoder(boundary)
-    parts: list[tuple[list[tuple[str, str]], bytes]] = []
-    pending = iter([*chunks, b""])
-    while True:
-        event = decoder.next_event()
-        if event is NEED_DATA:
-            decoder.feed(next(pending))
-        elif event is END:
-            return parts
-        elif isinstance(event, PartStart):
-            parts.append((event.headers, b""))
-        elif isinstance(event, PartData):
-            parts[-1] = (parts[-1][0], parts[-1][1] + event.data)
-
-
 def split(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(data) + 1) for c in cuts})
     # An empty chunk means end of body to the decoder, so only non-empty pieces are fed.
@@ -101,7 +87,7 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
 )
 def test_decoder_only_raises_its_own_error(body: bytes, cuts: list[int]) -> None:
     try:
-        run_decoder(b"bnd", split(body, cuts))
+        decode(split(body, cuts), b"bnd")
     except MultipartError:
         pass
 
@@ -122,5 +108,5 @@ def test_decoder_roundtrip(parts: list[tuple[str, bytes]], cuts: list[int]) -> N
     body += b"--bnd--\r\n"
     if cleaned and cleaned[-1][1].endswith(b"\r\n--bn"):
         return  # a content ending in a delimiter prefix is ambiguous by construction; skip it
-    decoded = run_decoder(b"bnd", split(body, cuts))
+    decoded = decode(split(body, cuts), b"bnd")
     assert decoded == [([("x-name", name)], content) for name, content in cleaned]

@@ -51,8 +51,11 @@ EXPECTED = [
 ]
 
 
-def decode(chunks: list[bytes], **limits: Any) -> list[tuple[list[tuple[str, str]], bytes]]:
-    decoder = MultipartDecoder(BOUNDARY, **limits)
+def decode(
+    chunks: list[bytes], boundary: bytes = BOUNDARY, **limits: Any
+) -> list[tuple[list[tuple[str, str]], bytes]]:
+    """Feed ``chunks`` (then EOF) to a decoder; the parts as ``(headers, content)``."""
+    decoder = MultipartDecoder(boundary, **limits)
     parts: list[tuple[list[tuple[str, str]], bytes]] = []
     pending = iter([*chunks, b""])
     while True:
