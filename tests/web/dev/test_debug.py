@@ -119,6 +119,12 @@ def unlock(app: DebuggedApplication, secret: str) -> str:
     return set_cookie.split(";", 1)[0]
 
 
+def console(app: DebuggedApplication, secret: str, frame: str, cmd: str, cookie: str | None = None) -> Any:
+    """POST one console command for ``frame``."""
+    form = {"s": secret, "frame": frame, "cmd": cmd}
+    return call(app, "/__debugger__/console", "POST", form, cookie=cookie)
+
+
 # -- the page ------------------------------------------------------------------------------------
 
 
@@ -270,34 +276,18 @@ def test_broken_repr_does_not_break_the_page() -> None:
 def test_console_needs_the_pin_then_evaluates_in_the_frame(app: DebuggedApplication) -> None:
     page = call(app).text
     secret, frame = secret_of(page), frame_id_of(page, "failing_app")
-    res = call(app, "/__debugger__/console", "POST", {"s": secret, "frame": frame, "cmd": "answer * 2"})
+    res = console(app, secret, frame, "answer * 2")
     assert res.code == 401
     cookie = unlock(app, secret)
-    res = call(
-        app,
-        "/__debugger__/console",
-        "POST",
-        {"s": secret, "frame": frame, "cmd": "answer * 2"},
-        cookie=cookie,
-    )
+    res = console(app, secret, frame, "answer * 2", cookie=cookie)
     assert (res.code, res.text) == (200, "42\n")
     # statements, printed output, and names that persist between commands
-    res = call(
-        app,
-        "/__debugger__/console",
-        "POST",
-        {"s": secret, "frame": frame, "cmd": "doubled = answer * 2\nprint('got', doubled)"},
-        cookie=cookie,
-    )
+    res = console(app, secret, frame, "doubled = answer * 2\nprint('got', doubled)", cookie=cookie)
     assert res.text == "got 42\n"
-    res = call(
-        app, "/__debugger__/console", "POST", {"s": secret, "frame": frame, "cmd": "hostile"}, cookie=cookie
-    )
+    res = console(app, secret, frame, "hostile", cookie=cookie)
     assert res.header("Content-Type") == "text/plain; charset=utf-8"
     assert "<script>alert('owned')</script>" in res.text  # plain text; the page inserts it with textContent
-    res = call(
-        app, "/__debugger__/console", "POST", {"s": secret, "frame": frame, "cmd": "1/0"}, cookie=cookie
-    )
+    res = console(app, secret, frame, "1/0", cookie=cookie)
     assert "ZeroDivisionError" in res.text and res.code == 200
 
 
@@ -305,13 +295,7 @@ def test_console_survives_systemexit(app: DebuggedApplication) -> None:
     page = call(app).text
     secret, frame = secret_of(page), frame_id_of(page, "failing_app")
     cookie = unlock(app, secret)
-    res = call(
-        app,
-        "/__debugger__/console",
-        "POST",
-        {"s": secret, "frame": frame, "cmd": "raise SystemExit(3)"},
-        cookie=cookie,
-    )
+    res = console(app, secret, frame, "raise SystemExit(3)", cookie=cookie)
     assert "SystemExit: 3" in res.text
 
 
@@ -378,9 +362,7 @@ def test_tracebacks_are_kept_in_a_bounded_cache(app: DebuggedApplication) -> Non
     cookie = unlock(app, secret)
     for _ in range(debug_mod.MAX_TRACEBACKS):
         call(app)
-    res = call(
-        app, "/__debugger__/console", "POST", {"s": secret, "frame": frame, "cmd": "answer"}, cookie=cookie
-    )
+    res = console(app, secret, frame, "answer", cookie=cookie)
     assert res.code == 404
     assert len(app._tracebacks) == debug_mod.MAX_TRACEBACKS
 
