@@ -394,3 +394,13 @@ def test_generated_pins() -> None:
 )
 def test_is_loopback(addr: str | None, expected: bool) -> None:
     assert is_loopback(addr) is expected
+
+
+def test_an_unlocked_console_still_refuses_non_local_clients(app: DebuggedApplication) -> None:
+    # A PIN cookie obtained from localhost does not open the console to another address.
+    page = call(app).text
+    secret, frame = secret_of(page), frame_id_of(page, "failing_app")
+    cookie = unlock(app, secret)
+    form = {"s": secret, "frame": frame, "cmd": "answer"}
+    assert call(app, "/__debugger__/console", "POST", form, cookie=cookie, remote="10.0.0.7").code == 403
+    assert console(app, secret, frame, "answer", cookie=cookie).code == 200
