@@ -74,6 +74,8 @@ class Request:
     #: hosts allowed in the Host header (``None``: any well-formed host)
     trusted_hosts: list[str] | None = None
     form_data_parser_class = FormDataParser
+    #: what :meth:`get_json` parses with (anything with a ``loads``; a subclass may use a faster library)
+    json_module: Any = json
 
     def __init__(
         self, environ: WSGIEnvironment, populate_request: bool = False, shallow: bool = False
@@ -406,7 +408,7 @@ class Request:
             raise UnsupportedMediaType(f"Expected a JSON body (Content-Type: application/json), got {got!r}.")
         data = self.get_data(cache=cache)
         try:
-            value = json.loads(data)
+            value = self.json_module.loads(data)
         except (ValueError, RecursionError) as exc:
             if silent:
                 return None

@@ -299,6 +299,24 @@ class TestJSON:
         with pytest.raises(BadRequest):
             request.get_json()
 
+    def test_json_module_can_be_replaced(self) -> None:
+        class Loads:
+            @staticmethod
+            def loads(data: bytes) -> Any:
+                if data == b"bad":
+                    raise ValueError("not this one")
+                return {"parsed by": "Loads", "data": data.decode()}
+
+        class Custom(Request):
+            json_module = Loads
+
+        request = Custom(create_environ(method="POST", data=b"[1]", content_type="application/json"))
+        assert request.json == {"parsed by": "Loads", "data": "[1]"}
+        bad = Custom(create_environ(method="POST", data=b"bad", content_type="application/json"))
+        with pytest.raises(BadRequest) as info:
+            bad.get_json()
+        assert "not this one" in (info.value.description or "")
+
     def test_wrong_type_is_415_unless_forced(self) -> None:
         request = make(method="POST", data=b'{"a": 1}', content_type="text/plain")
         with pytest.raises(HTTPException) as info:
