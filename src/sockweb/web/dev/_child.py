@@ -97,16 +97,26 @@ def take_context() -> ChildContext | None:
 
 
 def _failure_files(exc: BaseException) -> set[str]:
-    files = {frame.filename for frame in traceback.extract_tb(exc.__traceback__)}
-    if isinstance(exc, SyntaxError) and exc.filename:
-        files.add(exc.filename)
+    """The files of the failing traceback, through the chain of causes (a factory's own error)."""
+    files: set[str] = set()
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        files.update(frame.filename for frame in _frames(current))
+        if isinstance(current, SyntaxError) and current.filename:
+            files.add(current.filename)
+        current = current.__cause__ or current.__context__
     return {f for f in files if watchable(f)}
 
 
 def _is_machinery(filename: str) -> bool:
-    """Frames of this module, runpy and the import system: noise above the user's failing line."""
+    """Frames of this module, the server's app loader, runpy and the import system: noise above the
+    user's failing line."""
+    from sockweb.server import loader
+
     return (
-        filename == __file__
+        filename in (__file__, loader.__file__)
         or filename.startswith("<frozen ")
         or os.path.basename(os.path.dirname(filename)) == "importlib"
         or os.path.basename(filename) == "runpy.py"
@@ -114,7 +124,28 @@ def _is_machinery(filename: str) -> bool:
 
 
 def format_user_traceback(exc: BaseException) -> str:
-    """The traceback of a failed import or run, without the loading machinery's frames."""
+    """The traceback of a failed import or run, without the loading machinery's frames.
+
+    The server's loader reports a failing factory (or a missing name) as an ``AppLoadError`` raised
+    ``from None``: its one-line message comes first, then the user's own exception, which it keeps as
+    ``__context__``, when that went through the user's code (a factory that raised).
+    """
+    from sockweb.server.loader import AppLoadError
+
+    if not isinstance(exc, AppLoadError):
+        return _format_without_machinery(exc)
+    text = f"{exc}\n"
+    inner = exc.__cause__ or exc.__context__
+    if inner is not None and any(not _is_machinery(f.filename) for f in _frames(inner)):
+        text += "\n" + _format_without_machinery(inner)
+    return text
+
+
+def _frames(exc: BaseException) -> traceback.StackSummary:
+    return traceback.extract_tb(exc.__traceback__)
+
+
+def _format_without_machinery(exc: BaseException) -> str:
     summary = traceback.TracebackException.from_exception(exc)
     summary.stack = traceback.StackSummary.from_list(
         [f for f in summary.stack if not _is_machinery(f.filename)]
