@@ -74,3 +74,4 @@ def test_serve_cli_errors(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "MODULE:APP" in missing.stderr
     broken = run("--debug", "nosuchmodule:app", "--bind", "127.0.0.1:0")
     assert broken.returncode == 1 and "nosuchmodule" in broken.stderr
+    assert "Running on" not in broken.stdout  # it never ran

@@ -173,8 +173,9 @@ def serve_cli(argv: Sequence[str], prog: str = "sockweb serve") -> int:
     if isinstance(sockets, int):
         return sockets
     pin = _shared_pin() if config.debug else None
-    announce(sockets, pin, "https" if config.certfile else "http")
+    scheme = "https" if config.certfile else "http"
     if config.reload:
+        announce(sockets, pin, scheme)
         try:
             return run_with_reloader(
                 sockets, [sys.executable, "-m", "sockweb.web.dev._child"], {"argv": list(argv)}
@@ -182,11 +183,15 @@ def serve_cli(argv: Sequence[str], prog: str = "sockweb serve") -> int:
         finally:
             for sock in sockets:
                 sock.close()
+    # Without the reloader a broken app ends the command: load it before saying "Running on".
     try:
         app = load_app(config.app, factory=config.factory)
     except AppLoadError as exc:
+        for sock in sockets:
+            sock.close()
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
     if config.debug:
         app = DebuggedApplication(app, evalex=True, pin=pin)
+    announce(sockets, pin, scheme)
     return serve(config, app, sockets)
