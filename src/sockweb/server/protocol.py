@@ -280,7 +280,9 @@ class HttpProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         state = self.state
-        if len(state.connections) >= state.max_connections or state.stopping:
+        # While stopping, a connection that was still in the accept queue is served once (with
+        # Connection: close) rather than refused: it was accepted before the listener closed.
+        if len(state.connections) >= state.max_connections:
             self.closed = True
             transport.write(error_response(_UNAVAILABLE, state.extra))
             transport.close()
