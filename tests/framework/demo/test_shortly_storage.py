@@ -92,6 +92,24 @@ def test_default_path_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert default_db_path() == tmp_path / "home" / ".local" / "share" / "sockweb" / "shortly.db"
 
 
+def test_without_a_usable_data_folder_the_default_is_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data folder should be")
+    monkeypatch.setenv("XDG_DATA_HOME", str(blocker))
+    monkeypatch.chdir(tmp_path)
+    store = open_storage()
+    assert isinstance(store, SQLiteStorage) and store.path == tmp_path / "shortly.db"
+    store.close()
+    assert (tmp_path / "shortly.db").is_file()
+    # When the current folder is unusable too, the error names the preferred place.
+    (tmp_path / "shortly.db").unlink()
+    (tmp_path / "shortly.db").mkdir()
+    with pytest.raises(StorageError, match="not-a-folder"):
+        open_storage()
+
+
 def test_unusable_database_path_is_one_readable_error(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

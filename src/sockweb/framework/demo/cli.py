@@ -64,14 +64,13 @@ def main(argv: list[str], prog: str = "sockweb demo") -> int:
         storage = open_storage(args.db, args.redis)
     except StorageError as exc:
         return _fail(prog, str(exc), 1)
-    os.environ["SHORTLY_REDIS_URL" if args.redis else "SHORTLY_DB"] = args.redis or str(
-        getattr(storage, "path", "")
-    )
+    where = args.redis or str(getattr(storage, "path", ""))
+    os.environ["SHORTLY_REDIS_URL" if args.redis else "SHORTLY_DB"] = where
     storage.close()
-    return _serve(args, prog)
+    return _serve(args, prog, where)
 
 
-def _serve(args: argparse.Namespace, prog: str) -> int:
+def _serve(args: argparse.Namespace, prog: str, where: str) -> int:
     from sockweb.server.binds import BindError, create_sockets, describe
     from sockweb.server.config import Config, ConfigError
     from sockweb.server.logconfig import configure_logging
@@ -98,7 +97,10 @@ def _serve(args: argparse.Namespace, prog: str) -> int:
         # address is free, so that a taken port is reported here and the line below is true.
         for sock in sockets:
             sock.close()
-        print(f"Shortly running on http://{host}:{args.port} ({args.workers} workers)", flush=True)
+        print(
+            f"Shortly running on http://{host}:{args.port} ({args.workers} workers; links in {where})",
+            flush=True,
+        )
         return Arbiter(config, argv=[]).run()
 
     from sockweb.server.runner import serve
@@ -107,7 +109,7 @@ def _serve(args: argparse.Namespace, prog: str) -> int:
 
     app = create_app()
     try:
-        print(f"Shortly running on http://{describe(sockets[0])}", flush=True)
+        print(f"Shortly running on http://{describe(sockets[0])} (links in {where})", flush=True)
         return serve(config, app=app, sockets=sockets)
     finally:
         app.extensions["shortly"].close()

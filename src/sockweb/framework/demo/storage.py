@@ -271,7 +271,16 @@ def _redis_link(short_id: str, data: dict[str, str]) -> Link | None:
 
 
 def open_storage(db: str | os.PathLike[str] | None = None, redis_url: str | None = None) -> Storage:
-    """Redis when ``redis_url`` is given, else SQLite at ``db`` (default: :func:`default_db_path`)."""
+    """Redis when ``redis_url`` is given, else SQLite at ``db``; without ``db``, at :func:`default_db_path`,
+    or ``./shortly.db`` when the user data folder cannot be used (a service account without a home)."""
     if redis_url:
         return RedisStorage(redis_url)
-    return SQLiteStorage(db if db is not None else default_db_path())
+    if db is not None:
+        return SQLiteStorage(db)
+    try:
+        return SQLiteStorage(default_db_path())
+    except StorageError as first:
+        try:
+            return SQLiteStorage(Path.cwd() / "shortly.db")
+        except StorageError:
+            raise first from None
