@@ -95,6 +95,11 @@ def test_recent_links_newest_first_limited_to_ten(client) -> None:
         ("https://example.com/\r\nSet-Cookie: x=1", "A URL cannot contain spaces or control characters."),
         ("http://[::1/", "That URL is malformed (Invalid IPv6 URL)."),
         ("http://example.com:99999/", "That URL is malformed (Port out of range 0-65535)."),
+        ("http://a..b/", "That URL's host name is not valid."),
+        ("http://%00/", "That URL's host name is not valid."),
+        ("http://-x.example/", "That URL's host name is not valid."),
+        ("http://\u2488.com/", "That URL's host name is not valid."),  # IDNA maps it to an empty label
+        ("http://[1:2:3]/", "That URL's host name is not valid."),
         (
             "https://example.com/" + "a" * MAX_URL_LENGTH,
             "That URL is 2,068 characters long; the limit is 2,048.",
@@ -147,6 +152,14 @@ def test_oversized_form_body_is_refused(client) -> None:
 
 
 def test_check_url_accepts_plain_urls_unchanged() -> None:
-    for url in ("http://example.com", "https://example.com/a/b?c=d&e=%20#frag", "http://127.0.0.1:8000/x"):
+    for url in (
+        "http://example.com",
+        "https://example.com/a/b?c=d&e=%20#frag",
+        "http://127.0.0.1:8000/x",
+        "http://[::1]:8080/",
+        "http://localhost/",
+        "https://my_host.example.com./",
+        "http://user:secret@example.com/",
+    ):
         assert check_url(url).url == url
     assert check_url("HTTPS://Example.com/").url == "https://Example.com/"

@@ -14,7 +14,9 @@ values are Latin-1 on the wire.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
@@ -30,6 +32,7 @@ MAX_URL_LENGTH = 2048
 RECENT_ON_INDEX = 10
 # Characters left as they are when a URL is put in its ASCII form: every printable ASCII character except
 # those that can never appear unescaped in a URL (RFC 3986 §2: neither reserved nor unreserved).
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", re.IGNORECASE)
 _URL_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"<>\\^`{|}')
 
 
@@ -66,13 +69,29 @@ def check_url(raw: str) -> Checked:
         return Checked(error="That URL has no host name, such as example.com.")
     try:
         ascii_url = _to_ascii(parts._replace(scheme=scheme), host)
+        valid_host = _valid_host(host if host.isascii() else host.encode("idna").decode("ascii"))
     except UnicodeError:
+        valid_host = False
+    if not valid_host:
         return Checked(error="That URL's host name is not valid.")
     if len(ascii_url) > MAX_URL_LENGTH:
         return Checked(
             error=f"That URL is too long once encoded; the limit is {MAX_URL_LENGTH:,} characters."
         )
     return Checked(url=ascii_url)
+
+
+def _valid_host(host: str) -> bool:
+    """An IP address, or a DNS name: dot-separated labels of letters, digits, '-' and '_' (RFC 1123 §2.1,
+    with the underscore some real hosts use), none empty, none starting or ending with '-'."""
+    if ":" in host:  # urlsplit took the brackets off an IPv6 literal
+        try:
+            ipaddress.IPv6Address(host.partition("%")[0])
+        except ValueError:
+            return False
+        return True
+    name = host[:-1] if host.endswith(".") else host  # a fully qualified name may end with a dot
+    return 0 < len(name) <= 253 and all(_LABEL.fullmatch(label) for label in name.split("."))
 
 
 def _to_ascii(parts: SplitResult, host: str) -> str:
