@@ -62,6 +62,19 @@ def echo(environ: dict[str, Any], start_response: StartResponse) -> Iterable[byt
         # No Content-Length and several pieces: chunked for HTTP/1.1, close-delimited for HTTP/1.0.
         start_response("200 OK", [("Content-Type", "application/json")])
         return iter([body[:10], b"", body[10:20], body[20:]])
+    if path == "/own":
+        # Date and Server chosen by the application: the server must not send a second copy of either.
+        own = [("Date", "Thu, 01 Jan 2015 00:00:00 GMT"), ("Server", "app/1"), ("Content-Type", "text/plain")]
+        start_response("200 OK", [*own, ("Content-Length", "4")])
+        return [b"own\n"]
+    if path == "/overflow":
+        # More bytes than the declared Content-Length: the server must cut the connection, never let
+        # the extra bytes reach the wire as the start of the next response.
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "3")])
+        return iter([b"abc", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfake!"])
+    if path == "/underflow":
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "10")])
+        return iter([b"abc"])
     if path == "/close":
         start_response("200 OK", [("Content-Type", "application/json"), ("Connection", "close")])
         return [body]

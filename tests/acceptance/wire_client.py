@@ -101,7 +101,8 @@ class Wire:
             self.send_failed = True
 
     # -- receiving --------------------------------------------------------------------------------------
-    def _fill(self) -> bool:
+    def fill(self) -> bool:
+        """Receive once into the buffer; False once the server has closed (or reset) the connection."""
         if self.closed:
             return False
         try:
@@ -111,7 +112,7 @@ class Wire:
             return False
         except TimeoutError:
             raise WireError(
-                f"no answer within {TIMEOUT}s; received so far: {bytes(self.buf[:300])!r}"
+                f"no answer within {self.sock.gettimeout()}s; received so far: {bytes(self.buf[:300])!r}"
             ) from None
         if not data:
             self.closed = True
@@ -130,12 +131,12 @@ class Wire:
                 return line
             if len(self.buf) > 65536:
                 raise WireError("a response line longer than 64 KiB")
-            if not self._fill():
+            if not self.fill():
                 raise WireError(f"connection closed inside a response head: {bytes(self.buf[:300])!r}")
 
     def _exactly(self, n: int) -> bytes:
         while len(self.buf) < n:
-            if not self._fill():
+            if not self.fill():
                 raise WireError(f"connection closed {n - len(self.buf)} bytes before the end of a body")
         data = bytes(self.buf[:n])
         del self.buf[:n]
@@ -146,7 +147,7 @@ class Wire:
         if self.buf:
             return False
         while not self.closed:
-            if self._fill():
+            if self.fill():
                 return False
         return True
 
@@ -157,7 +158,7 @@ class Wire:
 
     def read_head(self) -> Response:
         """Read a status line and header section (no body)."""
-        if not self.buf and not self._fill():
+        if not self.buf and not self.fill():
             raise WireError("connection closed without a response")
         line = self._line()
         match = _STATUS_LINE.fullmatch(line)
@@ -210,7 +211,7 @@ class Wire:
             resp.body = self._exactly(int(lengths[0]))
         else:
             resp.framing = "close"
-            while self._fill():
+            while self.fill():
                 pass
             resp.body = bytes(self.buf)
             self.buf.clear()
