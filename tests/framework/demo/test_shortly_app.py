@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -18,7 +19,7 @@ def clicks(page: str) -> int:
 def error_message(page: str) -> str:
     match = re.search(r'role="alert">([^<]*)<', page)
     assert match, page
-    return match.group(1)
+    return html.unescape(match.group(1))
 
 
 def shorten(client, url: str) -> str:
