@@ -272,6 +272,16 @@ class WebDriver:
     def current_url(self) -> str:
         return str(self.call("GET", f"{self.base}/url"))
 
+    def wait_for_url(self, pattern: str, timeout: float = 20.0) -> str:
+        """The current URL once it matches ``pattern`` (a click's navigation may still be under way on a
+        busy machine); fails with the last URL seen after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while not re.fullmatch(pattern, url := self.current_url):
+            if time.monotonic() > deadline:
+                pytest.fail(f"the browser stayed at {url}, expected {pattern}")
+            time.sleep(0.1)
+        return url
+
     def find(self, css: str) -> str:
         return str(
             self.call("POST", f"{self.base}/element", {"using": "css selector", "value": css})[ELEMENT]
@@ -369,8 +379,7 @@ def test_shorten_follow_and_count_in_chromium(browser, start_demo, target_site, 
     browser.go(demo.url + "/")
     browser.type("#url", target_site)
     browser.click("button[type=submit]")
-    details = browser.current_url
-    assert re.fullmatch(re.escape(demo.url) + r"/[0-9A-Za-z]+\+", details), details
+    details = browser.wait_for_url(re.escape(demo.url) + r"/[0-9A-Za-z]+\+")
     short_link = browser.text("#short-link")
     assert re.fullmatch(re.escape(demo.url) + r"/[0-9A-Za-z]+", short_link), short_link
     assert browser.text("#target") == target_site
@@ -380,7 +389,7 @@ def test_shorten_follow_and_count_in_chromium(browser, start_demo, target_site, 
     # Following the short link (302) reaches the target; each visit is counted.
     for expected in ("1", "2"):
         browser.click("#short-link")
-        assert browser.current_url == target_site
+        browser.wait_for_url(re.escape(target_site))
         assert browser.text("#arrived") == "You have arrived"
         browser.go(details)
         assert browser.text("#clicks") == expected
