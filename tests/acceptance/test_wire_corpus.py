@@ -199,8 +199,11 @@ def sha(data: bytes) -> str:
 def expected_path(target: bytes) -> tuple[str, str] | None:
     """PATH_INFO and QUERY_STRING the app must see for an origin- or absolute-form target."""
     if b"://" in target and not target.startswith(b"/"):
-        slash = target.find(b"/", target.find(b"://") + 3)
-        target = target[slash:] if slash >= 0 else b"/"
+        # RFC 3986 §3.2: the authority ends at the first "/", "?" or "#"; an empty path is "/".
+        rest = target[target.find(b"://") + 3 :]
+        end = min((i for i in (rest.find(b"/"), rest.find(b"?")) if i >= 0), default=len(rest))
+        target = rest[end:]
+        target = target if target.startswith(b"/") else b"/" + target
     if not target.startswith(b"/"):
         return None
     path, _, query = target.partition(b"?")
