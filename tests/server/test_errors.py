@@ -159,3 +159,34 @@ def test_connection_cap(run_server):
     finally:
         first.close()
         second.close()
+
+
+def test_client_that_pipelines_without_reading_is_throttled(server):
+    # 600 pipelined 60 KB requests for 64 KiB each, far more than the kernel buffers hold: the server must
+    # stop answering (and reading) once its output buffer is full, then finish all once the client reads.
+    n = 600
+    pad = b"X-Pad: " + b"p" * 60000 + b"\r\n"
+    raw = (b"GET /blob?size=65536 HTTP/1.1\r\nHost: t\r\n" + pad + b"\r\n") * n
+    with connect(server, timeout=30) as sock:
+        sock.setblocking(False)
+        view = memoryview(raw)
+        sent = 0
+        deadline = time.monotonic() + 3
+        while sent < len(raw) and time.monotonic() < deadline:
+            try:
+                sent += sock.send(view[sent:])
+            except BlockingIOError:
+                time.sleep(0.01)
+        assert sent < len(raw), "the server read everything: its output buffer is unbounded"
+        buf = bytearray()
+        for _ in range(n):
+            if sent < len(raw):
+                try:
+                    sent += sock.send(view[sent:])
+                except BlockingIOError:
+                    pass
+            sock.setblocking(True)
+            _, _, body = read_response(sock, buf)
+            sock.setblocking(False)
+            assert len(body) == 65536
+        assert sent == len(raw)

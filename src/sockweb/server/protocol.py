@@ -339,7 +339,9 @@ class HttpProtocol(asyncio.Protocol):
         if self.wake is not None:
             self.wake.set()
         ex = self.exchange
-        if ex is not None and not ex.threaded and ex.iterator is not None and ex.pump(True):
+        if ex is None:
+            self.after_response()  # pipelined requests waited for the client to read
+        elif not ex.threaded and ex.iterator is not None and ex.pump(True):
             self.after_response()
 
     # -- parsing and dispatch (loop thread) ------------------------------------------------------------
@@ -359,6 +361,10 @@ class HttpProtocol(asyncio.Protocol):
                     else:
                         break
                 elif self.exchange is not None:
+                    break
+                elif self.write_paused:
+                    # The client is not reading its responses: answer nothing more until it does.
+                    self.pause_reading()
                     break
                 else:
                     event = parser.next_event()
@@ -643,7 +649,7 @@ class HttpProtocol(asyncio.Protocol):
             self.transport.pause_reading()
 
     def maybe_resume(self) -> None:
-        if not self.reading_paused or self.closed or self.transport is None:
+        if not self.reading_paused or self.closed or self.transport is None or self.write_paused:
             return
         sink = self.sink
         if isinstance(sink, StreamInput) and sink.full:

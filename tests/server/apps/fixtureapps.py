@@ -1,7 +1,7 @@
 """Fixture WSGI applications for the server tests, each wrapped in wsgiref.validate.validator.
 
-Exceptions (not wrapped, with the reason): `file_app` (the validator hides the file_wrapper object the
-server must recognise for sendfile) and the `bad_*` apps (they break PEP 3333 on purpose; the validator
+Exceptions (not wrapped, with the reason): `file_app` and `blob` (the validator hides the file_wrapper
+object and the one-item list the server must recognise) and the `bad_*` apps (they break PEP 3333 on purpose; the validator
 would catch them before the server does).
 """
 
@@ -99,6 +99,13 @@ def big(environ, start_response):
         "200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(mib << 20))]
     )
     return (block for _ in range(mib * 16))
+
+
+def blob(environ, start_response):
+    """`?size=S`: a list of one S-byte bytes object (not validated: the validator would wrap the list
+    in an iterator, hiding the server's one-chunk path this app exists to exercise)."""
+    size = int(_query(environ).get("size", "1024"))
+    return _text(start_response, b"b" * size, ctype="application/octet-stream")
 
 
 @validator
