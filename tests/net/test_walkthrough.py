@@ -1,4 +1,4 @@
-"""docs/walkthrough.md cannot drift from the code it describes.
+"""docs/walkthrough.md (and its diagram) cannot drift from the code they describe.
 
 Every relative link must point at a file that exists (and an anchor at a heading), and every backticked
 name that reads as code (``parse_bind``, ``HttpProtocol.on_request``, ``sockweb.net.cli.main``,
@@ -14,11 +14,13 @@ import builtins
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "walkthrough.md"
+DIAGRAM = ROOT / "docs" / "walkthrough_diagram.py"
 SRC = ROOT / "src"
 
 # Names the page uses that belong to the standard library or to sockets in general, not to our code.
@@ -215,3 +217,36 @@ def test_every_code_name_is_defined_in_a_linked_module() -> None:
 )
 def test_the_resolver_itself(name: str, found: bool) -> None:
     assert (_resolve(name, _index()) is None) is found
+
+
+def _diagram_constants() -> dict[str, Any]:
+    """LAYERS and STEPS of docs/walkthrough_diagram.py, read without running it (no matplotlib needed)."""
+    tree = ast.parse(DIAGRAM.read_text(encoding="utf-8"))
+    found: dict[str, Any] = {}
+    for stmt in tree.body:
+        if not isinstance(stmt, ast.Assign):
+            continue
+        target = stmt.targets[0]
+        if isinstance(target, ast.Name) and target.id in ("LAYERS", "STEPS"):
+            found[target.id] = ast.literal_eval(stmt.value)
+    return found
+
+
+def test_the_diagram_names_code_that_exists() -> None:
+    constants = _diagram_constants()
+    texts = [step for _, step in constants["STEPS"]]
+    names = {
+        match.group(0)
+        for text in texts
+        for match in re.finditer(r"\b[A-Z]\w*\.\w+|\b_?[a-z]+(?:_[a-z]+)+\b", text)
+    }
+    assert len(names) >= 10  # the pattern still finds the diagram's names
+    index = _index()
+    missing = {name: why for name in sorted(names) if (why := _resolve(name, index))}
+    assert not missing, f"docs/walkthrough_diagram.py names code that is not there: {missing}"
+    # Each layer box lists files of its package ("parser.py · response.py").
+    packages = {"http": "http", "server": "server", "web": "web", "framework": "framework"}
+    for layer, (*_, subtitle) in constants["LAYERS"].items():
+        for filename in re.findall(r"\b\w+\.py\b", subtitle):
+            package = SRC / "sockweb" / packages[layer]
+            assert (package / filename).is_file(), f"layer {layer}: no {filename} in {package}"
