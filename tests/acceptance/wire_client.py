@@ -151,10 +151,16 @@ class Wire:
                 return False
         return True
 
-    def expect_close(self) -> None:
-        """The server must close now, without sending anything more."""
+    def expect_close(self, allow_reset: bool = False) -> None:
+        """The server must close now, without sending anything more.
+
+        A reset (RST) instead of a close (FIN) fails unless `allow_reset`: a client that is still sending
+        when the server closes provokes the RST itself, one that is not must see an orderly close.
+        """
         if not self.at_eof():
             raise WireError(f"bytes after the last expected response: {bytes(self.buf[:300])!r}")
+        if self.reset and not allow_reset:
+            raise WireError("the connection was reset (RST) instead of closed (FIN)")
 
     def read_head(self) -> Response:
         """Read a status line and header section (no body)."""
