@@ -3,7 +3,8 @@
 The answer is a short JSON object (method, path, query, body length and SHA-256, CONTENT_LENGTH and the
 HTTP_* keys), so the tests can tell from the socket alone which request the server handed to the
 application and whether its body arrived intact. A few paths ask for special responses (status codes
-without content, streamed bodies, ``Connection: close``, a body left unread) so response framing can be checked too.
+without content, streamed bodies, ``Connection: close``, a body left unread, the application's own Date
+and Server, a body longer or shorter than its Content-Length) so response framing can be checked too.
 Origin-form requests run through `wsgiref.validate`, which fails the request (a 500) when the server's
 environ or input stream breaks PEP 3333; asterisk- and authority-form targets skip it because the
 validator insists on a PATH_INFO starting with "/".
