@@ -174,7 +174,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def wrk(port: int, conns: int, seconds: float, script: str | None) -> tuple[float, int]:
     """(requests per second, errors) from one wrk run pinned to core 1."""
-    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", f"-d{seconds:g}s", "--timeout", "10s"]
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--timeout", "10s"]
     if script:
         cmd += ["-s", str(HERE / script)]
     cmd.append(f"http://127.0.0.1:{port}/")

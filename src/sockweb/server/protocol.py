@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sockweb.error")
 
-BODY_BUFFER = 1 << 20  # bodies up to this size are read whole before the application runs
+BODY_BUFFER = 256 * 1024  # bodies up to this size are read whole before the application runs
 SMALL_BODY = 64 * 1024  # ... and up to this size joined into a BytesIO
 DRAIN_LIMIT = 1 << 20  # an unread body is discarded up to this size, beyond it the connection closes
 INPUT_HIGH = 256 * 1024  # a streaming body pauses reading above this many buffered bytes
