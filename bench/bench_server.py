@@ -387,7 +387,7 @@ def main() -> int:
     skipped = [p for p in peers if not available(p)]
     peers = [p for p in peers if p not in skipped]
     results: Results = {}
-    for workload in args.workloads.split(","):
+    for workload in [w for w in args.workloads.split(",") if w]:
         results[workload] = {}
         for peer in peers:
             try:
