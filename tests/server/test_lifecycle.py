@@ -100,3 +100,23 @@ def test_plain_asyncio_loop(run_server, tmp_path):
     assert requests.get(f"{srv.url}/file_app?path={path}", timeout=10).content == b"q" * 300_000
     r = requests.post(srv.url + "/echo", data=b"u" * (3 << 20), timeout=10)
     assert r.json()["body_size"] == 3 << 20
+
+
+def _has_ipv6() -> bool:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _has_ipv6(), reason="no IPv6 loopback here")
+def test_two_binds_ipv4_and_ipv6(run_server):
+    srv = run_server("fixtureapps:dispatch", "--bind", "127.0.0.1:0", "--bind", "[::1]:0", cwd=APPS_DIR)
+    match = srv.wait_for_log(r"Listening at http://\[::1\]:(\d+)")
+    info6 = requests.get(f"http://[::1]:{match.group(1)}/echo", timeout=10).json()
+    assert info6["remote_addr"] == "::1" and info6["server_name"] == "::1"
+    assert requests.get(srv.url + "/hello", timeout=10).text == "Hello, World!"
