@@ -61,7 +61,7 @@ def test_invalid_url_is_shown_back_escaped(client: Client) -> None:
     response = client.post("/", data={"url": 'javascript:alert("x")'})
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert field(page, "error") == "Please enter a valid URL"
+    assert field(page, "error") == "Enter an http:// or https:// URL."
     assert 'value="javascript:alert(&#34;x&#34;)"' in page
 
 
@@ -78,7 +78,7 @@ def test_missing_form_field_is_400_and_unknown_links_get_the_404_page(client: Cl
     for path in ("/nope", "/nope+", "/a/b"):
         response = client.get(path)
         assert response.status_code == 404
-        assert "no such page was found" in response.get_data(as_text=True)
+        assert "no such short link" in response.get_data(as_text=True)
 
 
 def test_static_files_are_mounted(client: Client) -> None:

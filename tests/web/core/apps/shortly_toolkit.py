@@ -32,20 +32,20 @@ TEMPLATES = {
         '<h1><a href="/">shortly</a></h1>{% block body %}{% endblock %}'
     ),
     "new_url.html": (
-        '{% extends "layout.html" %}{% block title %}Create New Short URL{% endblock %}{% block body %}'
+        '{% extends "layout.html" %}{% block title %}Shorten a URL{% endblock %}{% block body %}'
         '{% if error %}<p class="error" id="error">{{ error }}</p>{% endif %}'
         '<form action="" method="post"><input type="text" name="url" value="{{ url }}">'
-        '<input type="submit" value="Shorten"></form>{% endblock %}'
+        '<input type="submit" value="Shorten it"></form>{% endblock %}'
     ),
     "short_link_details.html": (
-        '{% extends "layout.html" %}{% block title %}Details about /{{ short_id }}{% endblock %}'
-        '{% block body %}<dl><dt>Full link<dd id="target"><a href="{{ link_target }}">{{ link_target }}</a>'
-        '<dt>Hostname<dd id="host">{{ link_target|hostname }}'
-        '<dt>Click count<dd id="clicks">{{ click_count }}</dl>{% endblock %}'
+        '{% extends "layout.html" %}{% block title %}Link /{{ short_id }}{% endblock %}'
+        '{% block body %}<dl><dt>Target<dd id="target"><a href="{{ link_target }}">{{ link_target }}</a>'
+        '<dt>Host<dd id="host">{{ link_target|hostname }}'
+        '<dt>Clicks<dd id="clicks">{{ click_count }}</dl>{% endblock %}'
     ),
     "404.html": (
-        '{% extends "layout.html" %}{% block title %}Page Not Found{% endblock %}'
-        "{% block body %}<p>I am sorry, but no such page was found here.</p>{% endblock %}"
+        '{% extends "layout.html" %}{% block title %}Not found{% endblock %}'
+        "{% block body %}<p>There is no such short link here.</p>{% endblock %}"
     ),
 }
 
@@ -58,7 +58,7 @@ class Store(Protocol):
     def incr(self, name: str) -> int: ...
 
 
-def base36_encode(number: int) -> str:
+def to_base36(number: int) -> str:
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     out = ""
     while True:
@@ -111,33 +111,33 @@ class Shortly:
         if request.method == "POST":
             url = request.form["url"]
             if not is_valid_url(url):
-                error = "Please enter a valid URL"
+                error = "Enter an http:// or https:// URL."
             else:
                 short_id = self.insert_url(url)
                 return redirect(f"/{short_id}+")
         return self.render_template("new_url.html", error=error, url=url)
 
     def insert_url(self, url: str) -> str:
-        short_id = self.store.get(f"reverse-url:{url}")
+        short_id = self.store.get(f"id-of:{url}")
         if short_id is not None:
             return short_id
-        short_id = base36_encode(self.store.incr("last-url-id"))
-        self.store.set(f"url-target:{short_id}", url)
-        self.store.set(f"reverse-url:{url}", short_id)
+        short_id = to_base36(self.store.incr("next-id"))
+        self.store.set(f"url:{short_id}", url)
+        self.store.set(f"id-of:{url}", short_id)
         return short_id
 
     def on_follow_short_link(self, request: Request, short_id: str) -> Response:
-        link_target = self.store.get(f"url-target:{short_id}")
+        link_target = self.store.get(f"url:{short_id}")
         if link_target is None:
             raise NotFound()
-        self.store.incr(f"click-count:{short_id}")
+        self.store.incr(f"clicks:{short_id}")
         return redirect(link_target)
 
     def on_short_link_details(self, request: Request, short_id: str) -> Response:
-        link_target = self.store.get(f"url-target:{short_id}")
+        link_target = self.store.get(f"url:{short_id}")
         if link_target is None:
             raise NotFound()
-        click_count = int(self.store.get(f"click-count:{short_id}") or 0)
+        click_count = int(self.store.get(f"clicks:{short_id}") or 0)
         return self.render_template(
             "short_link_details.html", link_target=link_target, short_id=short_id, click_count=click_count
         )
