@@ -120,3 +120,27 @@ def test_two_binds_ipv4_and_ipv6(run_server):
     info6 = requests.get(f"http://[::1]:{match.group(1)}/echo", timeout=10).json()
     assert info6["remote_addr"] == "::1" and info6["server_name"] == "::1"
     assert requests.get(srv.url + "/hello", timeout=10).text == "Hello, World!"
+
+
+def test_pool_mode_streams_with_backpressure_and_frees_threads(run_server, tmp_path):
+    srv = run_server("fixtureapps:dispatch", "--dispatch", "pool", "--threads", "2", cwd=APPS_DIR)
+    import hashlib
+    import time
+
+    with connect(srv, timeout=30) as sock:
+        sock.sendall(b"GET /big?mib=16 HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.3)  # the worker thread fills the buffers and must wait, not buffer 16 MiB
+        _, _, body = read_response(sock, bytearray())
+    assert hashlib.sha256(body).hexdigest() == hashlib.sha256((bytes(range(256)) * 256) * 256).hexdigest()
+    # Both threads stream to clients that vanish: each close() is called and the threads come back.
+    markers = [tmp_path / f"m{i}" for i in range(2)]
+    for marker in markers:
+        sock = connect(srv)
+        sock.sendall(f"GET /endless?marker={marker} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        assert sock.recv(100).startswith(b"HTTP/1.1 200")
+        sock.close()
+    deadline = time.monotonic() + 20
+    while not all(m.exists() for m in markers):
+        assert time.monotonic() < deadline, "a worker thread is still held by a gone client"
+        time.sleep(0.05)
+    assert requests.get(srv.url + "/hello", timeout=10).text == "Hello, World!"
