@@ -174,7 +174,17 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def wrk(port: int, conns: int, seconds: float, script: str | None) -> tuple[float, int]:
     """(requests per second, errors) from one wrk run pinned to core 1."""
-    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--timeout", "10s"]
+    cmd = [
+        "taskset",
+        "-c",
+        "1",
+        "wrk",
+        "-t1",
+        f"-c{conns}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+    ]
     if script:
         cmd += ["-s", str(HERE / script)]
     cmd.append(f"http://127.0.0.1:{port}/")
@@ -307,6 +317,9 @@ def _table(results: Results, peers: list[str], index: int) -> list[str]:
         cells = []
         for peer in peers:
             value = row.get(peer, (0.0, 0, 0.0))[index]
+            if value <= 0:
+                cells.append("n/a (no request completed)")
+                continue
             cell = f"{value:,.0f}"
             if peer != "sockweb" and value > 0 and ours > 0:
                 cell += f" ({ours / value:.2f}x)"
@@ -349,7 +362,7 @@ def chart(results: Results, peers: list[str], path: str) -> None:
     fig, ax = plt.subplots(figsize=(11, 5.5))
     width = 0.8 / len(peers)
     for i, peer in enumerate(peers):
-        values = [results[w].get(peer, (0.0, 0, 0.0))[0] for w in workloads]
+        values = [max(results[w].get(peer, (0.0, 0, 0.0))[0], 0.0) or float("nan") for w in workloads]
         xs = [j + i * width for j in range(len(workloads))]
         bars = ax.bar(xs, values, width, label=peer, color="#d62728" if peer == "sockweb" else None)
         if peer == "sockweb":
