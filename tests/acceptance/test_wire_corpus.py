@@ -25,6 +25,7 @@ import hashlib
 import importlib.util
 import os
 import re
+import shlex
 import socket
 import sys
 import time
@@ -44,7 +45,10 @@ from .wire_client import Response, Wire, WireError
 
 APP_DIR = Path(__file__).parent
 HTTP_TESTS = Path(__file__).parents[1] / "http"
-BASE_ARGS = ("--header-timeout", "2")  # short enough for the slow-client test to finish in seconds
+# SOCKWEB_ACCEPTANCE_ARGS adds server options to every server here, to replay all of it against another
+# mode (e.g. "--dispatch pool", "--loop asyncio", "--workers 2").
+# The head deadline is short enough for the slow-client tests to finish in seconds.
+BASE_ARGS = ("--header-timeout", "2", *shlex.split(os.environ.get("SOCKWEB_ACCEPTANCE_ARGS", "")))
 HEADER_TIMEOUT = 2.0
 PROBE = b"GET /probe HTTP/1.1\r\nHost: probe\r\n\r\n"
 QUIET = 0.3  # how long "nothing arrives" is watched for; waiting longer can only hide a failure
@@ -413,12 +417,14 @@ def test_head_has_no_body(port: int) -> None:
         assert head.get(b"content-type") == get_resp.get(b"content-type")
 
 
+@pytest.mark.parametrize("query", ["", "cl"])
 @pytest.mark.parametrize("status", [204, 304])
-def test_no_body_statuses(port: int, status: int) -> None:
+def test_no_body_statuses(port: int, status: int, query: str) -> None:
     # RFC 9110 §15.3.5 / §15.4.5: a 204 / 304 response "is terminated by the end of the header section; it
-    # cannot contain content or trailers" (the app offers a body anyway; it must not reach the wire).
+    # cannot contain content or trailers" (the app offers a body anyway, with its Content-Length when
+    # query is "cl": the body must not reach the wire, and a 204 must not carry Content-Length, §8.6).
     with Wire(port) as wire:
-        wire.send(f"GET /status/{status} HTTP/1.1\r\nHost: h\r\n\r\n".encode() + PROBE)
+        wire.send(f"GET /status/{status}?{query} HTTP/1.1\r\nHost: h\r\n\r\n".encode() + PROBE)
         resp = wire.read_response("GET")
         assert resp.status == status and resp.framing == "none"
         assert resp.get(b"transfer-encoding") is None

@@ -57,6 +57,8 @@ def echo(environ: dict[str, Any], start_response: StartResponse) -> Iterable[byt
         code = path.rsplit("/", 1)[-1]
         reasons = {"204": "No Content", "304": "Not Modified", "200": "OK"}
         headers = [] if code in ("204", "304") else [("Content-Type", "application/json")]
+        if environ.get("QUERY_STRING") == "cl":
+            headers.append(("Content-Length", str(len(body))))
         start_response(f"{code} {reasons.get(code, 'Other')}", headers)
         return [body]
     if path == "/stream":
