@@ -84,6 +84,15 @@ replies: "[2026-11-21T20:38:02.123+01:00] MESSAGE" (local time, ISO 8601); error
 """
 
 
+def _roles(
+    protocols: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_: str
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """``sockweb echo NAME {server,client}``."""
+    return protocols.add_parser(name, help=help_).add_subparsers(
+        dest="role", required=True, metavar="{server,client}"
+    )
+
+
 def _subparser(
     parent: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_: str
 ) -> argparse.ArgumentParser:
@@ -141,9 +150,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     )
     protocols = parser.add_subparsers(dest="protocol", required=True, metavar="{tcp,udp}")
 
-    tcp = protocols.add_parser("tcp", help="line-based echo over a stream socket").add_subparsers(
-        dest="role", required=True, metavar="{server,client}"
-    )
+    tcp = _roles(protocols, "tcp", "line-based echo over a stream socket")
     server = _subparser(tcp, "server", "run the line echo server until Ctrl-C or SIGTERM")
     _add_server_options(server)
     server.add_argument(
@@ -163,9 +170,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         _subparser(tcp, "client", "send lines, print the replies; an empty line or EOF quits")
     )
 
-    udp = protocols.add_parser("udp", help="datagram echo").add_subparsers(
-        dest="role", required=True, metavar="{server,client}"
-    )
+    udp = _roles(protocols, "udp", "datagram echo")
     server = _subparser(udp, "server", "run the datagram echo server until Ctrl-C or SIGTERM")
     _add_server_options(server)
     server.add_argument(

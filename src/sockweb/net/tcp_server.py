@@ -155,8 +155,7 @@ class _SelectorsServer:
         except BlockingIOError:
             return
         except OSError as exc:
-            log.info("client %s vanished: %s", client.peer, exc)
-            self._drop(client)
+            self._vanished(client, exc)
             return
         if client.linger_until:
             if not data:
@@ -174,10 +173,13 @@ class _SelectorsServer:
         except BlockingIOError:
             return
         except OSError as exc:
-            log.info("client %s vanished: %s", client.peer, exc)
-            self._drop(client)
+            self._vanished(client, exc)
             return
         del client.out[:sent]
+
+    def _vanished(self, client: _Client, exc: OSError) -> None:
+        log.info("client %s vanished: %s", client.peer, exc)  # a reset, a timeout: its problem, not ours
+        self._drop(client)
 
     def _update(self, client: _Client) -> None:
         if client.closing and not client.out and not client.linger_until:
