@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sockweb.framework.demo.storage import (
+    Link,
     RedisStorage,
     SQLiteStorage,
     StorageError,
@@ -143,3 +146,42 @@ def test_redis_storage_uses_its_prefix_only(redis_url: str) -> None:
     client.delete(*keys)
     client.close()
     store.close()
+
+
+@pytest.mark.redis
+def test_redis_claims_a_url_only_once_its_link_exists(redis_url: str) -> None:
+    # A request that loses the race for a URL reads the winner's link: it must be there at claim time.
+    store = RedisStorage(redis_url, prefix=f"claim:{time.monotonic_ns()}:")
+    real_set = store._redis.set
+    claims: list[str] = []
+
+    def checking_set(name: str, value: str, *args: Any, **kwargs: Any) -> Any:
+        if name.startswith(store._key("by-url")):
+            assert store._redis.exists(store._key("link", value)), "URL claimed before its link exists"
+            claims.append(value)
+        return real_set(name, value, *args, **kwargs)
+
+    store._redis.set = checking_set  # type: ignore[method-assign]
+    link = store.add("https://example.com/claimed")
+    assert claims == [link.short_id]
+    store.close()
+
+
+@pytest.mark.redis
+def test_redis_loser_of_a_race_returns_the_winners_link(redis_url: str) -> None:
+    prefix = f"race:{time.monotonic_ns()}:"
+    loser, winner = RedisStorage(redis_url, prefix=prefix), RedisStorage(redis_url, prefix=prefix)
+    real_set = loser._redis.set
+    won: list[Link] = []
+
+    def set_after_the_winner(name: str, value: str, *args: Any, **kwargs: Any) -> Any:
+        if not won:  # the other request shortens the same URL between our lookup and our claim
+            won.append(winner.add("https://example.com/raced"))
+        return real_set(name, value, *args, **kwargs)
+
+    loser._redis.set = set_after_the_winner  # type: ignore[method-assign]
+    assert loser.add("https://example.com/raced") == won[0]
+    assert [link.short_id for link in winner.recent()] == [won[0].short_id]
+    assert loser._redis.keys(prefix + "link:*") == [prefix + "link:" + won[0].short_id]  # no orphan
+    loser.close()
+    winner.close()

@@ -230,14 +230,25 @@ class RedisStorage:
                 return link
         short_id = to_base62(int(self._redis.incr(self._key("next"))))
         created = time.time()
-        # Claim the URL first: when two requests shorten the same URL at once, one id wins, as in SQLite.
-        if not self._redis.set(self._key("by-url", url), short_id, nx=True):
-            winner = self._redis.get(self._key("by-url", url))
+        link_key, url_key = self._key("link", short_id), self._key("by-url", url)
+        fields: dict[str | bytes, bytes | float | int | str] = {
+            "url": url,
+            "clicks": 0,
+            "created": repr(created),
+        }
+        # When two requests shorten the same URL at once, one id wins, as in SQLite. Each writes its link
+        # *before* claiming the URL, so the loser of the claim can always read the winner's link.
+        self._redis.hset(link_key, mapping=fields)
+        if not self._redis.set(url_key, short_id, nx=True):
+            self._redis.delete(link_key)
+            winner = self._redis.get(url_key)
             link = self.get(winner) if winner is not None else None
             if link is not None:
                 return link
+            # The winner's keys were deleted meanwhile (by hand): take the URL over.
+            self._redis.hset(link_key, mapping=fields)
+            self._redis.set(url_key, short_id)
         pipe = self._redis.pipeline()
-        pipe.hset(self._key("link", short_id), mapping={"url": url, "clicks": 0, "created": repr(created)})
         pipe.lpush(self._key("recent"), short_id)
         pipe.ltrim(self._key("recent"), 0, RECENT_LIMIT - 1)
         pipe.execute()
