@@ -478,7 +478,8 @@ def test_http10_keep_alive_response(port: int) -> None:
 def test_connection_close_from_client_and_app(port: int) -> None:
     # RFC 9112 §9.6: after "close" the server "MUST NOT process any further requests received on that
     # connection"; the same when the application itself answers with Connection: close.
-    for raw in (get_raw("/c", b"Connection: close\r\n"), get_raw("/close")):
+    closing = (get_raw("/c", b"Connection: close\r\n"), get_raw("/stream", b"Connection: close\r\n"))
+    for raw in (*closing, get_raw("/close")):
         with Wire(port) as wire:
             wire.send(raw + PROBE)
             resp = wire.read_response("GET")
