@@ -192,7 +192,7 @@ def wrap_file(environ: Mapping[str, Any], file: IO[bytes], buffer_size: int = 64
 # RFC 9110 §7.2 / RFC 3986 §3.2.2: host = IP-literal / IPv4address / reg-name, then an optional port.
 # reg-name would also allow sub-delims and %-escapes; no real host name uses them, and refusing them keeps
 # values such as "a.com,b.com" out of generated URLs.
-_host_re = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~]+)(?::\d{1,5})?\Z")
+_host_re = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~]+)(?::(\d{0,5}))?\Z")
 
 
 def get_host(environ: Mapping[str, Any], trusted_hosts: Iterable[str] | None = None) -> str:
@@ -209,8 +209,12 @@ def get_host(environ: Mapping[str, Any], trusted_hosts: Iterable[str] | None = N
         if port and (scheme, port) not in (("http", "80"), ("https", "443")):
             host = f"{host}:{port}"
     host = host.strip()
-    if not _host_re.match(host):
+    match = _host_re.match(host)
+    # RFC 3986 §3.2.3: port = *DIGIT, so "host:" is the host with its default port.
+    if not match or (match.group(1) and int(match.group(1)) > 65535):
         raise SecurityError(f"The Host header {host!r} is not a valid host.")
+    if match.group(1) == "":
+        host = host[:-1]
     if host.endswith(":80") and scheme == "http":
         host = host[:-3]
     elif host.endswith(":443") and scheme == "https":

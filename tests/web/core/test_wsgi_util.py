@@ -99,6 +99,20 @@ def test_get_host_and_url() -> None:
 
 
 @pytest.mark.parametrize(
+    ("header", "host"),
+    [("example.com:", "example.com"), ("example.com:80", "example.com"), ("[::1]:65535", "[::1]:65535")],
+)
+def test_host_ports(header: str, host: str) -> None:
+    assert get_host(create_environ(headers={"Host": header})) == host
+
+
+@pytest.mark.parametrize("header", ["example.com:65536", "example.com:99999", "example.com:8a", "a b", ""])
+def test_invalid_hosts_are_400(header: str) -> None:
+    with pytest.raises(SecurityError):
+        get_host(create_environ(headers={"Host": header}))
+
+
+@pytest.mark.parametrize(
     ("path", "url"),
     [("/a%253F", "/a%253F"), ("/a%3Fb", "/a%3Fb"), ("/caf%C3%A9", "/caf%C3%A9"), ("/x%23y", "/x%23y")],
 )
