@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import urlencode
+from wsgiref.validate import validator
 
 import pytest
 
@@ -32,7 +33,7 @@ shortly = _load_app_module()
 
 @pytest.fixture
 def client() -> Client:
-    return Client(shortly.create_app(shortly.MemoryStore()))
+    return Client(validator(shortly.create_app(shortly.MemoryStore())))
 
 
 def field(page: str, element_id: str) -> str:
