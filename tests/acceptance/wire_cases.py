@@ -199,11 +199,6 @@ case(
     get(b"/a#b"),
     err(400),
     end="close",
-    xfail=(
-        "sockweb/http request-line parsing accepts '#' inside an origin-form target after the first byte: "
-        "GET /a#b -> 200 with PATH_INFO '/a#b', GET /a?b#c -> QUERY_STRING 'b#c' (only a leading '#' is "
-        "refused)"
-    ),
 )
 case("percent-encoded slash decoded for path_info", get(b"/a%2Fb?c=%2F"), ok("/a/b", query="c=%2F"), end="open")
 # RFC 9112 §3.2.2: "When an origin server receives a request with an absolute-form of request-target, the
@@ -241,11 +236,6 @@ case(
     b"GET http://user:pw@a.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
     err(400),
     end="close",
-    xfail=(
-        "sockweb/http request-target validation accepts userinfo in an absolute-form target "
-        "(GET http://user:pw@a.example/x -> 200) while the Host field with userinfo gets 400 "
-        "(RFC 9110 §4.2.4)"
-    ),
 )
 
 # --- connection management -------------------------------------------------------------------------------

@@ -116,9 +116,10 @@ NAME = st.text(alphabet=TCHARS.replace("_", ""), min_size=1, max_size=12).filter
 )
 VCHAR = st.characters(min_codepoint=0x21, max_codepoint=0x7E)
 VALUE = st.builds(" ".join, st.lists(st.text(alphabet=VCHAR, min_size=1, max_size=8), max_size=3))
-PATH = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=20).map(
-    lambda p: "/" + p
-)
+# visible ASCII but "#": a request-target never carries a fragment (RFC 9112 §3.2)
+PATH = st.text(
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, blacklist_characters="#"), max_size=20
+).map(lambda p: "/" + p)
 
 
 @st.composite

@@ -18,8 +18,9 @@ TOKEN = rb"[" + TCHAR + rb"]+"
 
 # RFC 9112 §3: request-line = method SP request-target SP HTTP-version, CRLF-terminated (§2.1);
 # RFC 9112 §2.3: HTTP-version = HTTP-name "/" DIGIT "." DIGIT (case-sensitive).
-# The target is any run of visible ASCII here; its form is checked separately (RFC 9112 §3.2).
-REQUEST_LINE = re.compile(rb"(" + TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9]\.[0-9])\r\n")
+# The target is any run of visible ASCII but "#" here; its form is checked separately (RFC 9112 §3.2).
+# RFC 9112 §3.2: no form of request-target has a fragment (RFC 3986 §3.5): a "#" anywhere in it -> 400.
+REQUEST_LINE = re.compile(rb"(" + TOKEN + rb") ([\x21\x22\x24-\x7e]+) HTTP/([0-9]\.[0-9])\r\n")
 
 
 # RFC 9112 §5: field-line = field-name ":" OWS field-value OWS. A match starts only at a line start (after
@@ -49,9 +50,8 @@ AUTHORITY_FORM = re.compile(_HOST + rb":[0-9]+")
 # RFC 9112 §3.2.2: absolute-form = absolute-URI; an http(s) authority must not be empty (RFC 9110 §4.2.1).
 # Only hierarchical URIs ("scheme://authority...") are accepted, which also keeps "host:port" (authority-form)
 # from passing as a URI whose scheme is the host name.
-ABSOLUTE_FORM = re.compile(
-    rb"[A-Za-z][A-Za-z0-9+\-.]*://(?:[^/?#@]*@)?" + _HOST + rb"(?::[0-9]*)?(?:[/?][\x21-\x7e]*)?"
-)
+# RFC 9110 §4.2.4: a recipient SHOULD treat userinfo in an http(s) URI as an error: no "user@" is allowed.
+ABSOLUTE_FORM = re.compile(rb"[A-Za-z][A-Za-z0-9+\-.]*://" + _HOST + rb"(?::[0-9]*)?(?:[/?][\x21-\x7e]*)?")
 
 # RFC 9112 §7.1: chunk = chunk-size [ chunk-ext ] CRLF ; chunk-size = 1*HEXDIG (bounded to 16 digits here);
 # RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ),
