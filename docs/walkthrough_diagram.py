@@ -37,7 +37,7 @@ LAYERS = {
         2.3,
         1.6,
         "#fef9c3",
-        "toolkit: Request, Response,\nrouting, static files\nrouting.py · response.py",
+        "toolkit: Request, Response,\nrouting, static files\nrouting/ · response.py",
     ),
     "web.dev": (0.6, 4.7, 2.3, 1.3, "#fce7f3", "dev server: reloader,\ndebugger"),
     "framework": (3.3, 4.7, 2.3, 1.3, "#ffedd5", "App, route, templates,\nsessions · app.py"),
