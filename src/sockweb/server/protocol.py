@@ -63,7 +63,10 @@ DRAIN_LIMIT = 1 << 20  # an unread body is discarded up to this size, beyond it 
 INPUT_HIGH = 256 * 1024  # a streaming body pauses reading above this many buffered bytes
 INPUT_LOW = 64 * 1024
 SEND_TIMEOUT = 60.0  # a client that accepts no response bytes for this long is disconnected
+LINGER_TIME = 2.0  # a connection closed for writing waits this long for the client's own close
+LINGER_BYTES = 16 << 20  # ... and discards at most this much of what the client still sends
 STOP_IDLE = 0.25  # on a graceful stop, idle keep-alive connections close after this much quiet
+STOP_FRESH = 1.0  # ... and connections that have not sent a byte yet after this much
 _BUFFER = object()  # sink markers: collecting a body before dispatch / discarding an unread body
 _DISCARD = object()
 _UNAVAILABLE = ProtocolError("too many open connections", status=503)
@@ -104,7 +107,7 @@ class ServerState:
         self.inline = config.dispatch != "pool"
         self.stopping = False
         self.now = time.monotonic()
-        self._server_line = (
+        self.server_line = (
             f"Server: {config.server_header}\r\n".encode("latin-1") if config.server_header else b""
         )
         self.extra = b""
@@ -136,7 +139,8 @@ class ServerState:
 
     def _update_date(self) -> None:
         date = email.utils.formatdate(usegmt=True).encode("ascii")
-        self.extra = b"Date: " + date + b"\r\n" + self._server_line
+        self.date_line = b"Date: " + date + b"\r\n"
+        self.extra = self.date_line + self.server_line
         if self.head_cache:
             self.head_cache.clear()
 
@@ -222,6 +226,7 @@ class HttpProtocol(asyncio.Protocol):
     """One client connection; see the module docstring."""
 
     __slots__ = (
+        "body_error",
         "body_parts",
         "body_size",
         "closed",
@@ -229,6 +234,8 @@ class HttpProtocol(asyncio.Protocol):
         "exchange",
         "head_start",
         "idle_since",
+        "linger_left",
+        "lingering",
         "must_close",
         "out",
         "parser",
@@ -263,6 +270,9 @@ class HttpProtocol(asyncio.Protocol):
         self.discard_left = 0
         self.out: list[bytes] = []
         self.closed = False
+        self.lingering = False  # closed for writing, reading and discarding until the client closes
+        self.linger_left = 0
+        self.body_error: ProtocolError | None = None
         self.must_close = False
         self.write_paused = False
         self.reading_paused = False
@@ -311,6 +321,9 @@ class HttpProtocol(asyncio.Protocol):
             ex.close_result()  # a suspended inline response: the client is gone, close() it now
 
     def data_received(self, data: bytes) -> None:
+        if self.closed:
+            self.discard(data)
+            return
         parser = self.parser
         if parser is None:
             parser = self.parser = RequestParser(self.state.limits)
@@ -322,8 +335,8 @@ class HttpProtocol(asyncio.Protocol):
         self.process()
 
     def eof_received(self) -> bool:
-        if self.parser is None:
-            return False
+        if self.parser is None or self.closed:
+            return False  # closes the transport (a lingering close ends here)
         self.parser.feed(b"")
         if self.sink is None and self.exchange is not None:
             return True  # half-closed client waiting for its response
@@ -402,18 +415,21 @@ class HttpProtocol(asyncio.Protocol):
             self.pending = ex
             self.body_parts = []
             self.body_size = 0
+            self.paused_since = monotonic()
 
     def on_body(self, data: bytes) -> None:
         sink = self.sink
         if sink is _BUFFER:
             self.body_parts.append(data)
             self.body_size += len(data)
+            self.paused_since = monotonic()
             if self.body_size > BODY_BUFFER:
                 ex, self.pending = self.pending, None
                 assert ex is not None
                 self.start_stream(ex, self.body_parts)
                 self.body_parts = []
         elif sink is _DISCARD:
+            self.paused_since = monotonic()
             self.discard_left -= len(data)
             if self.discard_left < 0:
                 self.close()
@@ -519,6 +535,7 @@ class HttpProtocol(asyncio.Protocol):
                 return
             self.sink = _DISCARD
             self.discard_left = DRAIN_LIMIT
+            self.paused_since = monotonic()
             if req.content_length is not None and req.content_length > DRAIN_LIMIT * 4:
                 self.close()
                 return
@@ -668,7 +685,9 @@ class HttpProtocol(asyncio.Protocol):
 
     def protocol_error(self, exc: ProtocolError) -> None:
         if self.exchange is not None:
-            # The body of a request whose application is running is malformed: stop feeding it.
+            # The body of a request whose application is running is malformed: stop feeding it; the
+            # application's next read fails, and if nothing was sent yet the answer is this error.
+            self.body_error = exc
             sink = self.sink
             if isinstance(sink, StreamInput):
                 sink.abort()
@@ -680,6 +699,8 @@ class HttpProtocol(asyncio.Protocol):
 
     def check_timeouts(self, now: float) -> None:
         if self.closed:
+            if self.lingering and now - self.paused_since > LINGER_TIME and self.transport is not None:
+                self.transport.close()
             return
         if self.exchange is None and self.sink is None:
             if self.head_start:
@@ -690,30 +711,56 @@ class HttpProtocol(asyncio.Protocol):
                 self.close()
         elif self.write_paused and now - self.paused_since > SEND_TIMEOUT:
             self.abort()  # the client stopped reading its response
-        elif (
-            isinstance(self.sink, StreamInput)
-            and not self.reading_paused
-            and now - self.paused_since > SEND_TIMEOUT
-        ):
-            self.abort()  # the client stopped sending its body; the application's read() fails
+        elif self.sink is not None and not self.reading_paused and now - self.paused_since > SEND_TIMEOUT:
+            self.abort()  # the client stopped sending its body (an application's read() fails)
 
     def close_if_idle(self, now: float) -> None:
+        # A connection that has sent nothing yet gets longer: its first request may be on the way.
+        quiet = STOP_IDLE if self.parser is not None else STOP_FRESH
         if (
             self.exchange is None
             and self.sink is None
             and not self.head_start
-            and now - self.idle_since >= STOP_IDLE
+            and now - self.idle_since >= quiet
         ):
             self.close()
 
     def close(self) -> None:
-        """Flush what is queued and close the connection."""
+        """Flush what is queued and close the connection, in stages.
+
+        RFC 9112 §9.6: closing a socket while request bytes are still arriving makes the kernel send a
+        reset, which can destroy the response before the client reads it. So: shut down writing (FIN after
+        the queued bytes), keep reading and discarding until the client closes too, and close for good
+        after `LINGER_TIME` or `LINGER_BYTES` at the latest.
+        """
         if self.closed:
             return
         self.flush()
         self.closed = True
+        transport = self.transport
+        if transport is None:
+            self.state.connections.discard(self)
+            return
+        if transport.can_write_eof() and not transport.is_closing():
+            try:
+                transport.write_eof()
+            except (OSError, RuntimeError, NotImplementedError):
+                pass
+            else:
+                self.lingering = True
+                self.linger_left = LINGER_BYTES
+                self.paused_since = monotonic()
+                if self.reading_paused:
+                    self.reading_paused = False
+                    transport.resume_reading()
+                return
         self.state.connections.discard(self)
-        if self.transport is not None:
+        transport.close()
+
+    def discard(self, data: bytes) -> None:
+        """Bytes received after the connection was closed for writing."""
+        self.linger_left -= len(data)
+        if self.linger_left < 0 and self.transport is not None:
             self.transport.close()
 
     def abort(self) -> None:

@@ -70,10 +70,9 @@ def build_environ(
     """The environ of `req`, without wsgi.input (added once the body's fate is known)."""
     env = template.copy()
     target = req.target
+    authority = None
     if target[:1] != b"/" and b"://" in target:
-        # RFC 9112 §3.2.2: absolute-form; the path starts after the authority.
-        slash = target.find(b"/", target.find(b"://") + 3)
-        target = target[slash:] if slash >= 0 else b"/"
+        target, authority = _absolute_form(target)
     path, _, query = target.partition(b"?")
     if b"%" in path:
         path = unquote_to_bytes(path)
@@ -97,7 +96,26 @@ def build_environ(
         env[key] = value
     if req.chunked:
         env["wsgi.input_terminated"] = True
+    elif "CONTENT_LENGTH" in env:
+        # RFC 9110 §8.6: repeated equal lengths were accepted as one; the application sees that one.
+        env["CONTENT_LENGTH"] = str(req.content_length)
+    if authority is not None:
+        # RFC 9112 §3.2.2: with an absolute-form target the server MUST use its host, not the Host field.
+        env["HTTP_HOST"] = authority
     return env
+
+
+def _absolute_form(target: bytes) -> tuple[bytes, str]:
+    """(origin-form path and query, authority) of an absolute-form target such as http://a.b:8/x?y."""
+    start = target.find(b"://") + 3
+    end = len(target)
+    for stop in (b"/", b"?", b"#"):
+        i = target.find(stop, start)
+        if 0 <= i < end:
+            end = i
+    authority = target[start:end].rpartition(b"@")[2].decode("latin-1")
+    rest = target[end:]
+    return (rest if rest[:1] == b"/" else b"/" + rest), authority
 
 
 class Exchange:
@@ -194,6 +212,8 @@ class Exchange:
             raise BadResponse("the application did not call start_response()")
         if type(status) is not str:
             raise BadResponse(f"the status must be a str, got {type(status).__name__}")
+        if self.conn.body_error is not None:
+            raise ClientDisconnected("the request body was malformed")
         stream = self.input
         keep = self.conn.keep_alive_ok() and (stream is None or not stream.continue_pending)
         req = self.request
@@ -217,8 +237,17 @@ class Exchange:
                 key = None
         if plan is None:
             try:
+                extra = self.extra()
+                # RFC 9110 §5.3: no second Date or Server field when the application set its own.
+                own = {name.lower() for name, _ in self.headers if len(name) in (4, 6)}
+                if own:
+                    state = self.conn.state
+                    if "date" in own:
+                        extra = extra.replace(state.date_line, b"", 1)
+                    if "server" in own and state.server_line:
+                        extra = extra.replace(state.server_line, b"", 1)
                 plan = plan_response(
-                    req, status, self.headers, body_length=body_length, extra=self.extra(), keep_alive=keep
+                    req, status, self.headers, body_length=body_length, extra=extra, keep_alive=keep
                 )
             except (ValueError, TypeError, AttributeError) as exc:
                 raise BadResponse(f"invalid response head: {exc}") from None
@@ -242,12 +271,24 @@ class Exchange:
         return self.conn.state.extra
 
     # -- driving the response ----------------------------------------------------------------------------
+    def gone(self) -> None:
+        """The client went away, or sent a malformed body: answer that error if nothing was sent yet."""
+        error = self.conn.body_error
+        if error is not None and self.plan is None:
+            self.status = f"{error.status} Bad Request Body"
+            try:
+                self.send(error_response(error, self.extra()))
+            except ClientDisconnected:
+                pass
+        self.close_result()
+        self.done(False)
+
     def run(self, suspendable: bool) -> bool:
         """Call the application and send its response; False if it is suspended (resume with `pump`)."""
         try:
             result = self.conn.state.app(self.environ, self.start_response)
         except ClientDisconnected:
-            self.done(False)
+            self.gone()
             return True
         except Exception:
             self.fail("Error in the WSGI application")
@@ -260,6 +301,9 @@ class Exchange:
                     head = self.make_head(len(chunk))
                 except BadResponse:
                     self.fail("Invalid response from the WSGI application")
+                    return True
+                except ClientDisconnected:
+                    self.gone()
                     return True
                 writer = self.writer
                 if writer is None:
@@ -296,8 +340,7 @@ class Exchange:
                     return False
             self.finish()
         except ClientDisconnected:
-            self.close_result()
-            self.done(False)
+            self.gone()
             return True
         except Exception as exc:
             self.close_result()
@@ -332,9 +375,10 @@ class Exchange:
             log.exception("%s (%s %s)", message, self.environ["REQUEST_METHOD"], self.environ["PATH_INFO"])
         self.close_result()
         if self.plan is None:
-            self.status = "500 Internal Server Error"
+            error = self.conn.body_error or _INTERNAL_ERROR
+            self.status = f"{error.status} Error"
             try:
-                self.send(error_response(_INTERNAL_ERROR, self.extra()))
+                self.send(error_response(error, self.extra()))
             except ClientDisconnected:
                 pass
         self.done(False)
