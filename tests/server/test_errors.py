@@ -190,3 +190,32 @@ def test_client_that_pipelines_without_reading_is_throttled(server):
             sock.setblocking(False)
             assert len(body) == 65536
         assert sent == len(raw)
+
+
+def _read_until_closed(sock):
+    data = b""
+    reset = False
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        reset = True
+    return data, reset
+
+
+def test_malformed_chunk_in_streamed_body_gets_400(server):
+    big = b"s" * 1_500_000
+    body = b"%x\r\n%s\r\nZZZ\r\n0\r\n\r\n" % (len(big), big)
+    with connect(server) as sock:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+        data, _ = _read_until_closed(sock)
+    assert data.startswith(b"HTTP/1.1 400")
+
+
+def test_error_response_then_orderly_close_not_reset(server):
+    # 431 after 64 KiB of a 1 MiB head: the server shuts down writing, reads and discards the rest, and
+    # closes after the client: a FIN, not a reset that could destroy the response.
+    with connect(server) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: h\r\nX: " + b"a" * (1 << 20))
+        data, reset = _read_until_closed(sock)
+    assert data.startswith(b"HTTP/1.1 431") and not reset

@@ -290,3 +290,30 @@ def test_tls(run_server, tmp_path):
     path.write_bytes(b"z" * 100_000)
     r = requests.get(f"https://127.0.0.1:{srv.port}/file_app?path={path}", verify=str(ca_path), timeout=10)
     assert r.content == b"z" * 100_000  # file_wrapper without sendfile over TLS
+
+
+def test_app_date_and_server_fields_are_not_doubled(server):
+    with connect(server) as sock:
+        sock.sendall(b"GET /own_date HTTP/1.1\r\nHost: t\r\n\r\n")
+        data = b""
+        while b"own" not in data:
+            data += sock.recv(4096)
+    head = data.split(b"\r\n\r\n")[0].lower()
+    assert head.count(b"\r\ndate:") == 1 and b"2015" in head
+    assert head.count(b"\r\nserver:") == 1 and b"app/1" in head
+
+
+def test_duplicate_equal_content_length_gives_one_value(server):
+    raw = b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc"
+    info = json.loads(request(server, raw)[2])
+    assert info["content_length"] == "3" and info["body_size"] == 3
+
+
+def test_absolute_form_target_wins_over_host_field(server):
+    raw = b"GET http://a.example:81?to=/x HTTP/1.1\r\nHost: b.example\r\n\r\n"
+    status, _, body = request(server, raw)
+    assert status.startswith(b"HTTP/1.1 200") and body == b"Hello, World!"  # PATH_INFO "/", not "/x"
+    raw = b"GET http://a.example:81/echo?to=/x HTTP/1.1\r\nHost: b.example\r\n\r\n"
+    info = json.loads(request(server, raw)[2])
+    assert (info["path_info"], info["query_string"]) == ("/echo", "to=/x")
+    assert info["headers"]["HTTP_HOST"] == "a.example:81"

@@ -109,6 +109,16 @@ def blob(environ, start_response):
 
 
 @validator
+def own_date(environ, start_response):
+    """Sets its own Date and Server fields: the server must not add a second one."""
+    start_response(
+        "200 OK",
+        [("Content-Type", "text/plain"), ("Date", "Thu, 01 Jan 2015 00:00:00 GMT"), ("server", "app/1")],
+    )
+    return [b"own"]
+
+
+@validator
 def write_callable(environ, start_response):
     write = start_response("200 OK", [("Content-Type", "text/plain")])
     write(b"written ")
