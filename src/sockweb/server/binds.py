@@ -11,7 +11,8 @@ Grammar (one per ``--bind``):
 
 Systemd socket activation (``LISTEN_FDS``) replaces the binds. Parsing is pure; every failure, parsing or
 binding, is a :class:`BindError` whose message is one line naming the bind (``cannot listen on
-127.0.0.1:8000: address already in use``).
+127.0.0.1:8000: address already in use``). A string that does not parse is a :class:`BindSyntaxError`,
+whose ``expected`` part the config loader reuses to report ``--bind`` as a usage error.
 """
 
 from __future__ import annotations
@@ -30,13 +31,30 @@ from sockweb.server.systemd import listen_fds
 if TYPE_CHECKING:
     from sockweb.server.config import Config
 
-__all__ = ["BindError", "BindSpec", "bind_socket", "create_sockets", "describe", "parse_bind"]
+__all__ = [
+    "BindError",
+    "BindSpec",
+    "BindSyntaxError",
+    "bind_socket",
+    "create_sockets",
+    "describe",
+    "parse_bind",
+]
 
-_SYNTAX = "expected HOST:PORT, [IPV6]:PORT, PORT, unix:PATH or fd://N"
+_SYNTAX = "expected HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N"
 
 
 class BindError(ValueError):
     """A bad bind string or an address that cannot be listened on; ``str()`` is one line."""
+
+
+class BindSyntaxError(BindError):
+    """A bind string that does not parse. ``expected`` says what would (``"expected unix:PATH"``)."""
+
+    def __init__(self, text: str, expected: str) -> None:
+        super().__init__(f"invalid bind {text!r}: {expected}")
+        self.text = text
+        self.expected = expected
 
 
 @dataclass(frozen=True)
@@ -53,35 +71,35 @@ class BindSpec:
 
 def _port(text: str, bind: str) -> int:
     if not text.isdigit() or int(text) > 65535:
-        raise BindError(f"invalid bind {bind!r}: port must be 0-65535")
+        raise BindSyntaxError(bind, "expected a port number between 0 and 65535")
     return int(text)
 
 
 def parse_bind(text: str) -> BindSpec:
-    """Parse one ``--bind`` string (raises BindError)."""
+    """Parse one ``--bind`` string (raises BindSyntaxError)."""
     if text.startswith("unix:"):
         path = text[5:]
         if not path or "\0" in path:
-            raise BindError(f"invalid bind {text!r}: expected unix:PATH")
+            raise BindSyntaxError(text, "expected unix:PATH with a non-empty PATH and no NUL")
         return BindSpec("unix", text, path=path)
     if text.startswith("fd://"):
         if not text[5:].isdigit():
-            raise BindError(f"invalid bind {text!r}: expected fd://N with N a file descriptor number")
+            raise BindSyntaxError(text, "expected fd://N with N a file descriptor number")
         return BindSpec("fd", text, fd=int(text[5:]))
     if text.isdigit():
         return BindSpec("tcp", text, host="127.0.0.1", port=_port(text, text))
     if text.startswith("["):
         host, sep, port = text[1:].partition("]:")
         if not sep or not host:
-            raise BindError(f"invalid bind {text!r}: {_SYNTAX}")
+            raise BindSyntaxError(text, _SYNTAX)
         try:
             socket.inet_pton(socket.AF_INET6, host)
         except OSError:
-            raise BindError(f"invalid bind {text!r}: {host!r} is not an IPv6 address") from None
+            raise BindSyntaxError(text, "expected an IPv6 address inside [...]") from None
         return BindSpec("tcp", text, host=host, port=_port(port, text))
     host, sep, port = text.rpartition(":")
     if not sep or ":" in host or any(c.isspace() or c in "/[]" for c in host):
-        raise BindError(f"invalid bind {text!r}: {_SYNTAX}")
+        raise BindSyntaxError(text, _SYNTAX)
     return BindSpec("tcp", text, host=host or "0.0.0.0", port=_port(port, text))
 
 

@@ -1,11 +1,12 @@
 """``sockweb serve [options] MODULE:APP``: build the Config, then run one process or the arbiter.
 
 Strategy: :func:`sockweb.server.config.load_config` turns argv + environment + config file into a frozen
-Config (every error is one line and exit status 2); ``--print-config`` and ``--check-config`` stop there.
-Otherwise the listening sockets are created here (so a taken port or a bad bind is reported before
-anything else starts), privileges are dropped, and either the single-process runner serves on them
-(``--workers 1``, the default) or the arbiter pre-forks workers that share them (``--workers N`` or
-``--max-requests``, which needs a master to replace recycled workers).
+Config (every error is one line and exit status 2, a malformed ``--bind`` included); ``--print-config``
+and ``--check-config`` stop there. Otherwise the listening sockets are created here (so a taken port is
+reported before anything else starts, one line and exit status 1), privileges are dropped, and either
+the single-process runner serves on them (``--workers 1``, the default) or the arbiter pre-forks workers
+that share them (``--workers N`` or ``--max-requests``, which needs a master to replace recycled
+workers).
 
 ``--reload`` and ``--debug`` belong to the development server; the top-level ``sockweb`` dispatcher sends
 such command lines there, so reaching this module with them set (e.g. from SOCKWEB_RELOAD) is an error.
@@ -34,13 +35,13 @@ def _fail(prog: str, message: str, code: int) -> int:
 
 
 def check_config(config: Config, prog: str) -> int:
-    """--check-config: binds parse, TLS files load, the app imports. 0 when all is well, else 1."""
-    from sockweb.server.binds import BindError, parse_bind
+    """--check-config: TLS files load, the app imports. 0 when all is well, else 1.
+
+    (The binds were parsed with the rest of the configuration: a bad one never gets here.)
+    """
     from sockweb.server.loader import AppLoadError, load_app
 
     try:
-        for text in config.bind:
-            parse_bind(text)
         if config.certfile:
             from sockweb.server.tls import TLSConfigError, build_ssl_context
 
@@ -49,7 +50,7 @@ def check_config(config: Config, prog: str) -> int:
             except TLSConfigError as exc:
                 return _fail(prog, str(exc), 1)
         load_app(config.app, factory=config.factory)
-    except (BindError, AppLoadError) as exc:
+    except AppLoadError as exc:
         return _fail(prog, str(exc), 1)
     print(f"{prog}: configuration OK ({config.app}, {config.workers} worker(s), {', '.join(config.bind)})")
     return 0

@@ -63,6 +63,14 @@ class ConfigError(Exception):
     """A bad setting value or a bad config file; ``str(err)`` is the one-line message for the user."""
 
 
+class _BadItem(ValueError):
+    """A parser's ValueError about one item of a list setting: the message shows that item, not the list."""
+
+    def __init__(self, message: str, item: object) -> None:
+        super().__init__(message)
+        self.item = item
+
+
 @dataclass(frozen=True)
 class Setting:
     """One row of the settings table (the metadata of one :class:`Config` field)."""
@@ -246,6 +254,21 @@ PARSERS: dict[str, Callable[[Raw], Any]] = {
 }
 
 
+def _binds(raw: Raw) -> tuple[str, ...]:
+    """``--bind`` values, each checked by the bind parser: a typo is a usage error, found before the
+    server starts. (Only values loaded from a source are checked here; code that builds a Config itself
+    gets the BindError when the sockets are created.)"""
+    from sockweb.server.binds import BindSyntaxError, parse_bind
+
+    binds = _str_tuple(raw)
+    for text in binds:
+        try:
+            parse_bind(text)
+        except BindSyntaxError as exc:
+            raise _BadItem(exc.expected, text) from None
+    return binds
+
+
 def _app_spec(value: str) -> str:
     if value.startswith(":") or value.endswith(":") or any(c.isspace() for c in value):
         raise ValueError("expected MODULE or MODULE:APP (e.g. myproject.wsgi:application)")
@@ -322,6 +345,7 @@ class Config:
         ("127.0.0.1:8000",),
         short="-b",
         metavar="ADDRESS",
+        parse=_binds,
         validate=_nonempty_tuple,
         help="Where to listen (repeatable): HOST:PORT, [IPV6]:PORT, unix:PATH, fd://N. "
         "Systemd socket activation (LISTEN_FDS) replaces it.",
@@ -647,7 +671,8 @@ def _convert_all(raw: Mapping[str, Raw], where: Callable[[Setting], str]) -> dic
         try:
             out[name] = convert(spec, value)
         except ValueError as exc:
-            raise ConfigError(f"{where(spec)}: {exc}, got {_show(value)}") from None
+            got = exc.item if isinstance(exc, _BadItem) else value
+            raise ConfigError(f"{where(spec)}: {exc}, got {_show(got)}") from None
     return out
 
 

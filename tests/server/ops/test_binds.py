@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sockweb.server.binds import BindError, BindSpec, parse_bind
+from sockweb.server.binds import BindError, BindSpec, BindSyntaxError, parse_bind
 from sockweb.server.systemd import listen_fds, notify
 
 pytestmark = pytest.mark.timeout(60)
@@ -36,22 +36,31 @@ def test_parse_bind(text: str, spec: BindSpec) -> None:
     assert parse_bind(text) == spec
 
 
+SYNTAX = "expected HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N"
+
+
 @pytest.mark.parametrize(
-    ("text", "message"),
+    ("text", "expected"),
     [
-        ("localhost:http", "port must be 0-65535"),
-        ("127.0.0.1:70000", "port must be 0-65535"),
-        ("::1:8000", "expected HOST:PORT"),
-        ("[::1]8000", "expected HOST:PORT"),
-        ("[nothost]:80", "is not an IPv6 address"),
-        ("unix:", "expected unix:PATH"),
-        ("fd://x", "expected fd://N"),
-        ("host", "expected HOST:PORT"),
+        ("localhost:http", "expected a port number between 0 and 65535"),
+        ("127.0.0.1:70000", "expected a port number between 0 and 65535"),
+        ("127.0.0.1:", "expected a port number between 0 and 65535"),
+        ("::1:8000", SYNTAX),
+        ("[::1]8000", SYNTAX),
+        ("[nothost]:80", "expected an IPv6 address inside [...]"),
+        ("unix:", "expected unix:PATH with a non-empty PATH and no NUL"),
+        ("unix:/tmp/a\0b", "expected unix:PATH with a non-empty PATH and no NUL"),
+        ("fd://x", "expected fd://N with N a file descriptor number"),
+        ("host", SYNTAX),
+        ("garbage", SYNTAX),
     ],
 )
-def test_bad_bind_strings(text: str, message: str) -> None:
-    with pytest.raises(BindError, match=message):
+def test_bad_bind_strings(text: str, expected: str) -> None:
+    with pytest.raises(BindSyntaxError) as info:
         parse_bind(text)
+    assert isinstance(info.value, BindError)  # callers that catch BindError keep working
+    assert info.value.expected == expected and info.value.text == text
+    assert str(info.value) == f"invalid bind {text!r}: {expected}"
 
 
 def _unix_get(path: str) -> dict[str, str]:
@@ -121,10 +130,13 @@ def test_taken_port_is_one_clear_line(serve) -> None:
             )
 
 
-def test_bad_bind_string_exits_non_zero(serve) -> None:
-    server = serve("--bind", "127.0.0.1:http", bind=False, wait=False)
-    assert server.proc.wait(20) == 1
-    assert "invalid bind '127.0.0.1:http'" in server.log()
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_bad_bind_string_is_a_usage_error(serve, workers: str) -> None:
+    server = serve("--bind", "127.0.0.1:http", "--workers", workers, bind=False, wait=False)
+    assert server.proc.wait(20) == 2
+    assert server.log() == (
+        "sockweb serve: --bind: expected a port number between 0 and 65535, got '127.0.0.1:http'\n"
+    )
 
 
 def test_fd_bind(serve) -> None:

@@ -66,6 +66,9 @@ def test_list_and_bool_settings(tmp_path: Path) -> None:
     assert load_config(["--umask", "007"], {}, tmp_path).umask == 0o007
 
 
+BIND_SYNTAX = "expected HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N"
+
+
 @pytest.mark.parametrize(
     ("argv", "env", "message"),
     [
@@ -78,6 +81,10 @@ def test_list_and_bool_settings(tmp_path: Path) -> None:
         (["--forwarded-allow-ips", "10.0.0.300"], {}, "--forwarded-allow-ips: expected IP addresses"),
         (["--access-log-format", "%(zz)s"], {}, "--access-log-format: expected 'combined', 'common', 'json'"),
         (["--keyfile", "k.pem"], {}, "--keyfile: expected --certfile too"),
+        (["--bind", "garbage"], {}, f"--bind: {BIND_SYNTAX}, got 'garbage'"),
+        (["-b", "127.0.0.1:8000", "-b", "unix:"], {}, "--bind: expected unix:PATH with a non-empty PATH"),
+        ([], {"SOCKWEB_BIND": "garbage"}, f"SOCKWEB_BIND: {BIND_SYNTAX}, got 'garbage'"),
+        ([], {"SOCKWEB_BIND": "127.0.0.1:8000,[::1]:99999"}, "SOCKWEB_BIND: expected a port number"),
         (["--no-such-option"], {}, "unrecognized arguments: --no-such-option"),
     ],
 )
@@ -96,6 +103,13 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
         ConfigError, match=r"^workers in pyproject.toml \[tool.sockweb\]: expected a positive"
     ):
         load_config([], {}, tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.sockweb]\nbind = ["127.0.0.1:8000", "garbage"]\n')
+    with pytest.raises(ConfigError) as info:
+        load_config([], {}, tmp_path)
+    assert str(info.value) == f"bind in pyproject.toml [tool.sockweb]: {BIND_SYNTAX}, got 'garbage'"
+    (tmp_path / "sockweb.toml").write_text('bind = "fd://x"\n')
+    with pytest.raises(ConfigError, match=r"^bind in sockweb\.toml: expected fd://N .*, got 'fd://x'$"):
+        load_config(["--config", "sockweb.toml"], {}, tmp_path)
     (tmp_path / "pyproject.toml").write_text("[tool.sockweb]\nwrokers = 2\n")
     with pytest.raises(ConfigError, match="unknown setting 'wrokers'"):
         load_config([], {}, tmp_path)
@@ -153,6 +167,12 @@ def test_cli_print_config_and_errors(tmp_path: Path) -> None:
     assert proc.stderr.strip() == "sockweb serve: --workers: expected a positive integer or 'auto', got 'x'"
     proc = _sockweb(cwd=tmp_path)
     assert proc.returncode == 2 and "missing MODULE:APP" in proc.stderr
+    proc = _sockweb("app:app", "--bind", "garbage", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == f"sockweb serve: --bind: {BIND_SYNTAX}, got 'garbage'\n"
+    proc = _sockweb("app:app", cwd=tmp_path, env={"SOCKWEB_BIND": "garbage"})
+    assert proc.returncode == 2
+    assert proc.stderr == f"sockweb serve: SOCKWEB_BIND: {BIND_SYNTAX}, got 'garbage'\n"
 
 
 def test_check_config(app_dir: Path) -> None:
@@ -162,7 +182,7 @@ def test_check_config(app_dir: Path) -> None:
     proc = _sockweb("opsapp:nothing", "--check-config", cwd=app_dir)
     assert proc.returncode == 1 and "nothing" in proc.stderr
     proc = _sockweb("opsapp:app", "--check-config", "--bind", "localhost:http", cwd=app_dir)
-    assert proc.returncode == 1 and "invalid bind 'localhost:http'" in proc.stderr
+    assert proc.returncode == 2 and "--bind: expected a port number" in proc.stderr
     proc = _sockweb("opsapp:app", "--check-config", "--certfile", "missing.pem", cwd=app_dir)
     assert proc.returncode == 1 and "--certfile: cannot read 'missing.pem'" in proc.stderr
 
