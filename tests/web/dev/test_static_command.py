@@ -141,7 +141,9 @@ def test_bind_errors_are_one_line_with_the_right_status(command: list[str], tmp_
     assert malformed.returncode == 2
     # `serve` validates --bind with the rest of its settings (the message names the setting); `static`
     # parses its one address itself.
-    expected = "--bind: expected a port number" if command[0] == "serve" else "invalid bind '127.0.0.1:99999': "
+    expected = (
+        "--bind: expected a port number" if command[0] == "serve" else "invalid bind '127.0.0.1:99999': "
+    )
     assert malformed.stderr.startswith(f"{prog}: error: {expected}")
     assert in_use.returncode == 1
     assert in_use.stderr.startswith(f"{prog}: error: cannot listen on 127.0.0.1:{port}: ")
