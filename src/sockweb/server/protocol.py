@@ -1,29 +1,26 @@
-"""One HTTP/1.1 connection as an asyncio.Protocol, and the per-process state all connections share.
+"""One HTTP/1.1 connection as an asyncio.Protocol: parsing, dispatch, flow control, timeouts, closing.
 
 Strategy (the hot path is `data_received -> process -> Exchange.run`): received bytes go straight into
 the sans-io parser; a complete body-less request is answered inline, head and body queued in one buffer
 that is written once per `data_received`, so 16 pipelined requests cost one send. Requests are answered
 strictly in order: while a response is pending nothing more is parsed, and reading pauses if the client
-keeps sending. Bodies up to `BODY_BUFFER` are collected before the application runs (a BytesIO, C speed);
-larger ones, and every ``Expect: 100-continue`` request, stream through a bounded `StreamInput` to the
-application running in a worker thread. Writes from worker threads reach the loop through
-`ServerState.post`, one wake-up for a whole batch. Timeouts cost nothing per request: one sweeper per
-second compares each connection's timestamps (idle keep-alive, request-head deadline, stalled writes)
-against a coarse clock that it also uses to refresh the cached Date header.
+keeps sending (or stops reading its responses). Bodies up to `BODY_BUFFER` are collected before the
+application runs; larger ones, and every ``Expect: 100-continue`` request, stream through a bounded
+`StreamInput` to the application running in a worker thread. Writes from worker threads reach the loop
+through `ServerState.post`. Timeouts cost nothing per request: the state's sweeper calls
+`check_timeouts` once a second, which compares timestamps (idle keep-alive, request-head deadline,
+stalled bodies and writes, lingering closes). Closing is staged: FIN first, then read until the client
+closes, so an error response is never destroyed by a reset.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import logging
 import os
 import socket
 import threading
-import time
-from collections import deque
-from collections.abc import Callable
 from io import BytesIO
 from time import monotonic, perf_counter, thread_time
 from typing import TYPE_CHECKING, Any, cast
@@ -33,27 +30,22 @@ from sockweb.http import (
     NEED_DATA,
     Data,
     EndOfMessage,
-    Limits,
     ProtocolError,
     Request,
     RequestParser,
-    ResponsePlan,
     error_response,
 )
 from sockweb.server.dispatch import (
-    DEFAULT_THREADS,
     SLOW_CALL,
     AutoPolicy,
-    ThreadPool,
     voluntary_switches,
 )
 from sockweb.server.filewrapper import FileWrapper, sendfile_to
 from sockweb.server.input import ClientDisconnected, StreamInput
-from sockweb.server.loader import WSGIApp
-from sockweb.server.wsgi import Environ, Exchange, build_environ, environ_template, new_header_keys
+from sockweb.server.wsgi import Environ, Exchange, build_environ
 
 if TYPE_CHECKING:
-    from sockweb.server.config import Config
+    from sockweb.server.state import ServerState
 
 log = logging.getLogger("sockweb.error")
 
@@ -71,155 +63,6 @@ _BUFFER = object()  # sink markers: collecting a body before dispatch / discardi
 _DISCARD = object()
 _UNAVAILABLE = ProtocolError("too many open connections", status=503)
 _HEAD_TIMEOUT = ProtocolError("the request head did not arrive in time", status=408)
-
-
-def _optional_hook(module: str, name: str, config: Config) -> Any:
-    """`module.name.from_config(config)` when that module exists, else None (the feature is off)."""
-    try:
-        mod = __import__(f"sockweb.server.{module}", fromlist=[name])
-    except ImportError:
-        return None
-    return getattr(mod, name).from_config(config)
-
-
-class ServerState:
-    """What every connection of this process shares: app, limits, pool, clock, hooks, connection set."""
-
-    def __init__(self, config: Config, app: WSGIApp, loop: asyncio.AbstractEventLoop) -> None:
-        self.config = config
-        self.app = app
-        self.loop = loop
-        self.limits = Limits(
-            max_request_line=config.max_request_line,
-            max_header_count=config.max_header_count,
-            max_head_size=config.max_head_size,
-            max_body_size=config.max_body_size,
-        )
-        self.connections: set[HttpProtocol] = set()
-        self.max_connections = config.max_connections
-        self.keepalive_timeout = config.keepalive_timeout
-        self.header_timeout = config.header_timeout
-        self.high = config.write_buffer_high
-        self.low = config.write_buffer_low
-        self.header_keys = new_header_keys()
-        self.pool = ThreadPool(config.threads or DEFAULT_THREADS)
-        self.auto = AutoPolicy() if config.dispatch == "auto" else None
-        self.inline = config.dispatch != "pool"
-        self.stopping = False
-        self.now = time.monotonic()
-        self.server_line = (
-            f"Server: {config.server_header}\r\n".encode("latin-1") if config.server_header else b""
-        )
-        self.extra = b""
-        # Response heads by (status, headers, length, ...); cleared every second with the Date line.
-        self.head_cache: dict[tuple[Any, ...], ResponsePlan] | None = None if config.trace else {}
-        self._update_date()
-        self.access_log = _optional_hook("accesslog", "AccessLog", config)
-        self.proxy = _optional_hook("proxy", "ProxyFixer", config)
-        self.timed = self.access_log is not None or config.trace
-        self._posted: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
-        self._wakeup = False
-        self._sweeper: asyncio.TimerHandle | None = None
-        self._tick: Callable[[], None] | None = None
-        self.protocol_class: type[HttpProtocol] = HttpProtocol
-        self.exchange_class: type[Exchange] = Exchange
-        self.proxy_peers: Any = None
-        if config.trace:
-            from sockweb.server.trace import TraceExchange, TraceProtocol
-
-            self.protocol_class, self.exchange_class = TraceProtocol, TraceExchange
-        if config.proxy_protocol:
-            from sockweb.server.proxy import AllowList
-
-            self.proxy_peers = AllowList(config.forwarded_allow_ips)
-            base = self.protocol_class
-            self.protocol_class = type(
-                "Proxied" + base.__name__, (ProxiedConnection, base), {"__slots__": ()}
-            )
-
-    def _update_date(self) -> None:
-        date = email.utils.formatdate(usegmt=True).encode("ascii")
-        self.date_line = b"Date: " + date + b"\r\n"
-        self.extra = self.date_line + self.server_line
-        if self.head_cache:
-            self.head_cache.clear()
-
-    # -- cross-thread calls ----------------------------------------------------------------------------
-    def post(self, fn: Callable[..., None], *args: Any) -> None:
-        """Run `fn(*args)` on the loop thread soon (callable from any thread; batched wake-ups)."""
-        self._posted.append((fn, args))
-        if not self._wakeup:
-            self._wakeup = True
-            with contextlib.suppress(RuntimeError):  # the loop is closed: the process is exiting
-                self.loop.call_soon_threadsafe(self._run_posted)
-
-    def _run_posted(self) -> None:
-        self._wakeup = False
-        posted = self._posted
-        while posted:
-            fn, args = posted.popleft()
-            try:
-                fn(*args)
-            except Exception:
-                log.exception("Error in a connection callback")
-
-    # -- once a second ---------------------------------------------------------------------------------
-    def start(self, tick: Callable[[], None] | None = None) -> None:
-        self._tick = tick
-        self._sweeper = self.loop.call_later(1.0, self._sweep)
-
-    def _sweep(self) -> None:
-        self.now = now = time.monotonic()
-        self._update_date()
-        if self.auto is not None:
-            self.auto.tick(now)
-            self.inline = self.auto.inline
-        for conn in list(self.connections):
-            conn.check_timeouts(now)
-        if self._tick is not None:
-            try:
-                self._tick()
-            except Exception:
-                log.exception("Error in the worker heartbeat")
-        self._sweeper = self.loop.call_later(1.0, self._sweep)
-
-    # -- stopping --------------------------------------------------------------------------------------
-    def begin_stop(self) -> None:
-        """Stop keeping connections alive: every response from now on carries ``Connection: close``."""
-        self.stopping = True
-        self.close_idle()
-
-    def close_idle(self) -> None:
-        """Close keep-alive connections that have been idle for `STOP_IDLE` seconds.
-
-        Not the ones that just got a response: their client may be sending the next request right now,
-        and closing under it would fail that request. Those get answered, with ``Connection: close``.
-        """
-        now = monotonic()
-        for conn in list(self.connections):
-            conn.close_if_idle(now)
-
-    def abort_all(self) -> None:
-        for conn in list(self.connections):
-            conn.abort()
-
-    def shutdown(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-        self.pool.shutdown()
-
-
-def protocol_factory(state: ServerState, sock: socket.socket, tls: bool) -> Callable[[], HttpProtocol]:
-    """A factory for connections accepted on `sock`, sharing that socket's environ template."""
-    addr = sock.getsockname()
-    if isinstance(addr, tuple):
-        name, port = str(addr[0]), str(addr[1])
-    else:
-        name, port = "localhost", ""
-    # Even with dispatch "inline", bodies that stream in run their application in a worker thread.
-    template = environ_template(name, port, "https" if tls else "http", True)
-    cls = state.protocol_class
-    return lambda: cls(state, template, tls)
 
 
 class HttpProtocol(asyncio.Protocol):

@@ -24,7 +24,7 @@ from sockweb.server.loader import AppLoadError, WSGIApp, load_app
 
 if TYPE_CHECKING:
     from sockweb.server.config import Config
-    from sockweb.server.protocol import ServerState
+    from sockweb.server.state import ServerState
 
 log = logging.getLogger("sockweb.error")
 
@@ -113,7 +113,7 @@ class _Runner:
             self._request_stop()
 
     async def _main(self, loop: asyncio.AbstractEventLoop) -> int:
-        from sockweb.server.protocol import ServerState, protocol_factory
+        from sockweb.server.state import ServerState, protocol_factory
 
         self.stop_requested = asyncio.Event()
         state = ServerState(self.config, self.app, loop)

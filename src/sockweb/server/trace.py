@@ -13,11 +13,14 @@ import asyncio
 import itertools
 import logging
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sockweb.http import Request
-from sockweb.server.protocol import HttpProtocol, ServerState
+from sockweb.server.protocol import HttpProtocol
 from sockweb.server.wsgi import Environ, Exchange
+
+if TYPE_CHECKING:
+    from sockweb.server.state import ServerState
 
 log = logging.getLogger("sockweb.trace")
 
