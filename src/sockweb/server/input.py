@@ -199,3 +199,24 @@ class StreamInput:
             self._chunks.clear()
             self._offset = 0
             self._size = 0
+
+
+class EmptyInput:
+    """``wsgi.input`` of a request without a body. Stateless, so one instance serves every request."""
+
+    __slots__ = ()
+
+    def read(self, size: int | None = -1) -> bytes:
+        return b""
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return b""
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        return []
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(())
+
+
+EMPTY_INPUT = EmptyInput()

@@ -41,7 +41,7 @@ from sockweb.server.dispatch import (
     voluntary_switches,
 )
 from sockweb.server.filewrapper import FileWrapper, sendfile_to
-from sockweb.server.input import ClientDisconnected, StreamInput
+from sockweb.server.input import EMPTY_INPUT, ClientDisconnected, StreamInput
 from sockweb.server.wsgi import Environ, Exchange, build_environ
 
 if TYPE_CHECKING:
@@ -249,7 +249,7 @@ class HttpProtocol(asyncio.Protocol):
             ex.started = perf_counter()
         if not req.chunked and not req.content_length:
             self.parser.next_event()  # type: ignore[union-attr]  # the EndOfMessage of a body-less request
-            environ["wsgi.input"] = BytesIO()
+            environ["wsgi.input"] = EMPTY_INPUT
             self.dispatch(ex)
         elif req.expect_continue or (req.content_length or 0) > BODY_BUFFER:
             self.start_stream(ex, [])
