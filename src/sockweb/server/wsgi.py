@@ -48,6 +48,8 @@ def environ_template(
     """The keys every request on one listening socket shares."""
     return {
         "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_PROTOCOL": "HTTP/1.1",
         "SERVER_NAME": server_name,
         "SERVER_PORT": server_port,
         "wsgi.version": (1, 0),
@@ -71,16 +73,18 @@ def build_environ(
     env = template.copy()
     target = req.target
     authority = None
-    if target[:1] != b"/" and b"://" in target:
+    if target[0] != 47 and b"://" in target:  # 47: "/"
         target, authority = _absolute_form(target)
-    path, _, query = target.partition(b"?")
-    if b"%" in path:
-        path = unquote_to_bytes(path)
     env["REQUEST_METHOD"] = req.method
-    env["PATH_INFO"] = path.decode("latin-1")
-    env["QUERY_STRING"] = query.decode("latin-1")
-    env["RAW_URI"] = target.decode("latin-1")
-    env["SERVER_PROTOCOL"] = "HTTP/1.1" if req.http_version == "1.1" else "HTTP/1.0"
+    env["RAW_URI"] = raw_uri = target.decode("latin-1")
+    if b"?" in target:
+        path, _, query = target.partition(b"?")
+        env["QUERY_STRING"] = query.decode("latin-1")
+        env["PATH_INFO"] = (unquote_to_bytes(path) if b"%" in path else path).decode("latin-1")
+    else:  # the template holds QUERY_STRING ""
+        env["PATH_INFO"] = unquote_to_bytes(target).decode("latin-1") if b"%" in target else raw_uri
+    if req.http_version != "1.1":  # the template holds HTTP/1.1
+        env["SERVER_PROTOCOL"] = "HTTP/1.0"
     env["REMOTE_ADDR"] = remote_addr
     env["REMOTE_PORT"] = remote_port
     for name, raw in req.headers:
