@@ -523,9 +523,6 @@ class HttpProtocol(asyncio.Protocol):
         self.state.post(self.maybe_resume)
 
     # -- ending ------------------------------------------------------------------------------------------
-    def keep_alive_ok(self) -> bool:
-        return not (self.state.stopping or self.must_close)
-
     def protocol_error(self, exc: ProtocolError) -> None:
         if self.exchange is not None:
             # The body of a request whose application is running is malformed: stop feeding it; the

@@ -216,12 +216,14 @@ class Exchange:
             raise BadResponse("the application did not call start_response()")
         if type(status) is not str:
             raise BadResponse(f"the status must be a str, got {type(status).__name__}")
-        if self.conn.body_error is not None:
+        conn = self.conn
+        if conn.body_error is not None:
             raise ClientDisconnected("the request body was malformed")
+        state = conn.state
         stream = self.input
-        keep = self.conn.keep_alive_ok() and (stream is None or not stream.continue_pending)
+        keep = not (state.stopping or conn.must_close) and (stream is None or not stream.continue_pending)
         req = self.request
-        cache = self.conn.state.head_cache
+        cache = state.head_cache
         key: tuple[Any, ...] | None = None
         plan: ResponsePlan | None = None
         if cache is not None and body_length is not None:
@@ -245,7 +247,6 @@ class Exchange:
                 # RFC 9110 §5.3: no second Date or Server field when the application set its own.
                 own = {name.lower() for name, _ in self.headers if len(name) in (4, 6)}
                 if own:
-                    state = self.conn.state
                     if "date" in own:
                         extra = extra.replace(state.date_line, b"", 1)
                     if "server" in own and state.server_line:
