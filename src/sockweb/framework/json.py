@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import decimal
 import enum
+import importlib
 import json as _json
 import uuid
 from collections.abc import Callable
@@ -27,11 +28,12 @@ if TYPE_CHECKING:
 
     from .app import App
 
-_orjson: Any
+# orjson is optional; imported by name so that the type checker gives the same verdict with or without it.
+_orjson: Any = None
 try:
-    import orjson as _orjson
+    _orjson = importlib.import_module("orjson")
 except ImportError:  # pragma: no cover - orjson is optional
-    _orjson = None
+    pass
 
 
 def default(o: Any) -> Any:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import redis
+    from redis.typing import EncodableT
 
 __all__ = [
     "Link",
@@ -212,7 +213,7 @@ class RedisStorage:
             raise StorageError("--redis needs the redis package: pip install 'sockweb[redis]'") from None
         self.prefix = prefix
         try:
-            self._redis: redis.Redis[str] = redis.Redis.from_url(
+            self._redis: redis.Redis = redis.Redis.from_url(
                 url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5
             )
             self._redis.ping()
@@ -225,13 +226,13 @@ class RedisStorage:
     def add(self, url: str) -> Link:
         existing = self._redis.get(self._key("by-url", url))
         if existing is not None:
-            link = self.get(existing)
+            link = self.get(_text(existing))
             if link is not None:
                 return link
         short_id = to_base62(int(self._redis.incr(self._key("next"))))
         created = time.time()
         link_key, url_key = self._key("link", short_id), self._key("by-url", url)
-        fields: dict[str | bytes, bytes | float | int | str] = {
+        fields: dict[EncodableT, EncodableT] = {
             "url": url,
             "clicks": 0,
             "created": repr(created),
@@ -242,7 +243,7 @@ class RedisStorage:
         if not self._redis.set(url_key, short_id, nx=True):
             self._redis.delete(link_key)
             winner = self._redis.get(url_key)
-            link = self.get(winner) if winner is not None else None
+            link = self.get(_text(winner)) if winner is not None else None
             if link is not None:
                 return link
             # The winner's keys were deleted meanwhile (by hand): take the URL over.
@@ -258,7 +259,7 @@ class RedisStorage:
         if from_base62(short_id) is None:
             return None
         data = self._redis.hgetall(self._key("link", short_id))
-        return _redis_link(short_id, data)
+        return _redis_link(short_id, {_text(k): _text(v) for k, v in data.items()})
 
     def click(self, short_id: str) -> Link | None:
         if from_base62(short_id) is None or not self._redis.exists(self._key("link", short_id)):
@@ -268,11 +269,20 @@ class RedisStorage:
 
     def recent(self, limit: int = 10) -> list[Link]:
         ids = self._redis.lrange(self._key("recent"), 0, limit - 1)
-        links = (self.get(short_id) for short_id in ids)
+        links = (self.get(_text(short_id)) for short_id in ids)
         return [link for link in links if link is not None]
 
     def close(self) -> None:
         self._redis.close()
+
+
+def _text(value: object) -> str:
+    """A Redis reply as str (the client decodes replies; bytes only if it was built without that)."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, str):
+        return value
+    raise StorageError(f"unexpected reply from Redis: {value!r}")
 
 
 def _redis_link(short_id: str, data: dict[str, str]) -> Link | None:
