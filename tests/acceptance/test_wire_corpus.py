@@ -155,20 +155,11 @@ def plan(case: Any) -> CorpusPlan:
 
 
 CORPUS: list[Any] = corpus.CASES
-_CL_LIST_BUG = (
-    "sockweb/server/wsgi.py build_environ joins repeated Content-Length fields with ', ' into "
-    "CONTENT_LENGTH ('3, 3'), though the parser accepted them as one length 3: RFC 9110 §8.6 says a "
-    "recipient MUST reject or 'replace the duplicated field-values with a single valid Content-Length "
-    "field'; PEP 3333/CGI want digits, so int(CONTENT_LENGTH) fails in the app (500 under wsgiref.validate)"
-)
-# Corpus cases that fail over the wire because of a server bug (each reason names it); strict: once fixed,
-# the case passes and the mark must go.
-CORPUS_BUGS = {
-    "content-length duplicate equal": _CL_LIST_BUG,
-    "content-length list equal": _CL_LIST_BUG,
-}
-# What those bugs write to the server log (so the log check below still catches anything else).
-KNOWN_LOG_ERRORS = ("invalid literal for int() with base 10: '3, 3'",)
+# Corpus cases that fail over the wire because of a known server bug, name -> reason; strict: once fixed,
+# the case passes and the entry must go. Empty: every corpus case passes over the wire.
+CORPUS_BUGS: dict[str, str] = {}
+# What known bugs write to the server log (so the log check below still catches anything else).
+KNOWN_LOG_ERRORS: tuple[str, ...] = ()
 PLANS = {c.name: plan(c) for c in CORPUS}
 CONFIGS = sorted({p.args for p in PLANS.values() if p.args is not None} | {DEFAULT, BODY4})
 
@@ -501,15 +492,6 @@ def test_date_and_server_on_every_response(port: int) -> None:
         assert resp.get(b"server") == b"sockweb"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "sockweb/server/wsgi.py Exchange.make_head always passes the cached 'Date: ...' and 'Server: sockweb' "
-        "lines (ServerState.extra) to plan_response, even when the application set Date / Server itself: "
-        "the response carries two Date and two Server fields (RFC 9110 §5.3: a sender MUST NOT generate "
-        "several field lines with the same name unless the field is a list; Date and Server are not)"
-    ),
-)
 def test_app_date_and_server_are_not_duplicated(port: int) -> None:
     with Wire(port) as wire:
         wire.send(get_raw("/own"))
@@ -618,16 +600,6 @@ def test_hundreds_of_pipelined_requests_in_order(port: int) -> None:
         expect_open(wire)
 
 
-_STREAMED_ERROR_BUG = (
-    "sockweb/server/protocol.py HttpProtocol.protocol_error: when the body is malformed while the "
-    "application already runs (body streamed: over 1 MiB, or Expect: 100-continue) the error is dropped "
-    "(must_close + StreamInput.abort, the app's read fails, Exchange.run -> done(False)) and the connection "
-    "is closed with no response at all, although nothing was sent yet; the same malformed chunk in a "
-    "smaller body gets 400 (corpus 'chunk size not hex')"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=_STREAMED_ERROR_BUG)
 def test_malformed_chunk_in_streamed_body_gets_400(port: int) -> None:
     big = b"s" * 1_500_000
     with Wire(port) as wire:
@@ -636,7 +608,6 @@ def test_malformed_chunk_in_streamed_body_gets_400(port: int) -> None:
         wire.expect_close()
 
 
-@pytest.mark.xfail(strict=True, reason=_STREAMED_ERROR_BUG)
 def test_malformed_chunk_after_expect_gets_400(port: int) -> None:
     with Wire(port) as wire:
         wire.send(post_raw_chunked("/s", b"5\r\nhello\r\nZZZ\r\n0\r\n\r\n", b"Expect: 100-continue\r\n"))
@@ -708,15 +679,6 @@ def test_megabyte_head_is_refused_not_buffered(port: int, raw: bytes, status: in
         assert time.monotonic() - started < 5.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "sockweb/server/protocol.py HttpProtocol.protocol_error -> close(): the socket is closed while "
-        "unread request bytes are still queued, so the kernel answers with a TCP RST instead of a FIN "
-        "(RFC 9112 §9.6: close in stages - shut down writing, keep reading, then close - or the client can "
-        "lose the error response); seen here as ECONNRESET after the 431"
-    ),
-)
 def test_refused_head_closes_gracefully(port: int) -> None:
     with Wire(port) as wire:
         wire.send(b"GET / HTTP/1.1\r\nHost: h\r\nX: " + b"a" * (1 << 20))
@@ -724,14 +686,6 @@ def test_refused_head_closes_gracefully(port: int) -> None:
         assert wire.at_eof() and not wire.reset, "the connection was reset, not closed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "sockweb/server/protocol.py HttpProtocol.protocol_error -> close(): a 413 for a too-large "
-        "Content-Length is followed by a TCP RST while the client is still uploading (no staged close, "
-        "RFC 9112 §9.6), so an uploading client sees 'connection reset' instead of a clean close"
-    ),
-)
 def test_rejected_upload_closes_gracefully(servers: dict[tuple[str, ...], ServerHandle]) -> None:
     with Wire(servers[BODY4].port) as wire:
         wire.send(b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 2000000\r\n\r\n" + b"u" * 2_000_000)

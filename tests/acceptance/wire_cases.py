@@ -209,21 +209,12 @@ case(
     b"GET http://a.example/x?y HTTP/1.1\r\nHost: b.example\r\n\r\n",
     ok("/x", query="y", environ={"HTTP_HOST": "a.example"}),
     end="open",
-    xfail=(
-        "sockweb/server/wsgi.py build_environ keeps HTTP_HOST from the Host field for an absolute-form "
-        "target (RFC 9112 §3.2.2 MUST use the target's host): app sees HTTP_HOST='b.example'"
-    ),
 )
 # RFC 3986 §3.2 / §3.3: the authority ends at the first "/", "?" or "#", so in "http://a.example?to=/x" the
 # path is empty ("/" in origin-form, RFC 9112 §3.2.1) and "to=/x" is the query. Taking the first "/" after
 # "://" as the path start lets a target route to a path a proxy never saw ("?/admin" -> /admin).
-_ABS_QUERY_BUG = (
-    "sockweb/server/wsgi.py build_environ: for an absolute-form target the path starts at the first '/' "
-    "after '://' even when it lies in the query: GET http://a.example?to=/x -> PATH_INFO '/x', "
-    "QUERY_STRING ''; GET http://a.example?/admin -> PATH_INFO '/admin'"
-)
-case("absolute-form query containing a slash", b"GET http://a.example?to=/x HTTP/1.1\r\nHost: a.example\r\n\r\n", ok("/", query="to=/x"), end="open", xfail=_ABS_QUERY_BUG)
-case("absolute-form query hiding a path", b"GET http://a.example?/admin HTTP/1.1\r\nHost: a.example\r\n\r\n", ok("/", query="/admin"), end="open", xfail=_ABS_QUERY_BUG)
+case("absolute-form query containing a slash", b"GET http://a.example?to=/x HTTP/1.1\r\nHost: a.example\r\n\r\n", ok("/", query="to=/x"), end="open")
+case("absolute-form query hiding a path", b"GET http://a.example?/admin HTTP/1.1\r\nHost: a.example\r\n\r\n", ok("/", query="/admin"), end="open")
 case("absolute-form uppercase scheme", b"GET HTTP://a.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n", ok("/x"), end="open")
 case("absolute-form query after path", b"GET http://a.example/r?to=http://b/c HTTP/1.1\r\nHost: a.example\r\n\r\n", ok("/r", query="to=http://b/c"), end="open")
 # RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1 request
