@@ -633,15 +633,6 @@ def test_streamed_body_cut_by_eof_is_not_answered_200(port: int) -> None:
     not os.environ.get("SOCKWEB_SLOW_ACCEPTANCE"),
     reason="waits past the server's 60 s stall timeout; set SOCKWEB_SLOW_ACCEPTANCE=1 to run",
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "sockweb/server/protocol.py HttpProtocol.check_timeouts: no deadline covers a body that is being "
-        "buffered (sink _BUFFER: Content-Length <= 1 MiB, no Expect) or discarded (sink _DISCARD): a "
-        "client that sends the head and part of the body, then nothing, holds the connection forever "
-        "(observed: still open after 90 s), while streamed bodies are cut after 60 s"
-    ),
-)
 def test_stalled_small_body_is_cut(port: int) -> None:
     with Wire(port, timeout=80.0) as wire:
         wire.send(b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n0123456789")
