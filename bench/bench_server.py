@@ -362,10 +362,13 @@ def chart(results: Results, peers: list[str], path: str) -> None:
     workloads = list(results)
     fig, ax = plt.subplots(figsize=(11, 5.5))
     width = 0.8 / len(peers)
+    # Red is sockweb's alone: the peers take the other colours of the tab10 cycle.
+    palette = [c for j, c in enumerate(plt.get_cmap("tab10").colors) if j != 3]
     for i, peer in enumerate(peers):
         values = [max(results[w].get(peer, (0.0, 0, 0.0))[0], 0.0) or float("nan") for w in workloads]
         xs = [j + i * width for j in range(len(workloads))]
-        bars = ax.bar(xs, values, width, label=peer, color="#d62728" if peer == "sockweb" else None)
+        color = "#d62728" if peer == "sockweb" else palette[i % len(palette)]
+        bars = ax.bar(xs, values, width, label=peer, color=color)
         if peer == "sockweb":
             for bar in bars:
                 bar.set_edgecolor("black")
