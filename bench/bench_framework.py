@@ -4,7 +4,7 @@ Each framework gets the same app: ``GET /`` returns "Hello, World!" as text/html
 ``GET /user/<int:id>`` returns ``{"id": id, "name": "user"}`` as JSON (the path converter and the JSON
 encoder both run). Every app is served by OUR server (``python -m sockweb serve``, one worker, the
 server's default settings, pinned to core 0) and loaded with wrk (pinned to core 1), one framework
-after the other, in rounds, with the same wrk settings. The report gives each framework's best
+after the other for each route, in rounds, with the same wrk settings. The report gives each framework's best
 requests per second (interference from other jobs only ever slows a run down), the ratio to Flask's best
 in the same run, and the median of the per-round ratios as a cross-check.
 
@@ -174,20 +174,25 @@ EXPECTED = {"hello": b"Hello,World!", "json+converter": b'{"id":42,"name":"user"
 
 
 def run_server_bench(args: argparse.Namespace, tmp: Path) -> dict[tuple[str, str], list[float]]:
+    """All servers start first (an idle server costs nothing); then each round measures the frameworks
+    back to back for one route, so the runs being compared are seconds apart, not minutes."""
     results: dict[tuple[str, str], list[float]] = {}
-    for round_number in range(args.rounds):
-        for name in args.frameworks:
-            server = Server(name, tmp / f"{name}.log")
-            try:
-                base = f"http://127.0.0.1:{server.port}"
-                for route, path in ROUTES.items():
-                    check(base + path, EXPECTED[route])
-                    wrk(base + path, 1, args.connections)  # warm-up
+    servers = {name: Server(name, tmp / f"{name}.log") for name in args.frameworks}
+    try:
+        bases = {name: f"http://127.0.0.1:{server.port}" for name, server in servers.items()}
+        for base in bases.values():
+            for route, path in ROUTES.items():
+                check(base + path, EXPECTED[route])
+                wrk(base + path, 1, args.connections)  # warm-up
+        for round_number in range(args.rounds):
+            for route, path in ROUTES.items():
+                for name, base in bases.items():
                     rps = wrk(base + path, args.duration, args.connections)
                     results.setdefault((name, route), []).append(rps)
                     print(f"round {round_number + 1} {name:8} {route:15} {rps:10.0f} req/s", flush=True)
-            finally:
-                server.stop()
+    finally:
+        for server in servers.values():
+            server.stop()
     return results
 
 
