@@ -133,6 +133,7 @@ class _Runner:
         try:
             await self.stop_requested.wait()
             log.info("Shutting down: waiting up to %gs for in-flight requests", self.config.graceful_timeout)
+            await self._stop_accepting(loop)
             for server in servers:
                 server.close()
             await self._drain(state)
@@ -144,6 +145,23 @@ class _Runner:
                 loop.remove_signal_handler(signum)
             state.shutdown()
         return 0
+
+    async def _stop_accepting(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Stop accepting, then let the connections already accepted reach their protocol.
+
+        asyncio's selector loop accepts in a reader callback and builds each transport in a task that runs
+        one loop pass later; a transport built after ``Server.close()`` fails to attach to the server and
+        its socket is dropped unanswered (the client sees a reset). So the accept readers go first (which
+        also cancels an accept callback already queued), then one pass lets the pending tasks build their
+        transports and one more runs their ``connection_made``, so the drain counts them. uvloop accepts
+        synchronously; the second pass still matters there.
+        """
+        if isinstance(loop, asyncio.SelectorEventLoop):
+            for sock in self.sockets:
+                with contextlib.suppress(OSError, ValueError):
+                    loop.remove_reader(sock.fileno())
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
 
     async def _drain(self, state: ServerState) -> None:
         state.begin_stop()
