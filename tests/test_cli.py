@@ -45,3 +45,14 @@ def test_serve_with_reload_or_debug_goes_to_the_dev_server() -> None:
     assert _wants_dev_server(["app:app", "--debug"])
     assert not _wants_dev_server(["app:app", "--workers", "2"])
     assert not _wants_dev_server(["app:app", "--", "--reload"])
+
+
+def test_top_level_package_re_exports_the_framework_lazily() -> None:
+    code = (
+        "import sys, sockweb; assert 'sockweb.framework' not in sys.modules; "
+        "import sockweb.framework as f; "
+        "assert all(getattr(sockweb, n) is getattr(f, n) for n in f.__all__); "
+        "assert sorted(f.__all__) == sorted(n for n in sockweb.__all__ if n != '__version__')"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr

@@ -9,11 +9,11 @@ changes the default media type to HTML, the usual type of a view's string.
 from __future__ import annotations
 
 import copy
+import json as _json
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from sockweb.web.datastructures import Headers
-from sockweb.web.exceptions import UnsupportedMediaType
 from sockweb.web.request import Request as BaseRequest
 from sockweb.web.response import Response as BaseResponse
 
@@ -57,32 +57,12 @@ class Request(BaseRequest):
 
         return blueprint_chain(self.endpoint)
 
-    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
-        """Parse the body as JSON with the App's JSON provider (orjson when installed).
-
-        Same contract as the toolkit's: 415 for a non-JSON content type unless ``force``, 400 for a body
-        that does not parse, ``None`` instead of either with ``silent``.
-        """
+    @property
+    def json_module(self) -> Any:
+        """The App's JSON provider (orjson when installed) parses request bodies; the toolkit's
+        ``get_json`` does the rest (415 for a non-JSON type unless ``force``, 400 for a bad body)."""
         app = self.app
-        if app is None:
-            return super().get_json(force, silent, cache)
-        if cache and "_app_json" in self.__dict__:
-            return self.__dict__["_app_json"]
-        if not (force or self.is_json):
-            if silent:
-                return None
-            got = self.mimetype or "no content type"
-            raise UnsupportedMediaType(f"Expected a JSON body (Content-Type: application/json), got {got!r}.")
-        data = self.get_data(cache=cache)
-        try:
-            value = app.json.loads(data)
-        except (ValueError, RecursionError) as exc:
-            if silent:
-                return None
-            return self.on_json_loading_failed(exc)
-        if cache:
-            self.__dict__["_app_json"] = value
-        return value
+        return _json if app is None else app.json
 
     @property
     def max_content_length(self) -> int | None:
