@@ -1,6 +1,6 @@
 """sockweb: from sockets to web server.
 
-The package is layered (see docs/architecture in README): ``sockweb.http`` (sans-io HTTP/1.1),
+The package is layered (see README.md): ``sockweb.http`` (sans-io HTTP/1.1),
 ``sockweb.server`` (the WSGI server), ``sockweb.web`` (the toolkit), ``sockweb.framework`` (the
 Flask-style App) and ``sockweb.net`` (socket tools).
 
