@@ -112,26 +112,36 @@ def _user(entry: _Entry) -> str:
     return "-"
 
 
+def _apache_time(t: time.struct_time) -> str:
+    """``[21/Nov/2026:19:40:00 +0000]`` (Apache's %t)."""
+    offset = t.tm_gmtoff or 0
+    sign = "-" if offset < 0 else "+"
+    hours, minutes = divmod(abs(offset) // 60, 60)
+    return (
+        f"[{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:"
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} {sign}{hours:02d}{minutes:02d}]"
+    )
+
+
+def _iso_time(t: time.struct_time) -> str:
+    """``2026-11-21T19:40:00+0000`` (the JSON format's time)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", t)
+
+
 class _Clock:
-    """``[21/Nov/2026:19:40:00 +0000]`` for a timestamp, formatted once per second."""
+    """A local timestamp rendered by ``render``, formatted once per second (log lines share seconds)."""
 
-    __slots__ = ("last", "text")
+    __slots__ = ("last", "render", "text")
 
-    def __init__(self) -> None:
+    def __init__(self, render: Callable[[time.struct_time], str]) -> None:
+        self.render = render
         self.last = -1
         self.text = ""
 
-    def __call__(self, entry: _Entry) -> str:
-        second = int(entry.start)
+    def __call__(self, start: float) -> str:
+        second = int(start)
         if second != self.last:
-            t = time.localtime(second)
-            offset = t.tm_gmtoff or 0
-            sign = "-" if offset < 0 else "+"
-            hours, minutes = divmod(abs(offset) // 60, 60)
-            self.text = (
-                f"[{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:"
-                f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} {sign}{hours:02d}{minutes:02d}]"
-            )
+            self.text = self.render(time.localtime(second))
             self.last = second
         return self.text
 
@@ -200,7 +210,8 @@ def _getter(atom: str) -> Getter:
         raw = _BRACED[kind](name)
         return lambda e: escape(raw(e))
     if atom == "t":
-        return _Clock()
+        clock = _Clock(_apache_time)
+        return lambda e: clock(e.start)
     if atom not in _ATOMS:
         raise ValueError(f"unknown access log atom %({atom})s")
     get, needs_escape = _ATOMS[atom]
@@ -234,25 +245,8 @@ def compile_format(fmt: str) -> Callable[[_Entry], str]:
     return render
 
 
-class _IsoClock:
-    """``2026-11-21T19:40:00+0000``, formatted once per second."""
-
-    __slots__ = ("last", "text")
-
-    def __init__(self) -> None:
-        self.last = -1
-        self.text = ""
-
-    def __call__(self, start: float) -> str:
-        second = int(start)
-        if second != self.last:
-            self.text = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(second))
-            self.last = second
-        return self.text
-
-
 def _json_renderer() -> Callable[[_Entry], str]:
-    clock = _IsoClock()
+    clock = _Clock(_iso_time)
     encode = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
 
     def render(entry: _Entry) -> str:
