@@ -97,6 +97,21 @@ def test_slowloris_head_deadline(run_server):
     assert data.startswith(b"HTTP/1.1 408")
 
 
+def test_stalled_body_is_cut_after_body_timeout(run_server):
+    # The default deadline is 60 s: a close within the socket timeout below shows --body-timeout is used.
+    srv = run_server("fixtureapps:dispatch", "--body-timeout", "1", cwd=APPS_DIR)
+    with connect(srv, timeout=8) as sock:
+        start = time.monotonic()
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n0123456789")
+        try:
+            data = sock.recv(65536)  # a TimeoutError here means the stall was never cut
+        except ConnectionResetError:
+            data = b""
+        elapsed = time.monotonic() - start
+    assert data == b"" or data.startswith(b"HTTP/1.1 408"), data[:200]
+    assert elapsed >= 0.9  # not cut before the deadline
+
+
 def test_idle_keep_alive_connection_is_closed(run_server):
     srv = run_server("fixtureapps:dispatch", "--keepalive-timeout", "1", cwd=APPS_DIR)
     with connect(srv, timeout=20) as sock:

@@ -421,6 +421,14 @@ class Config:
         help="A whole request head must arrive within this (slow clients are disconnected).",
         section="http",
     )
+    body_timeout: float = setting(
+        60.0,
+        validate=positive,
+        metavar="SECONDS",
+        help="A request body that stalls, or a client that accepts no response bytes, for this long is "
+        "disconnected.",
+        section="http",
+    )
     max_request_line: int = setting(
         8190, validate=positive, metavar="BYTES", help="Longest request line (414 beyond).", section="http"
     )
@@ -435,6 +443,26 @@ class Config:
         validate=optional_positive,
         metavar="BYTES",
         help="Largest request body (413 beyond); unlimited when unset.",
+        section="http",
+    )
+    max_chunk_ext: int = setting(
+        4096,
+        validate=positive,
+        metavar="BYTES",
+        help="Longest extension list on one chunk-size line (400 beyond).",
+        section="http",
+    )
+    max_trailer_size: int = setting(
+        16384,
+        validate=positive,
+        metavar="BYTES",
+        help="Largest trailer section of a chunked body (431 beyond).",
+        section="http",
+    )
+    allow_underscore_headers: bool = setting(
+        False,
+        help="Accept header names with '_' (refused with 400 by default: Content_Length and Content-Length "
+        "would both become HTTP_CONTENT_LENGTH in the WSGI environ).",
         section="http",
     )
     server_header: str = setting(

@@ -54,7 +54,6 @@ SMALL_BODY = 64 * 1024  # ... and up to this size joined into a BytesIO
 DRAIN_LIMIT = 1 << 20  # an unread body is discarded up to this size, beyond it the connection closes
 INPUT_HIGH = 256 * 1024  # a streaming body pauses reading above this many buffered bytes
 INPUT_LOW = 64 * 1024
-SEND_TIMEOUT = 60.0  # a client that accepts no response bytes for this long is disconnected
 LINGER_TIME = 2.0  # a connection closed for writing waits this long for the client's own close
 LINGER_BYTES = 16 << 20  # ... and discards at most this much of what the client still sends
 STOP_IDLE = 0.25  # on a graceful stop, idle keep-alive connections close after this much quiet
@@ -486,7 +485,7 @@ class HttpProtocol(asyncio.Protocol):
             assert plan is not None
             body = count if plan.send_body else 0
             span = (file_fd, offset, body)
-            sent = sendfile_to(sock_fd, head, span, gone=lambda: self.closed, timeout=SEND_TIMEOUT)
+            sent = sendfile_to(sock_fd, head, span, gone=lambda: self.closed, timeout=self.state.body_timeout)
             ex.sent = sent
             keep = plan.keep_alive and sent == body
         except OSError:
@@ -549,9 +548,13 @@ class HttpProtocol(asyncio.Protocol):
                     self.close()
             elif now - self.idle_since > self.state.keepalive_timeout:
                 self.close()
-        elif self.write_paused and now - self.paused_since > SEND_TIMEOUT:
+        elif self.write_paused and now - self.paused_since > self.state.body_timeout:
             self.abort()  # the client stopped reading its response
-        elif self.sink is not None and not self.reading_paused and now - self.paused_since > SEND_TIMEOUT:
+        elif (
+            self.sink is not None
+            and not self.reading_paused
+            and now - self.paused_since > self.state.body_timeout
+        ):
             self.abort()  # the client stopped sending its body (an application's read() fails)
 
     def close_if_idle(self, now: float) -> None:

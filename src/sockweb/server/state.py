@@ -54,11 +54,15 @@ class ServerState:
             max_header_count=config.max_header_count,
             max_head_size=config.max_head_size,
             max_body_size=config.max_body_size,
+            max_chunk_ext=config.max_chunk_ext,
+            max_trailer_size=config.max_trailer_size,
+            allow_underscore_in_names=config.allow_underscore_headers,
         )
         self.connections: set[HttpProtocol] = set()
         self.max_connections = config.max_connections
         self.keepalive_timeout = config.keepalive_timeout
         self.header_timeout = config.header_timeout
+        self.body_timeout = config.body_timeout
         self.high = config.write_buffer_high
         self.low = config.write_buffer_low
         self.header_keys = new_header_keys()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from sockweb.http import Limits
 from sockweb.server.config import SETTINGS, Config, ConfigError, load_config, render_markdown, render_toml
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -66,6 +67,23 @@ def test_list_and_bool_settings(tmp_path: Path) -> None:
     assert load_config(["--umask", "007"], {}, tmp_path).umask == 0o007
 
 
+def test_protocol_settings_default_to_the_parser_limits_and_load_from_every_source(tmp_path: Path) -> None:
+    defaults, limits = Config(), Limits()
+    assert defaults.body_timeout == 60
+    assert (defaults.max_chunk_ext, defaults.max_trailer_size) == (
+        limits.max_chunk_ext,
+        limits.max_trailer_size,
+    )
+    assert defaults.allow_underscore_headers is limits.allow_underscore_in_names is False
+    argv = ["--body-timeout", "1.5", "--max-chunk-ext", "10", "--allow-underscore-headers"]
+    config = load_config(argv, {"SOCKWEB_MAX_TRAILER_SIZE": "20"}, tmp_path)
+    assert (config.body_timeout, config.max_chunk_ext, config.max_trailer_size) == (1.5, 10, 20)
+    assert config.allow_underscore_headers
+    (tmp_path / "sockweb.toml").write_text("body-timeout = 3\nallow-underscore-headers = true\n")
+    config = load_config(["--config", "sockweb.toml", "--no-allow-underscore-headers"], {}, tmp_path)
+    assert config.body_timeout == 3 and not config.allow_underscore_headers
+
+
 BIND_SYNTAX = "expected HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N"
 
 
@@ -85,6 +103,15 @@ BIND_SYNTAX = "expected HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N"
         (["-b", "127.0.0.1:8000", "-b", "unix:"], {}, "--bind: expected unix:PATH with a non-empty PATH"),
         ([], {"SOCKWEB_BIND": "garbage"}, f"SOCKWEB_BIND: {BIND_SYNTAX}, got 'garbage'"),
         ([], {"SOCKWEB_BIND": "127.0.0.1:8000,[::1]:99999"}, "SOCKWEB_BIND: expected a port number"),
+        (["--body-timeout", "0"], {}, "--body-timeout: expected a positive number, got '0'"),
+        ([], {"SOCKWEB_BODY_TIMEOUT": "soon"}, "SOCKWEB_BODY_TIMEOUT: expected a number, got 'soon'"),
+        (["--max-chunk-ext", "0"], {}, "--max-chunk-ext: expected a positive number, got '0'"),
+        (["--max-trailer-size", "-5"], {}, "--max-trailer-size: expected a positive number, got '-5'"),
+        (
+            [],
+            {"SOCKWEB_ALLOW_UNDERSCORE_HEADERS": "maybe"},
+            "SOCKWEB_ALLOW_UNDERSCORE_HEADERS: expected true",
+        ),
         (["--no-such-option"], {}, "unrecognized arguments: --no-such-option"),
     ],
 )
