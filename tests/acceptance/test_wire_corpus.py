@@ -38,6 +38,7 @@ from urllib.parse import unquote_to_bytes
 
 import pytest
 
+from serverproc import ServerHandle
 from sockweb.http import NEED_DATA, PAUSED, Data, EndOfMessage, Limits, ProtocolError, Request, RequestParser
 
 from .wire_cases import BODY4, CASES, DEFAULT, Answer, WireCase
@@ -52,8 +53,6 @@ BASE_ARGS = ("--header-timeout", "2", *shlex.split(os.environ.get("SOCKWEB_ACCEP
 HEADER_TIMEOUT = 2.0
 PROBE = b"GET /probe HTTP/1.1\r\nHost: probe\r\n\r\n"
 QUIET = 0.3  # how long "nothing arrives" is watched for; waiting longer can only hide a failure
-
-ServerHandle = Any  # tests/conftest.py's ServerHandle
 
 
 def _load_corpus() -> ModuleType:

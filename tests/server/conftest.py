@@ -5,11 +5,10 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-ServerHandle = Any  # tests/conftest.py's ServerHandle (conftest modules are not importable by name)
+from serverproc import ServerHandle
 
 APPS_DIR = Path(__file__).parent / "apps"
 

@@ -12,12 +12,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from ops_helpers import _LISTENING, HERE, Server
+from ops_helpers import HERE, Server
 
 
 @pytest.fixture
@@ -64,12 +63,7 @@ def serve(app_dir: Path) -> Iterator[Callable[..., Server]]:
         server = Server(proc, log_path, out_path)
         servers.append(server)
         if wait:
-            deadline = time.monotonic() + timeout
-            while (match := _LISTENING.search(server.log())) is None:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"server did not start (status {proc.poll()}):\n{server.log()}")
-                time.sleep(0.02)
-            server.host, server.port = match.group(1).strip("[]"), int(match.group(2))
+            server.wait_started(timeout)
         return server
 
     yield start

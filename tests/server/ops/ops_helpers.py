@@ -14,8 +14,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from serverproc import ServerHandle
+
 HERE = Path(__file__).resolve().parent
-_LISTENING = re.compile(r"Listening at (?:https?://)?(\[[^\]]+\]|[^:\s]+):(\d+)")
 
 
 def free_port() -> int:
@@ -48,25 +49,12 @@ def children(pid: int) -> set[int]:
     return found
 
 
-class Server:
-    """One ``sockweb serve`` subprocess."""
-
-    def __init__(self, proc: subprocess.Popen[bytes], log_path: Path, out_path: Path) -> None:
-        self.proc = proc
-        self.log_path = log_path
-        self.out_path = out_path
-        self.host = "127.0.0.1"
-        self.port = 0
+class Server(ServerHandle):
+    """One ``sockweb serve`` subprocess in its own session (the master and its workers)."""
 
     @property
     def pid(self) -> int:
         return self.proc.pid
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def output(self) -> str:
-        return self.out_path.read_text(errors="replace")
 
     def wait_for_log(self, pattern: str, timeout: float = 15.0, count: int = 1) -> None:
         wait_until(lambda: len(re.findall(pattern, self.log())) >= count, timeout, f"{pattern!r} in log:\n")
@@ -97,7 +85,7 @@ class Server:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.kill()
+                self.kill()  # the whole session, workers included
         return self.proc.returncode
 
     def kill(self) -> None:
