@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from sockweb.http import (
@@ -100,6 +102,30 @@ def test_unfinished_head_is_scanned_once() -> None:
     parser.feed(b"")
     with pytest.raises(BadRequest):
         parser.next_event()
+
+
+def _cpu_to_reject(head: bytes) -> float:
+    best = float("inf")
+    for _ in range(3):
+        parser = RequestParser()
+        parser.feed(head)
+        started = time.process_time()
+        with pytest.raises(ProtocolError):
+            parser.next_event()
+        best = min(best, time.process_time() - started)
+    return best
+
+
+@pytest.mark.parametrize("blank", [b" ", b"\t"])
+def test_blanks_before_a_bad_value_cost_linear_time(blank: bytes) -> None:
+    """OWS followed by a bare CR: the field-line regex must not backtrack over every split of the blanks
+    between OWS and value (which made a 64 KiB head cost ~10 s of CPU). Compared with a same-size head
+    that fails without any blanks, so the bound is a ratio (about 1x when linear, over 1000x when not)."""
+    size = 60_000
+    pathological = b"GET / HTTP/1.1\r\nHost: h\r\nX:" + blank * size + b"\rZ\r\n\r\n"
+    plain = b"GET / HTTP/1.1\r\nHost: h\r\nX:" + b"v" * size + b"\rZ\r\n\r\n"
+    assert len(pathological) == len(plain)
+    assert _cpu_to_reject(pathological) < 50 * max(_cpu_to_reject(plain), 1e-4)
 
 
 def test_unfinished_chunk_size_line_is_scanned_once() -> None:

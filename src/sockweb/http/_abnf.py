@@ -27,8 +27,11 @@ REQUEST_LINE = re.compile(rb"(" + TOKEN + rb") ([\x21\x22\x24-\x7e]+) HTTP/([0-9
 # LF, or at offset 0) and ends at the line's CRLF. The value is "anything up to CR" because the regex engine
 # runs such a class much faster than a set; its bytes (and trailing OWS) are checked separately, for the
 # whole block at once, with `bytes.translate` (see NOT_CTL_OR_BLANK and _head.parse_fields).
+# A value starts with a byte that is not SP/HTAB (RFC 9110 §5.5: field-value starts with field-vchar), so
+# the OWS before it and the value cannot trade bytes: a failing line costs O(its length) to reject, not
+# O(blanks x length) of backtracking.
 def _field_line(tchar: bytes) -> re.Pattern[bytes]:
-    return re.compile(rb"(?:^|(?<=\n))([" + tchar + rb"]+):[ \t]*([^\r]*)\r\n")
+    return re.compile(rb"(?m)^([" + tchar + rb"]+):[ \t]*((?:[^\r \t][^\r]*)?)\r\n")
 
 
 FIELD_LINE = _field_line(TCHAR)
