@@ -21,6 +21,12 @@ TOKEN = rb"[" + TCHAR + rb"]+"
 # The target is any run of visible ASCII but "#" here; its form is checked separately (RFC 9112 §3.2).
 # RFC 9112 §3.2: no form of request-target has a fragment (RFC 3986 §3.5): a "#" anywhere in it -> 400.
 REQUEST_LINE = re.compile(rb"(" + TOKEN + rb") ([\x21\x22\x24-\x7e]+) HTTP/([0-9]\.[0-9])\r\n")
+# The common case, a subset of REQUEST_LINE: a usual method (not CONNECT), an origin-form target (RFC 9112
+# §3.2.1: it starts with "/"), and HTTP/1.0 or HTTP/1.1 (the group is the minor version).
+COMMON_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")
+COMMON_REQUEST_LINE = re.compile(
+    rb"(" + "|".join(COMMON_METHODS).encode() + rb") (/[\x21\x22\x24-\x7e]*) HTTP/1\.([01])\r\n"
+)
 
 
 # RFC 9112 §5: field-line = field-name ":" OWS field-value OWS. A match starts only at a line start (after
@@ -30,17 +36,24 @@ REQUEST_LINE = re.compile(rb"(" + TOKEN + rb") ([\x21\x22\x24-\x7e]+) HTTP/([0-9
 # A value starts with a byte that is not SP/HTAB (RFC 9110 §5.5: field-value starts with field-vchar), so
 # the OWS before it and the value cannot trade bytes: a failing line costs O(its length) to reject, not
 # O(blanks x length) of backtracking.
-def _field_line(tchar: bytes) -> re.Pattern[bytes]:
-    return re.compile(rb"(?m)^([" + tchar + rb"]+):[ \t]*((?:[^\r \t][^\r]*)?)\r\n")
+# The "trimmed" variant also refuses a line whose value ends in OWS (the parser's common-head path leaves
+# such rare lines to the general one, which strips the OWS).
+def _field_line(tchar: bytes, trimmed: bool = False) -> re.Pattern[bytes]:
+    end = rb"(?<![ \t])\r\n" if trimmed else rb"\r\n"
+    return re.compile(rb"(?m)^([" + tchar + rb"]+):[ \t]*((?:[^\r \t][^\r]*)?)" + end)
 
 
 FIELD_LINE = _field_line(TCHAR)
 FIELD_LINE_NO_UNDERSCORE = _field_line(TCHAR_NO_UNDERSCORE)
+TRIMMED_FIELD_LINE = _field_line(TCHAR, trimmed=True)
+TRIMMED_FIELD_LINE_NO_UNDERSCORE = _field_line(TCHAR_NO_UNDERSCORE, trimmed=True)
 
 # RFC 9110 §5.5: field-vchar = VCHAR / obs-text, plus SP and HTAB inside values: every byte but the CTLs.
 # `block.translate(None, NOT_CTL_OR_BLANK)` leaves the CTLs, SPs and HTABs of a block: short, and enough to
 # see both invalid CTLs and OWS before a CRLF.
 NOT_CTL_OR_BLANK = bytes([*range(0x21, 0x7F), *range(0x80, 0x100)])
+# ... and with SP and HTAB deleted too, only the CTLs that are never allowed in a value (and CR, LF) remain.
+NOT_CTL = NOT_CTL_OR_BLANK + b" \t"
 
 # RFC 9112 §2.2: bare CR, or LF without CR, in the head -> reject. (CR at the end may still get its LF.)
 BARE_CR_LF = re.compile(rb"(?<!\r)\n|\r[^\n]")

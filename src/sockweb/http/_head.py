@@ -25,13 +25,13 @@ from .errors import (
 from .events import Request
 from .limits import Limits
 
-_VERSIONS = {b"1.1": "1.1", b"1.0": "1.0"}
+VERSIONS = {b"1.1": "1.1", b"1.0": "1.0"}
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT")}
 _SPECIAL = frozenset((b"host", b"content-length", b"transfer-encoding", b"connection", b"expect"))
 # Transfer codings we recognise but do not decode (RFC 9112 §7): a request using one gets 501.
 _KNOWN_CODINGS = frozenset((b"gzip", b"x-gzip", b"deflate", b"compress", b"x-compress", b"identity"))
 # More than 18 significant digits cannot be a body we would accept, and stays within a C long long.
-_MAX_LENGTH_DIGITS = 18
+MAX_LENGTH_DIGITS = 18
 
 
 def parse_head(buf: bytearray, end: int, limits: Limits, field_line: re.Pattern[bytes]) -> Request:
@@ -46,7 +46,7 @@ def parse_head(buf: bytearray, end: int, limits: Limits, field_line: re.Pattern[
     if end + 4 > limits.max_head_size:
         raise HeaderFieldsTooLarge("request head too large")
     method_b, target, version_b = m.groups()
-    version = _VERSIONS.get(version_b)
+    version = VERSIONS.get(version_b)
     if version is None:
         # RFC 9110 §15.6.6: a major/minor version the server does not support -> 505.
         raise VersionNotSupported("HTTP version not supported")
@@ -196,7 +196,7 @@ def _content_length(parts: list[bytes], limits: Limits) -> int:
     # RFC 9110 §8.6: Content-Length = 1*DIGIT (no sign, no hex, no spaces inside) -> else 400.
     if not first.isdigit():
         raise BadRequest("invalid Content-Length")
-    if len(first.lstrip(b"0")) > _MAX_LENGTH_DIGITS:
+    if len(first.lstrip(b"0")) > MAX_LENGTH_DIGITS:
         raise ContentTooLarge("Content-Length too large")
     length = int(first)
     if limits.max_body_size is not None and length > limits.max_body_size:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import _abnf
+from ._head import MAX_LENGTH_DIGITS as _MAX_LENGTH_DIGITS
 from ._head import bad_request_line, parse_fields, parse_head
 from .errors import BadRequest, ContentTooLarge, HeaderFieldsTooLarge, ProtocolError, URITooLong
 from .events import NEED_DATA, PAUSED, Data, EndOfMessage, Event, Request
@@ -37,6 +38,8 @@ _FORBIDDEN_TRAILERS = frozenset(
     )
 )
 _DEFAULT_LIMITS = Limits()
+# The methods of _abnf.COMMON_REQUEST_LINE, as str.
+_COMMON_METHODS = {m.encode(): m for m in _abnf.COMMON_METHODS}
 
 
 class RequestParser:
@@ -52,9 +55,11 @@ class RequestParser:
         "_body_size",
         "_buf",
         "_chunk_state",
+        "_common_end",
         "_eof",
         "_error",
         "_field_line",
+        "_host",
         "_keep_alive",
         "_limits",
         "_line_ok",
@@ -63,14 +68,20 @@ class RequestParser:
         "_request",
         "_scan",
         "_skipped_crlf",
+        "_trimmed_line",
     )
 
     def __init__(self, limits: Limits = _DEFAULT_LIMITS) -> None:
         self._limits = limits
-        self._field_line = (
-            _abnf.FIELD_LINE if limits.allow_underscore_in_names else _abnf.FIELD_LINE_NO_UNDERSCORE
-        )
+        if limits.allow_underscore_in_names:
+            self._field_line, self._trimmed_line = _abnf.FIELD_LINE, _abnf.TRIMMED_FIELD_LINE
+        else:
+            self._field_line = _abnf.FIELD_LINE_NO_UNDERSCORE
+            self._trimmed_line = _abnf.TRIMMED_FIELD_LINE_NO_UNDERSCORE
+        # `_common_head` takes heads up to this offset of their CRLF CRLF: within both head limits.
+        self._common_end = min(limits.max_request_line, limits.max_head_size - 4)
         self._buf = bytearray()
+        self._host = b"\0"  # the last Host value found valid (NUL: none yet, never a valid value)
         self._eof = False
         self._error: ProtocolError | None = None
         self._request: Request | None = None
@@ -126,13 +137,17 @@ class RequestParser:
 
     def _read_head(self) -> Event:
         buf = self._buf
+        if not buf and not self._eof:
+            return NEED_DATA
         end = buf.find(b"\r\n\r\n", self._scan)
         if end <= 0 or buf[0] == 13:
             return self._read_head_slow(end)
-        try:
-            request = parse_head(buf, end, self._limits, self._field_line)
-        except ProtocolError as exc:
-            raise self._early_error(end + 4, True) or exc from None
+        request = self._common_head(buf, end)
+        if request is None:
+            try:
+                request = parse_head(buf, end, self._limits, self._field_line)
+            except ProtocolError as exc:
+                raise self._early_error(end + 4, True) or exc from None
         del buf[: end + 4]
         self._request = request
         self._keep_alive = request.keep_alive
@@ -149,10 +164,64 @@ class RequestParser:
             self._reader = self._end_of_message
         return request
 
+    def _common_head(self, buf: bytearray, end: int) -> Request | None:
+        """The request whose head is buf[:end + 4], if it is a common one; None sends it to `parse_head`.
+
+        Common: an origin-form target, HTTP/1.0 or 1.1, no repeated field name, no OWS after a value, and
+        no Transfer-Encoding or Expect. Such a head is validated by the same regexes and checks as in
+        `parse_head` (see `_head.parse_fields` for why the translate comparison proves every line valid),
+        but framing is read from one dict instead of a loop, and a Host value equal to the one this
+        connection sent before is not matched again. Anything else, valid or not, is left to `parse_head`,
+        which gives the verdict and the diagnosis; the result is the same either way.
+        """
+        # RFC 9112 §3 and §3.2.1: the common request-line, matched only up to the shortest head limit.
+        m = _abnf.COMMON_REQUEST_LINE.match(buf, 0, end + 2)
+        if m is None or end > self._common_end:
+            return None
+        limits = self._limits
+        method_b, target, minor = m.groups()
+        line_end = m.end()
+        fields = self._trimmed_line.findall(buf, line_end, end + 2)
+        ctls = buf[line_end : end + 2].translate(None, _abnf.NOT_CTL)
+        if ctls != b"\r\n" * len(fields) or len(fields) > limits.max_header_count:
+            return None
+        headers = [(name.lower(), value) for name, value in fields]
+        named = dict(headers)
+        if len(named) != len(headers) or b"transfer-encoding" in named or b"expect" in named:
+            return None
+        version = "1.1" if minor == b"1" else "1.0"
+        host = named.get(b"host")
+        if host is None:
+            if version == "1.1":
+                return None
+        elif host != self._host:
+            if _abnf.HOST_VALUE.fullmatch(host) is None:
+                return None
+            self._host = host
+        length = None
+        digits = named.get(b"content-length")
+        if digits is not None:
+            # RFC 9110 §8.6: Content-Length = 1*DIGIT (anything else, or a list, goes to parse_head).
+            if not digits.isdigit() or len(digits) > _MAX_LENGTH_DIGITS:
+                return None
+            length = int(digits)
+            if limits.max_body_size is not None and length > limits.max_body_size:
+                return None
+        keep_alive = version == "1.1"
+        connection = named.get(b"connection")
+        if connection is not None:
+            connection = connection.lower()
+            if connection == b"close":
+                keep_alive = False
+            elif connection == b"keep-alive":
+                # RFC 9112 §9.3 / §C.2.2: 1.1 is persistent unless "close"; 1.0 only with "keep-alive".
+                keep_alive = True
+            else:
+                return None
+        return Request(_COMMON_METHODS[method_b], target, version, headers, keep_alive, False, length, False)
+
     def _read_head_slow(self, end: int) -> Event:
         buf = self._buf
-        if not buf and not self._eof:
-            return NEED_DATA
         # RFC 9112 §2.2: a server SHOULD ignore at least one empty line (CRLF) before the request-line.
         if buf[:2] == b"\r\n" and not self._skipped_crlf:
             del buf[:2]
