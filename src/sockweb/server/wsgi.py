@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from io import BytesIO
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 from sockweb.http import BodyWriter, ProtocolError, Request, ResponsePlan, error_response, plan_response
@@ -211,6 +211,14 @@ class Exchange:
                 self.send(tail)
 
     def make_head(self, body_length: int | None) -> bytes:
+        """The response head (the plan is recorded, and a body writer made when a body follows)."""
+        plan = self.plan_head(body_length)
+        if plan.send_body:
+            self.writer = BodyWriter(plan)
+        return plan.head
+
+    def plan_head(self, body_length: int | None) -> ResponsePlan:
+        """Validate the application's status and headers and plan the response (recorded in `plan`)."""
         status = self.status
         if status is None:
             raise BadResponse("the application did not call start_response()")
@@ -267,10 +275,8 @@ class Exchange:
                 )
             if key is not None and cache is not None and len(cache) < HEAD_CACHE_SIZE:
                 cache[key] = plan
-        if plan.send_body:
-            self.writer = BodyWriter(plan)
         self.plan = plan
-        return plan.head
+        return plan
 
     def extra(self) -> bytes:
         return self.conn.state.extra
@@ -302,27 +308,29 @@ class Exchange:
             # A one-chunk body: Content-Length is known, head and body leave in one write.
             chunk = result[0]
             if type(chunk) is bytes:
+                size = len(chunk)
                 try:
-                    head = self.make_head(len(chunk))
+                    plan = self.plan_head(size)
                 except BadResponse:
                     self.fail("Invalid response from the WSGI application")
                     return True
                 except ClientDisconnected:
                     self.gone()
                     return True
-                writer = self.writer
-                if writer is None:
-                    self.send(head)
-                elif cast(ResponsePlan, self.plan).framing == "length":
-                    if len(chunk) < 65536:
-                        self.send(head + chunk)
-                    else:  # no copy of a big body: the transport writes both with one writev
-                        self.send(head)
-                        self.send(chunk)
+                # With the length known, a response that has a body is always framed by Content-Length
+                # (plan_response), and plan_head checked that the application's own length agrees.
+                if not plan.send_body:
+                    self.send(plan.head)
+                elif size < 65536:
+                    self.send(plan.head + chunk)
+                else:  # no copy of a big body: the transport writes both with one writev
+                    self.send(plan.head)
+                    self.send(chunk)
+                self.sent = size
+                if self.threaded:
+                    self.conn.state.post(self.conn.thread_done, self, plan.keep_alive)
                 else:
-                    self.send(head + writer.write(chunk) + writer.finish())
-                self.sent = len(chunk)
-                self.done(self.keep_alive())
+                    self.conn.exchange_done(self, plan.keep_alive)
                 return True
         self.result = result
         if type(result) is FileWrapper and self.conn.try_sendfile(self, result):
