@@ -168,3 +168,60 @@ def test_memory_bounded_by_head_limit() -> None:
             assert parser.next_event() is NEED_DATA
     assert info.value.status == 431
     assert parser.buffered_size <= 1100
+
+
+def _body_events(parser: RequestParser) -> tuple[bytes, list[object]]:
+    body = b""
+    events: list[object] = []
+    while True:
+        event = parser.next_event()
+        if event is NEED_DATA or event is PAUSED:
+            return body, events
+        if isinstance(event, Data):
+            body += event.data
+        else:
+            events.append(event)
+
+
+def test_length_body_pieces_pass_through_uncopied() -> None:
+    """A piece received while a Content-Length body is read from an empty buffer is handed on as is."""
+    parser = RequestParser()
+    parser.feed(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n")
+    assert isinstance(parser.next_event(), Request)
+    piece = b"abcdef"
+    parser.feed(piece)
+    assert parser.buffered_size == 6
+    assert parser.trailing_data == piece
+    event = parser.next_event()
+    assert isinstance(event, Data)
+    assert event.data is piece
+    # the body ends inside the next piece: the rest is the next request, parsed from the buffer
+    parser.feed(b"ghijGET /next HTTP/1.1\r\nHost: h\r\n\r\n")
+    body, events = _body_events(parser)
+    assert body == b"ghij"
+    assert isinstance(events[0], EndOfMessage)
+    assert isinstance(events[1], Request) and events[1].target == b"/next"
+
+
+def test_length_body_pieces_fed_twice_before_parsing_keep_their_order() -> None:
+    parser = RequestParser()
+    parser.feed(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\n\r\n")
+    assert isinstance(parser.next_event(), Request)
+    for piece in (b"abc", b"def", b"ghi"):
+        parser.feed(piece)
+    assert parser.buffered_size == 9
+    body, events = _body_events(parser)
+    assert body == b"abcdefghi"
+    assert isinstance(events[0], EndOfMessage)
+
+
+def test_length_body_cut_short_by_eof_with_a_piece_pending() -> None:
+    parser = RequestParser()
+    parser.feed(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\n\r\nab")
+    assert isinstance(parser.next_event(), Request)
+    assert parser.next_event() == Data(b"ab")
+    parser.feed(b"cd")
+    parser.feed(b"")
+    assert parser.next_event() == Data(b"cd")
+    with pytest.raises(BadRequest):
+        parser.next_event()

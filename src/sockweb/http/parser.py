@@ -56,6 +56,7 @@ class RequestParser:
         "_buf",
         "_chunk_state",
         "_common_end",
+        "_direct",
         "_eof",
         "_error",
         "_field_line",
@@ -63,6 +64,7 @@ class RequestParser:
         "_keep_alive",
         "_limits",
         "_line_ok",
+        "_piece",
         "_reader",
         "_remaining",
         "_request",
@@ -81,6 +83,8 @@ class RequestParser:
         # `_common_head` takes heads up to this offset of their CRLF CRLF: within both head limits.
         self._common_end = min(limits.max_request_line, limits.max_head_size - 4)
         self._buf = bytearray()
+        self._direct = False  # reading a Content-Length body with nothing buffered: see `_feed_body`
+        self._piece: bytes | None = None
         self._host = b"\0"  # the last Host value found valid (NUL: none yet, never a valid value)
         self._eof = False
         self._error: ProtocolError | None = None
@@ -100,7 +104,10 @@ class RequestParser:
         if data:
             if self._eof:
                 raise RuntimeError("feed() after EOF")
-            self._buf += data
+            if self._direct:
+                self._feed_body(data)
+            else:
+                self._buf += data
         else:
             self._eof = True
 
@@ -116,12 +123,14 @@ class RequestParser:
     @property
     def trailing_data(self) -> bytes:
         """Bytes received but not parsed (e.g. what follows a request that closed the connection)."""
-        return bytes(self._buf)
+        piece = self._piece
+        return bytes(self._buf) if piece is None else piece
 
     @property
     def buffered_size(self) -> int:
         """Number of bytes received but not yet parsed."""
-        return len(self._buf)
+        piece = self._piece
+        return len(self._buf) if piece is None else len(piece)
 
     @property
     def request(self) -> Request | None:
@@ -160,6 +169,7 @@ class RequestParser:
         elif request.content_length:
             self._remaining = request.content_length
             self._reader = self._read_length
+            self._direct = not buf
         else:
             self._reader = self._end_of_message
         return request
@@ -276,20 +286,43 @@ class RequestParser:
             found.append((limits.max_trailer_size, HeaderFieldsTooLarge("trailer section too large")))
         return min(found, key=lambda item: item[0])[1] if found else None
 
+    def _feed_body(self, data: bytes) -> None:
+        """Received bytes while a Content-Length body is read from an empty buffer: a piece is kept as
+        it came, so that a large body passes through without being copied into the buffer and out."""
+        piece = self._piece
+        if piece is None:
+            self._piece = data
+        else:  # a second piece before the first was parsed: buffer both, in order
+            self._piece = None
+            self._direct = False
+            self._buf += piece
+            self._buf += data
+
     def _read_length(self) -> Event:
-        buf = self._buf
-        n = len(buf)
-        if n == 0:
-            return self._need_body_data()
         remaining = self._remaining
-        if n <= remaining:
-            data = bytes(buf)
-            buf.clear()
+        data = self._piece
+        if data is not None:
+            self._piece = None
+            if len(data) > remaining:  # the body ends inside this piece: buffer what follows it
+                self._buf += memoryview(data)[remaining:]
+                self._direct = False
+                data = data[:remaining]
         else:
-            data = bytes(buf[:remaining])
-            del buf[:remaining]
+            buf = self._buf
+            n = len(buf)
+            if n == 0:
+                self._direct = True
+                return self._need_body_data()
+            if n <= remaining:
+                data = bytes(buf)
+                buf.clear()
+                self._direct = True
+            else:
+                data = bytes(buf[:remaining])
+                del buf[:remaining]
         self._remaining = remaining = remaining - len(data)
         if remaining == 0:
+            self._direct = False
             self._reader = self._end_of_message
         return Data(data)
 
