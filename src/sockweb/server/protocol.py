@@ -5,7 +5,8 @@ the sans-io parser; a complete body-less request is answered inline, head and bo
 that is written once per `data_received`, so 16 pipelined requests cost one send. Requests are answered
 strictly in order: while a response is pending nothing more is parsed, and reading pauses if the client
 keeps sending (or stops reading its responses). Bodies up to `BODY_BUFFER` are collected before the
-application runs; larger ones, and every ``Expect: 100-continue`` request, stream through a bounded
+application runs, as long as the process holds at most `BUFFER_BUDGET` of such bodies; larger ones,
+those beyond the budget, and every ``Expect: 100-continue`` request stream through a bounded
 `StreamInput` to the application running in a worker thread. Writes from worker threads reach the loop
 through `ServerState.post`. Timeouts cost nothing per request: the state's sweeper calls
 `check_timeouts` once a second, which compares timestamps (idle keep-alive, request-head deadline,
@@ -49,7 +50,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sockweb.error")
 
-BODY_BUFFER = 256 * 1024  # bodies up to this size are read whole before the application runs
+BODY_BUFFER = 4 << 20  # bodies up to this size are read whole before the application runs ...
+BUFFER_BUDGET = 64 << 20  # ... while all connections of the process hold at most this much of them
 SMALL_BODY = 64 * 1024  # ... and up to this size joined into a BytesIO
 DRAIN_LIMIT = 1 << 20  # an unread body is discarded up to this size, beyond it the connection closes
 INPUT_HIGH = 256 * 1024  # a streaming body pauses reading above this many buffered bytes
@@ -155,6 +157,10 @@ class HttpProtocol(asyncio.Protocol):
         sink = self.sink
         if isinstance(sink, StreamInput):
             sink.abort()
+        elif sink is _BUFFER:
+            self.sink = None
+            self.state.buffered -= self.body_size  # a body that will never be complete
+            self.body_parts = []
         if self.wake is not None:
             self.wake.set()
         ex = self.exchange
@@ -250,7 +256,11 @@ class HttpProtocol(asyncio.Protocol):
             self.parser.next_event()  # type: ignore[union-attr]  # the EndOfMessage of a body-less request
             environ["wsgi.input"] = EMPTY_INPUT
             self.dispatch(ex)
-        elif req.expect_continue or (req.content_length or 0) > BODY_BUFFER:
+        elif (
+            req.expect_continue
+            or (req.content_length or 0) > BODY_BUFFER
+            or (req.content_length or 0) + state.buffered > BUFFER_BUDGET
+        ):
             self.start_stream(ex, [])
         else:
             self.sink = _BUFFER
@@ -262,10 +272,14 @@ class HttpProtocol(asyncio.Protocol):
     def on_body(self, data: bytes) -> None:
         sink = self.sink
         if sink is _BUFFER:
+            state = self.state
             self.body_parts.append(data)
             self.body_size += len(data)
+            state.buffered += len(data)
             self.paused_since = monotonic()
-            if self.body_size > BODY_BUFFER:
+            if self.body_size > BODY_BUFFER or state.buffered > BUFFER_BUDGET:
+                # Too big to wait for, or too much held by all connections: stream the rest.
+                state.buffered -= self.body_size
                 ex, self.pending = self.pending, None
                 assert ex is not None
                 self.start_stream(ex, self.body_parts)
@@ -287,6 +301,7 @@ class HttpProtocol(asyncio.Protocol):
             assert ex is not None
             parts, self.body_parts = self.body_parts, []
             size = self.body_size
+            self.state.buffered -= size
             if size <= SMALL_BODY:
                 ex.environ["wsgi.input"] = BytesIO(parts[0] if len(parts) == 1 else b"".join(parts))
             else:

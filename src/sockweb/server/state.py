@@ -59,6 +59,7 @@ class ServerState:
             allow_underscore_in_names=config.allow_underscore_headers,
         )
         self.connections: set[HttpProtocol] = set()
+        self.buffered = 0  # bytes of request bodies being collected before their application runs
         self.max_connections = config.max_connections
         self.keepalive_timeout = config.keepalive_timeout
         self.header_timeout = config.header_timeout
