@@ -8,7 +8,7 @@ memory) are in test_http.py.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -68,13 +68,24 @@ def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 
 
 @pytest.fixture
-def state() -> Iterator[ServerState]:
+def make_state() -> Iterator[Callable[..., ServerState]]:
     SEEN.clear()
     loop = asyncio.new_event_loop()
-    state = ServerState(Config(dispatch="inline"), app, loop)
-    yield state
-    state.shutdown()
+    states: list[ServerState] = []
+
+    def make(**settings: Any) -> ServerState:
+        states.append(ServerState(Config(dispatch="inline", **settings), app, loop))
+        return states[-1]
+
+    yield make
+    for state in states:
+        state.shutdown()
     loop.close()
+
+
+@pytest.fixture
+def state(make_state: Callable[..., ServerState]) -> ServerState:
+    return make_state()
 
 
 def connect(state: ServerState) -> tuple[HttpProtocol, Transport]:
@@ -105,8 +116,8 @@ def test_a_body_within_the_limit_is_collected_and_the_app_runs_inline(state: Ser
     assert state.pool.size == 0  # no thread was needed
 
 
-def test_a_body_over_the_limit_streams_to_a_thread(state: ServerState, monkeypatch) -> None:
-    monkeypatch.setattr(protocol, "BODY_BUFFER", 1 << 20)
+def test_a_body_over_the_limit_streams_to_a_thread(make_state: Callable[..., ServerState]) -> None:
+    state = make_state(body_buffer=1 << 20)
     conn, _ = connect(state)
     conn.data_received(head(2 << 20))  # known to be too big: streamed at once
     assert isinstance(conn.sink, StreamInput)
@@ -115,9 +126,9 @@ def test_a_body_over_the_limit_streams_to_a_thread(state: ServerState, monkeypat
 
 
 def test_a_chunked_body_switches_to_streaming_when_it_grows_past_the_limit(
-    state: ServerState, monkeypatch
+    make_state: Callable[..., ServerState],
 ) -> None:
-    monkeypatch.setattr(protocol, "BODY_BUFFER", 1 << 20)
+    state = make_state(body_buffer=1 << 20)
     conn, _ = connect(state)
     conn.data_received(b"POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
     for _ in range(4):
@@ -129,9 +140,9 @@ def test_a_chunked_body_switches_to_streaming_when_it_grows_past_the_limit(
     conn.connection_lost(None)
 
 
-def test_the_budget_is_shared_by_all_connections(state: ServerState, monkeypatch) -> None:
+def test_the_budget_is_shared_by_all_connections(make_state: Callable[..., ServerState]) -> None:
     mib = 1 << 20
-    monkeypatch.setattr(protocol, "BUFFER_BUDGET", 5 * mib // 2)
+    state = make_state(body_buffer_budget=5 * mib // 2)
     first, _ = connect(state)
     first.data_received(head(2 * mib))
     send_body(first, mib)
@@ -170,3 +181,17 @@ def test_a_malformed_body_gives_its_share_back(state: ServerState) -> None:
     assert transport.written.startswith(b"HTTP/1.1 400 ")
     conn.connection_lost(None)
     assert state.buffered == 0
+
+
+def test_body_buffer_zero_streams_every_body(make_state: Callable[..., ServerState]) -> None:
+    state = make_state(body_buffer=0)
+    conn, _ = connect(state)
+    conn.data_received(head(10))
+    assert isinstance(conn.sink, StreamInput)
+    conn.connection_lost(None)
+    chunked, _ = connect(state)
+    chunked.data_received(b"POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
+    chunked.data_received(b"1\r\nx\r\n")
+    assert isinstance(chunked.sink, StreamInput)
+    assert state.buffered == 0
+    chunked.connection_lost(None)

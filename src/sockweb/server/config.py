@@ -445,6 +445,26 @@ class Config:
         help="Largest request body (413 beyond); unlimited when unset.",
         section="http",
     )
+    body_buffer: int = setting(
+        4 << 20,
+        validate=non_negative,
+        metavar="BYTES",
+        help=(
+            "Collect request bodies up to this size before calling the application (0: stream every "
+            "body to a worker thread as it arrives)."
+        ),
+        section="http",
+    )
+    body_buffer_budget: int = setting(
+        64 << 20,
+        validate=non_negative,
+        metavar="BYTES",
+        help=(
+            "At most this many body bytes collected at once by all connections of a process; bodies "
+            "beyond it stream."
+        ),
+        section="http",
+    )
     max_chunk_ext: int = setting(
         4096,
         validate=positive,

@@ -4,8 +4,8 @@ Strategy (the hot path is `data_received -> process -> Exchange.run`): received 
 the sans-io parser; a complete body-less request is answered inline, head and body queued in one buffer
 that is written once per `data_received`, so 16 pipelined requests cost one send. Requests are answered
 strictly in order: while a response is pending nothing more is parsed, and reading pauses if the client
-keeps sending (or stops reading its responses). Bodies up to `BODY_BUFFER` are collected before the
-application runs, as long as the process holds at most `BUFFER_BUDGET` of such bodies; larger ones,
+keeps sending (or stops reading its responses). Bodies up to `--body-buffer` are collected before the
+application runs, as long as the process holds at most `--body-buffer-budget` of them; larger ones,
 those beyond the budget, and every ``Expect: 100-continue`` request stream through a bounded
 `StreamInput` to the application running in a worker thread. Writes from worker threads reach the loop
 through `ServerState.post`. Timeouts cost nothing per request: the state's sweeper calls
@@ -50,9 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sockweb.error")
 
-BODY_BUFFER = 4 << 20  # bodies up to this size are read whole before the application runs ...
-BUFFER_BUDGET = 64 << 20  # ... while all connections of the process hold at most this much of them
-SMALL_BODY = 64 * 1024  # ... and up to this size joined into a BytesIO
+SMALL_BODY = 64 * 1024  # collected bodies up to this size are joined into a BytesIO
 DRAIN_LIMIT = 1 << 20  # an unread body is discarded up to this size, beyond it the connection closes
 INPUT_HIGH = 256 * 1024  # a streaming body pauses reading above this many buffered bytes
 INPUT_LOW = 64 * 1024
@@ -258,8 +256,8 @@ class HttpProtocol(asyncio.Protocol):
             self.dispatch(ex)
         elif (
             req.expect_continue
-            or (req.content_length or 0) > BODY_BUFFER
-            or (req.content_length or 0) + state.buffered > BUFFER_BUDGET
+            or (req.content_length or 0) > state.body_buffer
+            or (req.content_length or 0) + state.buffered > state.buffer_budget
         ):
             self.start_stream(ex, [])
         else:
@@ -277,7 +275,7 @@ class HttpProtocol(asyncio.Protocol):
             self.body_size += len(data)
             state.buffered += len(data)
             self.paused_since = monotonic()
-            if self.body_size > BODY_BUFFER or state.buffered > BUFFER_BUDGET:
+            if self.body_size > state.body_buffer or state.buffered > state.buffer_budget:
                 # Too big to wait for, or too much held by all connections: stream the rest.
                 state.buffered -= self.body_size
                 ex, self.pending = self.pending, None

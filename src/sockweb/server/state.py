@@ -59,6 +59,8 @@ class ServerState:
             allow_underscore_in_names=config.allow_underscore_headers,
         )
         self.connections: set[HttpProtocol] = set()
+        self.body_buffer = config.body_buffer  # bodies up to this size are collected before the call ...
+        self.buffer_budget = config.body_buffer_budget  # ... while the process holds at most this of them
         self.buffered = 0  # bytes of request bodies being collected before their application runs
         self.max_connections = config.max_connections
         self.keepalive_timeout = config.keepalive_timeout
