@@ -26,7 +26,7 @@ from .events import Request
 from .limits import Limits
 
 VERSIONS = {b"1.1": "1.1", b"1.0": "1.0"}
-_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT")}
+_METHODS = {m.encode(): m for m in (*_abnf.COMMON_METHODS, "CONNECT")}
 _SPECIAL = frozenset((b"host", b"content-length", b"transfer-encoding", b"connection", b"expect"))
 # Transfer codings we recognise but do not decode (RFC 9112 §7): a request using one gets 501.
 _KNOWN_CODINGS = frozenset((b"gzip", b"x-gzip", b"deflate", b"compress", b"x-compress", b"identity"))

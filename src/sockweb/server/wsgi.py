@@ -327,10 +327,7 @@ class Exchange:
                     self.send(plan.head)
                     self.send(chunk)
                 self.sent = size
-                if self.threaded:
-                    self.conn.state.post(self.conn.thread_done, self, plan.keep_alive)
-                else:
-                    self.conn.exchange_done(self, plan.keep_alive)
+                self.done(plan.keep_alive)
                 return True
         self.result = result
         if type(result) is FileWrapper and self.conn.try_sendfile(self, result):
