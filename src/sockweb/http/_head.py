@@ -78,7 +78,8 @@ def parse_fields(
     if len(fields) > limits.max_header_count:
         raise HeaderFieldsTooLarge("too many header fields")
     # RFC 9112 §5: OWS after the value is not part of it (the regex already left out the OWS before it).
-    if b" \r" in blanks_and_ctls or b"\t\r" in blanks_and_ctls:
+    # (`find`, not `in`: `bytes in bytes` first tries its operand as an int, at the cost of an exception.)
+    if blanks_and_ctls.find(b" \r") >= 0 or blanks_and_ctls.find(b"\t\r") >= 0:
         return [(name.lower(), value.rstrip(b" \t")) for name, value in fields]
     return [(name.lower(), value) for name, value in fields]
 

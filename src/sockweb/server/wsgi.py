@@ -76,13 +76,12 @@ def build_environ(
     if target[0] != 47 and b"://" in target:  # 47: "/"
         target, authority = _absolute_form(target)
     env["REQUEST_METHOD"] = req.method
-    env["RAW_URI"] = raw_uri = target.decode("latin-1")
-    if b"?" in target:
-        path, _, query = target.partition(b"?")
-        env["QUERY_STRING"] = query.decode("latin-1")
-        env["PATH_INFO"] = (unquote_to_bytes(path) if b"%" in path else path).decode("latin-1")
-    else:  # the template holds QUERY_STRING ""
-        env["PATH_INFO"] = unquote_to_bytes(target).decode("latin-1") if b"%" in target else raw_uri
+    # Searched as str: `bytes in bytes` first tries (and fails) to read its operand as an int, which
+    # costs an exception on every call.
+    env["RAW_URI"] = path = target.decode("latin-1")
+    if "?" in path:
+        path, _, env["QUERY_STRING"] = path.partition("?")  # the template holds QUERY_STRING ""
+    env["PATH_INFO"] = unquote_to_bytes(path.encode("latin-1")).decode("latin-1") if "%" in path else path
     if req.http_version != "1.1":  # the template holds HTTP/1.1
         env["SERVER_PROTOCOL"] = "HTTP/1.0"
     env["REMOTE_ADDR"] = remote_addr
