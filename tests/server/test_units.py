@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 
@@ -148,6 +149,18 @@ def test_thread_pool_grows_to_its_bound():
         assert done.acquire(timeout=10)
     pool.shutdown()
     assert names <= {"t-pool-0", "t-pool-1", "t-pool-2"}
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="no SCHED_BATCH on this OS")
+def test_pool_threads_do_not_preempt_the_loop_thread():
+    pool = ThreadPool(1, name="t-batch")
+    policies: list[int] = []
+    done = threading.Event()
+    pool.submit(lambda: (policies.append(os.sched_getscheduler(0)), done.set()))
+    assert done.wait(10)
+    pool.shutdown()
+    assert policies == [os.SCHED_BATCH]
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the calling (loop) thread is left as it was
 
 
 def test_auto_policy_distinguishes_waiting_from_computing():
