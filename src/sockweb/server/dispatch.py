@@ -131,17 +131,16 @@ class AutoPolicy:
             self.slow_call()
 
 
-def batch_scheduling() -> bool:
-    """Put the calling thread under SCHED_BATCH (no wake-up preemption) where the OS has it and the thread
-    runs under the normal policy; True if it now does."""
+def batch_scheduling() -> None:
+    """Put the calling thread under SCHED_BATCH (no wake-up preemption) where the OS has it, unless the
+    thread runs under another policy than the normal one (a real-time one is left alone)."""
     if _SCHED_BATCH is None:
-        return False
+        return
     try:
         if os.sched_getscheduler(0) == os.SCHED_OTHER:
             os.sched_setscheduler(0, _SCHED_BATCH, os.sched_param(0))
-        return os.sched_getscheduler(0) == _SCHED_BATCH
     except OSError:  # not permitted here (a sandbox): keep the normal policy
-        return False
+        pass
 
 
 def voluntary_switches() -> int:
