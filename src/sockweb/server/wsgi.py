@@ -73,7 +73,7 @@ def build_environ(
     env = template.copy()
     target = req.target
     authority = None
-    if target[0] != 47 and b"://" in target:  # 47: "/"
+    if target[0] != 47 and target.find(b"://") >= 0:  # 47: "/"
         target, authority = _absolute_form(target)
     env["REQUEST_METHOD"] = req.method
     # Searched as str: `bytes in bytes` first tries (and fails) to read its operand as an int, which
