@@ -72,9 +72,13 @@ class ServerHandle:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+                self.kill()
         return self.proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the server and reap it."""
+        self.proc.kill()
+        self.proc.wait(5)
 
 
 def start_server(

@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -79,16 +78,8 @@ class Server(ServerHandle):
     def send(self, sig: int) -> None:
         os.kill(self.pid, sig)
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()  # the whole session, workers included
-        return self.proc.returncode
-
     def kill(self) -> None:
+        """SIGKILL the whole session, workers included, and reap the master."""
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
