@@ -64,7 +64,9 @@ def test_events_equality_and_repr() -> None:
     assert Data(b"a") == Data(b"a") and Data(b"a") != Data(b"b") and Data(b"a") != EndOfMessage()
     assert EndOfMessage() == EndOfMessage([]) and EndOfMessage() != Data(b"")
     assert repr(Data(b"a")) == "Data(b'a')"
-    assert repr(EndOfMessage([(b"a", b"b")])) == "EndOfMessage(trailers=[(b'a', b'b')])"
+    assert repr(EndOfMessage([(b"a", b"b")])) == "EndOfMessage(trailers=((b'a', b'b'),))"
+    # Trailers are kept as a tuple, so the shared end of a message without trailers cannot be altered.
+    assert EndOfMessage([(b"a", b"b")]).trailers == ((b"a", b"b"),)
     assert repr(NEED_DATA) == "NEED_DATA" and repr(PAUSED) == "PAUSED"
 
 

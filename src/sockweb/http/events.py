@@ -7,6 +7,7 @@ machinery and no validation here (the parser validated everything before buildin
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 
 class Signal(enum.Enum):
@@ -93,12 +94,13 @@ class Data:
 
 
 class EndOfMessage:
-    """The request body is complete. `trailers`: the chunked trailer fields (never merged into headers)."""
+    """The request body is complete. `trailers`: the chunked trailer fields (never merged into headers),
+    a tuple, so that the parser can hand out one shared event for every message without trailers."""
 
     __slots__ = ("trailers",)
 
-    def __init__(self, trailers: list[tuple[bytes, bytes]] | None = None) -> None:
-        self.trailers = [] if trailers is None else trailers
+    def __init__(self, trailers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+        self.trailers = tuple(trailers)
 
     def __repr__(self) -> str:
         return f"EndOfMessage(trailers={self.trailers!r})"

@@ -1,9 +1,11 @@
 """RequestParser: the server side of one HTTP/1.1 connection, bytes in, events out.
 
 Strategy (h11's reader split, flattened for speed): the parser holds one bytearray of unparsed bytes and a
-bound method `_reader` for the current state (head, Content-Length body, chunked body, end of message,
-paused, failed); `next_event` just calls it. Consumed bytes are deleted from the front of the bytearray,
-which CPython does in amortised O(1), so the buffer always starts at the next unparsed byte.
+bound method for the current state (head, Content-Length body, chunked body, end of message, paused,
+failed). That bound method *is* the `next_event` attribute, so a call goes straight to the state's reader;
+a reader that raises a ProtocolError records it first (`_fail`), which makes the failure permanent.
+Consumed bytes are deleted from the front of the bytearray, which CPython does in amortised O(1), so the
+buffer always starts at the next unparsed byte.
 
 No quadratic work on slow or hostile input: while the head (or a chunk-size line, or the trailer section)
 is incomplete, the parser remembers how far it already searched for the terminator and for bare CR/LF, and
@@ -23,6 +25,8 @@ from .limits import Limits
 
 # chunked sub-states
 _SIZE, _DATA, _DATA_END, _TRAILERS = range(4)
+# The end of every message without trailers (immutable, so one object serves all).
+_END = EndOfMessage()
 # RFC 9110 §6.5.1: fields about framing, routing or the connection must not be sent as trailers; accepting
 # them invites a later component to merge them, so they are refused.
 _FORBIDDEN_TRAILERS = frozenset(
@@ -57,20 +61,22 @@ class RequestParser:
         "_chunk_state",
         "_common_end",
         "_direct",
+        "_end_reader",
         "_eof",
         "_error",
         "_field_line",
+        "_head_reader",
         "_host",
         "_keep_alive",
         "_limits",
         "_line_ok",
         "_piece",
-        "_reader",
         "_remaining",
         "_request",
         "_scan",
         "_skipped_crlf",
         "_trimmed_line",
+        "next_event",
     )
 
     def __init__(self, limits: Limits = _DEFAULT_LIMITS) -> None:
@@ -93,7 +99,11 @@ class RequestParser:
         self._remaining = 0
         self._body_size = 0
         self._chunk_state = _SIZE
-        self._reader: Callable[[], Event] = self._read_head
+        # The two readers every request passes through, bound once (binding a method allocates).
+        self._head_reader: Callable[[], Event] = self._read_head
+        self._end_reader: Callable[[], Event] = self._end_of_message
+        # next_event() -> the next Request, Data or EndOfMessage; NEED_DATA or PAUSED; or raise ProtocolError.
+        self.next_event = self._head_reader
         self._reset_scan()
         self._skipped_crlf = False
 
@@ -110,15 +120,6 @@ class RequestParser:
                 self._buf += data
         else:
             self._eof = True
-
-    def next_event(self) -> Event:
-        """The next Request, Data or EndOfMessage; NEED_DATA or PAUSED; or raise ProtocolError."""
-        try:
-            return self._reader()
-        except ProtocolError as exc:
-            self._error = exc
-            self._reader = self._failed
-            raise
 
     @property
     def trailing_data(self) -> bytes:
@@ -149,14 +150,18 @@ class RequestParser:
         if not buf and not self._eof:
             return NEED_DATA
         end = buf.find(b"\r\n\r\n", self._scan)
-        if end <= 0 or buf[0] == 13:
-            return self._read_head_slow(end)
-        request = self._common_head(buf, end)
-        if request is None:
-            try:
-                request = parse_head(buf, end, self._limits, self._field_line)
-            except ProtocolError as exc:
-                raise self._early_error(end + 4, True) or exc from None
+        try:
+            if end <= 0 or buf[0] == 13:
+                return self._read_head_slow(end)
+            request = self._common_head(buf, end)
+            if request is None:
+                try:
+                    request = parse_head(buf, end, self._limits, self._field_line)
+                except ProtocolError as exc:
+                    raise self._early_error(end + 4, True) or exc from None
+        except ProtocolError as exc:
+            self._fail(exc)
+            raise
         del buf[: end + 4]
         self._request = request
         self._keep_alive = request.keep_alive
@@ -165,13 +170,13 @@ class RequestParser:
         if request.chunked:
             self._chunk_state = _SIZE
             self._body_size = 0
-            self._reader = self._read_chunked
+            self.next_event = self._read_chunked
         elif request.content_length:
             self._remaining = request.content_length
-            self._reader = self._read_length
+            self.next_event = self._read_length
             self._direct = not buf
         else:
-            self._reader = self._end_of_message
+            self.next_event = self._end_reader
         return request
 
     def _common_head(self, buf: bytearray, end: int) -> Request | None:
@@ -251,7 +256,7 @@ class RequestParser:
             raise error
         if self._eof:
             if n == 0:
-                self._reader = self._paused
+                self.next_event = self._paused
                 return PAUSED
             raise BadRequest("connection closed in the middle of a request head")
         self._scan = n - 3 if n > 3 else 0
@@ -323,43 +328,47 @@ class RequestParser:
         self._remaining = remaining = remaining - len(data)
         if remaining == 0:
             self._direct = False
-            self._reader = self._end_of_message
+            self.next_event = self._end_reader
         return Data(data)
 
     def _read_chunked(self) -> Event:
         buf = self._buf
-        while True:
-            state = self._chunk_state
-            if state == _DATA:
-                n = len(buf)
-                if n == 0:
-                    return self._need_body_data()
-                remaining = self._remaining
-                if n <= remaining:
-                    data = bytes(buf)
-                    buf.clear()
+        try:
+            while True:
+                state = self._chunk_state
+                if state == _DATA:
+                    n = len(buf)
+                    if n == 0:
+                        return self._need_body_data()
+                    remaining = self._remaining
+                    if n <= remaining:
+                        data = bytes(buf)
+                        buf.clear()
+                    else:
+                        data = bytes(buf[:remaining])
+                        del buf[:remaining]
+                    self._remaining = remaining = remaining - len(data)
+                    if remaining == 0:
+                        self._chunk_state = _DATA_END
+                    return Data(data)
+                if state == _SIZE:
+                    if not self._chunk_size_line():
+                        return self._need_body_data()
+                elif state == _DATA_END:
+                    n = len(buf)
+                    # RFC 9112 §7.1: chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF -> the CRLF after
+                    # every chunk's data is checked; anything else -> 400 (as soon as a wrong byte is seen).
+                    if (n >= 1 and buf[0] != 13) or (n >= 2 and buf[1] != 10):
+                        raise BadRequest("missing CRLF after chunk data")
+                    if n < 2:
+                        return self._need_body_data()
+                    del buf[:2]
+                    self._chunk_state = _SIZE
                 else:
-                    data = bytes(buf[:remaining])
-                    del buf[:remaining]
-                self._remaining = remaining = remaining - len(data)
-                if remaining == 0:
-                    self._chunk_state = _DATA_END
-                return Data(data)
-            if state == _SIZE:
-                if not self._chunk_size_line():
-                    return self._need_body_data()
-            elif state == _DATA_END:
-                n = len(buf)
-                # RFC 9112 §7.1: chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF -> the CRLF after
-                # every chunk's data is checked; anything else -> 400 (as soon as a wrong byte is seen).
-                if (n >= 1 and buf[0] != 13) or (n >= 2 and buf[1] != 10):
-                    raise BadRequest("missing CRLF after chunk data")
-                if n < 2:
-                    return self._need_body_data()
-                del buf[:2]
-                self._chunk_state = _SIZE
-            else:
-                return self._read_trailers()
+                    return self._read_trailers()
+        except ProtocolError as exc:
+            self._fail(exc)
+            raise
 
     def _chunk_size_line(self) -> bool:
         buf = self._buf
@@ -431,18 +440,24 @@ class RequestParser:
     def _need_body_data(self) -> Event:
         # RFC 9112 §8: a message whose body is cut short by the connection closing is incomplete -> error.
         if self._eof:
-            raise BadRequest("connection closed before the request body was complete")
+            raise self._fail(BadRequest("connection closed before the request body was complete"))
         return NEED_DATA
 
     def _end_of_message(self) -> Event:
         # RFC 9112 §9.6: after a request that closes the connection, the server reads nothing more.
-        self._reader = self._read_head if self._keep_alive else self._paused
-        return EndOfMessage([])
+        self.next_event = self._head_reader if self._keep_alive else self._paused
+        return _END
 
     def _finish(self, trailers: list[tuple[bytes, bytes]]) -> Event:
         # RFC 9112 §9.6: after a request that closes the connection, the server reads nothing more.
-        self._reader = self._read_head if self._keep_alive else self._paused
-        return EndOfMessage(trailers)
+        self.next_event = self._head_reader if self._keep_alive else self._paused
+        return EndOfMessage(trailers) if trailers else _END
+
+    def _fail(self, exc: ProtocolError) -> ProtocolError:
+        """Record `exc`: from now on `next_event` raises it again."""
+        self._error = exc
+        self.next_event = self._failed
+        return exc
 
     def _paused(self) -> Event:
         return PAUSED
