@@ -212,7 +212,7 @@ class HttpProtocol(asyncio.Protocol):
             while not self.closed:
                 if self.sink is not None:
                     event = parser.next_event()
-                    cls = event.__class__
+                    cls = type(event)
                     if cls is Data:
                         self.on_body(event.data)  # type: ignore[union-attr]
                     elif cls is EndOfMessage:
@@ -227,7 +227,7 @@ class HttpProtocol(asyncio.Protocol):
                     break
                 else:
                     event = parser.next_event()
-                    if event.__class__ is Request:
+                    if type(event) is Request:
                         self.on_request(event)
                     elif event is NEED_DATA:
                         if not self.head_start and parser.buffered_size:

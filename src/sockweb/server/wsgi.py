@@ -219,10 +219,6 @@ class Exchange:
     def plan_head(self, body_length: int | None) -> ResponsePlan:
         """Validate the application's status and headers and plan the response (recorded in `plan`)."""
         status = self.status
-        if status is None:
-            raise BadResponse("the application did not call start_response()")
-        if type(status) is not str:
-            raise BadResponse(f"the status must be a str, got {type(status).__name__}")
         conn = self.conn
         if conn.body_error is not None:
             raise ClientDisconnected("the request body was malformed")
@@ -235,6 +231,7 @@ class Exchange:
         plan: ResponsePlan | None = None
         if cache is not None and body_length is not None:
             # The same status, headers and length give the same head (within the second of its Date).
+            # Only validated heads are cached, so a hit needs no check of the status.
             try:
                 key = (
                     status,
@@ -249,6 +246,10 @@ class Exchange:
             except TypeError:  # unhashable headers: validated (and refused) by plan_response below
                 key = None
         if plan is None:
+            if status is None:
+                raise BadResponse("the application did not call start_response()")
+            if type(status) is not str:
+                raise BadResponse(f"the status must be a str, got {type(status).__name__}")
             try:
                 extra = self.extra()
                 # RFC 9110 §5.3: no second Date or Server field when the application set its own.
