@@ -84,6 +84,12 @@ def test_no_content_length_in_1xx_and_204(status: str) -> None:
     assert (plan.framing, plan.send_body, plan.content_length) == ("none", False, None)
 
 
+def test_204_without_content_length() -> None:
+    plan = plan_response(req(), "204 No Content", [("X", "y")], body_length=None)
+    assert lines(plan) == [b"HTTP/1.1 204 No Content", b"X: y"]
+    assert (plan.framing, plan.send_body, plan.content_length) == ("none", False, None)
+
+
 def test_304_keeps_content_length_but_sends_no_body() -> None:
     plan = plan_response(req(), "304 Not Modified", [("Content-Length", "10")], body_length=None)
     assert lines(plan) == [b"HTTP/1.1 304 Not Modified", b"Content-Length: 10"]
