@@ -130,6 +130,34 @@ def test_environ_from_request():
     assert env["wsgi.version"] == (1, 0) and env["SERVER_PROTOCOL"] == "HTTP/1.1"
 
 
+def test_environ_calls_the_proxy_fixer_only_for_forwarding_headers():
+    class Recorder:
+        def __init__(self) -> None:
+            self.seen: list[str | None] = []
+
+        def apply(self, environ) -> None:
+            self.seen.append(environ.get("HTTP_X_FORWARDED_FOR"))
+
+    proxy = Recorder()
+    keys = new_header_keys()
+    template = environ_template("127.0.0.1", "8000", "http", True)
+    heads = [
+        b"GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n\r\n",
+        # The same name again (a cached name would not be seen), then another spelling of it.
+        b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 5.6.7.8\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nForwarded: for=1.1.1.1\r\n\r\n",
+    ]
+    for raw in heads:
+        parser = RequestParser()
+        parser.feed(raw)
+        env = build_environ(template, keys, parser.next_event(), "127.0.0.1", "5555", proxy)  # type: ignore[arg-type]
+        assert env["wsgi.input"].read() == b""
+    assert proxy.seen == ["1.2.3.4", "5.6.7.8", None]
+    assert b"x-a" in keys and b"x-forwarded-for" not in keys and b"forwarded" not in keys
+
+
 def test_thread_pool_grows_to_its_bound():
     pool = ThreadPool(3, name="t-pool")
     gate = threading.Event()

@@ -42,7 +42,7 @@ from sockweb.server.dispatch import (
     voluntary_switches,
 )
 from sockweb.server.filewrapper import FileWrapper, sendfile_to
-from sockweb.server.input import EMPTY_INPUT, ClientDisconnected, StreamInput
+from sockweb.server.input import ClientDisconnected, StreamInput
 from sockweb.server.wsgi import Environ, Exchange, build_environ
 
 if TYPE_CHECKING:
@@ -244,15 +244,14 @@ class HttpProtocol(asyncio.Protocol):
     def on_request(self, req: Request) -> None:
         self.head_start = 0.0
         state = self.state
-        environ = build_environ(self.template, state.header_keys, req, self.remote_addr, self.remote_port)
-        if state.proxy is not None:
-            state.proxy.apply(environ)
+        environ = build_environ(
+            self.template, state.header_keys, req, self.remote_addr, self.remote_port, state.proxy
+        )
         ex = state.exchange_class(self, req, environ)
         if state.timed:
             ex.started = perf_counter()
         if not req.chunked and not req.content_length:
             self.parser.next_event()  # type: ignore[union-attr]  # the EndOfMessage of a body-less request
-            environ["wsgi.input"] = EMPTY_INPUT
             self.dispatch(ex)
         elif (
             req.expect_continue

@@ -29,6 +29,8 @@ import re
 from collections.abc import Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from sockweb.server.wsgi import FORWARDING_KEYS
+
 if TYPE_CHECKING:
     from sockweb.server.config import Config
 
@@ -153,13 +155,7 @@ class ProxyFixer:
         return cls(allow)
 
     def apply(self, environ: MutableMapping[str, Any]) -> None:
-        if (
-            "HTTP_X_FORWARDED_FOR" not in environ
-            and "HTTP_FORWARDED" not in environ
-            and "HTTP_X_FORWARDED_PROTO" not in environ
-            and "HTTP_X_FORWARDED_HOST" not in environ
-            and "HTTP_X_FORWARDED_PORT" not in environ
-        ):
+        if FORWARDING_KEYS.isdisjoint(environ):
             return
         get = environ.get
         peer = get("REMOTE_ADDR") or ""

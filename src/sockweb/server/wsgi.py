@@ -23,10 +23,11 @@ from urllib.parse import unquote_to_bytes
 
 from sockweb.http import BodyWriter, ProtocolError, Request, ResponsePlan, error_response, plan_response
 from sockweb.server.filewrapper import FileWrapper
-from sockweb.server.input import ClientDisconnected, StreamInput
+from sockweb.server.input import EMPTY_INPUT, ClientDisconnected, StreamInput
 
 if TYPE_CHECKING:
     from sockweb.server.protocol import HttpProtocol
+    from sockweb.server.proxy import ProxyFixer
 
 log = logging.getLogger("sockweb.error")
 
@@ -35,6 +36,17 @@ Environ = dict[str, Any]
 
 _INTERNAL_ERROR = ProtocolError("the application failed; see the server log", status=500)
 _MAX_CACHED_KEYS = 512
+# The environ keys of the forwarding headers that a ProxyFixer reads. Their names never enter the header-key
+# cache, so `build_environ` sees each one arrive and calls the fixer only for requests that carry one.
+FORWARDING_KEYS = frozenset(
+    (
+        "HTTP_FORWARDED",
+        "HTTP_X_FORWARDED_FOR",
+        "HTTP_X_FORWARDED_HOST",
+        "HTTP_X_FORWARDED_PORT",
+        "HTTP_X_FORWARDED_PROTO",
+    )
+)
 HEAD_CACHE_SIZE = 256
 
 
@@ -59,6 +71,7 @@ def environ_template(
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
         "wsgi.file_wrapper": FileWrapper,
+        "wsgi.input": EMPTY_INPUT,  # replaced when the request has a body
     }
 
 
@@ -66,10 +79,16 @@ def new_header_keys() -> dict[bytes, str]:
     return {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
 
 
-def build_environ(
-    template: Environ, keys: dict[bytes, str], req: Request, remote_addr: str, remote_port: str
+def build_environ(  # noqa: PLR0917 - positional on purpose: called once per request on the hot path
+    template: Environ,
+    keys: dict[bytes, str],
+    req: Request,
+    remote_addr: str,
+    remote_port: str,
+    proxy: ProxyFixer | None = None,
 ) -> Environ:
-    """The environ of `req`, without wsgi.input (added once the body's fate is known)."""
+    """The environ of `req`, with `proxy` applied when it carries a forwarding header; its wsgi.input is
+    the template's empty stream (the caller replaces it once the body's fate is known)."""
     env = template.copy()
     target = req.target
     authority = None
@@ -86,11 +105,14 @@ def build_environ(
         env["SERVER_PROTOCOL"] = "HTTP/1.0"
     env["REMOTE_ADDR"] = remote_addr
     env["REMOTE_PORT"] = remote_port
+    forwarded = False
     for name, raw in req.headers:
         key = keys.get(name)
         if key is None:
             key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
-            if len(keys) < _MAX_CACHED_KEYS:
+            if key in FORWARDING_KEYS:
+                forwarded = True
+            elif len(keys) < _MAX_CACHED_KEYS:
                 keys[name] = key
         value = raw.decode("latin-1")
         if key in env:
@@ -105,6 +127,8 @@ def build_environ(
     if authority is not None:
         # RFC 9112 §3.2.2: with an absolute-form target the server MUST use its host, not the Host field.
         env["HTTP_HOST"] = authority
+    if forwarded and proxy is not None:
+        proxy.apply(env)
     return env
 
 
