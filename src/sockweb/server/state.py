@@ -80,6 +80,8 @@ class ServerState:
         self.extra = b""
         # Response heads by (status, headers, length, ...); cleared every second with the Date line.
         self.head_cache: dict[tuple[Any, ...], ResponsePlan] | None = None if config.trace else {}
+        # The head planned last, and what it was planned for (see Exchange.plan_head); cleared with the cache.
+        self.last_head: tuple[Any, ...] | None = None
         self._update_date()
         self.access_log = _optional_hook("accesslog", "AccessLog", config)
         self.proxy = _optional_hook("proxy", "ProxyFixer", config)
@@ -108,6 +110,7 @@ class ServerState:
         date = email.utils.formatdate(usegmt=True).encode("ascii")
         self.date_line = b"Date: " + date + b"\r\n"
         self.extra = self.date_line + self.server_line
+        self.last_head = None
         if self.head_cache:
             self.head_cache.clear()
 
