@@ -39,6 +39,21 @@ def test_trailing_data_after_close_is_left_unparsed() -> None:
     assert parser.buffered_size == 20
 
 
+def test_partial_head_says_whether_part_of_a_head_waits() -> None:
+    parser = RequestParser()
+    assert parser.next_event() is NEED_DATA and not parser.partial_head
+    parser.feed(b"GET / HTTP/1.1\r\nHo")
+    assert parser.next_event() is NEED_DATA and parser.partial_head
+    parser.feed(b"st: h\r\n\r\nGET /b")  # the rest of the head, and part of the next one
+    assert isinstance(parser.next_event(), Request)
+    assert parser.next_event() == EndOfMessage()
+    assert parser.next_event() is NEED_DATA and parser.partial_head
+    parser.feed(b" HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert isinstance(parser.next_event(), Request)
+    assert parser.next_event() == EndOfMessage()
+    assert parser.next_event() is NEED_DATA and not parser.partial_head
+
+
 def test_pipelined_leftover_is_exactly_the_next_request() -> None:
     parser = RequestParser()
     parser.feed(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabcGET")

@@ -77,6 +77,7 @@ class RequestParser:
         "_skipped_crlf",
         "_trimmed_line",
         "next_event",
+        "partial_head",
     )
 
     def __init__(self, limits: Limits = _DEFAULT_LIMITS) -> None:
@@ -104,6 +105,9 @@ class RequestParser:
         self._end_reader: Callable[[], Event] = self._end_of_message
         # next_event() -> the next Request, Data or EndOfMessage; NEED_DATA or PAUSED; or raise ProtocolError.
         self.next_event = self._head_reader
+        # True when the last NEED_DATA of the head reader left part of a request head in the buffer (a plain
+        # attribute: a server reads it after every request, to start its deadline for the rest of the head).
+        self.partial_head = False
         self._reset_scan()
         self._skipped_crlf = False
 
@@ -148,6 +152,7 @@ class RequestParser:
     def _read_head(self) -> Event:
         buf = self._buf
         if not buf and not self._eof:
+            self.partial_head = False
             return NEED_DATA
         end = buf.find(b"\r\n\r\n", self._scan)
         try:
@@ -261,6 +266,7 @@ class RequestParser:
             raise BadRequest("connection closed in the middle of a request head")
         self._scan = n - 3 if n > 3 else 0
         self._bare = n - 1 if n else 0
+        self.partial_head = True
         return NEED_DATA
 
     def _early_error(self, n: int, head: bool) -> ProtocolError | None:

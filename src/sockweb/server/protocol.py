@@ -230,7 +230,7 @@ class HttpProtocol(asyncio.Protocol):
                     if type(event) is Request:
                         self.on_request(event)
                     elif event is NEED_DATA:
-                        if not self.head_start and parser.buffered_size:
+                        if not self.head_start and parser.partial_head:
                             self.head_start = monotonic()
                         break
                     else:  # PAUSED: the last request closed the connection; nothing more is parsed
