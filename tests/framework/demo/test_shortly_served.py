@@ -296,6 +296,21 @@ class WebDriver:
     def text(self, css: str) -> str:
         return str(self.call("GET", f"{self.base}/element/{self.find(css)}/text"))
 
+    def wait_text(self, css: str, expected: str, timeout: float = 20.0) -> None:
+        """Wait until the element ``css`` shows ``expected``: after a click, the next page may still be
+        loading on a busy machine (no such element yet, or the old page's)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                seen = self.text(css)
+            except AssertionError as exc:  # no such element (yet)
+                seen = f"<{exc}>"
+            if seen == expected:
+                return
+            if time.monotonic() > deadline:
+                pytest.fail(f"{css} shows {seen!r}, expected {expected!r}")
+            time.sleep(0.1)
+
     def screenshot(self, path: Path) -> None:
         path.write_bytes(base64.b64decode(self.call("GET", f"{self.base}/screenshot")))
 
@@ -368,12 +383,12 @@ def target_site() -> Iterator[str]:
 def test_shorten_follow_and_count_in_chromium(browser, start_demo, target_site, tmp_path: Path) -> None:
     demo = start_demo("--port", "0", "--db", str(tmp_path / "links.db"))
     browser.go(demo.url + "/")
-    assert browser.text("h1") == "Shorten a link"
+    browser.wait_text("h1", "Shorten a link")
 
     # A bad URL first: the page says what is wrong.
     browser.type("#url", "ftp://example.com/file")
     browser.click("button[type=submit]")
-    assert browser.text("#error") == "Only http:// and https:// URLs can be shortened, not ftp:."
+    browser.wait_text("#error", "Only http:// and https:// URLs can be shortened, not ftp:.")
 
     # Then a good one: the browser lands on the details page.
     browser.go(demo.url + "/")
@@ -390,11 +405,11 @@ def test_shorten_follow_and_count_in_chromium(browser, start_demo, target_site, 
     for expected in ("1", "2"):
         browser.click("#short-link")
         browser.wait_for_url(re.escape(target_site))
-        assert browser.text("#arrived") == "You have arrived"
+        browser.wait_text("#arrived", "You have arrived")
         browser.go(details)
-        assert browser.text("#clicks") == expected
+        browser.wait_text("#clicks", expected)
 
     browser.go(demo.url + "/")
-    assert browser.text("td.num") == "2"
+    browser.wait_text("td.num", "2")
     browser.screenshot(tmp_path / "front.png")
     assert (tmp_path / "front.png").read_bytes().startswith(b"\x89PNG")
