@@ -39,6 +39,25 @@ def test_trailing_data_after_close_is_left_unparsed() -> None:
     assert parser.buffered_size == 20
 
 
+def test_next_event_may_be_bound_once_and_reader_follows_the_state() -> None:
+    raw = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nokGET / HTTP/1.1\r\nHost: h\r\n\r\n"
+    expected = [Request, Data, EndOfMessage, Request, EndOfMessage]
+    parser = RequestParser()
+    parser.feed(raw)
+    next_event = parser.next_event  # bound once, called across every state
+    assert [type(next_event()) for _ in expected] == expected and next_event() is NEED_DATA
+    parser = RequestParser()
+    parser.feed(raw)
+    assert [type(parser.reader()) for _ in expected] == expected and parser.reader() is NEED_DATA
+    parser.feed(b"\x00\r\n\r\n")
+    with pytest.raises(ProtocolError) as first:
+        parser.reader()
+    with pytest.raises(ProtocolError) as again:
+        next_event = parser.next_event
+        next_event()
+    assert again.value is first.value
+
+
 def test_partial_head_says_whether_part_of_a_head_waits() -> None:
     parser = RequestParser()
     assert parser.next_event() is NEED_DATA and not parser.partial_head

@@ -2,8 +2,9 @@
 
 Strategy (h11's reader split, flattened for speed): the parser holds one bytearray of unparsed bytes and a
 bound method for the current state (head, Content-Length body, chunked body, end of message, paused,
-failed). That bound method *is* the `next_event` attribute, so a call goes straight to the state's reader;
-a reader that raises a ProtocolError records it first (`_fail`), which makes the failure permanent.
+failed), public as the `reader` attribute: `next_event()` calls it, and a caller on a hot path may call
+`parser.reader()` itself, one call less (reading the attribute anew each time: it changes with the state).
+A reader that raises a ProtocolError records it first (`_fail`), which makes the failure permanent.
 Consumed bytes are deleted from the front of the bytearray, which CPython does in amortised O(1), so the
 buffer always starts at the next unparsed byte.
 
@@ -76,8 +77,8 @@ class RequestParser:
         "_scan",
         "_skipped_crlf",
         "_trimmed_line",
-        "next_event",
         "partial_head",
+        "reader",
     )
 
     def __init__(self, limits: Limits = _DEFAULT_LIMITS) -> None:
@@ -103,8 +104,8 @@ class RequestParser:
         # The two readers every request passes through, bound once (binding a method allocates).
         self._head_reader: Callable[[], Event] = self._read_head
         self._end_reader: Callable[[], Event] = self._end_of_message
-        # next_event() -> the next Request, Data or EndOfMessage; NEED_DATA or PAUSED; or raise ProtocolError.
-        self.next_event = self._head_reader
+        # The reader of the current state; `reader()` is `next_event()` without the call in between.
+        self.reader = self._head_reader
         # True when the last NEED_DATA of the head reader left part of a request head in the buffer (a plain
         # attribute: a server reads it after every request, to start its deadline for the rest of the head).
         self.partial_head = False
@@ -124,6 +125,10 @@ class RequestParser:
                 self._buf += data
         else:
             self._eof = True
+
+    def next_event(self) -> Event:
+        """The next Request, Data or EndOfMessage; NEED_DATA or PAUSED; or raise ProtocolError."""
+        return self.reader()
 
     @property
     def trailing_data(self) -> bytes:
@@ -175,13 +180,13 @@ class RequestParser:
         if request.chunked:
             self._chunk_state = _SIZE
             self._body_size = 0
-            self.next_event = self._read_chunked
+            self.reader = self._read_chunked
         elif request.content_length:
             self._remaining = request.content_length
-            self.next_event = self._read_length
+            self.reader = self._read_length
             self._direct = not buf
         else:
-            self.next_event = self._end_reader
+            self.reader = self._end_reader
         return request
 
     def _common_head(self, buf: bytearray, end: int) -> Request | None:
@@ -261,7 +266,7 @@ class RequestParser:
             raise error
         if self._eof:
             if n == 0:
-                self.next_event = self._paused
+                self.reader = self._paused
                 return PAUSED
             raise BadRequest("connection closed in the middle of a request head")
         self._scan = n - 3 if n > 3 else 0
@@ -334,7 +339,7 @@ class RequestParser:
         self._remaining = remaining = remaining - len(data)
         if remaining == 0:
             self._direct = False
-            self.next_event = self._end_reader
+            self.reader = self._end_reader
         return Data(data)
 
     def _read_chunked(self) -> Event:
@@ -451,18 +456,18 @@ class RequestParser:
 
     def _end_of_message(self) -> Event:
         # RFC 9112 §9.6: after a request that closes the connection, the server reads nothing more.
-        self.next_event = self._head_reader if self._keep_alive else self._paused
+        self.reader = self._head_reader if self._keep_alive else self._paused
         return _END
 
     def _finish(self, trailers: list[tuple[bytes, bytes]]) -> Event:
         # RFC 9112 §9.6: after a request that closes the connection, the server reads nothing more.
-        self.next_event = self._head_reader if self._keep_alive else self._paused
+        self.reader = self._head_reader if self._keep_alive else self._paused
         return EndOfMessage(trailers) if trailers else _END
 
     def _fail(self, exc: ProtocolError) -> ProtocolError:
-        """Record `exc`: from now on `next_event` raises it again."""
+        """Record `exc`: from now on `next_event()` raises it again."""
         self._error = exc
-        self.next_event = self._failed
+        self.reader = self._failed
         return exc
 
     def _paused(self) -> Event:

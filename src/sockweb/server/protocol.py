@@ -211,7 +211,7 @@ class HttpProtocol(asyncio.Protocol):
         try:
             while not self.closed:
                 if self.sink is not None:
-                    event = parser.next_event()
+                    event = parser.reader()
                     cls = type(event)
                     if cls is Data:
                         self.on_body(event.data)  # type: ignore[union-attr]
@@ -226,7 +226,7 @@ class HttpProtocol(asyncio.Protocol):
                     self.pause_reading()
                     break
                 else:
-                    event = parser.next_event()
+                    event = parser.reader()
                     if type(event) is Request:
                         self.on_request(event)
                     elif event is NEED_DATA:
@@ -251,7 +251,7 @@ class HttpProtocol(asyncio.Protocol):
         if state.timed:
             ex.started = perf_counter()
         if not req.chunked and not req.content_length:
-            self.parser.next_event()  # type: ignore[union-attr]  # the EndOfMessage of a body-less request
+            self.parser.reader()  # type: ignore[union-attr]  # the EndOfMessage of a body-less request
             self.dispatch(ex)
         elif (
             req.expect_continue
