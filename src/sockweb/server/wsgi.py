@@ -270,8 +270,6 @@ class Exchange:
                 plan = cache.get(key)
             except TypeError:  # unhashable headers: validated (and refused) by plan_response below
                 key = None
-            if plan is not None:
-                state.last_head = ((status, body_length, list(headers), method, version, asked, keep), plan)
         if plan is None:
             if status is None:
                 raise BadResponse("the application did not call start_response()")
@@ -302,7 +300,8 @@ class Exchange:
                 )
             if key is not None and cache is not None and len(cache) < HEAD_CACHE_SIZE:
                 cache[key] = plan
-                state.last_head = ((status, body_length, list(self.headers), *key[3:]), plan)
+        if key is not None:  # a hashable head, found in the cache or validated just now: try it first next
+            state.last_head = ((status, body_length, list(self.headers), *key[3:]), plan)
         self.plan = plan
         return plan
 
