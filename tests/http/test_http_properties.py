@@ -19,6 +19,7 @@ from sockweb.http import (
     PAUSED,
     Data,
     EndOfMessage,
+    HeadMemo,
     Limits,
     ProtocolError,
     Request,
@@ -47,9 +48,11 @@ FRAGMENTS = [
 ]  # fmt: skip
 
 
-def run(stream: bytes, cuts: list[int], limits: Limits, eof: bool = True) -> list[object]:
+def run(
+    stream: bytes, cuts: list[int], limits: Limits, eof: bool = True, memo: HeadMemo | None = None
+) -> list[object]:
     """Feed `stream` cut at `cuts`; return the events; only ProtocolError may be raised (caught here)."""
-    parser = RequestParser(limits)
+    parser = RequestParser(limits, memo)
     events: list[object] = []
     bounds = [0, *sorted(c % (len(stream) + 1) for c in cuts), len(stream)]
     pieces = [stream[a:b] for a, b in itertools.pairwise(bounds) if b > a]

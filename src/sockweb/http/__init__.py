@@ -18,7 +18,7 @@ from .errors import (
 )
 from .events import NEED_DATA, PAUSED, Data, EndOfMessage, Event, Request, Signal
 from .limits import Limits
-from .parser import RequestParser
+from .parser import HeadMemo, RequestParser
 from .response import (
     CONTINUE_RESPONSE,
     LAST_CHUNK,
@@ -42,6 +42,7 @@ __all__ = [
     "Data",
     "EndOfMessage",
     "Event",
+    "HeadMemo",
     "HeaderFieldsTooLarge",
     "Limits",
     "NotImplementedCoding",

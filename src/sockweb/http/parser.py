@@ -15,6 +15,7 @@ it fails as soon as a limit is crossed, so memory and time stay proportional to 
 
 from __future__ import annotations
 
+from binascii import crc32
 from collections.abc import Callable
 
 from . import _abnf
@@ -47,12 +48,44 @@ _DEFAULT_LIMITS = Limits()
 _COMMON_METHODS = {m.encode(): m for m in _abnf.COMMON_METHODS}
 
 
+class HeadMemo:
+    """Requests already parsed, by the exact bytes of their heads, for the parsers of one server to share.
+
+    Parsing a head is a pure function of its bytes and the limits, so a head seen before needs no second
+    parse. Clients often send the same head again on a keep-alive connection (polling, health checks,
+    pipelined batches, load generators). A parser given a memo takes a CRC-32 of each complete head and
+    looks it up before parsing; a hit counts only if the kept head equals this one byte for byte, so it
+    gives the verdict a parse would. A head is kept once a connection has sent it twice in a row, so heads
+    that never repeat cost a checksum and a lookup, not an entry; only accepted heads are kept, so every
+    error is found and diagnosed anew. The memo holds at most `max_entries` heads of up to
+    `max_head_size` bytes each, and empties itself when full.
+
+    A request from the memo is shared: it is the same object for every equal head, so treat it as
+    read-only. All parsers sharing a memo must use its limits.
+    """
+
+    __slots__ = ("limits", "max_entries", "max_head_size", "requests")
+
+    def __init__(
+        self, limits: Limits = _DEFAULT_LIMITS, max_entries: int = 256, max_head_size: int = 4096
+    ) -> None:
+        if max_entries < 1 or max_head_size < 1:
+            raise ValueError("HeadMemo sizes must be positive")
+        self.limits = limits
+        self.max_entries = max_entries
+        self.max_head_size = max_head_size
+        self.requests: dict[int, tuple[bytes, Request]] = {}
+
+
 class RequestParser:
     """Parse requests from a byte stream. `feed(data)` (b"" = EOF), then call `next_event()` until NEED_DATA.
 
     After the EndOfMessage of a keep-alive request the next call parses the next pipelined request from the
     buffered bytes; after a request that ends the connection it returns PAUSED forever; after a
     ProtocolError it raises the same error again.
+
+    With a `HeadMemo`, a head equal to one the memo holds gives the memo's Request (see HeadMemo), and
+    `repeated` says whether the last request came from the memo.
     """
 
     __slots__ = (
@@ -69,8 +102,12 @@ class RequestParser:
         "_head_reader",
         "_host",
         "_keep_alive",
+        "_last_miss",
         "_limits",
         "_line_ok",
+        "_memo",
+        "_memo_entries",
+        "_memo_head",
         "_piece",
         "_remaining",
         "_request",
@@ -79,10 +116,22 @@ class RequestParser:
         "_trimmed_line",
         "partial_head",
         "reader",
+        "repeated",
     )
 
-    def __init__(self, limits: Limits = _DEFAULT_LIMITS) -> None:
+    def __init__(self, limits: Limits = _DEFAULT_LIMITS, memo: HeadMemo | None = None) -> None:
         self._limits = limits
+        self._memo: dict[int, tuple[bytes, Request]] = {}
+        self._memo_entries = self._memo_head = 0
+        self._last_miss = -1  # CRC-32 of the last head looked up in the memo and not found
+        if memo is not None:
+            if memo.limits != limits:
+                raise ValueError("a HeadMemo serves only parsers with its limits")
+            self._memo = memo.requests
+            self._memo_entries = memo.max_entries
+            # Heads are looked up when their CRLF CRLF starts before this offset.
+            self._memo_head = memo.max_head_size - 3
+        self.repeated = False  # the last Request came from the memo
         if limits.allow_underscore_in_names:
             self._field_line, self._trimmed_line = _abnf.FIELD_LINE, _abnf.TRIMMED_FIELD_LINE
         else:
@@ -163,12 +212,27 @@ class RequestParser:
         try:
             if end <= 0 or buf[0] == 13:
                 return self._read_head_slow(end)
-            request = self._common_head(buf, end)
+            request = None
+            if end < self._memo_head:  # 0 without a memo
+                head = buf if len(buf) == end + 4 else buf[: end + 4]
+                digest = crc32(head)
+                entry = self._memo.get(digest)
+                if entry is not None and entry[0] == head:
+                    request = entry[1]
+                self.repeated = request is not None
             if request is None:
-                try:
-                    request = parse_head(buf, end, self._limits, self._field_line)
-                except ProtocolError as exc:
-                    raise self._early_error(end + 4, True) or exc from None
+                request = self._common_head(buf, end)
+                if request is None:
+                    try:
+                        request = parse_head(buf, end, self._limits, self._field_line)
+                    except ProtocolError as exc:
+                        raise self._early_error(end + 4, True) or exc from None
+                if end < self._memo_head:
+                    # Kept when this connection sent the same head twice in a row: heads that never
+                    # repeat cost a lookup, not an entry.
+                    if digest == self._last_miss:
+                        self._remember(digest, bytes(head), request)
+                    self._last_miss = digest
         except ProtocolError as exc:
             self._fail(exc)
             raise
@@ -188,6 +252,12 @@ class RequestParser:
         else:
             self.reader = self._end_reader
         return request
+
+    def _remember(self, digest: int, head: bytes, request: Request) -> None:
+        memo = self._memo
+        if len(memo) >= self._memo_entries:
+            memo.clear()
+        memo[digest] = (head, request)
 
     def _common_head(self, buf: bytearray, end: int) -> Request | None:
         """The request whose head is buf[:end + 4], if it is a common one; None sends it to `parse_head`.
