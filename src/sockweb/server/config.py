@@ -488,6 +488,14 @@ class Config:
     server_header: str = setting(
         "sockweb", validate=_server_header, help="Value of the Server response header.", section="http"
     )
+    head_memo: int = setting(
+        256,
+        validate=non_negative,
+        metavar="N",
+        help="Request heads remembered by their exact bytes, so a repeated head is not parsed again and its "
+        "environ is copied, not rebuilt (0: off). See docs/server.md.",
+        section="http",
+    )
 
     # Worker processes
     workers: int = setting(

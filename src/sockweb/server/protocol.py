@@ -43,7 +43,7 @@ from sockweb.server.dispatch import (
 )
 from sockweb.server.filewrapper import FileWrapper, sendfile_to
 from sockweb.server.input import ClientDisconnected, StreamInput
-from sockweb.server.wsgi import Environ, Exchange, build_environ
+from sockweb.server.wsgi import Environ, Exchange, head_environ
 
 if TYPE_CHECKING:
     from sockweb.server.state import ServerState
@@ -172,7 +172,7 @@ class HttpProtocol(asyncio.Protocol):
             return
         parser = self.parser
         if parser is None:
-            parser = self.parser = RequestParser(self.state.limits)
+            parser = self.parser = RequestParser(self.state.limits, self.state.head_memo)
         parser.feed(data)
         if self.sink is None and self.exchange is not None:
             # A response is pending: keep the next request buffered, stop reading more.
@@ -244,9 +244,25 @@ class HttpProtocol(asyncio.Protocol):
     def on_request(self, req: Request) -> None:
         self.head_start = 0.0
         state = self.state
-        environ = build_environ(
-            self.template, state.header_keys, req, self.remote_addr, self.remote_port, state.proxy
-        )
+        template = self.template
+        if self.parser.repeated:  # type: ignore[union-attr]
+            # A head the parser's memo held: its environ is probably in the environ memo (see ServerState).
+            memo = state.environ_memo
+            hit = memo.get(id(req))
+            if hit is not None and hit[0] is req and hit[1] is template:
+                environ = hit[2].copy()
+                forwarded = hit[3]
+            else:
+                environ, forwarded = head_environ(template, state.header_keys, req)
+                if len(memo) >= state.memo_entries:
+                    memo.clear()
+                memo[id(req)] = (req, template, environ.copy(), forwarded)
+        else:
+            environ, forwarded = head_environ(template, state.header_keys, req)
+        environ["REMOTE_ADDR"] = self.remote_addr
+        environ["REMOTE_PORT"] = self.remote_port
+        if forwarded and state.proxy is not None:
+            state.proxy.apply(environ)
         ex = state.exchange_class(self, req, environ)
         if state.timed:
             ex.started = perf_counter()

@@ -21,11 +21,11 @@ from collections.abc import Callable
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 
-from sockweb.http import Limits, ResponsePlan
+from sockweb.http import HeadMemo, Limits, Request, ResponsePlan
 from sockweb.server.dispatch import DEFAULT_THREADS, AutoPolicy, ThreadPool
 from sockweb.server.loader import WSGIApp
 from sockweb.server.protocol import HttpProtocol, ProxiedConnection
-from sockweb.server.wsgi import Exchange, environ_template, new_header_keys
+from sockweb.server.wsgi import Environ, Exchange, environ_template, new_header_keys
 
 if TYPE_CHECKING:
     from sockweb.server.config import Config
@@ -58,6 +58,12 @@ class ServerState:
             max_trailer_size=config.max_trailer_size,
             allow_underscore_in_names=config.allow_underscore_headers,
         )
+        # Heads seen before, parsed once (see sockweb.http.HeadMemo), and the part of their environ that
+        # the head and the listener decide, by id of the memo's Request (each entry keeps its Request, so
+        # the id stays its own). Both are emptied when full.
+        self.memo_entries = config.head_memo
+        self.head_memo = HeadMemo(self.limits, config.head_memo) if config.head_memo else None
+        self.environ_memo: dict[int, tuple[Request, Environ, Environ, bool]] = {}
         self.connections: set[HttpProtocol] = set()
         self.body_buffer = config.body_buffer  # bodies up to this size are collected before the call ...
         self.buffer_budget = config.body_buffer_budget  # ... while the process holds at most this of them

@@ -79,7 +79,7 @@ def new_header_keys() -> dict[bytes, str]:
     return {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
 
 
-def build_environ(  # noqa: PLR0917 - positional on purpose: called once per request on the hot path
+def build_environ(  # noqa: PLR0917 - positional on purpose
     template: Environ,
     keys: dict[bytes, str],
     req: Request,
@@ -89,6 +89,17 @@ def build_environ(  # noqa: PLR0917 - positional on purpose: called once per req
 ) -> Environ:
     """The environ of `req`, with `proxy` applied when it carries a forwarding header; its wsgi.input is
     the template's empty stream (the caller replaces it once the body's fate is known)."""
+    env, forwarded = head_environ(template, keys, req)
+    env["REMOTE_ADDR"] = remote_addr
+    env["REMOTE_PORT"] = remote_port
+    if forwarded and proxy is not None:
+        proxy.apply(env)
+    return env
+
+
+def head_environ(template: Environ, keys: dict[bytes, str], req: Request) -> tuple[Environ, bool]:
+    """The part of `req`'s environ that its listener and its head decide (all but REMOTE_ADDR/PORT and
+    the proxy fixes), and whether the head carries a forwarding header (see `build_environ`)."""
     env = template.copy()
     target = req.target
     authority = None
@@ -103,8 +114,6 @@ def build_environ(  # noqa: PLR0917 - positional on purpose: called once per req
     env["PATH_INFO"] = unquote_to_bytes(path.encode("latin-1")).decode("latin-1") if "%" in path else path
     if req.http_version != "1.1":  # the template holds HTTP/1.1
         env["SERVER_PROTOCOL"] = "HTTP/1.0"
-    env["REMOTE_ADDR"] = remote_addr
-    env["REMOTE_PORT"] = remote_port
     forwarded = False
     for name, raw in req.headers:
         key = keys.get(name)
@@ -127,9 +136,7 @@ def build_environ(  # noqa: PLR0917 - positional on purpose: called once per req
     if authority is not None:
         # RFC 9112 §3.2.2: with an absolute-form target the server MUST use its host, not the Host field.
         env["HTTP_HOST"] = authority
-    if forwarded and proxy is not None:
-        proxy.apply(env)
-    return env
+    return env, forwarded
 
 
 def _absolute_form(target: bytes) -> tuple[bytes, str]:
