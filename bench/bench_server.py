@@ -4,6 +4,7 @@ Each server runs one process pinned to core 0 (`taskset -c 0`), wrk runs pinned 
 server serves the same plain WSGI apps (bench/apps/benchapps.py). Workloads:
 
   hello         GET, 13-byte body, keep-alive, 50 connections
+  hello-unique  the same with a new target on every request (bench/unique.lua): no head repeats
   pipeline16    the same with 16 requests per write (bench/pipeline.lua), 50 connections
   sleep10ms     the app sleeps 10 ms (a blocking call), 256 connections
   download1MiB  a 1 MiB response body, 16 connections
@@ -118,6 +119,7 @@ OPTIONAL = {"bjoern": "bjoern", "granian": "granian", "uvicorn+a2wsgi": "a2wsgi"
 # name -> (app, connections, wrk script, target as (peer, minimum ratio ours/peer))
 WORKLOADS: dict[str, tuple[str, int, str | None]] = {
     "hello": ("hello", 50, None),
+    "hello-unique": ("hello", 50, "unique.lua"),
     "pipeline16": ("hello", 50, "pipeline.lua"),
     "sleep10ms": ("sleep10", 256, None),
     "download1MiB": ("download", 16, None),
