@@ -81,6 +81,8 @@ def test_heads_longer_than_the_memo_takes_are_parsed_every_time() -> None:
     for _ in range(3):
         head_of(parser, fits)
     assert len(memo.requests) == 1 and parser.repeated
+    head_of(parser, longer)
+    assert not parser.repeated  # not looked up, so not from the memo
 
 
 def test_a_head_is_matched_by_its_bytes_not_its_checksum() -> None:

@@ -220,6 +220,8 @@ class RequestParser:
                 if entry is not None and entry[0] == head:
                     request = entry[1]
                 self.repeated = request is not None
+            else:
+                self.repeated = False
             if request is None:
                 request = self._common_head(buf, end)
                 if request is None:
