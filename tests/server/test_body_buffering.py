@@ -67,9 +67,8 @@ def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return [b"ok"]
 
 
-@pytest.fixture
-def make_state() -> Iterator[Callable[..., ServerState]]:
-    SEEN.clear()
+def state_maker(app: Any) -> Iterator[Callable[..., ServerState]]:
+    """For a fixture: a factory of inline-dispatch ServerStates serving `app` on one loop, shut after."""
     loop = asyncio.new_event_loop()
     states: list[ServerState] = []
 
@@ -81,6 +80,12 @@ def make_state() -> Iterator[Callable[..., ServerState]]:
     for state in states:
         state.shutdown()
     loop.close()
+
+
+@pytest.fixture
+def make_state() -> Iterator[Callable[..., ServerState]]:
+    SEEN.clear()
+    yield from state_maker(app)
 
 
 @pytest.fixture

@@ -8,18 +8,16 @@ listeners, and the two environs must be equal, while the application changes eve
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from sockweb.server.config import Config
 from sockweb.server.protocol import HttpProtocol
 from sockweb.server.state import ServerState
 from sockweb.server.wsgi import environ_template
 
-from .test_body_buffering import Transport
+from .test_body_buffering import Transport, state_maker
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -54,17 +52,7 @@ TEMPLATES = {
 
 @pytest.fixture
 def make_state() -> Iterator[Callable[..., ServerState]]:
-    loop = asyncio.new_event_loop()
-    states: list[ServerState] = []
-
-    def make(**settings: Any) -> ServerState:
-        states.append(ServerState(Config(dispatch="inline", **settings), app, loop))
-        return states[-1]
-
-    yield make
-    for state in states:
-        state.shutdown()
-    loop.close()
+    yield from state_maker(app)
 
 
 def connect(state: ServerState, peer: tuple[str, int], port: int) -> tuple[HttpProtocol, PeerTransport]:
