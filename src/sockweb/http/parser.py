@@ -44,6 +44,8 @@ _FORBIDDEN_TRAILERS = frozenset(
     )
 )
 _DEFAULT_LIMITS = Limits()
+# The memo of a parser without a HeadMemo: shared, so a plain parser allocates none.
+_NO_MEMO: dict[int, tuple[bytes, Request]] = {}
 # The methods of _abnf.COMMON_REQUEST_LINE, as str.
 _COMMON_METHODS = {m.encode(): m for m in _abnf.COMMON_METHODS}
 
@@ -121,7 +123,7 @@ class RequestParser:
 
     def __init__(self, limits: Limits = _DEFAULT_LIMITS, memo: HeadMemo | None = None) -> None:
         self._limits = limits
-        self._memo: dict[int, tuple[bytes, Request]] = {}
+        self._memo = _NO_MEMO  # never read or written while `_memo_head` is 0
         self._memo_entries = self._memo_head = 0
         self._last_miss = -1  # CRC-32 of the last head looked up in the memo and not found
         if memo is not None:
