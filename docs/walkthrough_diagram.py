@@ -61,7 +61,7 @@ STEPS = [
     ("http", "RequestParser.feed / next_event → Request"),
     (
         "server",
-        "build_environ → Exchange.run: app(environ, start_response),\n"
+        "head_environ → Exchange.run: app(environ, start_response),\n"
         "    inline on the loop or in the thread pool",
     ),
     ("framework", "App.wsgi_app → RequestContext (ContextVars)"),

@@ -248,8 +248,8 @@ class HttpProtocol(asyncio.Protocol):
         if self.parser.repeated:  # type: ignore[union-attr]
             # A head the parser's memo held: its environ is probably in the environ memo (see ServerState).
             memo = state.environ_memo
-            hit = memo.get(id(req))
-            if hit is not None and hit[0] is req and hit[1] is template:
+            hit = memo.get(id(req))  # the entry holds its Request, so a hit is for this very object
+            if hit is not None and hit[1] is template:
                 environ = hit[2].copy()
                 forwarded = hit[3]
             else:
