@@ -296,6 +296,12 @@ def _allow_ips(value: tuple[str, ...]) -> tuple[str, ...]:
     return value
 
 
+def _forwarded_fields(value: tuple[str, ...]) -> tuple[str, ...]:
+    from sockweb.server.proxy import check_fields
+
+    return check_fields(value)  # raises ValueError("expected ...")
+
+
 def _nonempty_tuple(value: tuple[str, ...]) -> tuple[str, ...]:
     if not value:
         raise ValueError("expected at least one value")
@@ -575,6 +581,23 @@ class Config:
         metavar="IPS",
         help="Peers (addresses, CIDR networks, 'unix' for unix-socket peers, or '*') whose Forwarded / "
         "X-Forwarded-* headers and PROXY protocol headers are trusted; comma-separated or repeated.",
+        section="proxy",
+    )
+    forwarded_headers: str = setting(
+        "x-forwarded",
+        choices=("x-forwarded", "forwarded", "none"),
+        help="The one header family believed from --forwarded-allow-ips peers: 'x-forwarded' "
+        "(X-Forwarded-For/-Proto/-Host/-Port), 'forwarded' (RFC 7239) or 'none'. Forwarding headers "
+        "outside --forwarded-headers/--forwarded-fields are removed from such requests' environ.",
+        section="proxy",
+    )
+    forwarded_fields: tuple[str, ...] = setting(
+        ("for", "proto"),
+        validate=_forwarded_fields,
+        metavar="FIELDS",
+        help="Which fields of that family are applied: any of for (REMOTE_ADDR), proto (wsgi.url_scheme), "
+        "host (HTTP_HOST, SERVER_NAME) and port (SERVER_PORT; X-Forwarded-Port only). List only headers "
+        "your proxy overwrites (or, for X-Forwarded-For, appends to).",
         section="proxy",
     )
     proxy_protocol: bool = setting(

@@ -2,18 +2,29 @@
 
 A request that came through a proxy carries the client's address, scheme and host in ``Forwarded``
 (RFC 7239) or the de-facto ``X-Forwarded-For/-Proto/-Host/-Port`` headers. Anyone can send those headers,
-so :class:`ProxyFixer` applies them **only when the peer (REMOTE_ADDR) is in ``--forwarded-allow-ips``**;
-from any other peer they are left as they are, and never acted on.
+and a proxy passes on every header it does not set itself, so two rules decide what is believed:
+
+* **who**: the headers are applied only when the peer (REMOTE_ADDR) is in ``--forwarded-allow-ips``;
+  from any other peer they are left as they are, and never acted on;
+* **what**: only the one family the proxy writes (``--forwarded-headers``: ``x-forwarded``, the default,
+  ``forwarded`` or ``none``), and of it only the fields the proxy overwrites (``--forwarded-fields``,
+  default ``for,proto``). A header the proxy does not overwrite still holds the client's value, so merging
+  it would let the client choose its address, scheme or host. From a trusted peer, the forwarding headers
+  outside that selection are **removed** from the environ, so an application or a library that reads them
+  itself cannot be fooled either (the selected ones stay, for logging).
+
+This module is the one place those rules live; the rest of sockweb (the debugger's loopback check, the
+toolkit's ``Request.remote_addr``) reads only the REMOTE_ADDR, ``wsgi.url_scheme`` and HTTP_HOST it leaves.
 
 Strategy, per request:
 
 1. fast exit when none of the five headers is present (the common case costs five dict lookups);
 2. fast exit when the peer is not trusted (membership is cached per address);
-3. walk the hops from the right (the entry our peer appended) leftwards, skipping hops whose address is
+3. drop the forwarding headers outside the selection;
+4. walk the hops from the right (the entry our peer appended) leftwards, skipping hops whose address is
    itself a trusted proxy; the first untrusted hop is the client (the rightmost untrusted hop, so a client
-   cannot spoof its address by prepending entries). ``Forwarded`` wins over ``X-Forwarded-*`` when both
-   are present, since a proxy that writes it means it;
-4. validate what is taken (an IP address, ``http``/``https``, a host name, a port) and rewrite
+   cannot spoof its address by prepending entries: nginx's ``$proxy_add_x_forwarded_for`` appends);
+5. validate what is taken (an IP address, ``http``/``https``, a host name, a port) and rewrite
    REMOTE_ADDR (and REMOTE_PORT when known), ``wsgi.url_scheme``, HTTP_HOST, SERVER_NAME and SERVER_PORT.
    The original values are kept in ``environ["sockweb.proxy.original"]``.
 
@@ -34,7 +45,17 @@ from sockweb.server.wsgi import FORWARDING_KEYS
 if TYPE_CHECKING:
     from sockweb.server.config import Config
 
-__all__ = ["AllowList", "ProxyFixer", "parse_forwarded"]
+__all__ = ["FAMILIES", "FIELDS", "AllowList", "ProxyFixer", "check_fields", "parse_forwarded"]
+
+# --forwarded-headers: the header family a trusted proxy writes, and the environ keys of each of its fields.
+FAMILIES = ("x-forwarded", "forwarded", "none")
+FIELDS = ("for", "proto", "host", "port")
+_FAMILY_KEYS: dict[str, dict[str, str]] = {
+    "x-forwarded": {field: "HTTP_X_FORWARDED_" + field.upper() for field in FIELDS},
+    # RFC 7239 §5: one header carries for/proto/host (the port rides in host).
+    "forwarded": {"for": "HTTP_FORWARDED", "proto": "HTTP_FORWARDED", "host": "HTTP_FORWARDED"},
+    "none": {},
+}
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _HOST_RE = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=%-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
@@ -128,8 +149,21 @@ def parse_forwarded(value: str) -> list[dict[str, str]] | None:
     return [e for e in elements if e]
 
 
+def check_fields(fields: Iterable[str]) -> tuple[str, ...]:
+    """``--forwarded-fields`` normalised (lowercase, known names), or ValueError("expected ...")."""
+    out = tuple(field.strip().lower() for field in fields)
+    unknown = [field for field in out if field not in FIELDS]
+    if unknown:
+        raise ValueError(f"expected a list of {', '.join(FIELDS)} (bad entry {unknown[0]!r})")
+    return out
+
+
 def _split_node(node: str) -> tuple[str, str]:
-    """RFC 7239 §6 node -> (address, port); obfuscated or ``unknown`` nodes give ("", "")."""
+    """RFC 7239 §6 node -> (address, port); obfuscated or ``unknown`` nodes give ("", "").
+
+    A bare IPv6 address (no brackets, as ``for="$remote_addr"`` in nginx gives) is taken as is."""
+    if _ip(node) is not None:
+        return node, ""
     if node.startswith("["):
         host, _, rest = node[1:].partition("]")
         port = rest[1:] if rest.startswith(":") else ""
@@ -141,31 +175,43 @@ def _split_node(node: str) -> tuple[str, str]:
 
 
 class ProxyFixer:
-    """Applies trusted proxies' headers to the environ (the server calls ``apply`` per request)."""
+    """Applies trusted proxies' headers to the environ (the server calls ``apply`` per request).
 
-    def __init__(self, allow: AllowList) -> None:
+    ``family`` is the one header family believed (see ``FAMILIES``), ``fields`` the fields of it that are
+    applied; every other forwarding header from a trusted peer is removed from the environ.
+    """
+
+    def __init__(
+        self, allow: AllowList, family: str = "x-forwarded", fields: Iterable[str] = ("for", "proto")
+    ) -> None:
+        if family not in _FAMILY_KEYS:
+            raise ValueError(f"expected one of {', '.join(FAMILIES)} (not {family!r})")
         self.allow = allow
+        self.family = family
+        self.fields = frozenset(check_fields(fields)) & _FAMILY_KEYS[family].keys()
+        keep = {_FAMILY_KEYS[family][field] for field in self.fields}
+        self.strip = tuple(sorted(FORWARDING_KEYS - keep))
+        self._apply = self._apply_forwarded if family == "forwarded" else self._apply_x_forwarded
 
     @classmethod
     def from_config(cls, config: Config) -> ProxyFixer | None:
-        """None when no peer is trusted (nothing to do per request)."""
+        """None when no peer is trusted or no family is (nothing to do per request)."""
         allow = AllowList(config.forwarded_allow_ips)
-        if not (allow.everyone or allow.unix or allow.networks):
+        if not (allow.everyone or allow.unix or allow.networks) or config.forwarded_headers == "none":
             return None
-        return cls(allow)
+        return cls(allow, config.forwarded_headers, config.forwarded_fields)
 
     def apply(self, environ: MutableMapping[str, Any]) -> None:
         if FORWARDING_KEYS.isdisjoint(environ):
             return
-        get = environ.get
-        peer = get("REMOTE_ADDR") or ""
+        peer = environ.get("REMOTE_ADDR") or ""
         if peer not in self.allow:
             return
-        forwarded = get("HTTP_FORWARDED")
-        if forwarded is not None:
-            self._apply_forwarded(environ, forwarded)
-        else:
-            self._apply_x_forwarded(environ)
+        # A header the proxy does not overwrite still holds what the client sent: it must not reach the
+        # application looking as if the proxy had vouched for it.
+        for key in self.strip:
+            environ.pop(key, None)
+        self._apply(environ)
 
     # --- the two header families -------------------------------------------------------------------
 
@@ -176,38 +222,45 @@ class ProxyFixer:
                 return index
         return 0
 
-    def _apply_forwarded(self, environ: MutableMapping[str, Any], value: str) -> None:
-        elements = parse_forwarded(value)
+    def _apply_forwarded(self, environ: MutableMapping[str, Any]) -> None:
+        value = environ.get("HTTP_FORWARDED")
+        elements = parse_forwarded(value) if isinstance(value, str) else None
         if not elements:
             return
-        nodes = [_split_node(e.get("for", "")) for e in elements]
-        hop = self._client_hop([address for address, _ in nodes])
+        fields = self.fields
+        hop = len(elements) - 1  # without "for", only the element our peer wrote is believed
+        address = port = ""
+        if "for" in fields:
+            nodes = [_split_node(e.get("for", "")) for e in elements]
+            hop = self._client_hop([a for a, _ in nodes])
+            address, port = nodes[hop]
         element = elements[hop]
-        address, port = nodes[hop]
-        self._rewrite(environ, address, port, proto=element.get("proto"), host=element.get("host"), port=None)
+        proto = element.get("proto") if "proto" in fields else None
+        host = element.get("host") if "host" in fields else None
+        self._rewrite(environ, address, port, proto=proto, host=host, port=None)
 
     def _apply_x_forwarded(self, environ: MutableMapping[str, Any]) -> None:
         def values(name: str) -> list[str]:
             raw = environ.get(name)
             return [v.strip() for v in raw.split(",")] if isinstance(raw, str) else []
 
-        chain = values("HTTP_X_FORWARDED_FOR")
-        hop_from_right = 0
+        fields = self.fields
+        hop_from_right = 0  # without "for", only the value our peer wrote is believed
         address = ""
+        chain = values("HTTP_X_FORWARDED_FOR") if "for" in fields else []
         if chain:
             nodes = [_split_node(v) for v in chain]
             hop = self._client_hop([a for a, _ in nodes])
             address = nodes[hop][0]
             hop_from_right = len(chain) - 1 - hop
 
-        def pick(name: str) -> str | None:
-            found = values(name)
+        def pick(field: str) -> str | None:
+            found = values(f"HTTP_X_FORWARDED_{field.upper()}") if field in fields else []
             if not found:
                 return None
             return found[max(0, len(found) - 1 - hop_from_right)]
 
-        proto, host, port = (pick(f"HTTP_X_FORWARDED_{k}") for k in ("PROTO", "HOST", "PORT"))
-        self._rewrite(environ, address, "", proto=proto, host=host, port=port)
+        self._rewrite(environ, address, "", proto=pick("proto"), host=pick("host"), port=pick("port"))
 
     def _rewrite(
         self,

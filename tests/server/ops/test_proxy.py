@@ -28,11 +28,15 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def _fix(
-    environ: dict[str, object], allow: tuple[str, ...] = ("127.0.0.1", "::1", "unix")
+    environ: dict[str, object],
+    allow: tuple[str, ...] = ("127.0.0.1", "::1", "unix"),
+    family: str = "x-forwarded",
+    fields: tuple[str, ...] = ("for", "proto", "host", "port"),
 ) -> dict[str, object]:
     env: dict[str, object] = {"REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http", "SERVER_PORT": "8000"}
     env.update(environ)
-    fixer = ProxyFixer.from_config(Config(forwarded_allow_ips=allow))
+    config = Config(forwarded_allow_ips=allow, forwarded_headers=family, forwarded_fields=fields)
+    fixer = ProxyFixer.from_config(config)
     assert fixer is not None
     fixer.apply(env)
     return env
@@ -87,15 +91,22 @@ def test_rightmost_untrusted_hop_defeats_spoofing() -> None:
 
 
 def test_forwarded_rfc7239() -> None:
-    env = _fix({"HTTP_FORWARDED": 'for=192.0.2.60;proto=https;host="api.example.com:8443", for=127.0.0.1'})
+    env = _fix(
+        {"HTTP_FORWARDED": 'for=192.0.2.60;proto=https;host="api.example.com:8443", for=127.0.0.1'},
+        family="forwarded",
+    )
     assert env["REMOTE_ADDR"] == "192.0.2.60" and env["wsgi.url_scheme"] == "https"
     assert (env["HTTP_HOST"], env["SERVER_NAME"], env["SERVER_PORT"]) == (
         "api.example.com:8443",
         "api.example.com",
         "8443",
     )
-    env = _fix({"HTTP_FORWARDED": 'For="[2001:db8:cafe::17]:4711"', "HTTP_X_FORWARDED_FOR": "9.9.9.9"})
-    assert env["REMOTE_ADDR"] == "2001:db8:cafe::17" and env["REMOTE_PORT"] == "4711"  # Forwarded wins
+    env = _fix(
+        {"HTTP_FORWARDED": 'For="[2001:db8:cafe::17]:4711"', "HTTP_X_FORWARDED_FOR": "9.9.9.9"},
+        family="forwarded",
+    )
+    assert env["REMOTE_ADDR"] == "2001:db8:cafe::17" and env["REMOTE_PORT"] == "4711"
+    assert "HTTP_X_FORWARDED_FOR" not in env  # the other family is dropped, never merged
     assert parse_forwarded("for=a;for=b") is None
     assert parse_forwarded("for=1.2.3.4 garbage") is None
     assert parse_forwarded('for=_hidden;by="x\\"y", proto=http') == [
@@ -319,7 +330,8 @@ http {{
         location /unix/ {{
             proxy_pass http://over_unix;
             proxy_set_header Host $http_host;
-            proxy_set_header Forwarded "for=$remote_addr;proto=$scheme";
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
         }}
     }}
 }}
