@@ -1,0 +1,267 @@
+"""A hostile client behind real nginx: the application sees nginx's truth, never the client's headers.
+
+The nginx configurations under test are read from docs/operations.md (the fenced blocks after a
+``<!-- nginx-config: NAME ... -->`` marker), so the documented configuration cannot drift from the tested
+one. Only the listen ports, certificates and upstream address are the test's own; every ``proxy_*`` line
+of the documented ``location /`` is used verbatim.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+from ops_helpers import free_port, wait_until
+
+pytestmark = [pytest.mark.nginx, pytest.mark.timeout(90)]
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "operations.md"
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+
+# Echoes what the application sees: the CGI keys the proxy rules rewrite, and every header that names a
+# client address, scheme or host.
+APP = """
+import json
+
+SEEN = ("HTTP_FORWARDED", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST",
+        "HTTP_X_FORWARDED_PORT", "HTTP_X_REAL_IP")
+
+
+def app(environ, start_response):
+    info = {key: environ.get(key) for key in ("REMOTE_ADDR", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT")}
+    info["scheme"] = environ["wsgi.url_scheme"]
+    info["headers"] = {key: environ[key] for key in SEEN if key in environ}
+    body = json.dumps(info).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+"""
+
+# What an attacker sends to nginx, hoping to become local, https and "localhost".
+SPOOF = {
+    "Forwarded": "for=127.0.0.1;proto=https;host=localhost",
+    "X-Forwarded-For": "127.0.0.1",
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-Host": "localhost",
+    "X-Forwarded-Port": "443",
+    "X-Real-IP": "127.0.0.1",
+}
+CLIENT = "127.0.0.2"  # the attacker's address (nginx and sockweb trust only 127.0.0.1)
+
+# The operations guide's configuration before it set every forwarding header: it passes the client's
+# Forwarded and X-Forwarded-Host on. sockweb itself must not believe them.
+LAX_LOCATION = """
+        proxy_pass http://sockweb;
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+"""
+
+_CONF = """
+{user}
+worker_processes 1;
+error_log {tmp}/nginx-error.log warn;
+pid {tmp}/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    upstream sockweb {{ server 127.0.0.1:{app_port}; keepalive 4; }}
+    server {{
+        listen 127.0.0.1:{plain};
+        listen 127.0.0.1:{tls} ssl;
+        ssl_certificate {tmp}/cert.pem;
+        ssl_certificate_key {tmp}/key.pem;
+        location / {{{location}}}
+    }}
+}}
+"""
+
+
+def documented_location(name: str) -> str:
+    """The body of ``location / { ... }`` in the operations guide's nginx block marked ``name``."""
+    text = DOCS.read_text()
+    block = re.search(rf"<!-- nginx-config: {name}\b[^>]*-->\s*```nginx\n(.*?)```", text, re.S)
+    assert block is not None, f"docs/operations.md has no nginx block marked {name!r}"
+    locations = re.findall(r"location / \{\n(.*?)\n\s*\}", block.group(1), re.S)
+    assert len(locations) == 1, f"expected one 'location /' in the {name!r} block"
+    body: str = locations[0]
+    assert "proxy_pass http://sockweb;" in body
+    return "\n" + body + "\n"
+
+
+@pytest.fixture
+def nginx_binary() -> str:
+    if NGINX is None:
+        if os.environ.get("CI"):
+            pytest.fail("nginx is required under CI (Debian package nginx-light)")
+        pytest.skip("nginx is not installed (Debian package nginx-light); CI unset")
+    return NGINX
+
+
+class Nginx:
+    """nginx on two fresh ports of 127.0.0.1 (plain and TLS), in front of 127.0.0.1:``app_port``."""
+
+    def __init__(self, binary: str, tmp: Path, app_port: int, location: str) -> None:
+        self.ca = trustme.CA()
+        cert = self.ca.issue_cert("127.0.0.1")
+        cert.cert_chain_pems[0].write_to_path(tmp / "cert.pem")
+        cert.private_key_pem.write_to_path(tmp / "key.pem")
+        self.plain, self.tls = free_port(), free_port()
+        conf = tmp / "nginx.conf"
+        user = "user root;" if os.geteuid() == 0 else ""
+        conf.write_text(
+            _CONF.format(
+                user=user, tmp=tmp, app_port=app_port, plain=self.plain, tls=self.tls, location=location
+            )
+        )
+        self.error_log = tmp / "nginx-error.log"
+        self.proc = subprocess.Popen(
+            [binary, "-c", str(conf), "-p", str(tmp), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        wait_until(self._listening, 15, "nginx to listen")
+
+    def _listening(self) -> bool:
+        if self.proc.poll() is not None:
+            err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+            raise AssertionError(f"nginx exited: {err}")
+        try:
+            for port in (self.plain, self.tls):
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    def get(self, tls: bool, headers: dict[str, str]) -> dict[str, object]:
+        """GET / from the attacker's address with `headers`; the application's view of the request."""
+        conn: http.client.HTTPConnection
+        if tls:
+            context = ssl.create_default_context()
+            self.ca.configure_trust(context)
+            conn = http.client.HTTPSConnection(
+                "127.0.0.1", self.tls, context=context, timeout=10, source_address=(CLIENT, 0)
+            )
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.plain, timeout=10, source_address=(CLIENT, 0))
+        try:
+            conn.request("GET", "/", headers=headers)
+            resp = conn.getresponse()
+            body = resp.read()
+            assert resp.status == 200, (resp.status, body, self.error_log.read_text())
+            data: dict[str, object] = json.loads(body)
+            return data
+        finally:
+            conn.close()
+
+    def port(self, tls: bool) -> int:
+        return self.tls if tls else self.plain
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait(5)
+        if self.proc.stderr:
+            self.proc.stderr.close()
+
+
+@pytest.fixture
+def behind_nginx(serve, app_dir: Path, nginx_binary: str) -> Iterator[Callable[..., Nginx]]:  # type: ignore[no-untyped-def]
+    """``behind_nginx(location, *server_args)``: sockweb (trusting 127.0.0.1 only) behind nginx."""
+    (app_dir / "trustapp.py").write_text(APP)
+    started: list[Nginx] = []
+
+    def start(location: str, *args: str) -> Nginx:
+        server = serve("--forwarded-allow-ips", "127.0.0.1", *args, app="trustapp:app")
+        proxy = Nginx(nginx_binary, app_dir, server.port, location)
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.stop()
+
+
+def _ask(nginx: Nginx, tls: bool) -> tuple[dict[str, object], str]:
+    host = f"127.0.0.1:{nginx.port(tls)}"
+    return nginx.get(tls, {"Host": host, **SPOOF}), host
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_documented_config_defeats_a_spoofing_client(behind_nginx, tls: bool) -> None:  # type: ignore[no-untyped-def]
+    nginx = behind_nginx(documented_location("x-forwarded"))
+    seen, host = _ask(nginx, tls)
+    assert seen["REMOTE_ADDR"] == CLIENT
+    assert seen["scheme"] == ("https" if tls else "http")
+    assert (seen["HTTP_HOST"], seen["SERVER_NAME"]) == (host, "127.0.0.1")
+    # Only what nginx wrote reaches the application: X-Forwarded-For with the client's entry on the left
+    # and nginx's on the right, its own X-Real-IP; no Forwarded at all.
+    assert seen["headers"] == {
+        "HTTP_X_FORWARDED_FOR": f"127.0.0.1, {CLIENT}",
+        "HTTP_X_FORWARDED_PROTO": seen["scheme"],
+        "HTTP_X_REAL_IP": CLIENT,
+    }
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_documented_config_with_host_and_port(behind_nginx, tls: bool) -> None:  # type: ignore[no-untyped-def]
+    nginx = behind_nginx(documented_location("x-forwarded"), "--forwarded-fields", "for,proto,host,port")
+    seen, host = _ask(nginx, tls)
+    assert seen["REMOTE_ADDR"] == CLIENT and seen["scheme"] == ("https" if tls else "http")
+    assert (seen["HTTP_HOST"], seen["SERVER_NAME"], seen["SERVER_PORT"]) == (
+        host,
+        "127.0.0.1",
+        str(nginx.port(tls)),
+    )
+    assert "HTTP_FORWARDED" not in seen["headers"]  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_documented_forwarded_config(behind_nginx, tls: bool) -> None:  # type: ignore[no-untyped-def]
+    nginx = behind_nginx(documented_location("forwarded"), "--forwarded-headers", "forwarded")
+    seen, host = _ask(nginx, tls)
+    assert (seen["REMOTE_ADDR"], seen["scheme"], seen["HTTP_HOST"]) == (
+        CLIENT,
+        "https" if tls else "http",
+        host,
+    )
+    scheme = "https" if tls else "http"
+    assert seen["headers"] == {
+        "HTTP_FORWARDED": f'for="{CLIENT}";proto={scheme}',
+        "HTTP_X_REAL_IP": "127.0.0.1",
+    }
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_a_lax_proxy_config_still_does_not_let_the_client_in(behind_nginx, tls: bool) -> None:  # type: ignore[no-untyped-def]
+    # nginx passes the client's Forwarded, X-Forwarded-Host and -Port through: sockweb's defaults must not
+    # merge them (before, Forwarded won and the client became 127.0.0.1, https, "localhost").
+    nginx = behind_nginx(LAX_LOCATION)
+    seen, host = _ask(nginx, tls)
+    assert seen["REMOTE_ADDR"] == CLIENT
+    assert seen["scheme"] == ("https" if tls else "http")
+    assert (seen["HTTP_HOST"], seen["SERVER_NAME"]) == (host, "127.0.0.1")
+    assert set(seen["headers"]) == {  # type: ignore[arg-type]
+        "HTTP_X_FORWARDED_FOR",
+        "HTTP_X_FORWARDED_PROTO",
+        "HTTP_X_REAL_IP",  # not a header sockweb reads; the lax config leaves the client's
+    }
