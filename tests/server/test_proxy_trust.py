@@ -181,3 +181,10 @@ def test_settings_are_validated_and_match_the_rule(tmp_path: Path) -> None:
         load_config(["app:x", "--forwarded-fields", "for,prefix"], environ={}, cwd=tmp_path)
     with pytest.raises(ConfigError, match="--forwarded-headers"):
         load_config(["app:x", "--forwarded-headers", "x-real-ip"], environ={}, cwd=tmp_path)
+
+
+def test_a_none_fixer_neither_applies_nor_removes() -> None:
+    fixer = ProxyFixer(AllowList(["127.0.0.1"]), "none", FIELDS)
+    env: dict[str, object] = {"REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http", **SPOOFED}
+    fixer.apply(env)
+    assert env == {"REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http", **SPOOFED}

@@ -37,7 +37,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from sockweb.server.wsgi import FORWARDING_KEYS
@@ -190,8 +190,9 @@ class ProxyFixer:
         self.family = family
         self.fields = frozenset(check_fields(fields)) & _FAMILY_KEYS[family].keys()
         keep = {_FAMILY_KEYS[family][field] for field in self.fields}
-        self.strip = tuple(sorted(FORWARDING_KEYS - keep))
-        self._apply = self._apply_forwarded if family == "forwarded" else self._apply_x_forwarded
+        # "none": the application handles (or ignores) every forwarding header itself; nothing is removed.
+        self.strip = () if family == "none" else tuple(sorted(FORWARDING_KEYS - keep))
+        self._apply = functools.partial(_APPLY[family], self)
 
     @classmethod
     def from_config(cls, config: Config) -> ProxyFixer | None:
@@ -202,6 +203,7 @@ class ProxyFixer:
         return cls(allow, config.forwarded_headers, config.forwarded_fields)
 
     def apply(self, environ: MutableMapping[str, Any]) -> None:
+        """Rewrite `environ` from its forwarding headers when its peer is a trusted proxy (in place)."""
         if FORWARDING_KEYS.isdisjoint(environ):
             return
         peer = environ.get("REMOTE_ADDR") or ""
@@ -297,3 +299,15 @@ class ProxyFixer:
         if port is not None and port.isdigit() and int(port) <= 65535:
             environ["SERVER_PORT"] = port
         environ["sockweb.proxy.original"] = original
+
+
+def _nothing(fixer: ProxyFixer, environ: MutableMapping[str, Any]) -> None:
+    """The "none" family: no header is believed."""
+
+
+# --forwarded-headers -> how that family is applied
+_APPLY: dict[str, Callable[[ProxyFixer, MutableMapping[str, Any]], None]] = {
+    "x-forwarded": ProxyFixer._apply_x_forwarded,
+    "forwarded": ProxyFixer._apply_forwarded,
+    "none": _nothing,
+}
