@@ -420,7 +420,7 @@ def scaling_markdown(single: Results, multi: Results, peers: list[str], workers:
     return "\n".join(lines)
 
 
-def chart(results: Results, peers: list[str], path: str) -> None:
+def chart(results: Results, peers: list[str], path: str, workers: int = 1) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -443,7 +443,12 @@ def chart(results: Results, peers: list[str], path: str) -> None:
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(workloads))])
     ax.set_xticklabels([LABELS.get(w, w) for w in workloads], fontsize=8)
     ax.set_ylabel("requests per second (log scale)")
-    ax.set_title("WSGI servers, one process on one core, wrk on the other (higher is better)")
+    setup = (
+        "one process on one core, wrk on the other"
+        if workers == 1
+        else f"{workers} processes, sharing the cores with wrk"
+    )
+    ax.set_title(f"WSGI servers, {setup} (higher is better)")
     ax.legend(ncol=3, fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
@@ -536,7 +541,7 @@ def main() -> int:
             f"connections (target < 100 MiB: {'met' if after < 100 * 1024 else 'NOT met'})"
         )
     if args.chart:
-        chart(results, peers, args.chart)
+        chart(results, peers, args.chart, args.workers)
     return 0
 
 
