@@ -1,10 +1,17 @@
 """Micro-benchmark of the request parser: sockweb.http vs httptools (llhttp, C) vs h11.
 
 Each parser builds the same result for a request head: (method, target, version, [(lowercased name, value)]),
-so the C parser pays for its Python callbacks just as a server using it would. Two workloads:
-one typical browser request head per feed (parser reused, as on a keep-alive connection), and a pipelined
-batch of 16 such requests in one feed. Prints ns per request (best of several repeats) and our ratio to
-httptools. Run pinned to one core, e.g.:
+so the C parser pays for its Python callbacks just as a server using it would. Three workloads:
+
+  browser        the headline: heads that never repeat, one per feed (bench/browser_heads.py, the heads
+                 bench/browser.lua sends: ~620 bytes, 11 fields, path, query, Referer and cookies varying),
+                 our parser with a HeadMemo as the server runs it, so it pays the memo's checksum and lookup
+                 and never gets a hit
+  single head    one typical browser head, the same bytes every time, one per feed (parser reused, as on a
+                 keep-alive connection), no HeadMemo: every head is parsed
+  pipelined x16  16 such heads in one feed, no HeadMemo
+
+Prints ns per request (best of several repeats) and our ratio to httptools. Run pinned to one core, e.g.:
 
     taskset -c 1 python bench/bench_parse.py
 """
@@ -12,11 +19,14 @@ httptools. Run pinned to one core, e.g.:
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from collections.abc import Callable
 
-from sockweb.http import NEED_DATA, Request, RequestParser
+from browser_heads import head as browser_head
+
+from sockweb.http import NEED_DATA, HeadMemo, Request, RequestParser
 
 HEAD = (
     b"GET /articles/2024/sockets-to-web?page=2&sort=recent HTTP/1.1\r\n"
@@ -33,16 +43,20 @@ HEAD = (
     b"\r\n"
 )
 BATCH = 16
+# Distinct browser heads cycled through: far more than one parser's memo would ever keep, and a head comes
+# back only after 4,095 others, so it is never "the same head twice in a row".
+BROWSER = [browser_head(n, "127.0.0.1:8000") for n in range(1, 4097)]
 
 Result = tuple[str, bytes, str, list[tuple[bytes, bytes]]]
 
 
-def sockweb_runner(data: bytes) -> Callable[[], list[Result]]:
-    parser = RequestParser()
+def sockweb_runner(datas: list[bytes], memo: bool = False) -> Callable[[], list[Result]]:
+    parser = RequestParser(memo=HeadMemo() if memo else None)
+    feeds = itertools.cycle(datas).__next__
 
     def run() -> list[Result]:
         out: list[Result] = []
-        parser.feed(data)
+        parser.feed(feeds())
         next_event = parser.next_event
         while True:
             event = next_event()
@@ -54,7 +68,7 @@ def sockweb_runner(data: bytes) -> Callable[[], list[Result]]:
     return run
 
 
-def httptools_runner(data: bytes) -> Callable[[], list[Result]]:
+def httptools_runner(datas: list[bytes]) -> Callable[[], list[Result]]:
     import httptools
 
     class Proto:
@@ -81,21 +95,24 @@ def httptools_runner(data: bytes) -> Callable[[], list[Result]]:
 
     proto = Proto()
     proto.parser = httptools.HttpRequestParser(proto)
+    feeds = itertools.cycle(datas).__next__
 
     def run() -> list[Result]:
         proto.out = []
-        proto.parser.feed_data(data)
+        proto.parser.feed_data(feeds())
         return proto.out
 
     return run
 
 
-def h11_runner(data: bytes) -> Callable[[], list[Result]]:
+def h11_runner(datas: list[bytes]) -> Callable[[], list[Result]]:
     import h11
+
+    feeds = itertools.cycle(datas).__next__
 
     def run() -> list[Result]:
         conn = h11.Connection(h11.SERVER)
-        conn.receive_data(data)
+        conn.receive_data(feeds())
         event = conn.next_event()
         assert isinstance(event, h11.Request)
         result = (
@@ -144,24 +161,35 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
     ap.add_argument("--repeats", type=int, default=10)
     args = ap.parse_args(argv)
-    batch = HEAD * BATCH
-    expected = sockweb_runner(HEAD)()
+    factories: dict[str, Callable[[list[bytes]], Callable[[], list[Result]]]] = {
+        "sockweb": sockweb_runner,
+        "httptools": httptools_runner,
+        "h11": h11_runner,
+    }
     rows = []
-    for label, data, count, parsers in (
-        ("single head", HEAD, 1, ("sockweb", "httptools", "h11")),
-        (f"pipelined x{BATCH}", batch, BATCH, ("sockweb", "httptools")),
+    for label, datas, count, parsers, memo in (
+        ("browser", BROWSER, 1, ("sockweb", "httptools", "h11"), True),
+        ("single head", [HEAD], 1, ("sockweb", "httptools", "h11"), False),
+        (f"pipelined x{BATCH}", [HEAD * BATCH], BATCH, ("sockweb", "httptools"), False),
     ):
         runs = {}
         for name in parsers:
-            run = {"sockweb": sockweb_runner, "httptools": httptools_runner, "h11": h11_runner}[name](data)
-            got = run()
-            # every parser must produce the same result, or the comparison means nothing
-            assert len(got) == count and got[0][:2] == expected[0][:2], (name, got[:1])
-            assert list(got[0][3]) == expected[0][3] or name == "h11", name
+            run = sockweb_runner(datas, memo) if name == "sockweb" else factories[name](datas)
+            # every parser must produce the same result, on every head, or the comparison means nothing
+            for data in datas[:64]:
+                got, expected = run(), sockweb_runner([data])()
+                assert len(got) == count and got[0][:2] == expected[0][:2], (name, got[:1])
+                assert list(got[0][3]) == expected[0][3] or name == "h11", name
             runs[name] = run
         rows.append((label, measure(runs, count, args.seconds, args.repeats)))
+    sizes = [len(h) for h in BROWSER]
+    print(f"python {sys.version.split()[0]}")
+    print(
+        f"browser: {len(BROWSER)} heads that never repeat, {min(sizes)}-{max(sizes)} bytes "
+        f"(mean {sum(sizes) / len(sizes):.0f}), 11 header fields; sockweb with a HeadMemo (never hit)"
+    )
     fields = HEAD.count(b"\r\n") - 2
-    print(f"python {sys.version.split()[0]}, head of {len(HEAD)} bytes with {fields} header fields")
+    print(f"single head: {len(HEAD)} bytes, {fields} header fields, no HeadMemo")
     print(f"{'workload':<16}{'sockweb':>12}{'httptools':>12}{'h11':>12}{'sockweb/httptools':>20}")
     for label, results in rows:
         h11_ns = f"{results['h11']:.0f}" if "h11" in results else "-"

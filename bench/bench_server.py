@@ -3,7 +3,10 @@
 Each server runs one process pinned to core 0 (`taskset -c 0`), wrk runs pinned to core 1, and every
 server serves the same plain WSGI apps (bench/apps/benchapps.py). Workloads:
 
-  hello         GET, 13-byte body, keep-alive, 50 connections
+  browser       the headline: GET with browser-like heads that never repeat (bench/browser.lua: ~620
+                bytes, 11 fields; path, query, Referer and cookies vary, six real User-Agents), 13-byte
+                body, keep-alive, 50 connections
+  hello         GET, 13-byte body, keep-alive, 50 connections: wrk's one head, repeated
   hello-unique  the same with a new target on every request (bench/unique.lua): no head repeats
   pipeline16    the same with 16 requests per write (bench/pipeline.lua), 50 connections
   sleep10ms     the app sleeps 10 ms (a blocking call), 256 connections
@@ -16,6 +19,12 @@ the servers (each keeps its best round); the report is rps, requests per server 
 ours/peer ratios from this one run (markdown on stdout, and a chart with --chart). From the repo root:
 
     python bench/bench_server.py --duration 5 --rss --chart docs/bench-server.png
+
+With `--workers N` (N > 1) each server that can run several processes is measured twice per round, with
+one process and with N, nothing pinned (the servers and wrk share the machine's cores), and the report is
+the scaling factor from one process to N:
+
+    python bench/bench_server.py --workers 2 --workloads browser,hello --servers sockweb,granian,gunicorn-gthread
 """
 
 from __future__ import annotations
@@ -38,11 +47,12 @@ HERE = Path(__file__).resolve().parent
 APPS = HERE / "apps"
 PY = sys.executable
 
-Command = Callable[[str, int], list[str]]
+# (app, port, processes) -> command line
+Command = Callable[[str, int, int], list[str]]
 SOCKWEB_ARGS: list[str] = []  # --sockweb-args, e.g. "--dispatch pool"
 
 PEERS: dict[str, Command] = {
-    "sockweb": lambda app, port: [
+    "sockweb": lambda app, port, workers: [
         PY,
         "-m",
         "sockweb",
@@ -50,14 +60,16 @@ PEERS: dict[str, Command] = {
         f"benchapps:{app}",
         "--bind",
         f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
         *SOCKWEB_ARGS,
     ],
-    "granian": lambda app, port: [
+    "granian": lambda app, port, workers: [
         "granian",
         "--interface",
         "wsgi",
         "--workers",
-        "1",
+        str(workers),
         "--host",
         "127.0.0.1",
         "--port",
@@ -66,12 +78,12 @@ PEERS: dict[str, Command] = {
         "warning",
         f"benchapps:{app}",
     ],
-    "gunicorn-sync": lambda app, port: [
+    "gunicorn-sync": lambda app, port, workers: [
         PY,
         "-m",
         "gunicorn",
         "-w",
-        "1",
+        str(workers),
         "-k",
         "sync",
         "-b",
@@ -80,12 +92,12 @@ PEERS: dict[str, Command] = {
         "warning",
         f"benchapps:{app}",
     ],
-    "gunicorn-gthread": lambda app, port: [
+    "gunicorn-gthread": lambda app, port, workers: [
         PY,
         "-m",
         "gunicorn",
         "-w",
-        "1",
+        str(workers),
         "-k",
         "gthread",
         "--threads",
@@ -96,13 +108,21 @@ PEERS: dict[str, Command] = {
         "warning",
         f"benchapps:{app}",
     ],
-    "waitress": lambda app, port: [PY, "-m", "waitress", f"--listen=127.0.0.1:{port}", f"benchapps:{app}"],
-    "cheroot": lambda app, port: [PY, "run_peer.py", "cheroot", f"benchapps:{app}", str(port)],
-    "werkzeug": lambda app, port: [PY, "run_peer.py", "werkzeug", f"benchapps:{app}", str(port)],
-    "uvicorn+a2wsgi": lambda app, port: [
+    "waitress": lambda app, port, workers: [
+        PY,
+        "-m",
+        "waitress",
+        f"--listen=127.0.0.1:{port}",
+        f"benchapps:{app}",
+    ],
+    "cheroot": lambda app, port, workers: [PY, "run_peer.py", "cheroot", f"benchapps:{app}", str(port)],
+    "werkzeug": lambda app, port, workers: [PY, "run_peer.py", "werkzeug", f"benchapps:{app}", str(port)],
+    "uvicorn+a2wsgi": lambda app, port, workers: [
         PY,
         "-m",
         "uvicorn",
+        "--workers",
+        str(workers),
         "--no-access-log",
         "--log-level",
         "warning",
@@ -112,12 +132,15 @@ PEERS: dict[str, Command] = {
         str(port),
         f"asgi_apps:{app}",
     ],
-    "bjoern": lambda app, port: [PY, "run_peer.py", "bjoern", f"benchapps:{app}", str(port)],
+    "bjoern": lambda app, port, workers: [PY, "run_peer.py", "bjoern", f"benchapps:{app}", str(port)],
 }
 OPTIONAL = {"bjoern": "bjoern", "granian": "granian", "uvicorn+a2wsgi": "a2wsgi", "cheroot": "cheroot"}
+# The servers whose command above runs `workers` processes; the others serve from one process only.
+MULTIPROCESS = ("sockweb", "granian", "gunicorn-sync", "gunicorn-gthread", "uvicorn+a2wsgi")
 
-# name -> (app, connections, wrk script, target as (peer, minimum ratio ours/peer))
+# name -> (app, connections, wrk script); the first is the headline
 WORKLOADS: dict[str, tuple[str, int, str | None]] = {
+    "browser": ("hello", 50, "browser.lua"),
     "hello": ("hello", 50, None),
     "hello-unique": ("hello", 50, "unique.lua"),
     "pipeline16": ("hello", 50, "pipeline.lua"),
@@ -125,6 +148,9 @@ WORKLOADS: dict[str, tuple[str, int, str | None]] = {
     "download1MiB": ("download", 16, None),
     "upload1MiB": ("upload", 16, "upload.lua"),
 }
+# How the workloads are named in the report, where the name alone could mislead.
+LABELS = {"browser": "browser (headline)", "hello": "hello (repeated head)"}
+# workload -> [(peer, minimum ratio ours/peer)]
 TARGETS = {
     "hello": [("granian", 1.0), ("gunicorn-gthread", 10.0)],
     "pipeline16": [("granian", 1.0)],
@@ -153,8 +179,8 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -
     raise RuntimeError("server did not start")
 
 
-def start(peer: str, app: str, port: int) -> subprocess.Popen[bytes]:
-    cmd = ["taskset", "-c", "0", *PEERS[peer](app, port)]
+def start(peer: str, app: str, port: int, workers: int = 1, pinned: bool = True) -> subprocess.Popen[bytes]:
+    cmd = [*(["taskset", "-c", "0"] if pinned else []), *PEERS[peer](app, port, workers)]
     env = dict(os.environ, PYTHONPATH=str(APPS))
     proc = subprocess.Popen(cmd, cwd=APPS, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -175,12 +201,10 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(5)
 
 
-def wrk(port: int, conns: int, seconds: float, script: str | None) -> tuple[float, int]:
-    """(requests per second, errors) from one wrk run pinned to core 1."""
+def wrk(port: int, conns: int, seconds: float, script: str | None, pinned: bool = True) -> tuple[float, int]:
+    """(requests per second, errors) from one wrk run, pinned to core 1 unless `pinned` is false."""
     cmd = [
-        "taskset",
-        "-c",
-        "1",
+        *(["taskset", "-c", "1"] if pinned else []),
         "wrk",
         "-t1",
         f"-c{conns}",
@@ -222,15 +246,21 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def measure(peer: str, workload: str, seconds: float, warmup: float) -> tuple[float, int, float]:
-    """(requests per second, errors, requests per server CPU-second)."""
+def measure(
+    peer: str, workload: str, seconds: float, warmup: float, workers: int = 1, pinned: bool = True
+) -> tuple[float, int, float]:
+    """(requests per second, errors, requests per server CPU-second).
+
+    `pinned`: the server on core 0 and wrk on core 1; else both go where the kernel puts them.
+    """
     app, conns, script = WORKLOADS[workload]
     port = free_port()
-    proc = start(peer, app, port)
+    proc = start(peer, app, port, workers, pinned)
     try:
-        wrk(port, conns, warmup, script)
+        # The warm-up also covers the time a multi-process server takes to boot its workers.
+        wrk(port, conns, warmup, script, pinned)
         cpu = cpu_seconds(proc.pid)
-        rps, errors = wrk(port, conns, seconds, script)
+        rps, errors = wrk(port, conns, seconds, script, pinned)
         used = cpu_seconds(proc.pid) - cpu
         return rps, errors, (rps * seconds / used if used > 0 else 0.0)
     finally:
@@ -330,12 +360,26 @@ def _table(results: Results, peers: list[str], index: int) -> list[str]:
             if errors and index == 0:
                 cell += f" [{errors} err]"
             cells.append(cell)
-        lines.append(f"| {workload} | " + " | ".join(cells) + " |")
+        lines.append(f"| {LABELS.get(workload, workload)} | " + " | ".join(cells) + " |")
     return lines
 
 
+def headline(results: Results, peers: list[str]) -> list[str]:
+    """One line for the first workload measured (`browser` unless --workloads says otherwise)."""
+    workload = next(iter(results), None)
+    if workload is None:
+        return []
+    row = results[workload]
+    parts = [f"{peer} {row[peer][0]:,.0f}" for peer in peers if row.get(peer, (0.0,))[0] > 0]
+    return [f"Headline ({workload}), requests per second: " + ", ".join(parts), ""]
+
+
 def markdown(results: Results, peers: list[str]) -> str:
-    lines = ["Requests per second (in parentheses: sockweb / peer; above 1.00x means sockweb is faster):", ""]
+    lines = headline(results, peers)
+    lines += [
+        "Requests per second (in parentheses: sockweb / peer; above 1.00x means sockweb is faster):",
+        "",
+    ]
     lines += _table(results, peers, 0)
     lines += [
         "",
@@ -355,7 +399,28 @@ def markdown(results: Results, peers: list[str]) -> str:
     return "\n".join(lines)
 
 
-def chart(results: Results, peers: list[str], path: str) -> None:
+def scaling_markdown(single: Results, multi: Results, peers: list[str], workers: int) -> str:
+    """--workers N: requests per second with 1 and N processes, and the factor between them, per server."""
+    lines = [
+        f"One process against {workers}, nothing pinned: the servers and wrk share the machine's cores.",
+        "",
+        f"| workload | server | 1 process (rps) | {workers} processes (rps) | scaling 1 -> {workers} "
+        f"| req/CPU-s, 1 | req/CPU-s, {workers} |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for workload, row in multi.items():
+        for peer in peers:
+            one, many = single[workload][peer], row[peer]
+            factor = f"{many[0] / one[0]:.2f}x" if one[0] > 0 and many[0] > 0 else "n/a"
+            errors = f" [{one[1] + many[1]} err]" if one[1] + many[1] else ""
+            lines.append(
+                f"| {LABELS.get(workload, workload)} | {peer} | {one[0]:,.0f} | {many[0]:,.0f}{errors} "
+                f"| {factor} | {one[2]:,.0f} | {many[2]:,.0f} |"
+            )
+    return "\n".join(lines)
+
+
+def chart(results: Results, peers: list[str], path: str, workers: int = 1) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -376,13 +441,48 @@ def chart(results: Results, peers: list[str], path: str) -> None:
                 bar.set_edgecolor("black")
     ax.set_yscale("log")
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(workloads))])
-    ax.set_xticklabels(workloads)
+    ax.set_xticklabels([LABELS.get(w, w) for w in workloads], fontsize=8)
     ax.set_ylabel("requests per second (log scale)")
-    ax.set_title("WSGI servers, one process on one core, wrk on the other (higher is better)")
+    setup = (
+        "one process on one core, wrk on the other"
+        if workers == 1
+        else f"{workers} processes, sharing the cores with wrk"
+    )
+    ax.set_title(f"WSGI servers, {setup} (higher is better)")
     ax.legend(ncol=3, fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+def run_rounds(
+    peers: list[str], workloads: list[str], args: argparse.Namespace, modes: list[tuple[int, bool]]
+) -> list[Results]:
+    """One Results per mode (processes, pinned); every round measures every mode of every server in turn."""
+    runs: list[Results] = [{} for _ in modes]
+    for workload in workloads:
+        for results in runs:
+            results[workload] = dict.fromkeys(peers, (0.0, 0, 0.0))
+        # Rounds alternate between the servers (and modes), so a burst of load on the shared machine does
+        # not fall on one of them only; each keeps its best round (rps, and CPU efficiency independently).
+        for round_no in range(args.rounds):
+            for peer in peers:
+                for results, (workers, pinned) in zip(runs, modes, strict=True):
+                    try:
+                        got = measure(peer, workload, args.duration, args.warmup, workers, pinned)
+                    except Exception as exc:  # one broken peer must not spoil the run
+                        print(f"# {peer} {workload}: {exc}", file=sys.stderr)
+                        got = (0.0, 0, 0.0)
+                    best = results[workload][peer]
+                    results[workload][peer] = (max(best[0], got[0]), best[1] + got[1], max(best[2], got[2]))
+                    rps, errors, per_cpu = got
+                    print(
+                        f"# {workload:13} {peer:17} x{workers} round {round_no + 1}: {rps:12,.0f} rps "
+                        f"{per_cpu:12,.0f} req/CPU-s  {errors} errors",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+    return runs
 
 
 def main() -> int:
@@ -392,44 +492,48 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; the best is kept")
-    parser.add_argument("--servers", default=",".join(PEERS))
+    parser.add_argument(
+        "--servers", help="comma-separated (default: all; with --workers, the multi-process ones)"
+    )
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--rss", action="store_true", help="also measure RSS with 10,000 idle connections")
     parser.add_argument("--chart", metavar="PNG", help="write a bar chart of the results")
     parser.add_argument("--sockweb-args", default="", help="extra options for sockweb serve")
     parser.add_argument("--connections", type=int, help="override every workload's connection count")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N > 1: measure each server with 1 and N processes, unpinned, and report the scaling factor",
+    )
     args = parser.parse_args()
     SOCKWEB_ARGS.extend(args.sockweb_args.split())
     if args.connections:
         for name, (app, _, script) in list(WORKLOADS.items()):
             WORKLOADS[name] = (app, args.connections, script)
-    peers = [p for p in args.servers.split(",") if p]
+    default_servers = MULTIPROCESS if args.workers > 1 else tuple(PEERS)
+    peers = [p for p in (args.servers or ",".join(default_servers)).split(",") if p]
+    unknown = [p for p in peers if p not in PEERS] + [
+        w for w in args.workloads.split(",") if w and w not in WORKLOADS
+    ]
+    if unknown:
+        parser.error(f"unknown server or workload: {', '.join(unknown)}")
+    single_only = [p for p in peers if args.workers > 1 and p not in MULTIPROCESS]
     skipped = [p for p in peers if not available(p)]
-    peers = [p for p in peers if p not in skipped]
-    results: Results = {}
-    for workload in [w for w in args.workloads.split(",") if w]:
-        results[workload] = dict.fromkeys(peers, (0.0, 0, 0.0))
-        # Rounds alternate between the servers, so a burst of load on the shared machine does not fall on
-        # one of them only; each keeps its best round (rps, and CPU efficiency independently).
-        for round_no in range(args.rounds):
-            for peer in peers:
-                try:
-                    got = measure(peer, workload, args.duration, args.warmup)
-                except Exception as exc:  # one broken peer must not spoil the run
-                    print(f"# {peer} {workload}: {exc}", file=sys.stderr)
-                    got = (0.0, 0, 0.0)
-                best = results[workload][peer]
-                results[workload][peer] = (max(best[0], got[0]), best[1] + got[1], max(best[2], got[2]))
-                rps, errors, per_cpu = got
-                print(
-                    f"# {workload:13} {peer:17} round {round_no + 1}: {rps:12,.0f} rps "
-                    f"{per_cpu:12,.0f} req/CPU-s  {errors} errors",
-                    file=sys.stderr,
-                    flush=True,
-                )
-    print(markdown(results, peers))
+    peers = [p for p in peers if p not in skipped and p not in single_only]
+    workloads = [w for w in args.workloads.split(",") if w]
+    if args.workers > 1:
+        single, multi = run_rounds(peers, workloads, args, [(1, False), (args.workers, False)])
+        print(scaling_markdown(single, multi, peers, args.workers))
+        results = multi
+    else:
+        (results,) = run_rounds(peers, workloads, args, [(1, True)])
+        print(markdown(results, peers))
     if skipped:
         print(f"\nNot installed, skipped: {', '.join(skipped)}")
+    if single_only:
+        print(f"\nOne process only, skipped with --workers: {', '.join(single_only)}")
     if args.rss:
         before, after, held = rss_check()
         print(
@@ -437,7 +541,7 @@ def main() -> int:
             f"connections (target < 100 MiB: {'met' if after < 100 * 1024 else 'NOT met'})"
         )
     if args.chart:
-        chart(results, peers, args.chart)
+        chart(results, peers, args.chart, args.workers)
     return 0
 
 

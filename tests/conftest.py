@@ -1,17 +1,27 @@
 """Shared fixtures. `run_server` starts ``python -m sockweb serve`` in a subprocess on 127.0.0.1:0.
 
 The server prints ``Listening at http://127.0.0.1:PORT`` at start-up; the fixture reads the port from
-that line, and stops every server it started when the test ends (SIGTERM, then SIGKILL).
+that line, and stops every server it started when the test ends (SIGTERM, then SIGKILL). The servers
+inherit the environment, so ``SOCKWEB_LOOP=asyncio`` runs them all on the standard library's event loop
+(CI runs the server tests once more that way); the report header says which loop they run on.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from serverproc import ServerHandle, start_server
+
+
+def pytest_report_header() -> str:
+    """Which event loop the servers started by the tests run on (SOCKWEB_LOOP picks it for all of them)."""
+    from sockweb.server.runner import describe_loop
+
+    return f"sockweb serve event loop: {describe_loop(os.environ.get('SOCKWEB_LOOP', 'auto'))}"
 
 
 @pytest.fixture(scope="session")

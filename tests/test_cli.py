@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import platform
 import subprocess
 import sys
 
@@ -7,9 +8,32 @@ from sockweb import __version__
 from sockweb.cli import COMMANDS, main
 
 
-def test_version(capsys) -> None:
+def test_version_names_the_interpreter_and_the_event_loop(capsys) -> None:
     assert main(["--version"]) == 0
-    assert capsys.readouterr().out.strip() == f"sockweb {__version__}"
+    out = capsys.readouterr().out.strip()
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    assert out.startswith(f"sockweb {__version__}, {python} on {platform.system()}, event loop: ")
+    try:
+        import uvloop
+    except ImportError:
+        assert out.endswith(
+            "event loop: asyncio (the standard library's; uvloop is not installed: "
+            "pip install uvloop for the faster loop)"
+        )
+    else:
+        assert out.endswith(f"event loop: uvloop {uvloop.__version__}")
+
+
+def test_version_says_when_the_fast_loop_is_missing(capsys, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop -> ImportError
+    assert main(["-V"]) == 0
+    assert (
+        capsys.readouterr()
+        .out.strip()
+        .endswith(
+            "event loop: asyncio (the standard library's; uvloop is not installed: pip install uvloop for the faster loop)"
+        )
+    )
 
 
 def test_unknown_command_is_a_clear_error(capsys) -> None:
@@ -28,7 +52,7 @@ def test_python_dash_m() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "sockweb", "--version"], capture_output=True, text=True, timeout=60
     )
-    assert proc.returncode == 0 and proc.stdout.strip() == f"sockweb {__version__}"
+    assert proc.returncode == 0 and proc.stdout.startswith(f"sockweb {__version__}, ")
 
 
 def test_every_command_module_has_main() -> None:

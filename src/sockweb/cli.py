@@ -8,6 +8,7 @@ framework and ``sockweb serve`` never imports Jinja2.
 from __future__ import annotations
 
 import importlib
+import platform
 import sys
 from collections.abc import Sequence
 
@@ -31,6 +32,14 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+def _version() -> str:
+    """The version, with the interpreter and the event loop `sockweb serve` runs on by default."""
+    from sockweb.server.runner import describe_loop
+
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    return f"sockweb {__version__}, {python} on {platform.system()}, event loop: {describe_loop('auto')}"
+
+
 def _wants_dev_server(args: Sequence[str]) -> bool:
     for arg in args:
         if arg == "--":
@@ -47,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_usage())
         return 0 if args else 2
     if args[0] in ("-V", "--version"):
-        print(f"sockweb {__version__}")
+        print(_version())
         return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:

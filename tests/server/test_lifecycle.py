@@ -85,6 +85,19 @@ def test_proxy_protocol_header_sets_remote_addr(run_server):
         assert closed_by_peer(sock)
 
 
+def test_start_up_log_names_the_event_loop(run_server):
+    try:
+        import uvloop
+    except ImportError:  # the default install has it on CPython (Linux, macOS); elsewhere, the fallback
+        default = r"Event loop: asyncio \(the standard library's; uvloop is not installed"
+    else:
+        default = rf"Event loop: uvloop {uvloop.__version__}\n"
+    srv = run_server("fixtureapps:dispatch", cwd=APPS_DIR, env={"SOCKWEB_LOOP": "auto"})
+    srv.wait_for_log(default)
+    srv = run_server("fixtureapps:dispatch", cwd=APPS_DIR, env={"SOCKWEB_LOOP": "asyncio"})
+    srv.wait_for_log(r"Event loop: asyncio \(the standard library's, as configured\)\n")
+
+
 def test_plain_asyncio_loop(run_server, tmp_path):
     srv = run_server("fixtureapps:dispatch", "--loop", "asyncio", cwd=APPS_DIR)
     raw = b"".join(f"GET /echo/{i} HTTP/1.1\r\nHost: t\r\n\r\n".encode() for i in range(8))

@@ -18,7 +18,8 @@ import socket
 import ssl
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from types import ModuleType
+from typing import TYPE_CHECKING, cast
 
 from sockweb.server.loader import AppLoadError, WSGIApp, load_app
 
@@ -28,19 +29,38 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sockweb.error")
 
-__all__ = ["run_worker", "serve"]
+__all__ = ["describe_loop", "run_worker", "serve"]
+
+
+def _find_uvloop(kind: str) -> ModuleType | None:
+    """The uvloop module when the `loop` setting `kind` asks for it and it is installed, else None."""
+    if kind == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop
+
+
+def describe_loop(kind: str) -> str:
+    """Which event loop the `loop` setting `kind` runs on in this installation, in words for a person."""
+    uvloop = _find_uvloop(kind)
+    if uvloop is not None:
+        return f"uvloop {uvloop.__version__}"
+    if kind == "asyncio":
+        return "asyncio (the standard library's, as configured)"
+    # uvloop is a default dependency where it exists (CPython on Linux and macOS): say so when it is missing.
+    return "asyncio (the standard library's; uvloop is not installed: pip install uvloop for the faster loop)"
 
 
 def _new_loop(kind: str) -> asyncio.AbstractEventLoop:
-    if kind in ("auto", "uvloop"):
-        try:
-            import uvloop
-        except ImportError:
-            if kind == "uvloop":
-                raise RuntimeError("--loop uvloop: uvloop is not installed") from None
-        else:
-            loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-            return loop
+    uvloop = _find_uvloop(kind)
+    if uvloop is None and kind == "uvloop":
+        raise RuntimeError("--loop uvloop: uvloop is not installed")
+    log.info("Event loop: %s", describe_loop(kind))
+    if uvloop is not None:
+        return cast(asyncio.AbstractEventLoop, uvloop.new_event_loop())
     return asyncio.new_event_loop()
 
 
