@@ -173,7 +173,7 @@ def exchange(port: int, raw: bytes, bound: float, half_close: bool = True) -> st
             sock.sendall(raw)
             if half_close:
                 sock.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+        except OSError:  # EPIPE, ECONNRESET, ENOTCONN after a reset, or a send that timed out
             pass  # the server may answer (and close) before reading all of a bad request: read what it said
         try:
             return str(read_response(sock, bytearray(), deadline, head_only=True).status)
