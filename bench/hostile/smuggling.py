@@ -1,0 +1,192 @@
+"""Request smuggling: the corpus (corpus.py) sent straight to the server, and through a real nginx.
+
+Per payload the client sends the attack, then ``GET /follow-N`` on the same connection, and reads what
+comes back. Every response names its path (``X-Path``), so a desync is visible from the client: a response
+for ``/smuggled-N`` (the follow-up, or anything after the attack, got the hidden request's answer).
+Counts are by the attack's first answer (status, close, reset, timeout) plus ``desync`` (must be 0).
+
+Through nginx (the front; keep-alive HTTP/1.1 to the back end, as deployments run it), the check is the
+back end's request log: nginx stamps each request it forwards with ``X-Request-Id`` and logs it, and every
+request the app saw must carry an id nginx logged, with the same method and path. A request without one
+is a request the front did not forward: ``unforwarded`` (must be 0).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .corpus import CORPUS, Payload
+from .servers import Server, free_port
+from .wire import Closed, Result, Timeout, connect, read_response
+
+DEADLINE = 2.5
+
+NGINX_CONF = """
+{user}
+worker_processes 1;
+error_log {tmp}/error.log warn;
+pid {tmp}/nginx.pid;
+events {{ worker_connections 512; }}
+http {{
+    log_format hostile '$request_id\t$request_method\t$uri';
+    access_log {tmp}/access.log hostile;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    upstream backend {{ server 127.0.0.1:{backend}; keepalive 8; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Request-Id $request_id;
+        }}
+    }}
+}}
+"""
+
+
+def nginx_binary() -> str | None:
+    return shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+
+
+class Nginx:
+    """nginx on a free 127.0.0.1 port in front of `backend_port`, with its own temporary prefix."""
+
+    def __init__(self, binary: str, backend_port: int) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="hostile-nginx-"))
+        self.port = free_port()
+        conf = self.tmp / "nginx.conf"
+        user = "user root;" if os.geteuid() == 0 else ""
+        conf.write_text(NGINX_CONF.format(user=user, tmp=self.tmp, backend=backend_port, port=self.port))
+        self.proc = subprocess.Popen(
+            [binary, "-c", str(conf), "-p", str(self.tmp), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 15
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"nginx exited: {(self.tmp / 'error.log').read_text(errors='replace')}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("nginx did not listen in 15 s") from None
+                time.sleep(0.05)
+
+    def forwarded(self) -> dict[str, tuple[str, str]]:
+        """request id -> (method, path) of every request nginx logged."""
+        log = self.tmp / "access.log"
+        out = {}
+        for line in log.read_text("latin-1").splitlines() if log.exists() else ():
+            rid, method, path = [*line.split("\t"), "", ""][:3]
+            out[rid] = (method, path)
+        return out
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def attempt(port: int, payload: Payload) -> tuple[str, list[str]]:
+    """Send `payload` then a follow-up; (outcome of the attack's first answer, X-Path of every answer)."""
+    n = payload.smuggled.rsplit("-", 1)[1]
+    follow = b"GET /follow-%s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % n.encode()
+    deadline = time.monotonic() + DEADLINE
+    paths: list[str] = []
+    first = ""
+    head_first = payload.raw.startswith(b"HEAD ")
+    with connect(port, timeout=DEADLINE) as sock:
+        try:
+            sock.sendall(payload.raw)
+            time.sleep(0.05)
+            sock.sendall(follow)
+        except OSError:
+            pass
+        buf = bytearray()
+        try:
+            while len(paths) < 4:
+                response = read_response(sock, buf, deadline, head_only=head_first and not paths)
+                if 100 <= response.status < 200:
+                    continue
+                paths.append(response.headers.get("x-path", f"<{response.status}>"))
+                first = first or str(response.status)
+        except Timeout:
+            first = first or "timeout"
+        except Closed as exc:
+            first = first or exc.outcome
+        except ValueError:  # a response framing this client cannot parse
+            first = first or "unparsable"
+    return first, paths
+
+
+def _run(port: int, result: Result, seen: str) -> None:
+    """Send the corpus to `port`; count first answers, and answers for a hidden request as `seen`."""
+    with ThreadPoolExecutor(8) as pool:
+        for payload, (first, paths) in zip(CORPUS, pool.map(lambda p: attempt(port, p), CORPUS), strict=True):
+            result.counts[first] += 1
+            if payload.smuggled in paths:
+                result.counts[seen] += 1
+                result.notes.append(f"{seen}: {payload.name} -> {paths}")
+    result.counts[seen] += 0
+    result.numbers["payloads"] = len(CORPUS)
+
+
+def smuggling(server: Server, quick: bool) -> Result:
+    """The corpus sent straight to the server."""
+    result = Result("smuggling", server.kind)
+    before = len(server.requests())
+    _run(server.port, result, "desync")
+    seen = {path for _, _, path in server.requests()[before:]}
+    result.counts["backend-saw-smuggled"] += sum(p.smuggled in seen for p in CORPUS)
+    return result
+
+
+def smuggling_nginx(server: Server, quick: bool) -> Result:
+    """The corpus sent to nginx in front of the server; the back end's log is checked against nginx's."""
+    result = Result("smuggling-nginx", server.kind)
+    binary = nginx_binary()
+    if binary is None:
+        result.notes.append("nginx is not installed (Debian package nginx-light)")
+        result.counts["skipped"] += 1
+        return result
+    before = len(server.requests())
+    nginx = Nginx(binary, server.port)
+    try:
+        # nginx answering a hidden request is nginx's own reading of the bytes, and it forwards that
+        # request stamped like any other: counted, but the back end's log is the desync check here
+        _run(nginx.port, result, "front-split")
+        time.sleep(0.5)  # nginx writes its access log line after the response
+        forwarded = nginx.forwarded()
+    finally:
+        nginx.stop()
+    unforwarded = 0
+    ids: set[str] = set()
+    for rid, method, path in server.requests()[before:]:
+        if forwarded.get(rid) != (method, path) or rid in ids:
+            unforwarded += 1
+            result.notes.append(f"unforwarded: {rid} {method} {path}")
+        ids.add(rid)
+    result.counts["unforwarded"] += unforwarded
+    result.numbers["backend_requests"] = len(server.requests()) - before
+    return result
