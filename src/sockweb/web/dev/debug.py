@@ -25,6 +25,12 @@ refuse:
 The PIN is not asked before showing the page, which is where it is typed: the page is for the developer
 at this machine, which the gate establishes; the PIN guards running code.
 
+A framework application catches its views' exceptions and answers its own 500 page, so the debugger
+would never see them. :func:`attach_debugger`, which the development server uses to wrap an application,
+first switches on the application's debug mode (exceptions propagate, templates reload) through a small
+written-down protocol, :func:`enable_debug_mode`: every object of the wrapper chain that has a ``debug``
+property with a setter (sockweb's ``App``, Flask's) gets ``debug = True``.
+
 Captured tracebacks (with their live frames, which the console needs) live in a small LRU cache, so a
 page that keeps failing does not keep every frame of every request alive.
 """
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import inspect
 import io
 import ipaddress
 import logging
@@ -52,7 +59,14 @@ from sockweb.web.exceptions import InternalServerError
 
 from .tbinfo import CapturedTraceback, capture, render_page, safe_repr
 
-__all__ = ["PIN_ENV", "DebuggedApplication", "generate_pin", "is_loopback"]
+__all__ = [
+    "PIN_ENV",
+    "DebuggedApplication",
+    "attach_debugger",
+    "enable_debug_mode",
+    "generate_pin",
+    "is_loopback",
+]
 
 log = logging.getLogger("sockweb.web.dev.debug")
 
@@ -66,6 +80,7 @@ MAX_TRACEBACKS = 16
 MAX_OUTPUT = 64 * 1024
 UNLOCK_LIFETIME = 8 * 3600.0
 MAX_FORM = 256 * 1024
+MAX_WRAPPERS = 32  # layers of middleware followed to find the application's debug switch
 
 
 def generate_pin() -> str:
@@ -89,6 +104,43 @@ def is_loopback(addr: str | None) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped.is_loopback
     return ip.is_loopback
+
+
+def enable_debug_mode(app: object) -> list[object]:
+    """Switch on the debug mode of ``app`` and of the applications behind its wrappers; return them.
+
+    The protocol between the development server and a framework: an application whose debug mode
+    changes how it handles errors declares it as a ``debug`` property with a setter (sockweb's ``App``:
+    exceptions propagate instead of becoming its 500 page, templates auto-reload; Flask's ``debug`` does
+    the same). Each such object is given ``debug = True``. Wrappers are followed through their ``app``
+    attribute, the WSGI middleware convention (``StaticFiles``, ``LintMiddleware``, werkzeug's
+    middlewares), and a bound method (``app.wsgi_app``) through the object it is bound to. A plain
+    ``debug`` attribute is left alone: it may mean anything.
+    """
+    switched: list[object] = []
+    seen: set[int] = set()
+    current: object = app
+    while current is not None and id(current) not in seen and len(seen) < MAX_WRAPPERS:
+        seen.add(id(current))
+        if inspect.ismethod(current):
+            current = current.__self__
+            continue
+        switch = getattr(type(current), "debug", None)
+        if isinstance(switch, property) and switch.fset is not None:
+            switch.fset(current, True)
+            switched.append(current)
+        try:
+            current = getattr(current, "app", None)
+        except Exception:  # a proxy or lazy attribute that cannot answer here: stop looking
+            break
+    return switched
+
+
+def attach_debugger(app: WSGIApp, *, evalex: bool = True, pin: str | None = None) -> DebuggedApplication:
+    """What ``--debug`` does to the served application: its debug mode on, then the debugger around it."""
+    for found in enable_debug_mode(app):
+        log.info("debug mode on for %r", found)
+    return DebuggedApplication(app, evalex=evalex, pin=pin)
 
 
 def _request_line(environ: Environ) -> str:
