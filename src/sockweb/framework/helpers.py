@@ -13,13 +13,13 @@ from __future__ import annotations
 import functools
 import html
 import os
-import posixpath
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from sockweb.web.exceptions import NotFound, abort
 from sockweb.web.response import Response as BaseResponse
 from sockweb.web.response import send_file as _send_file
+from sockweb.web.security import safe_join
 
 from .globals import _cv_app, _cv_request, _request_ctx, current_app_ctx
 
@@ -119,37 +119,15 @@ def send_file(  # noqa: PLR0917 - the positional order is the documented, Flask-
     )
 
 
-def safe_join(directory: str, *pathnames: str) -> str | None:
-    """``directory`` joined with untrusted path parts, or None if the result could leave it.
-
-    Refuses absolute parts, ``..`` segments, backslashes and NUL bytes; a symlink inside ``directory``
-    may still point elsewhere, which :func:`send_from_directory` checks with the resolved path.
-    """
-    parts = [directory]
-    for raw in pathnames:
-        if raw == "":
-            continue
-        if "\x00" in raw or "\\" in raw:
-            return None
-        name = posixpath.normpath(raw)
-        if name.startswith("/") or name == ".." or name.startswith("../") or os.path.isabs(name):
-            return None
-        parts.append(name)
-    return posixpath.join(*parts)
-
-
 def send_from_directory(directory: str | os.PathLike[str], path: str, **kwargs: Any) -> BaseResponse:
-    """Send ``path`` from ``directory``; anything outside it (``..``, symlinks out) or missing is 404."""
+    """Send ``path`` from ``directory``; anything :func:`~sockweb.web.security.safe_join` refuses
+    (``..``, encoded separators, symlinks out ...) or missing is 404."""
     ctx = _request_ctx()
     root = os.fspath(directory)
     if not os.path.isabs(root):
         root = os.path.join(ctx.app.root_path, root)
-    joined = safe_join(root, path)
-    if joined is None:
-        raise NotFound()
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(joined)
-    if os.path.commonpath([real_root, real]) != real_root or not os.path.isfile(real):
+    real = safe_join(root, path)  # the toolkit's one rule: refused and missing are the same 404
+    if real is None or not os.path.isfile(real):
         raise NotFound()
     if "max_age" not in kwargs or kwargs["max_age"] is None:
         kwargs["max_age"] = ctx.app.get_send_file_max_age(path)

@@ -642,7 +642,9 @@ class Config:
     )
     debug: bool = setting(
         False,
-        help="Interactive debugger on errors (development server; never in production).",
+        help="Interactive debugger on errors (development server; never in production). Also turns on "
+        "the app's own debug mode (a settable 'debug' property, as on sockweb's App or Flask), so its "
+        "errors reach the debugger.",
         section="dev",
     )
 

@@ -1,16 +1,13 @@
 """Static files: a WSGI middleware that serves folders mounted at URL prefixes, plus listing/404 pages.
 
-Strategy. A request under a mounted prefix is turned into a file path in three guarded steps, and any
-doubt ends in 404, never in serving a file:
-
-1. the PATH_INFO (latin-1 decoded bytes, PEP 3333) is re-decoded as UTF-8 and split on ``/``; every
-   segment is checked on its own: ``..``, backslashes, NUL and control characters, drive letters
-   (``C:``) and segments that would become any of those after one more round of percent-decoding
-   (``%2e%2e``, ``%2f``, ``%5c``, ``%00``: a proxy that decodes twice must not open a hole) are refused;
-2. the path is joined from the checked segments only (never from the raw string, so ``//etc/passwd``
-   stays inside the root);
-3. the result goes through ``os.path.realpath`` and must still lie under the real root
-   (``os.path.commonpath``), which catches symlinks that leave the root.
+Strategy. A request under a mounted prefix is turned into a file path by
+:func:`sockweb.web.security.safe_join`, the project's one rule for joining untrusted paths, and any doubt
+ends in 404, never in serving a file: the PATH_INFO (latin-1 decoded bytes, PEP 3333) is re-decoded as
+UTF-8, its leading slashes dropped (a URL path is rooted at the mount, so ``//etc/passwd`` stays inside
+the root), and every segment is checked in all its decoded forms (``..``, ``%2e%2e``, ``%2f``, ``%5c``,
+NUL, drive letters ...); the resolved real path must stay under the real root. Hidden files (a segment
+starting with a dot, in any of its forms, in the request or the resolved path) are refused with the same
+404 unless ``dotfiles="allow"``, and left out of listings.
 
 The response follows RFC 9110: ETag (from mtime, size and inode, or a content hash) and Last-Modified,
 preconditions evaluated by ``httputil.evaluate_preconditions`` (304/412), Range through
@@ -30,7 +27,7 @@ import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from sockweb.web.httputil import (
     evaluate_preconditions,
@@ -39,6 +36,7 @@ from sockweb.web.httputil import (
     parse_range_header,
     quote_etag,
 )
+from sockweb.web.security import join_path, safe_join
 
 __all__ = ["FileIterator", "StaticFiles", "render_listing", "render_not_found", "safe_join"]
 
@@ -48,48 +46,10 @@ WSGIApp = Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]
 
 BLOCK_SIZE = 64 * 1024
 _TEXT_LIKE = ("application/javascript", "application/xml", "image/svg+xml")
-_FORBIDDEN_CHARS = frozenset("\\\x00") | frozenset(chr(c) for c in range(1, 32)) | {"\x7f"}
+DOTFILES = ("deny", "allow")
 
 
 # ---------------------------------------------------------------------------------------- path safety
-
-
-def _unsafe_segment(segment: str) -> bool:
-    """Whether one path segment could step outside the folder or mean something else to the OS."""
-    if segment in ("..", "."):
-        return True
-    if any(char in _FORBIDDEN_CHARS for char in segment):
-        return True
-    # A drive letter (C:) or a Windows alternate data stream (name:stream) is never a plain name.
-    if len(segment) >= 2 and segment[1] == ":" and segment[0].isalpha():
-        return True
-    if "%" in segment:
-        decoded = unquote(segment)
-        if decoded != segment:
-            return "/" in decoded or _unsafe_segment(decoded)
-    return False
-
-
-def safe_join(root: str, url_path: str) -> str | None:
-    """The real path of ``url_path`` (already a text path, ``/``-separated) under the real ``root``.
-
-    None when a segment is unsafe or the resolved path (symlinks followed) leaves ``root``.
-    """
-    return _join_under(os.path.realpath(root), url_path)
-
-
-def _join_under(real_root: str, url_path: str) -> str | None:
-    """safe_join for a root that is already a real path."""
-    segments = [segment for segment in url_path.split("/") if segment]
-    if any(_unsafe_segment(segment) for segment in segments):
-        return None
-    candidate = os.path.realpath(os.path.join(real_root, *segments))
-    try:
-        if os.path.commonpath([real_root, candidate]) != real_root:
-            return None
-    except ValueError:  # different drives
-        return None
-    return candidate
 
 
 def _decode_path(path_info: str) -> str | None:
@@ -159,7 +119,10 @@ class StaticFiles:
     ``public, max-age=N``, or ``no-cache`` when 0: clients revalidate with the ETag), ``fallback`` (a
     file, relative to the mounted folder, served for GET/HEAD paths under the prefix that match nothing,
     e.g. ``index.html`` for a single-page app), ``listing`` (render folder listings when there is no
-    index), ``etag`` (``"stat"``: from mtime, size and inode; ``"content"``: a SHA-256 of the bytes).
+    index), ``etag`` (``"stat"``: from mtime, size and inode; ``"content"``: a SHA-256 of the bytes),
+    ``dotfiles`` (``"deny"``: hidden files and folders, any path segment starting with a dot, answer the
+    same 404 as missing ones, so their existence is not revealed, and are not listed; ``"allow"``: served
+    and listed like any file, needed for e.g. ``/.well-known/``).
     ``app=None`` answers unmatched paths with a 404 page.
     """
 
@@ -174,9 +137,12 @@ class StaticFiles:
         listing: bool = False,
         etag: str = "stat",
         default_mimetype: str = "application/octet-stream",
+        dotfiles: str = "deny",
     ) -> None:
         if etag not in ("stat", "content"):
             raise ValueError("etag must be 'stat' or 'content'")
+        if dotfiles not in DOTFILES:
+            raise ValueError("dotfiles must be 'deny' or 'allow'")
         self.app = app
         mounts = [
             (("/" + prefix.strip("/")).rstrip("/"), os.path.realpath(os.fspath(folder)))
@@ -190,6 +156,7 @@ class StaticFiles:
         self.listing = listing
         self.etag_mode = etag
         self.default_mimetype = default_mimetype
+        self.allow_hidden = dotfiles == "allow"
         self._content_etags: dict[tuple[str, int, int], str] = {}
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -198,19 +165,24 @@ class StaticFiles:
         if found is None:
             return self._pass(environ, start_response)
         root, rest = found
-        target = _join_under(root, rest)
-        if target is None:
+        rest = rest.lstrip("/")
+        joined = join_path(root, rest)
+        if joined is None:  # an attack, not a missing file: never handed to the app
             return self._not_found(environ, start_response)
-        if os.path.isdir(target):
-            return self._directory(environ, start_response, root, target, rest)
+        if joined.hidden and not self.allow_hidden:  # as if it did not exist
+            return self._pass(environ, start_response)
+        target: str | None = joined.path
+        if os.path.isdir(joined.path):
+            return self._directory(environ, start_response, root, joined.path, rest)
         reading = environ.get("REQUEST_METHOD", "GET").upper() in ("GET", "HEAD")
-        if not os.path.isfile(target) and self.fallback is not None and reading:
-            target = _join_under(root, self.fallback)
-            if target is None or not os.path.isfile(target):
-                return self._pass(environ, start_response)
-        if not os.path.isfile(target):
+        if not os.path.isfile(joined.path) and self.fallback is not None and reading:
+            target = self._join(root, self.fallback)
+        if target is None or not os.path.isfile(target):
             return self._pass(environ, start_response)
         return self.serve_file(environ, start_response, target)
+
+    def _join(self, root: str, *parts: str) -> str | None:
+        return safe_join(root, *parts, allow_hidden=self.allow_hidden)
 
     def _mount(self, path: str) -> tuple[str, str] | None:
         for mount, root in self.exports:
@@ -235,14 +207,17 @@ class StaticFiles:
         if not path_info.endswith("/"):
             return _redirect_to_slash(environ, start_response)
         if self.index is not None:
-            index = os.path.join(target, self.index)
-            if os.path.isfile(index) and _join_under(root, rest + "/" + self.index) is not None:
+            index = self._join(root, rest, self.index)
+            if index is not None and os.path.isfile(index):
                 return self.serve_file(environ, start_response, index)
         if self.listing:
             denied = _method_not_allowed(environ, start_response)
             if denied is not None:
                 return denied
-            body = render_listing(target, _decode_path(path_info) or "/")
+            # list exactly what a request for the entry would be given: not hidden, not escaping the root
+            body = render_listing(
+                target, _decode_path(path_info) or "/", lambda name: self._join(root, rest, name) is not None
+            )
             return _simple(environ, start_response, "200 OK", body, "text/html; charset=utf-8")
         return self._pass(environ, start_response)
 
@@ -468,16 +443,21 @@ def _human_size(size: int) -> str:
     return f"{size} B"  # pragma: no cover - the loop always returns
 
 
-def render_listing(directory: str | os.PathLike[str], url_path: str) -> bytes:
+def render_listing(
+    directory: str | os.PathLike[str], url_path: str, shown: Callable[[str], bool] | None = None
+) -> bytes:
     """An HTML page listing ``directory`` as seen at ``url_path`` (folders first, then files, by name).
 
-    Names are HTML-escaped and URL-quoted in links; entries that cannot be stat'ed are left out.
+    Names are HTML-escaped and URL-quoted in links; entries that cannot be stat'ed are left out, and so
+    are those for which ``shown(name)`` is false (None shows every entry).
     """
     if not url_path.endswith("/"):
         url_path += "/"
     entries: list[tuple[bool, str, int, float]] = []
     with os.scandir(directory) as scan:
         for entry in scan:
+            if shown is not None and not shown(entry.name):
+                continue
             try:
                 is_dir = entry.is_dir()
                 info = entry.stat()

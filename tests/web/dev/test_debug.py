@@ -317,10 +317,7 @@ def test_pin_accepts_it_without_dashes(app: DebuggedApplication) -> None:
 
 @pytest.mark.parametrize("remote", ["10.0.0.7", "192.168.1.2", "::ffff:10.1.1.1", "", "not-an-ip"])
 def test_console_refuses_non_local_clients(app: DebuggedApplication, remote: str) -> None:
-    page = call(app, remote=remote).text
-    assert "Console in this frame" not in page and "<script" not in page  # the page still shows the traceback
-    assert "ValueError" in page
-    secret = secret_of(page)
+    secret = secret_of(call(app).text)  # even with the secret from a local page
     assert call(app, "/__debugger__/pin", "POST", {"s": secret, "pin": PIN}, remote=remote).code == 403
 
 

@@ -3,7 +3,9 @@
 Strategy: nothing here serves HTTP itself. :func:`run_simple` and :func:`serve_cli` build a
 :class:`~sockweb.server.config.Config`, bind the listening sockets once, and hand them to
 :func:`sockweb.server.runner.serve` (so keep-alive, pipelining, limits and logging are the production
-server's), after wrapping the application in :class:`~.debug.DebuggedApplication` when asked. With the
+server's), after wrapping the application in :class:`~.debug.DebuggedApplication` when asked
+(:func:`~.debug.attach_debugger`, which also switches on a framework application's own debug mode so
+that its exceptions reach the debugger instead of its 500 page). With the
 reloader the sockets go to :func:`~.reloader.run_with_reloader`, which serves them from a child process
 restarted on every edit.
 """
@@ -16,7 +18,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .debug import PIN_ENV, DebuggedApplication, generate_pin
+from .debug import PIN_ENV, DebuggedApplication, attach_debugger, generate_pin
 
 if TYPE_CHECKING:
     from sockweb.server.config import Config
@@ -100,9 +102,10 @@ def run_simple(  # noqa: PLR0917 - werkzeug's positional signature, kept for fam
     """Serve ``application`` on ``hostname:port`` with the sockweb server until CTRL+C.
 
     ``use_debugger`` wraps it in :class:`DebuggedApplication` (the console, with ``use_evalex``, needs
-    the PIN printed at startup). ``use_reloader`` runs this program again in a child process that is
-    restarted when an imported module or one of ``extra_files`` changes; call ``run_simple`` from a
-    script or a module run with ``python -m``. ``threaded=False`` calls the app on the event loop.
+    the PIN printed at startup) after switching on its debug mode (:func:`~.debug.enable_debug_mode`).
+    ``use_reloader`` runs this program again in a child process that is restarted when an imported
+    module or one of ``extra_files`` changes; call ``run_simple`` from a script or a module run with
+    ``python -m``. ``threaded=False`` calls the app on the event loop.
     ``server_options`` are :class:`~sockweb.server.config.Config` fields (``keepalive_timeout=...``).
     """
     from sockweb.server.config import Config
@@ -116,7 +119,7 @@ def run_simple(  # noqa: PLR0917 - werkzeug's positional signature, kept for fam
     config = Config(bind=(f"{host}:{port}",), dispatch="pool" if threaded else "inline", **options)
     pin = _shared_pin() if use_debugger and use_evalex else None
     if use_debugger:
-        application = DebuggedApplication(application, evalex=use_evalex, pin=pin)
+        application = attach_debugger(application, evalex=use_evalex, pin=pin)
 
     context = _child.take_context()
     if context is not None:  # we are the reloader's child: serve the inherited sockets
@@ -192,6 +195,6 @@ def serve_cli(argv: Sequence[str], prog: str = "sockweb serve") -> int:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
     if config.debug:
-        app = DebuggedApplication(app, evalex=True, pin=pin)
+        app = attach_debugger(app, evalex=True, pin=pin)
     announce(sockets, pin, scheme)
     return serve(config, app, sockets)

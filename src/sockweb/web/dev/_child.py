@@ -205,7 +205,7 @@ def _serve_app(ctx: ChildContext, payload: dict[str, Any]) -> int:
     from sockweb.server.runner import serve
 
     from . import DEV_GRACEFUL_TIMEOUT, configure_dev_logging
-    from .debug import DebuggedApplication
+    from .debug import attach_debugger
 
     config = load_config(payload["argv"], prog="sockweb serve")
     # a reload should not wait half a minute for a stuck request (the parent kills after STOP_GRACE anyway)
@@ -222,7 +222,7 @@ def _serve_app(ctx: ChildContext, payload: dict[str, Any]) -> int:
         app = error_app(f"Cannot load {config.app}", text)
     else:
         if config.debug:
-            app = DebuggedApplication(app, evalex=True)
+            app = attach_debugger(app, evalex=True)
     ctx.report()
     ctx.start_lifeline()
     ctx.serving = True

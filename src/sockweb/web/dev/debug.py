@@ -7,15 +7,29 @@ has gone out yet, the response is replaced (``start_response`` with ``exc_info``
 re-raised so the server closes the connection and the client sees a truncated response, never a complete
 looking wrong one. Every caught exception is logged.
 
-The console evaluates Python in a frame of a captured traceback. That is remote code execution by design,
-so it is locked behind three independent checks, each enough to refuse:
+The traceback page shows source and the value of every local variable; the console evaluates Python in
+a frame of a captured traceback, which is remote code execution by design. One gate,
+:meth:`DebuggedApplication.trusted_client`, decides whether a request may see any of it: the request comes
+from a loopback address (``REMOTE_ADDR`` in 127.0.0.0/8 or ::1) and names a local host (``localhost``, an
+IP literal, or a configured trusted host: a page from a DNS-rebinding site fails). Every debugger
+response goes through it, the traceback page and every console endpoint alike; a client that fails it
+gets the toolkit's plain 500 page for an error (no traceback, no source, no locals) and 403 from the
+endpoints, and the exception is logged as always. Running code needs two more checks, each enough to
+refuse:
 
-* the request comes from a loopback address (``REMOTE_ADDR`` in 127.0.0.0/8 or ::1) and names a local
-  host (``localhost``, an IP literal, or a configured trusted host: a page from a DNS-rebinding site fails);
-* it carries the per-process secret embedded in the error page (another site cannot read it);
-* it carries an unlock cookie obtained by posting the PIN printed on the server's terminal. PINs are
-  compared with :func:`hmac.compare_digest`; after ``MAX_PIN_ATTEMPTS`` wrong ones the console stays locked
-  until the process restarts.
+* the per-process secret embedded in the error page (another site cannot read it);
+* an unlock cookie obtained by posting the PIN printed on the server's terminal. PINs are compared with
+  :func:`hmac.compare_digest`; after ``MAX_PIN_ATTEMPTS`` wrong ones the console stays locked until the
+  process restarts.
+
+The PIN is not asked before showing the page, which is where it is typed: the page is for the developer
+at this machine, which the gate establishes; the PIN guards running code.
+
+A framework application catches its views' exceptions and answers its own 500 page, so the debugger
+would never see them. :func:`attach_debugger`, which the development server uses to wrap an application,
+first switches on the application's debug mode (exceptions propagate, templates reload) through a small
+written-down protocol, :func:`enable_debug_mode`: every object of the wrapper chain that has a ``debug``
+property with a setter (sockweb's ``App``, Flask's) gets ``debug = True``.
 
 Captured tracebacks (with their live frames, which the console needs) live in a small LRU cache, so a
 page that keeps failing does not keep every frame of every request alive.
@@ -25,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import inspect
 import io
 import ipaddress
 import logging
@@ -40,9 +55,18 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
 
+from sockweb.web.exceptions import InternalServerError
+
 from .tbinfo import CapturedTraceback, capture, render_page, safe_repr
 
-__all__ = ["PIN_ENV", "DebuggedApplication", "generate_pin", "is_loopback"]
+__all__ = [
+    "PIN_ENV",
+    "DebuggedApplication",
+    "attach_debugger",
+    "enable_debug_mode",
+    "generate_pin",
+    "is_loopback",
+]
 
 log = logging.getLogger("sockweb.web.dev.debug")
 
@@ -56,6 +80,7 @@ MAX_TRACEBACKS = 16
 MAX_OUTPUT = 64 * 1024
 UNLOCK_LIFETIME = 8 * 3600.0
 MAX_FORM = 256 * 1024
+MAX_WRAPPERS = 32  # layers of middleware followed to find the application's debug switch
 
 
 def generate_pin() -> str:
@@ -79,6 +104,43 @@ def is_loopback(addr: str | None) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped.is_loopback
     return ip.is_loopback
+
+
+def enable_debug_mode(app: object) -> list[object]:
+    """Switch on the debug mode of ``app`` and of the applications behind its wrappers; return them.
+
+    The protocol between the development server and a framework: an application whose debug mode
+    changes how it handles errors declares it as a ``debug`` property with a setter (sockweb's ``App``:
+    exceptions propagate instead of becoming its 500 page, templates auto-reload; Flask's ``debug`` does
+    the same). Each such object is given ``debug = True``. Wrappers are followed through their ``app``
+    attribute, the WSGI middleware convention (``StaticFiles``, ``LintMiddleware``, werkzeug's
+    middlewares), and a bound method (``app.wsgi_app``) through the object it is bound to. A plain
+    ``debug`` attribute is left alone: it may mean anything.
+    """
+    switched: list[object] = []
+    seen: set[int] = set()
+    current: object = app
+    while current is not None and id(current) not in seen and len(seen) < MAX_WRAPPERS:
+        seen.add(id(current))
+        if inspect.ismethod(current):
+            current = current.__self__
+            continue
+        switch = getattr(type(current), "debug", None)
+        if isinstance(switch, property) and switch.fset is not None:
+            switch.fset(current, True)
+            switched.append(current)
+        try:
+            current = getattr(current, "app", None)
+        except Exception:  # a proxy or lazy attribute that cannot answer here: stop looking
+            break
+    return switched
+
+
+def attach_debugger(app: WSGIApp, *, evalex: bool = True, pin: str | None = None) -> DebuggedApplication:
+    """What ``--debug`` does to the served application: its debug mode on, then the debugger around it."""
+    for found in enable_debug_mode(app):
+        log.info("debug mode on for %r", found)
+    return DebuggedApplication(app, evalex=evalex, pin=pin)
 
 
 def _request_line(environ: Environ) -> str:
@@ -264,11 +326,14 @@ class DebuggedApplication:
                 close()
 
     def _error_page(self, environ: Environ, start_response: StartResponse, exc: Exception) -> bytes:
-        """Log ``exc``, start a 500 response and return its body (the page, or plain text)."""
+        """Log ``exc``, start a 500 response and return its body (the page, plain text, or for a client
+        that may not see debugger internals the plain 500 page)."""
         request = _request_line(environ)
         log.error("Exception on %s", request, exc_info=exc)
+        if not self.trusted_client(environ):
+            return self._plain_error(environ, start_response, exc)
         captured = self._remember(exc)
-        console = self.evalex and self._console_allowed(environ)
+        console = self.evalex
         nonce = secrets.token_urlsafe(16)
         accept = str(environ.get("HTTP_ACCEPT") or "")
         if accept and "text/html" not in accept and "*/*" not in accept:
@@ -300,6 +365,18 @@ class DebuggedApplication:
         start_response("500 INTERNAL SERVER ERROR", headers, (type(exc), exc, exc.__traceback__))
         return body
 
+    def _plain_error(self, environ: Environ, start_response: StartResponse, exc: Exception) -> bytes:
+        """The toolkit's 500 page, as the application would answer without the debugger."""
+        error = InternalServerError()
+        body = error.get_body(environ).encode("utf-8")
+        headers = [
+            *error.get_headers(environ),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+        ]
+        start_response("500 INTERNAL SERVER ERROR", headers, (type(exc), exc, exc.__traceback__))
+        return body
+
     def _base(self, environ: Environ) -> str:
         """Where the console endpoints are, seen from the client (the app may be mounted under a prefix)."""
         return str(environ.get("SCRIPT_NAME") or "").rstrip("/") + self.console_path
@@ -315,21 +392,31 @@ class DebuggedApplication:
                     self._consoles.pop(frame_id, None)
         return captured
 
-    # -- console endpoints -------------------------------------------------------------------------
+    # -- the gate ----------------------------------------------------------------------------------
 
-    def _console_allowed(self, environ: Environ) -> bool:
+    def trusted_client(self, environ: Environ) -> bool:
+        """Whether this request may see debugger internals (tracebacks, source, locals, the console).
+
+        The one check behind every debugger response: a loopback peer that names a local host. Behind a
+        reverse proxy on the same machine every peer is loopback; the proxy's public Host name then
+        fails the second half unless it was added to ``trusted_hosts`` (the server rewrites
+        ``REMOTE_ADDR`` from forwarding headers only for ``--forwarded-allow-ips``).
+        """
         return is_loopback(environ.get("REMOTE_ADDR")) and _is_local_host_name(
             _host_name(environ), self.trusted_hosts
         )
 
+    # -- console endpoints -------------------------------------------------------------------------
+
     def _endpoint(self, environ: Environ, start_response: StartResponse, name: str) -> list[bytes]:
+        # the gate comes first: an outside client learns nothing, not even which endpoints exist
+        if not self.trusted_client(environ):
+            return _text(start_response, "403 FORBIDDEN", "The debugger only answers local requests.\n")
         handler = self._endpoints.get(name)
         if handler is None:
             return _text(start_response, "404 NOT FOUND", "Not found.\n")
         if environ.get("REQUEST_METHOD") != "POST":
             return _text(start_response, "405 METHOD NOT ALLOWED", "Use POST.\n", [("Allow", "POST")])
-        if not self._console_allowed(environ):
-            return _text(start_response, "403 FORBIDDEN", "The console only answers local requests.\n")
         form = self._read_form(environ)
         if not hmac.compare_digest(form.get("s", "").encode(), self.secret.encode()):
             return _text(start_response, "403 FORBIDDEN", "Bad or missing debugger secret.\n")

@@ -4,7 +4,9 @@ Strategy: this module only wires two existing pieces. The toolkit's :class:`sock
 mounted at ``/`` does all the file work: MIME types, ETag / Last-Modified / 304, Range / 206, HEAD,
 ``index.html`` for folders and a listing page (``render_listing``) for folders without one, its 404 page,
 ``wsgi.file_wrapper``, and the refusal of traversal (``..``, ``%2e%2e``, backslashes, NUL, symlinks leaving
-the root) with 404. The server is :func:`sockweb.server.runner.serve`, so keep-alive and sendfile work as
+the root) with 404. Hidden files and folders (``.env``, ``.git/``, any path segment starting with a dot)
+answer the same 404 and are not listed unless ``--dotfiles allow``: serving the current folder must not
+publish its secrets. The server is :func:`sockweb.server.runner.serve`, so keep-alive and sendfile work as
 in production.
 """
 
@@ -23,11 +25,11 @@ StartResponse = Callable[..., Callable[[bytes], object]]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 
-def build_app(root: str) -> WSGIApp:
+def build_app(root: str, dotfiles: str = "deny") -> WSGIApp:
     """The WSGI app serving ``root``: the toolkit's static files with listings and its 404 page."""
     from sockweb.web.static import StaticFiles
 
-    app: WSGIApp = StaticFiles(None, {"/": os.path.abspath(root)}, listing=True)
+    app: WSGIApp = StaticFiles(None, {"/": os.path.abspath(root)}, listing=True, dotfiles=dotfiles)
     return app
 
 
@@ -46,6 +48,13 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         default="127.0.0.1:8000",
         metavar="HOST:PORT",
         help="address (default: 127.0.0.1:8000)",
+    )
+    parser.add_argument(
+        "--dotfiles",
+        choices=("deny", "allow"),
+        default="deny",
+        help="hidden files and folders (names starting with a dot, e.g. .env, .git/): 'deny' answers "
+        "404 as for a missing file and leaves them out of listings (default); 'allow' serves them",
     )
     parser.add_argument(
         "--access-log", metavar="FILE", help="access log file ('-' for stdout); off by default"
@@ -71,7 +80,7 @@ def main(argv: Sequence[str], prog: str = "sockweb static") -> int:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     configure_dev_logging(config)
-    app = build_app(root)
+    app = build_app(root, options.dotfiles)
     sockets = listen_or_status(config, prog)
     if isinstance(sockets, int):
         return sockets
