@@ -32,7 +32,12 @@ def configure_dev_logging(config: Config) -> None:
     """The server's error-log setup (level, file, dictConfig) for a development process."""
     from sockweb.server.logconfig import configure_logging
 
-    configure_logging(log_level=config.log_level, error_log=config.error_log, log_config=config.log_config)
+    configure_logging(
+        log_level=config.log_level,
+        error_log=config.error_log,
+        log_config=config.log_config,
+        json_format=config.access_log_format == "json",
+    )
 
 
 def create_sockets(config: Config) -> list[socket.socket]:
