@@ -112,8 +112,13 @@ def run_simple(  # noqa: PLR0917 - werkzeug's positional signature, kept for fam
     """
     from sockweb.server.config import Config
     from sockweb.server.runner import serve
+    from sockweb.server.support import unsupported
 
     from . import _child
+
+    problem = unsupported()
+    if problem is not None:
+        raise RuntimeError(problem)
     from .reloader import child_command_for_script, run_with_reloader
 
     host = f"[{hostname}]" if ":" in hostname and not hostname.startswith("[") else hostname
