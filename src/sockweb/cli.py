@@ -23,6 +23,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "echo": ("sockweb.net.cli", "TCP/UDP timestamped echo servers and clients"),
 }
 
+# The commands that start the server, which needs a POSIX system (sockweb.server.support).
+SERVER_COMMANDS = frozenset({"serve", "static", "demo"})
+
 
 def _usage() -> str:
     width = max(map(len, COMMANDS))
@@ -62,6 +65,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"sockweb: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
+    if name in SERVER_COMMANDS and not {"-h", "--help"} & set(rest):
+        from sockweb.server.support import unsupported
+
+        problem = unsupported()
+        if problem is not None:  # Windows: one line, not a traceback from deep in the server
+            print(f"sockweb {name}: {problem}", file=sys.stderr)
+            return 2
     module_name, entry = COMMANDS[name][0], "main"
     if name == "serve" and _wants_dev_server(rest):
         # The server layer must not import the toolkit, so development serving (reloader, debugger) is routed

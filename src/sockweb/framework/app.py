@@ -156,7 +156,11 @@ class App(Scaffold):
 
     @cached_property
     def logger(self) -> logging.Logger:
-        """The ``logging`` logger named after the App; unhandled errors are logged here."""
+        """The ``logging`` logger named after the App; unhandled errors are logged here.
+
+        It has no handler of its own: records propagate to the root logger, where the server (``sockweb
+        serve``, the development server) puts its error log, so they come out in the server's format and
+        at its ``--log-level``. Under another server, configure ``logging`` as for any library."""
         return logging.getLogger(self.name)
 
     @cached_property

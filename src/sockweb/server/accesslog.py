@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TextIO
 
-from sockweb.server.logconfig import open_handler
+from sockweb.server.logconfig import JSON_DATEFMT, open_handler
 
 if TYPE_CHECKING:
     from sockweb.server.config import Config
@@ -125,7 +125,7 @@ def _apache_time(t: time.struct_time) -> str:
 
 def _iso_time(t: time.struct_time) -> str:
     """``2026-11-21T19:40:00+0000`` (the JSON format's time)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", t)
+    return time.strftime(JSON_DATEFMT, t)
 
 
 class _Clock:

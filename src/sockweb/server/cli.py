@@ -118,7 +118,10 @@ def main(argv: Sequence[str], prog: str = "sockweb serve") -> int:
             return _fail(prog, f"--chdir: cannot change to {config.chdir!r}: {exc.strerror}", 2)
     try:
         configure_logging(
-            log_level=config.log_level, error_log=config.error_log, log_config=config.log_config
+            log_level=config.log_level,
+            error_log=config.error_log,
+            log_config=config.log_config,
+            json_format=config.access_log_format == "json",
         )
     except LogConfigError as exc:
         return _fail(prog, str(exc), 2)

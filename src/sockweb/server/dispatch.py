@@ -28,14 +28,18 @@ from __future__ import annotations
 
 import logging
 import os
-import resource
 import threading
 from collections.abc import Callable
 from queue import SimpleQueue
 
 log = logging.getLogger("sockweb.error")
 
-_RUSAGE_THREAD: int | None = getattr(resource, "RUSAGE_THREAD", None)
+try:
+    import resource
+except ImportError:  # not a POSIX system (Windows): no per-thread counts, voluntary_switches() says -1
+    _RUSAGE_THREAD: int | None = None
+else:
+    _RUSAGE_THREAD = getattr(resource, "RUSAGE_THREAD", None)
 _SCHED_BATCH: int | None = getattr(os, "SCHED_BATCH", None)
 
 SLOW_CALL = 0.001

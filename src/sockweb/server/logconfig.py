@@ -1,8 +1,17 @@
 """Error-log setup for the server, and reopening log files on SIGUSR1.
 
-The server logs through the ``logging`` module under the ``sockweb`` logger. :func:`configure_logging`
-applies ``--log-level`` and ``--error-log FILE|-`` to that logger, or, with ``--log-config FILE``, hands a
-``logging.config.dictConfig`` read from JSON or TOML to the standard library and touches nothing else.
+The server logs through the ``logging`` module under the ``sockweb`` logger; the application it serves
+logs through its own loggers (an :class:`~sockweb.framework.App` through ``app.logger``). The error log is
+for both: :func:`configure_logging` puts one handler, for ``--error-log FILE|-``, on the root logger, and
+applies ``--log-level`` to the root logger and to ``sockweb``, so an application's records reach the same
+file in the same format as the server's, at the same level. The format is a text line (time, pid, level)
+or, when the access log is JSON (``--access-log-format json``), one JSON object per line
+(:class:`JsonFormatter`), so a log collector reads both logs the same way. With ``--log-config FILE`` it
+hands a ``logging.config.dictConfig`` read from JSON or TOML to the standard library and touches nothing
+else.
+
+Only the handler this module installed (recognised by its name) is ever replaced on the root logger:
+handlers someone else put there stay.
 
 Log files are opened through :class:`ReopenableFileHandler`, whose ``reopen()`` closes and reopens the
 path: logrotate moves the file, sends USR1, and the next line goes to a fresh file.
@@ -23,6 +32,7 @@ from typing import TYPE_CHECKING, TextIO
 
 __all__ = [
     "ERROR_LOGGER",
+    "JsonFormatter",
     "ReopenableFileHandler",
     "configure_logging",
     "load_dict_config",
@@ -33,6 +43,10 @@ __all__ = [
 ERROR_LOGGER = "sockweb"
 _FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"
 _DATEFMT = "%Y-%m-%d %H:%M:%S %z"
+# The JSON logs' time, in the access log too: 2026-11-21T19:40:00+0000
+JSON_DATEFMT = "%Y-%m-%dT%H:%M:%S%z"
+# The name of the error-log handler on the root logger: configure_logging replaces it and only it.
+_HANDLER_NAME = "sockweb.error-log"
 
 
 class LogConfigError(Exception):
@@ -77,6 +91,39 @@ class ReopenableFileHandler(_StreamHandler):
         super().close()
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line: ``time``, ``level``, ``logger``, ``pid``, ``message``,
+    and ``exc_info`` (the traceback's text) when there is one. ASCII output escapes newlines and control
+    characters, so a message cannot forge a record."""
+
+    def __init__(self) -> None:
+        super().__init__(datefmt=JSON_DATEFMT)
+        self.converter = time.localtime
+        self._encode = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, object] = {
+            "time": self.formatTime(record, self.datefmt),
+            "level": record.levelname,
+            "logger": record.name,
+            "pid": record.process,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            out["exc_info"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            out["exc_info"] = record.exc_text
+        if record.stack_info:
+            out["stack_info"] = self.formatStack(record.stack_info)
+        return self._encode(out)
+
+
+def _text_formatter() -> logging.Formatter:
+    formatter = logging.Formatter(_FORMAT, _DATEFMT)
+    formatter.converter = time.localtime
+    return formatter
+
+
 def open_handler(target: str, default: TextIO) -> logging.StreamHandler[TextIO]:
     """A handler writing to ``default`` for ``"-"``, else to the file ``target``."""
     if target == "-":
@@ -108,25 +155,35 @@ def load_dict_config(path: str) -> dict[str, object]:
     return loaded
 
 
-def configure_logging(*, log_level: str, error_log: str | None, log_config: str | None) -> None:
-    """Set up the error log from the three logging settings (raises LogConfigError)."""
+def configure_logging(
+    *, log_level: str, error_log: str | None, log_config: str | None, json_format: bool = False
+) -> None:
+    """Set up the error log, for the server and the application, from the logging settings (raises
+    LogConfigError). ``json_format``: one JSON object per record (when the access log is JSON)."""
     if log_config:
         try:
             logging.config.dictConfig(load_dict_config(log_config))
         except (ValueError, TypeError, AttributeError, ImportError) as exc:
             raise LogConfigError(f"--log-config: {exc}") from None
         return
-    logger = logging.getLogger(ERROR_LOGGER)
-    for old in list(logger.handlers):
-        logger.removeHandler(old)
-        old.close()
     handler = open_handler(error_log or "-", sys.stderr)
-    formatter = logging.Formatter(_FORMAT, _DATEFMT)
-    formatter.converter = time.localtime
-    handler.setFormatter(formatter)
-    logger.addHandler(handler)
-    logger.setLevel(log_level.upper())
-    logger.propagate = False
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(JsonFormatter() if json_format else _text_formatter())
+    level = log_level.upper()
+    server, root = logging.getLogger(ERROR_LOGGER), logging.getLogger()
+    # The server's records propagate to the root handler, like the application's: one file, one format.
+    for old in list(server.handlers):
+        server.removeHandler(old)
+        old.close()
+    server.propagate = True
+    # Set on "sockweb" too: an application that lowers or raises the root level changes only its own.
+    server.setLevel(level)
+    for old in list(root.handlers):
+        if old.get_name() == _HANDLER_NAME:
+            root.removeHandler(old)
+            old.close()
+    root.addHandler(handler)
+    root.setLevel(level)
 
 
 def _all_handlers() -> list[logging.Handler]:

@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
-import grp
 import itertools
 import logging
 import mmap
 import os
-import pwd
 import random
 import signal
 import socket
@@ -165,6 +163,11 @@ def drop_privileges(user: str | None, group: str | None) -> None:
     """Switch to ``group`` then ``user`` (names or numbers); the sockets are already bound."""
     if user is None and group is None:
         return
+    try:  # imported here: they exist on POSIX systems only, and the module must import anywhere
+        import grp
+        import pwd
+    except ImportError:
+        raise ProcessError("--user/--group: this system has no POSIX users and groups") from None
     uid = _lookup(user, pwd.getpwnam, "user") if user is not None else None
     gid = _lookup(group, grp.getgrnam, "group") if group is not None else None
     if gid is None and uid is not None:

@@ -130,8 +130,38 @@ def test_stored_urls_are_ascii_and_safe_for_headers(client) -> None:
     assert response.headers["Location"] == "https://xn--bcher-kva.example/stra%C3%9Fe?q=%22%3Cx%3E%22"
 
 
-@pytest.mark.parametrize("path", ["/nothing", "/zzzzzz+", "/0", "/00+", "/a.b", "/%00", "/" + "9" * 40])
+# Every path that names no link, on each backend: too long, out of range, bad alphabet, empty, unicode.
+UNKNOWN_LINKS = [
+    "/nothing",
+    "/zzzzzz+",
+    "/0",
+    "/00+",
+    "/a.b",
+    "/%00",
+    "/" + "9" * 40,
+    "/nonexistent",  # 11 letters spell a number too large for a 64-bit integer
+    "/nonexistent+",
+    "/zzzzzzzzzzz",
+    "/zzzzzzzzzzz+",
+    "/aZl8N0y58M8",  # 2**63, the first id out of range
+    "/aZl8N0y58M8+",
+    "/" + "z" * 5000,
+    "/" + "z" * 5000 + "+",
+    "/+",
+    "/++",
+    "/%2B",
+    "/a-b+",
+    "/%C3%A9",
+    "/%C3%A9+",
+    "/%EF%BD%9A",  # fullwidth z
+    "/%D9%A1%D9%A2+",  # Arabic-Indic digits
+    "/%FF",  # not UTF-8
+]
+
+
+@pytest.mark.parametrize("path", UNKNOWN_LINKS)
 def test_unknown_links_get_the_404_page(client, path: str) -> None:
+    shorten(client, "https://example.com/")  # a store with a link in it
     response = client.get(path)
     assert response.status_code == 404
     page = response.get_data(as_text=True)

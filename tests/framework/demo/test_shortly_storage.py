@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from sockweb.framework.demo.storage import (
+    MAX_ID,
     Link,
     RedisStorage,
     SQLiteStorage,
@@ -31,6 +32,47 @@ def test_base62(number: int, text: str) -> None:
 @pytest.mark.parametrize("text", ["", "01", "a-b", "a+", "é", "Z" * 12])
 def test_base62_rejects_non_canonical_ids(text: str) -> None:
     assert from_base62(text) is None
+
+
+# Strings that name no link: each must be a miss for both backends, never an error from the database.
+BAD_IDS = [
+    "",  # empty
+    "+",
+    "nonexistent",  # 11 letters of the alphabet, but above what a 64-bit integer holds
+    "zzzzzzzzzzz",  # the largest 11-digit id
+    to_base62(MAX_ID + 1),  # the first id out of range
+    "Z" * 12,  # too long
+    "9" * 40,
+    "1" * 10_000,  # huge
+    "01",  # not canonical (a leading zero)
+    "a-b",  # outside the alphabet
+    "a.b",
+    "a b",
+    "a/b",
+    "%41",
+    "\x00",
+    "é",  # unicode
+    "١٢",  # Arabic-Indic digits: str.isdigit() says yes, the alphabet says no
+    "\uff5a",  # a fullwidth z
+    "\udcff",  # a lone surrogate (what surrogateescape makes of a stray byte)
+]
+
+
+@pytest.mark.parametrize("text", BAD_IDS)
+def test_base62_decodes_only_ids_a_storage_can_hold(text: str) -> None:
+    assert from_base62(text) is None
+
+
+def test_base62_range_ends_at_the_largest_64_bit_integer() -> None:
+    assert from_base62(to_base62(MAX_ID)) == MAX_ID
+    assert from_base62(to_base62(MAX_ID + 1)) is None
+
+
+@pytest.mark.parametrize("text", [*BAD_IDS, to_base62(MAX_ID)])
+def test_bad_ids_are_a_miss(storage, text: str) -> None:
+    storage.add("https://example.com/")
+    assert storage.get(text) is None
+    assert storage.click(text) is None
 
 
 def test_contract(storage) -> None:

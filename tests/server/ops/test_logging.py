@@ -24,17 +24,19 @@ pytestmark = pytest.mark.timeout(60)
 
 @pytest.fixture
 def clean_logging() -> Iterator[None]:
-    logger = logging.getLogger("sockweb")
-    saved = (list(logger.handlers), logger.level, logger.propagate)
+    """Restore the "sockweb" and root loggers (configure_logging sets both) after the test."""
+    loggers = [logging.getLogger("sockweb"), logging.getLogger()]
+    saved = [(list(logger.handlers), logger.level, logger.propagate) for logger in loggers]
     yield
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-        if handler not in saved[0]:
-            handler.close()
-    for handler in saved[0]:
-        logger.addHandler(handler)
-    logger.setLevel(saved[1])
-    logger.propagate = saved[2]
+    for logger, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            if handler not in handlers:
+                handler.close()
+        for handler in handlers:
+            logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 def test_error_log_file_level_and_reopen(tmp_path: Path, clean_logging: None) -> None:

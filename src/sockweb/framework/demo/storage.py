@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from redis.typing import EncodableT
 
 __all__ = [
+    "MAX_ID",
     "Link",
     "RedisStorage",
     "SQLiteStorage",
@@ -41,6 +42,10 @@ __all__ = [
 
 ALPHABET = string.digits + string.ascii_letters
 RECENT_LIMIT = 100
+# The largest id either backend can hold: SQLite's INTEGER and Redis' INCR counter are signed 64-bit.
+MAX_ID = 2**63 - 1
+# Its base-62 spelling has 11 digits: a longer id is out of range without decoding it.
+MAX_ID_LENGTH = 11
 
 
 class StorageError(Exception):
@@ -89,8 +94,10 @@ def to_base62(number: int) -> str:
 
 
 def from_base62(text: str) -> int | None:
-    """The number a short id spells, or None when it is not a canonical base-62 number."""
-    if not text or len(text) > 11 or (len(text) > 1 and text[0] == "0"):
+    """The number a short id spells, or None when it is not a canonical base-62 number that a storage can
+    hold (0 to :data:`MAX_ID`). Every lookup goes through here, so any other string is a miss (a 404),
+    never an error from the database."""
+    if not text or len(text) > MAX_ID_LENGTH or (len(text) > 1 and text[0] == "0"):
         return None
     number = 0
     for char in text:
@@ -98,7 +105,8 @@ def from_base62(text: str) -> int | None:
         if digit < 0:
             return None
         number = number * 62 + digit
-    return number
+    # 11 digits reach 62**11 - 1, above what SQLite binds (OverflowError) and Redis counts to.
+    return number if number <= MAX_ID else None
 
 
 def default_db_path() -> Path:

@@ -34,7 +34,12 @@ def configure_dev_logging(config: Config) -> None:
     """The server's error-log setup (level, file, dictConfig) for a development process."""
     from sockweb.server.logconfig import configure_logging
 
-    configure_logging(log_level=config.log_level, error_log=config.error_log, log_config=config.log_config)
+    configure_logging(
+        log_level=config.log_level,
+        error_log=config.error_log,
+        log_config=config.log_config,
+        json_format=config.access_log_format == "json",
+    )
 
 
 def create_sockets(config: Config) -> list[socket.socket]:
@@ -110,8 +115,13 @@ def run_simple(  # noqa: PLR0917 - werkzeug's positional signature, kept for fam
     """
     from sockweb.server.config import Config
     from sockweb.server.runner import serve
+    from sockweb.server.support import unsupported
 
     from . import _child
+
+    problem = unsupported()
+    if problem is not None:
+        raise RuntimeError(problem)
     from .reloader import child_command_for_script, run_with_reloader
 
     host = f"[{hostname}]" if ":" in hostname and not hostname.startswith("[") else hostname
