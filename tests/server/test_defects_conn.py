@@ -188,3 +188,18 @@ def test_stalled_body_gets_408_then_a_staged_close(run_server, args):
     assert data.startswith(b"HTTP/1.1 408") and not reset, data[:200]
     head, _, body = data.partition(b"\r\n\r\n")
     assert b"\r\nConnection: close" in head and f"Content-Length: {len(body)}".encode() in head
+
+
+# -- 4. a per-field size limit ------------------------------------------------------------------------------
+def test_field_line_limit_defaults_to_the_parser_limit_and_answers_431(run_server):
+    from sockweb.http import Limits
+    from sockweb.server.config import Config
+
+    assert Config().max_field_size == Limits().max_field_size == 8190
+    srv = run_server("fixtureapps:dispatch", "--max-field-size", "100", cwd=APPS_DIR)
+    with connect(srv) as sock:
+        sock.sendall(b"GET /hello HTTP/1.1\r\nHost: t\r\nX: " + b"v" * 97 + b"\r\n\r\n")  # at the limit
+        assert read_response(sock, bytearray())[0].startswith(b"HTTP/1.1 200")
+        sock.sendall(b"GET /hello HTTP/1.1\r\nHost: t\r\nX: " + b"v" * 98 + b"\r\n\r\n")
+        data, reset = _read_until_closed(sock)
+    assert data.startswith(b"HTTP/1.1 431") and not reset
