@@ -99,17 +99,23 @@ def _small_window_client(srv: ServerHandle, raw: bytes, rcvbuf: int = 4096) -> s
 
 
 @pytest.mark.parametrize(
-    ("dispatch", "target", "connection"),
+    ("dispatch", "target", "connection", "loop"),
     [
-        ("inline", f"/blob?size={TEN_MIB}", "keep-alive"),  # one piece, exchange done, idle keep-alive
-        ("inline", f"/blob?size={TEN_MIB}", "close"),  # one piece, then lingering with the FIN queued
-        ("pool", f"/blob?size={TEN_MIB}", "keep-alive"),
-        ("pool", f"/blob?size={TEN_MIB}", "close"),
-        ("inline", "/big?mib=10", "keep-alive"),  # a generator, suspended at the high-water mark
+        # one piece, exchange done, idle keep-alive
+        ("inline", f"/blob?size={TEN_MIB}", "keep-alive", "auto"),
+        # one piece, then lingering with the FIN queued behind it
+        ("inline", f"/blob?size={TEN_MIB}", "close", "auto"),
+        ("inline", f"/blob?size={TEN_MIB}", "close", "asyncio"),
+        ("pool", f"/blob?size={TEN_MIB}", "keep-alive", "auto"),
+        ("pool", f"/blob?size={TEN_MIB}", "close", "auto"),
+        # a generator, suspended at the high-water mark
+        ("inline", "/big?mib=10", "keep-alive", "auto"),
     ],
 )
-def test_client_that_never_reads_is_disconnected(run_server, dispatch, target, connection):
-    srv = run_server("fixtureapps:dispatch", "--body-timeout", "1", "--dispatch", dispatch, cwd=APPS_DIR)
+def test_client_that_never_reads_is_disconnected(run_server, dispatch, target, connection, loop):
+    srv = run_server(
+        "fixtureapps:dispatch", "--body-timeout", "1", "--dispatch", dispatch, "--loop", loop, cwd=APPS_DIR
+    )
     raw = f"GET {target} HTTP/1.1\r\nHost: t\r\nConnection: {connection}\r\n\r\n".encode()
     with _small_window_client(srv, raw) as sock:
         srv.wait_for_log(r"accepted no response bytes", timeout=15)
