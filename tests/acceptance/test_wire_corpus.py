@@ -73,6 +73,7 @@ corpus = _load_corpus()
 _OPTIONS = {
     "max_request_line": "--max-request-line",
     "max_header_count": "--max-header-count",
+    "max_field_size": "--max-field-size",
     "max_head_size": "--max-head-size",
     "max_body_size": "--max-body-size",
     "max_chunk_ext": "--max-chunk-ext",

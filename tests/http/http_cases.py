@@ -363,6 +363,9 @@ bad_chunked("trailer section too large", b"0\r\nX: " + b"a" * 64 + b"\r\n\r\n", 
 bad_chunked("trailer section never ends", b"0\r\nX: " + b"a" * 100, 431, limits=Limits(max_trailer_size=64))
 bad_chunked("too many trailer fields", b"0\r\n" + b"X: 1\r\n" * 5 + b"\r\n", 431, limits=Limits(max_header_count=4))
 bad_chunked("trailer cut by eof", b"0\r\nX: 1\r\n")
+# "Transfer-Encoding: chunked" is 26 bytes: the head is at the limit, the trailer one past it.
+bad_chunked("trailer field line too large", b"0\r\nX: " + b"a" * 24 + b"\r\n\r\n", 431, limits=Limits(max_field_size=26))
+ok("trailer field line at limit", post(b"Transfer-Encoding: chunked\r\n", b"0\r\nX: " + b"a" * 23 + b"\r\n\r\n"), msg("POST", b"/p", TE, trailers=[(b"x", b"a" * 23)], chunked=True), limits=Limits(max_field_size=26))
 
 # --- limits: at the boundary is fine, one past fails --------------------------------------------------------------------------------------------
 _LINE40 = b"GET /" + b"a" * 26 + b" HTTP/1.1"  # 40 bytes
@@ -380,6 +383,20 @@ ok("head size at limit", get(b"X: " + b"v" * _PAD + b"\r\n"), msg(headers=H + [(
 bad("head size one past limit", get(b"X: " + b"v" * (_PAD + 1) + b"\r\n"), 431, limits=SMALL)
 bad("head never ends", get(b"X: " + b"v" * 300), 431, limits=SMALL, eof=False)
 bad("default head size", get(b"X: " + b"v" * 65536 + b"\r\n"), 431)
+_FIELD20 = Limits(max_field_size=20)  # "X: " and 17 bytes of value
+ok("field line at limit", get(b"X: " + b"v" * 17 + b"\r\n"), msg(headers=H + [(b"x", b"v" * 17)]), limits=_FIELD20)
+bad("field line one past limit", get(b"X: " + b"v" * 18 + b"\r\n"), 431, limits=_FIELD20)
+ok("field line at limit, OWS included", get(b"X: " + b"v" * 15 + b"  \r\n"), msg(headers=H + [(b"x", b"v" * 15)]), limits=_FIELD20)
+bad("field line past limit by its OWS", get(b"X: " + b"v" * 16 + b"  \r\n"), 431, limits=_FIELD20)
+ok("field lines at limit, repeated name", get(b"X: " + b"v" * 17 + b"\r\nX: " + b"w" * 17 + b"\r\n"), msg(headers=H + [(b"x", b"v" * 17), (b"x", b"w" * 17)]), limits=_FIELD20)
+bad("long field line after short ones", get(b"A: 1\r\nB: 2\r\nX: " + b"v" * 18 + b"\r\n"), 431, limits=_FIELD20)
+bad("long field line in an uncommon head", b"OPTIONS * HTTP/1.1\r\nHost: h\r\nX: " + b"v" * 18 + b"\r\n\r\n", 431, limits=_FIELD20)
+bad("long field name", get(b"X" * 20 + b": 1\r\n"), 431, limits=_FIELD20)
+ok("default field line at limit", get(b"X: " + b"v" * 8187 + b"\r\n"), msg(headers=H + [(b"x", b"v" * 8187)]))
+bad("default field line one past limit", get(b"X: " + b"v" * 8188 + b"\r\n"), 431)
+bad("default field line long but head fits", get(b"Cookie: " + b"c" * 20000 + b"\r\n"), 431)
+ok("request line longer than the field limit", b"GET /" + b"a" * 30 + b" HTTP/1.1\r\nHost: h\r\n\r\n", msg(target=b"/" + b"a" * 30), limits=_FIELD20)
+bad("request line limit still 414 with fields", b"GET /" + b"a" * 8182 + b" HTTP/1.1\r\nHost: h\r\nX: " + b"v" * 9000 + b"\r\n\r\n", 414)
 
 # --- eof in the middle of a head ------------------------------------------------------------------------------------------------
 bad("eof in request line", b"GET / HT", 400)

@@ -38,7 +38,7 @@ class URITooLong(ProtocolError):
 
 
 class HeaderFieldsTooLarge(ProtocolError):
-    """431: too many header fields, or a head (or trailer section) larger than its limit."""
+    """431: too many header fields, a field line, or a head (or trailer section) larger than its limit."""
 
     default_status = 431
 

@@ -16,6 +16,7 @@ class Limits:
 
     max_request_line: int = 8190  # bytes, without CRLF -> 414
     max_header_count: int = 100  # field lines in the head -> 431
+    max_field_size: int = 8190  # bytes of one field line (header or trailer), without CRLF -> 431
     max_head_size: int = 65536  # request line + fields + blank line -> 431
     max_chunk_ext: int = 4096  # bytes of extensions on one chunk-size line -> 400
     max_trailer_size: int = 16384  # bytes of the trailer section -> 431
@@ -26,6 +27,7 @@ class Limits:
         for name in (
             "max_request_line",
             "max_header_count",
+            "max_field_size",
             "max_head_size",
             "max_chunk_ext",
             "max_trailer_size",

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from . import _abnf
 from ._head import MAX_LENGTH_DIGITS as _MAX_LENGTH_DIGITS
-from ._head import bad_request_line, parse_fields, parse_head
+from ._head import bad_request_line, longest_line, parse_fields, parse_head
 from .errors import BadRequest, ContentTooLarge, HeaderFieldsTooLarge, ProtocolError, URITooLong
 from .events import NEED_DATA, PAUSED, Data, EndOfMessage, Event, Request
 from .limits import Limits
@@ -283,6 +283,12 @@ class RequestParser:
         fields = self._trimmed_line.findall(buf, line_end, end + 2)
         ctls = buf[line_end : end + 2].translate(None, _abnf.NOT_CTL)
         if ctls != b"\r\n" * len(fields) or len(fields) > limits.max_header_count:
+            return None
+        # RFC 9110 §5.4: a field line over its limit is left to parse_head, which answers 431.
+        if (
+            end - line_end > limits.max_field_size
+            and longest_line(buf[line_end : end + 2]) > limits.max_field_size
+        ):
             return None
         headers = [(name.lower(), value) for name, value in fields]
         named = dict(headers)

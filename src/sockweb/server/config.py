@@ -441,6 +441,13 @@ class Config:
     max_header_count: int = setting(
         100, validate=positive, help="Most header fields in a request (431 beyond).", section="http"
     )
+    max_field_size: int = setting(
+        8190,
+        validate=positive,
+        metavar="BYTES",
+        help="Longest header (or trailer) field line, name and value (431 beyond).",
+        section="http",
+    )
     max_head_size: int = setting(
         65536, validate=positive, metavar="BYTES", help="Largest request head (431 beyond).", section="http"
     )

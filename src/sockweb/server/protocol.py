@@ -10,7 +10,8 @@ those beyond the budget, and every ``Expect: 100-continue`` request stream throu
 `StreamInput` to the application running in a worker thread. Writes from worker threads reach the loop
 through `ServerState.post`. Timeouts cost nothing per request: the state's sweeper calls
 `check_timeouts` once a second, which compares timestamps (idle keep-alive, request-head deadline,
-stalled bodies and writes, lingering closes). Closing is staged: FIN first, then read until the client
+stalled bodies, lingering closes; its docstring holds the table of phases and deadlines) and applies the
+write deadline in every phase. Closing is staged: FIN first, then read until the client
 closes, so an error response is never destroyed by a reset.
 """
 
@@ -21,6 +22,7 @@ import contextlib
 import logging
 import os
 import socket
+import struct
 import threading
 from io import BytesIO
 from time import monotonic, perf_counter, thread_time
@@ -48,6 +50,12 @@ from sockweb.server.wsgi import Environ, Exchange, head_environ
 if TYPE_CHECKING:
     from sockweb.server.state import ServerState
 
+try:
+    import fcntl
+    import termios
+except ImportError:  # pragma: no cover - not on POSIX
+    fcntl = termios = None  # type: ignore[assignment]
+
 log = logging.getLogger("sockweb.error")
 
 SMALL_BODY = 64 * 1024  # collected bodies up to this size are joined into a BytesIO
@@ -58,10 +66,14 @@ LINGER_TIME = 2.0  # a connection closed for writing waits this long for the cli
 LINGER_BYTES = 16 << 20  # ... and discards at most this much of what the client still sends
 STOP_IDLE = 0.25  # on a graceful stop, idle keep-alive connections close after this much quiet
 STOP_FRESH = 1.0  # ... and connections that have not sent a byte yet after this much
+REFUSED_LINGERING = 64  # connections over the cap answered 503 with a staged close; beyond, a reset
 _BUFFER = object()  # sink markers: collecting a body before dispatch / discarding an unread body
 _DISCARD = object()
+# ioctl(SIOCOUTQ) on a TCP socket: its bytes not yet acknowledged by the peer (Linux; TIOCOUTQ is its value).
+_OUTQ: int | None = getattr(termios, "TIOCOUTQ", None) if termios is not None else None
 _UNAVAILABLE = ProtocolError("too many open connections", status=503)
 _HEAD_TIMEOUT = ProtocolError("the request head did not arrive in time", status=408)
+_BODY_TIMEOUT = ProtocolError("the request body stalled", status=408)
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -70,6 +82,7 @@ class HttpProtocol(asyncio.Protocol):
     __slots__ = (
         "body_error",
         "body_parts",
+        "body_since",
         "body_size",
         "closed",
         "discard_left",
@@ -77,11 +90,11 @@ class HttpProtocol(asyncio.Protocol):
         "head_start",
         "idle_since",
         "linger_left",
+        "linger_since",
         "lingering",
         "must_close",
         "out",
         "parser",
-        "paused_since",
         "pending",
         "posted",
         "proxy_header",
@@ -93,8 +106,10 @@ class HttpProtocol(asyncio.Protocol):
         "template",
         "tls",
         "transport",
+        "unsent",
         "wake",
         "write_paused",
+        "write_since",
         "written",
     )
 
@@ -120,7 +135,10 @@ class HttpProtocol(asyncio.Protocol):
         self.reading_paused = False
         self.idle_since = monotonic()
         self.head_start = 0.0
-        self.paused_since = 0.0
+        self.body_since = 0.0  # the request body last moved (collecting, streaming or discarding it)
+        self.write_since = 0.0  # unsent response bytes were last seen to move (see check_timeouts)
+        self.unsent = 0  # unsent response bytes at the last sweep (0: none, or the client read since)
+        self.linger_since = 0.0  # the FIN went out (or was queued) and lingering began
         self.posted = 0
         self.written = 0
         self.wake: threading.Event | None = None
@@ -134,10 +152,18 @@ class HttpProtocol(asyncio.Protocol):
         state = self.state
         # While stopping, a connection that was still in the accept queue is served once (with
         # Connection: close) rather than refused: it was accepted before the listener closed.
-        if len(state.connections) >= state.max_connections:
-            self.closed = True
-            transport.write(error_response(_UNAVAILABLE, state.extra))
-            transport.close()
+        count = len(state.connections)
+        if count >= state.max_connections:
+            # The 503 ends in the staged close of every error (a plain close would reset the request the
+            # client is sending). Meanwhile the connection counts, like any lingering one, until the
+            # client closes or LINGER_TIME ends; a flood beyond REFUSED_LINGERING more is reset at once,
+            # so refusals cannot hold file descriptors without bound.
+            if count >= state.max_connections + REFUSED_LINGERING:
+                self.abort()
+                return
+            state.connections.add(self)
+            self.queue(error_response(_UNAVAILABLE, state.extra))
+            self.close()
             return
         state.connections.add(self)
         peer = transport.get_extra_info("peername")
@@ -191,10 +217,10 @@ class HttpProtocol(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.write_paused = True
-        self.paused_since = monotonic()
 
     def resume_writing(self) -> None:
         self.write_paused = False
+        self.unsent = 0  # the client read: the write deadline starts again at the next sweep
         if self.wake is not None:
             self.wake.set()
         ex = self.exchange
@@ -238,6 +264,10 @@ class HttpProtocol(asyncio.Protocol):
                         break
         except ProtocolError as exc:
             self.protocol_error(exc)
+        except Exception:  # a server fault (Exchange.run handles the application's): never the loop's
+            log.exception("Internal error on the connection from %s:%s", self.remote_addr, self.remote_port)
+            self.abort()
+            return
         if self.out:
             self.flush()
 
@@ -280,7 +310,7 @@ class HttpProtocol(asyncio.Protocol):
             self.pending = ex
             self.body_parts = []
             self.body_size = 0
-            self.paused_since = monotonic()
+            self.body_since = monotonic()
 
     def on_body(self, data: bytes) -> None:
         sink = self.sink
@@ -289,7 +319,7 @@ class HttpProtocol(asyncio.Protocol):
             self.body_parts.append(data)
             self.body_size += len(data)
             state.buffered += len(data)
-            self.paused_since = monotonic()
+            self.body_since = monotonic()
             if self.body_size > state.body_buffer or state.buffered > state.buffer_budget:
                 # Too big to wait for, or too much held by all connections: stream the rest.
                 state.buffered -= self.body_size
@@ -298,12 +328,12 @@ class HttpProtocol(asyncio.Protocol):
                 self.start_stream(ex, self.body_parts)
                 self.body_parts = []
         elif sink is _DISCARD:
-            self.paused_since = monotonic()
+            self.body_since = monotonic()
             self.discard_left -= len(data)
             if self.discard_left < 0:
                 self.close()
         elif isinstance(sink, StreamInput):
-            self.paused_since = monotonic()  # the body is moving (checked by check_timeouts)
+            self.body_since = monotonic()  # the body is moving (checked by check_timeouts)
             if sink.feed(data):
                 self.pause_reading()
 
@@ -339,7 +369,7 @@ class HttpProtocol(asyncio.Protocol):
             stream.feed(part)
         ex.environ["wsgi.input"] = ex.input = stream
         self.sink = stream
-        self.paused_since = monotonic()
+        self.body_since = monotonic()
         self.exchange = ex
         self.ensure_wake()
         ex.to_thread()
@@ -405,7 +435,7 @@ class HttpProtocol(asyncio.Protocol):
                 return
             self.sink = _DISCARD
             self.discard_left = DRAIN_LIMIT
-            self.paused_since = monotonic()
+            self.body_since = monotonic()
             if req.content_length is not None and req.content_length > DRAIN_LIMIT * 4:
                 self.close()
                 return
@@ -565,25 +595,80 @@ class HttpProtocol(asyncio.Protocol):
         self.close()
 
     def check_timeouts(self, now: float) -> None:
+        """Apply the deadlines of the connection's phase (called once a second by the state's sweeper).
+
+        ===================================  ===================================================
+        phase                                deadline
+        ===================================  ===================================================
+        any, with unsent response bytes      `body_timeout` without progress -> reset, logged
+        idle keep-alive, nothing unsent      `keepalive_timeout` -> staged close
+        partial request head                 `header_timeout` -> 408, staged close
+        request body arriving (not paused)   `body_timeout` without progress -> 408 (see
+                                             `body_stalled`), staged close
+        lingering, nothing unsent            `LINGER_TIME` after the FIN -> close
+        ===================================  ===================================================
+        """
+        transport = self.transport
+        if transport is None:
+            return
+        # The write deadline holds in every phase, including after the exchange and while lingering:
+        # bytes that stay unsent for `body_timeout` mean a client that stopped reading. Progress is a
+        # smaller backlog than at the last sweep, or a resume_writing in between (which zeroes `unsent`).
+        unsent = transport.get_write_buffer_size()
+        if unsent:
+            # The kernel's send queue counts too: a slow reader drains it long before the kernel takes
+            # more from the transport's buffer, so that buffer alone can stand still for many seconds.
+            unsent += kernel_unsent(transport)
+            if unsent < self.unsent or not self.unsent:
+                self.write_since = now
+            self.unsent = unsent
+            if now - self.write_since > self.state.body_timeout:
+                log.info(
+                    "Closing the connection from %s:%s: it accepted no response bytes for %gs (%d unsent)",
+                    self.remote_addr,
+                    self.remote_port,
+                    self.state.body_timeout,
+                    unsent,
+                )
+                self.abort()
+                return
+        else:
+            self.unsent = 0
         if self.closed:
-            if self.lingering and now - self.paused_since > LINGER_TIME and self.transport is not None:
-                self.transport.close()
+            if self.lingering:
+                if unsent:
+                    self.linger_since = now  # the FIN is still queued: the linger starts once it is out
+                elif now - self.linger_since > LINGER_TIME:
+                    transport.close()
             return
         if self.exchange is None and self.sink is None:
             if self.head_start:
                 if now - self.head_start > self.state.header_timeout:
                     self.queue(error_response(_HEAD_TIMEOUT, self.state.extra))
                     self.close()
+            elif unsent:
+                self.idle_since = now  # a response is still being sent: not idle yet
             elif now - self.idle_since > self.state.keepalive_timeout:
                 self.close()
-        elif self.write_paused and now - self.paused_since > self.state.body_timeout:
-            self.abort()  # the client stopped reading its response
         elif (
             self.sink is not None
             and not self.reading_paused
-            and now - self.paused_since > self.state.body_timeout
+            and now - self.body_since > self.state.body_timeout
         ):
-            self.abort()  # the client stopped sending its body (an application's read() fails)
+            self.body_stalled()
+
+    def body_stalled(self) -> None:
+        """The client stopped sending its request body: answer 408 if no response has started, and close."""
+        sink = self.sink
+        if sink is _DISCARD:
+            self.close()  # the response is out; the rest of the body was not wanted anyway
+        elif self.exchange is not None:
+            # The application runs with a StreamInput: its next read fails, and if nothing was sent yet
+            # the answer is 408 (as for a malformed body).
+            self.protocol_error(_BODY_TIMEOUT)
+        else:  # still collected before the call: the application never runs
+            self.queue(error_response(_BODY_TIMEOUT, self.state.extra))
+            self.close()
 
     def close_if_idle(self, now: float) -> None:
         # A connection that has sent nothing yet gets longer: its first request may be on the way.
@@ -620,7 +705,7 @@ class HttpProtocol(asyncio.Protocol):
             else:
                 self.lingering = True
                 self.linger_left = LINGER_BYTES
-                self.paused_since = monotonic()
+                self.linger_since = monotonic()
                 if self.reading_paused:
                     self.reading_paused = False
                     transport.resume_reading()
@@ -639,6 +724,18 @@ class HttpProtocol(asyncio.Protocol):
         self.state.connections.discard(self)
         if self.transport is not None:
             self.transport.abort()
+
+
+def kernel_unsent(transport: asyncio.Transport) -> int:
+    """Bytes the kernel holds for `transport`'s socket that its peer has not acknowledged (0: unknown)."""
+    sock = transport.get_extra_info("socket")
+    if _OUTQ is None or sock is None:
+        return 0
+    try:
+        count: int = struct.unpack("i", fcntl.ioctl(sock.fileno(), _OUTQ, b"\0\0\0\0"))[0]
+    except (OSError, ValueError):
+        return 0
+    return count
 
 
 class ProxiedConnection(HttpProtocol):

@@ -52,6 +52,7 @@ class ServerState:
         self.limits = Limits(
             max_request_line=config.max_request_line,
             max_header_count=config.max_header_count,
+            max_field_size=config.max_field_size,
             max_head_size=config.max_head_size,
             max_body_size=config.max_body_size,
             max_chunk_ext=config.max_chunk_ext,

@@ -329,28 +329,19 @@ class Exchange:
         self.done(False)
 
     def run(self, suspendable: bool) -> bool:
-        """Call the application and send its response; False if it is suspended (resume with `pump`)."""
+        """Call the application and send its response; False if it is suspended (resume with `pump`).
+
+        Every fault of the call and of its result (not iterable, ``__iter__`` raising or returning a
+        non-iterator, an invalid head) ends in `fail` or `gone` here: nothing escapes to the caller, which
+        is the event loop or a pool thread, where an exception would leave the connection without an answer.
+        """
         try:
             result = self.conn.state.app(self.environ, self.start_response)
-        except ClientDisconnected:
-            self.gone()
-            return True
-        except Exception:
-            self.fail("Error in the WSGI application")
-            return True
-        if type(result) is list and len(result) == 1 and self.plan is None:
-            # A one-chunk body: Content-Length is known, head and body leave in one write.
-            chunk = result[0]
-            if type(chunk) is bytes:
+            if type(result) is list and len(result) == 1 and self.plan is None and type(result[0]) is bytes:
+                # A one-chunk body: Content-Length is known, head and body leave in one write.
+                chunk = result[0]
                 size = len(chunk)
-                try:
-                    plan = self.plan_head(size)
-                except BadResponse:
-                    self.fail("Invalid response from the WSGI application")
-                    return True
-                except ClientDisconnected:
-                    self.gone()
-                    return True
+                plan = self.plan_head(size)
                 # With the length known, a response that has a body is always framed by Content-Length
                 # (plan_response), and plan_head checked that the application's own length agrees.
                 if not plan.send_body:
@@ -361,12 +352,28 @@ class Exchange:
                     self.send(plan.head)
                     self.send(chunk)
                 self.sent = size
-                self.done(plan.keep_alive)
-                return True
-        self.result = result
-        if type(result) is FileWrapper and self.conn.try_sendfile(self, result):
-            return False
-        self.iterator = iter(result)
+            else:
+                self.result = result
+                if type(result) is FileWrapper and self.conn.try_sendfile(self, result):
+                    return False
+                try:
+                    self.iterator = iter(result)
+                except TypeError as exc:
+                    name = type(result).__name__
+                    raise BadResponse(f"the application returned {name}, not an iterable ({exc})") from None
+                plan = None
+        except ClientDisconnected:
+            self.gone()
+            return True
+        except BadResponse:
+            self.fail("Invalid response from the WSGI application")
+            return True
+        except Exception:
+            self.fail("Error in the WSGI application")
+            return True
+        if plan is not None:
+            self.done(plan.keep_alive)
+            return True
         return self.pump(suspendable)
 
     def run_threaded(self) -> None:
@@ -401,12 +408,14 @@ class Exchange:
 
     def close_result(self) -> None:
         result, self.result = self.result, None
-        close = getattr(result, "close", None)
-        if close is not None:
-            try:
+        if result is None:
+            return
+        try:
+            close = getattr(result, "close", None)  # in the try: a property can raise too
+            if close is not None:
                 close()
-            except Exception:
-                log.exception("Error in the close() method of the WSGI response")
+        except Exception:
+            log.exception("Error in the close() method of the WSGI response")
 
     def fail(self, message: str) -> None:
         """Log the current exception; answer 500 when nothing was sent, else cut the connection."""
