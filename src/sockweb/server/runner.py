@@ -1,7 +1,9 @@
 """Run the server in this process: the single-process entry (`serve`) and the worker entry (`run_worker`).
 
-Strategy: one event loop (uvloop when installed and ``config.loop`` allows it), one ``create_server`` per
-listening socket with a protocol factory bound to that socket's environ template, one periodic sweeper per
+Strategy: one event loop (uvloop when installed and ``config.loop`` allows it), one accept loop per
+listening socket (sockweb.server.accept: back-off when out of file descriptors, TLS handshakes bounded by
+the head deadline and counted as connections) with a protocol factory bound to that socket's environ
+template, one periodic sweeper per
 second (Date header, idle / head deadlines, the arbiter's heartbeat), and a graceful stop on SIGTERM/SIGINT:
 stop accepting, close idle keep-alive connections, let in-flight requests finish within
 ``graceful_timeout``, then cut what is left and return 0. Load and bind errors become one log line and a
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, cast
 from sockweb.server.loader import AppLoadError, WSGIApp, load_app
 
 if TYPE_CHECKING:
+    from sockweb.server.accept import Acceptor
     from sockweb.server.config import Config
     from sockweb.server.state import ServerState
 
@@ -149,17 +152,11 @@ class _Runner:
             self._request_stop()
 
     async def _main(self, loop: asyncio.AbstractEventLoop) -> int:
-        from sockweb.server.state import ServerState, protocol_factory
+        from sockweb.server.state import ServerState
 
         self.stop_requested = asyncio.Event()
         state = ServerState(self.config, self.app, loop)
-        tls = _ssl_context(self.config)
-        servers = []
-        for sock in self.sockets:
-            sock.setblocking(False)
-            factory = protocol_factory(state, sock, tls is not None)
-            servers.append(await loop.create_server(factory, sock=sock, ssl=tls, backlog=self.config.backlog))
-            log.info("Listening at %s", _describe(sock, tls is not None))
+        acceptor = self._listen(loop, state)
         installed = []
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -169,41 +166,38 @@ class _Runner:
         try:
             await self.stop_requested.wait()
             log.info("Shutting down: waiting up to %gs for in-flight requests", self.config.graceful_timeout)
-            await self._stop_accepting(loop)
-            for server in servers:
-                server.close()
+            self._stop_accepting(acceptor)
             await self._drain(state)
-            for server in servers:
-                with contextlib.suppress(Exception):
-                    await server.wait_closed()
+            await acceptor.close()
         finally:
             for signum in installed:
                 loop.remove_signal_handler(signum)
             state.shutdown()
         return 0
 
-    async def _stop_accepting(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Stop accepting, then let the connections already accepted reach their protocol.
+    def _listen(self, loop: asyncio.AbstractEventLoop, state: ServerState) -> Acceptor:
+        """Start accepting on every socket (see sockweb.server.accept)."""
+        from sockweb.server.accept import Acceptor
+        from sockweb.server.state import protocol_factory
 
-        asyncio's selector loop accepts in a reader callback and builds each transport in a task that runs
-        one loop pass later; a transport built after ``Server.close()`` fails to attach to the server and
-        its socket is dropped unanswered (the client sees a reset). So the accept readers go first (which
-        also cancels an accept callback already queued), then one pass lets the pending tasks build their
-        transports and one more runs their ``connection_made``, so the drain counts them. uvloop accepts
-        synchronously; the second pass still matters there.
-        """
-        if isinstance(loop, asyncio.SelectorEventLoop):
-            for sock in self.sockets:
-                with contextlib.suppress(OSError, ValueError):
-                    loop.remove_reader(sock.fileno())
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        tls = _ssl_context(self.config)
+        acceptor = Acceptor(loop, state, tls, self.config.header_timeout)
+        for sock in self.sockets:
+            acceptor.add(sock, protocol_factory(state, sock, tls is not None), self.config.backlog)
+            log.info("Listening at %s", _describe(sock, tls is not None))
+        acceptor.start()
+        return acceptor
+
+    def _stop_accepting(self, acceptor: Acceptor) -> None:
+        """Stop accepting. Connections accepted already are counted (``ServerState.opening``) until their
+        ``connection_made``, so the drain waits for them and they are served, not dropped unanswered."""
+        acceptor.stop()
 
     async def _drain(self, state: ServerState) -> None:
         state.begin_stop()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.graceful_timeout
-        while state.connections and loop.time() < deadline:
+        while (state.connections or state.opening) and loop.time() < deadline:
             await asyncio.sleep(0.05)
             state.close_idle()
         if state.connections:

@@ -66,6 +66,8 @@ class ServerState:
         self.head_memo = HeadMemo(self.limits, config.head_memo) if config.head_memo else None
         self.environ_memo: dict[int, tuple[Request, Environ, Environ, bool]] = {}
         self.connections: set[HttpProtocol] = set()
+        # Connections accepted but not in `connections` yet (TLS handshakes): they count against the limit.
+        self.opening = 0
         self.body_buffer = config.body_buffer  # bodies up to this size are collected before the call ...
         self.buffer_budget = config.body_buffer_budget  # ... while the process holds at most this of them
         self.buffered = 0  # bytes of request bodies being collected before their application runs

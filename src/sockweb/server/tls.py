@@ -6,8 +6,8 @@ key, the CA bundle for client certificates and the cipher list. Each failure nam
 file (``--certfile: cannot read 'x.pem': no such file``) instead of an OpenSSL error code, because the
 usual cause is a wrong path or a key that does not match the certificate.
 
-The runner hands the context to ``loop.create_server(ssl=...)``; connections then carry
-``wsgi.url_scheme`` = ``https``.
+The accept loop (sockweb.server.accept) hands the context to ``loop.connect_accepted_socket(ssl=...)``
+with the handshake bounded by ``--header-timeout``; connections then carry ``wsgi.url_scheme`` = ``https``.
 """
 
 from __future__ import annotations

@@ -2,12 +2,12 @@
 
 Deterministic replay of a race seen as connection resets during HUP reloads under load: asyncio's selector
 loop accepts in a reader callback and builds each transport one loop pass later, so a stop that closes
-the server in between used to drop the freshly accepted connections unanswered.
+the server in between used to drop the freshly accepted connections unanswered. The server's own accept
+loop (sockweb.server.accept) counts such connections until they reach their protocol.
 """
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 from collections.abc import Callable, Iterable
@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from sockweb.server.accept import Acceptor
 from sockweb.server.config import Config
 from sockweb.server.runner import _Runner
 
@@ -26,7 +27,12 @@ def _app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterabl
     return [b"ok"]
 
 
-def test_connections_accepted_as_the_stop_begins_are_served(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_connections_accepted_as_the_stop_begins_are_served(
+    monkeypatch: pytest.MonkeyPatch, loop: str
+) -> None:
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
     listener = socket.create_server(("127.0.0.1", 0), backlog=64)
     port = listener.getsockname()[1]
     clients = []
@@ -52,15 +58,15 @@ def test_connections_accepted_as_the_stop_begins_are_served(monkeypatch: pytest.
     for t in readers:
         t.start()
 
-    runner = _Runner(Config(app="x:y", loop="asyncio", graceful_timeout=5.0), _app, [listener])
-    accept = asyncio.SelectorEventLoop._accept_connection  # type: ignore[attr-defined]
+    runner = _Runner(Config(app="x:y", loop=loop, graceful_timeout=5.0), _app, [listener])
+    accept = Acceptor.accept
 
-    def stop_then_accept(self: asyncio.AbstractEventLoop, *args: Any, **kwargs: Any) -> None:
+    def stop_then_accept(self: Acceptor, *args: Any, **kwargs: Any) -> None:
         # The stop arrives in the same loop pass as the accept, just ahead of it (a SIGTERM can).
         runner._request_stop()
         accept(self, *args, **kwargs)
 
-    monkeypatch.setattr(asyncio.SelectorEventLoop, "_accept_connection", stop_then_accept)
+    monkeypatch.setattr(Acceptor, "accept", stop_then_accept)
     try:
         assert runner.run() == 0
     finally:
