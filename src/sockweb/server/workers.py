@@ -53,6 +53,7 @@ __all__ = [
 log = logging.getLogger("sockweb.error")
 
 # Exit status of a worker that could not load the application: the arbiter stops instead of respawning.
+# It means that only before the worker is ready (first heartbeat); afterwards it is an ordinary exit.
 BOOT_ERROR = 3
 
 
@@ -215,6 +216,7 @@ def _reset_signals() -> None:
     signal.signal(signal.SIGTTIN, signal.SIG_IGN)
     signal.signal(signal.SIGTTOU, signal.SIG_IGN)
     signal.signal(signal.SIGWINCH, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)  # its default action would kill the worker
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGQUIT, lambda signum, frame: os._exit(0))
