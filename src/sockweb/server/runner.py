@@ -6,6 +6,11 @@ second (Date header, idle / head deadlines, the arbiter's heartbeat), and a grac
 stop accepting, close idle keep-alive connections, let in-flight requests finish within
 ``graceful_timeout``, then cut what is left and return 0. Load and bind errors become one log line and a
 non-zero exit code, never a traceback.
+
+Single-process mode adds its own signals (HUP reload, the ignored ones) through a :class:`ProcessControl`
+(:mod:`sockweb.server.handover`): their handlers run on the loop, and once the loop is done each signal
+gets back the disposition it had before, so a signal arriving after the loop never finds the default
+action (which for HUP, TTIN or USR2 stops the process).
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import signal
 import socket
 import ssl
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from types import FrameType
+from typing import TYPE_CHECKING, Protocol
 
 from sockweb.server.loader import AppLoadError, WSGIApp, load_app
 
@@ -28,7 +34,27 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sockweb.error")
 
-__all__ = ["run_worker", "serve"]
+# What signal.getsignal() returns: a Python handler, SIG_DFL/SIG_IGN, or None (set outside Python).
+_Disposition = Callable[[int, FrameType | None], object] | int | signal.Handlers | None
+
+__all__ = ["ProcessControl", "run_worker", "serve"]
+
+
+class ProcessControl(Protocol):
+    """What the process around a single-process runner adds to it."""
+
+    def signal_handlers(self) -> Mapping[int, Callable[[], None]]:
+        """Signals handled on the loop while it serves; an entry for TERM or INT replaces the plain
+        graceful stop (and should end in the ``request_stop`` given to :meth:`serving`)."""
+        ...
+
+    def serving(self, request_stop: Callable[[], None]) -> None:
+        """Called once every listening socket accepts; ``request_stop()`` starts the graceful stop."""
+        ...
+
+    def tick(self) -> None:
+        """Called once a second from the loop."""
+        ...
 
 
 def _new_loop(kind: str) -> asyncio.AbstractEventLoop:
@@ -105,6 +131,7 @@ class _Runner:
         self.stop_requested: asyncio.Event | None = None
         self.on_tick: Callable[[], None] | None = None
         self.should_stop: Callable[[], bool] | None = None
+        self.control: ProcessControl | None = None
 
     def run(self) -> int:
         _settle_allocator()
@@ -125,6 +152,8 @@ class _Runner:
     def _tick(self) -> None:
         if self.on_tick is not None:
             self.on_tick()
+        if self.control is not None:
+            self.control.tick()
         if self.should_stop is not None and self.should_stop():
             self._request_stop()
 
@@ -140,11 +169,9 @@ class _Runner:
             factory = protocol_factory(state, sock, tls is not None)
             servers.append(await loop.create_server(factory, sock=sock, ssl=tls, backlog=self.config.backlog))
             log.info("Listening at %s", _describe(sock, tls is not None))
-        installed = []
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signum, self._request_stop)
-                installed.append(signum)
+        installed = self._install_signals(loop)
+        if self.control is not None:
+            self.control.serving(self._request_stop)
         state.start(self._tick)
         try:
             await self.stop_requested.wait()
@@ -157,10 +184,28 @@ class _Runner:
                 with contextlib.suppress(Exception):
                     await server.wait_closed()
         finally:
-            for signum in installed:
-                loop.remove_signal_handler(signum)
+            for signum, previous in installed.items():
+                loop.remove_signal_handler(signum)  # sets SIG_DFL: put back what was there before
+                if previous is not None:
+                    signal.signal(signum, previous)
             state.shutdown()
         return 0
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> dict[int, _Disposition]:
+        """Handle the stop signals (and the control's) on the loop; returns each one's previous handler."""
+        handlers: dict[int, Callable[[], None]] = {
+            signal.SIGTERM: self._request_stop,
+            signal.SIGINT: self._request_stop,
+        }
+        if self.control is not None:
+            handlers.update(self.control.signal_handlers())
+        installed = {}
+        for signum, handler in handlers.items():
+            previous = signal.getsignal(signum)
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, handler)
+                installed[signum] = previous
+        return installed
 
     async def _stop_accepting(self, loop: asyncio.AbstractEventLoop) -> None:
         """Stop accepting, then let the connections already accepted reach their protocol.
@@ -198,8 +243,16 @@ def _prepare(config: Config, app: WSGIApp | None) -> WSGIApp:
     return load_app(config.app, factory=config.factory)
 
 
-def serve(config: Config, app: WSGIApp | None = None, sockets: list[socket.socket] | None = None) -> int:
-    """Serve `app` (or ``config.app``) on `sockets` (or ``config.bind``) until SIGTERM/SIGINT; exit code."""
+def serve(
+    config: Config,
+    app: WSGIApp | None = None,
+    sockets: list[socket.socket] | None = None,
+    *,
+    control: ProcessControl | None = None,
+) -> int:
+    """Serve `app` (or ``config.app``) on `sockets` (or ``config.bind``) until SIGTERM/SIGINT; exit code.
+
+    `control` adds signal handlers, a hook once listening and a per-second tick (single-process mode)."""
     try:
         app = _prepare(config, app)
     except AppLoadError as exc:
@@ -212,8 +265,10 @@ def serve(config: Config, app: WSGIApp | None = None, sockets: list[socket.socke
             log.error("Cannot listen: %s", exc)
             return 1
     _raise_nofile(config.max_connections + 128)
+    runner = _Runner(config, app, sockets)
+    runner.control = control
     try:
-        return _Runner(config, app, sockets).run()
+        return runner.run()
     except (OSError, RuntimeError, ssl.SSLError) as exc:
         log.error("Server error: %s", exc)
         return 1
