@@ -120,7 +120,12 @@ class PidFile:
         with contextlib.suppress(OSError, ValueError):
             with open(self.path, encoding="ascii") as fh:
                 other = int(fh.read().strip() or 0)
-            if other and other != pid and _alive(other):
+            if other == pid:
+                # A re-executed image of this process (reload): the file is right, and after --user its
+                # directory (say /run) may no longer be writable.
+                self.pid = pid
+                return
+            if other and _alive(other):
                 raise ProcessError(f"--pid: {self.path!r} names a running process ({other})")
         tmp = f"{self.path}.{pid}.tmp"
         try:

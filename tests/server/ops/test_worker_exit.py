@@ -1,11 +1,12 @@
 """The arbiter and workers that exit on their own: only a worker that fails before it is ready is a boot
 failure; one that served and then exits, whatever its status, is replaced, and the others keep serving.
-Signals a master does not use (USR2) are logged and ignored.
+Signals a master does not use (USR2) are logged and ignored. A re-executed image keeps its pid file.
 """
 
 from __future__ import annotations
 
 import http.client
+import os
 import shutil
 import signal
 import threading
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from ops_helpers import HERE, wait_until
+
+from sockweb.server.workers import PidFile
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -79,3 +82,15 @@ def test_usr2_to_the_master_is_logged_and_ignored(serve, version_dir: Path) -> N
     assert server.workers() == workers
     assert server.get()["version"] == "one"
     assert server.stop() == 0
+
+
+def test_pid_file_naming_this_process_is_left_alone(tmp_path: Path) -> None:
+    # A re-executed image (reload) runs as --user by then: the pid file's directory may be root's.
+    path = tmp_path / "x.pid"
+    path.write_text(f"{os.getpid()}\n")
+    before = path.stat().st_ino
+    pidfile = PidFile(str(path))
+    pidfile.create(os.getpid())
+    assert path.stat().st_ino == before  # not rewritten
+    pidfile.remove()
+    assert not path.exists()
