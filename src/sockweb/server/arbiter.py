@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING
 
 from sockweb.server import systemd
 from sockweb.server.binds import BindError, BindSpec, bind_socket, parse_bind, remove_unix_files, unix_paths
+from sockweb.server.handover import reloading
 from sockweb.server.workers import (
     BOOT_ERROR,
     Heartbeat,
@@ -489,7 +490,7 @@ class Arbiter:
     def handle_hup(self) -> None:
         if self.stop_mode is not None:
             return
-        systemd.notify("RELOADING=1", self.environ)
+        systemd.notify(reloading(), self.environ)
         if self.config.preload:
             self._reexec()
             return
