@@ -83,6 +83,23 @@ def test_hup_with_broken_code_keeps_serving_the_old_code(serve, version_dir: Pat
     assert server.stop() == 0
 
 
+def test_term_during_a_reload_stops_both_processes_gracefully(serve, version_dir: Path) -> None:
+    server = serve("--graceful-timeout", "10", app=APP)
+    slow: list[object] = []
+    in_flight = threading.Thread(target=_slow_get, args=(server, 3, slow))
+    in_flight.start()
+    wait_until((version_dir / "inflight.log").exists, 10, "the slow request in the app")
+    (version_dir / "version.txt").write_text("two\n")
+    server.send(signal.SIGHUP)
+    server.wait_for_log("serves the new code")  # the old code is draining its slow request now
+    (bridge,) = children(server.pid)
+    server.send(signal.SIGTERM)
+    in_flight.join(30)
+    assert slow == [(200, "one")]
+    assert server.proc.wait(30) == 0
+    assert not Path(f"/proc/{bridge}").exists()  # stopped and reaped, not left running
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR2, signal.SIGWINCH])
 def test_other_signals_are_logged_and_ignored(serve, version_dir: Path, sig: signal.Signals) -> None:
     server = serve(app=APP)
