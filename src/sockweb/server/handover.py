@@ -171,6 +171,7 @@ class SingleProcess:
         self.copies: list[int] = []
         self.old_bridge = inherited.bridge if inherited is not None else 0
         self.exec_pending = False
+        self.stopping = False  # TERM/INT seen: no reload starts or completes any more
         self.fresh = inherited is None
 
     @property
@@ -223,12 +224,15 @@ class SingleProcess:
     def handle_hup(self) -> None:
         if self.is_bridge:
             log.info("HUP ignored: this process only bridges the reload of process %d", self.parent)
+        elif self.stopping:
+            log.info("HUP ignored: the server is stopping")
         elif self.bridge is not None or self.old_bridge or self.exec_pending:
             log.info("HUP ignored: a reload is in progress")
         else:
             self._start_bridge()
 
     def handle_stop(self) -> None:
+        self.stopping = True
         if self.exec_pending:
             log.info("Stop requested during a reload: not re-executing")
             self.exec_pending = False
@@ -265,7 +269,7 @@ class SingleProcess:
                 self.parent = os.getppid()
                 self.request_stop()
             return
-        if self.bridge is not None and not self.exec_pending:
+        if self.bridge is not None and not self.exec_pending and not self.stopping:
             code = self.bridge.poll()
             if code is not None:
                 self._bridge_failed(f"the new process exited ({_how(code)}) before serving")
@@ -315,8 +319,8 @@ class SingleProcess:
         asyncio.get_running_loop().remove_reader(self.ready_r)
         os.close(self.ready_r)
         self.ready_r = -1
-        if not ready or self.bridge is None:
-            return  # it exited before serving: tick() reaps it and reports
+        if not ready or self.bridge is None or self.stopping:
+            return  # it exited before serving (tick() reaps it and reports), or we are stopping
         log.info(
             "Reload: process %d serves the new code; this one stops accepting, finishes its requests "
             "and re-executes",
