@@ -14,7 +14,12 @@ interpreter writes for each signal *is* the queue), wakes at least once a second
 
 Signals: TERM graceful stop (workers finish in-flight requests within ``--graceful-timeout``), INT/QUIT
 fast stop, HUP rolling reload, TTIN/TTOU one worker more/less, USR1 reopen log files (master and
-workers), CHLD reap.
+workers), CHLD reap; USR2 and WINCH are logged and ignored (their default actions would kill the master
+or do nothing).
+
+A worker that exits before it is ready (its first heartbeat, written once the application is loaded)
+with ``BOOT_ERROR`` cannot load the application: the master stops, or abandons a reload. A worker that
+exits after it was ready, whatever its status, is replaced (with the back-off); the others never notice.
 
 Sockets: with SO_REUSEPORT (Linux, BSDs; ``--reuse-port``, the default) each worker *slot* gets its own
 listening socket on the same TCP address, so the kernel spreads connections evenly instead of letting the
@@ -47,6 +52,7 @@ from typing import TYPE_CHECKING
 
 from sockweb.server import systemd
 from sockweb.server.binds import BindError, BindSpec, bind_socket, parse_bind, remove_unix_files, unix_paths
+from sockweb.server.handover import reloading
 from sockweb.server.workers import (
     BOOT_ERROR,
     Heartbeat,
@@ -68,7 +74,18 @@ __all__ = ["STATE_ENV", "Arbiter"]
 log = logging.getLogger("sockweb.error")
 
 STATE_ENV = "SOCKWEB_ARBITER_STATE"
-SIGNALS = ("SIGHUP", "SIGQUIT", "SIGINT", "SIGTERM", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGCHLD", "SIGWINCH")
+SIGNALS = (
+    "SIGHUP",
+    "SIGQUIT",
+    "SIGINT",
+    "SIGTERM",
+    "SIGTTIN",
+    "SIGTTOU",
+    "SIGUSR1",
+    "SIGUSR2",
+    "SIGCHLD",
+    "SIGWINCH",
+)
 _ABORT_GRACE = 1.0  # seconds between SIGABRT and SIGKILL for a stuck worker
 _FAST_GRACE = 2.0  # seconds a fast stop waits before SIGKILL
 _QUICK_DEATH = 1.0  # a worker dying sooner than this after its start counts towards the respawn back-off
@@ -368,11 +385,16 @@ class Arbiter:
                 break
             self._forget(pid)
 
-    def _forget(self, pid: int) -> Worker | None:
+    def _forget(self, pid: int) -> tuple[Worker, bool] | None:
+        """Drop a dead child's record; returns it with whether it had become ready (read before the
+        heartbeat's memory is released)."""
         worker = self.workers.pop(pid, None)
-        if worker is not None and worker.heartbeat is not None:
+        if worker is None:
+            return None
+        ready = worker.ready
+        if worker.heartbeat is not None:
             worker.heartbeat.close()
-        return worker
+        return worker, ready
 
     def _reap(self) -> None:
         while True:
@@ -382,12 +404,16 @@ class Arbiter:
                 return
             if pid == 0:
                 return
-            worker = self._forget(pid)
-            if worker is None:
+            found = self._forget(pid)
+            if found is None:
                 continue
+            worker, ready = found
             code = os.waitstatus_to_exitcode(status)
             expected = worker.stop_deadline is not None or self.stop_mode is not None
-            if code == BOOT_ERROR and worker.stop_deadline is None:
+            # Only a worker that never got ready failed to boot. One that was serving may exit with any
+            # status (BOOT_ERROR included: an application may call sys.exit(3)); it is replaced like
+            # any other death, with the back-off, and the other workers' requests are not touched.
+            if code == BOOT_ERROR and not ready and worker.stop_deadline is None:
                 self._boot_failed(worker)
             elif not expected:
                 how = f"signal {-code}" if code < 0 else f"status {code}"
@@ -464,7 +490,7 @@ class Arbiter:
     def handle_hup(self) -> None:
         if self.stop_mode is not None:
             return
-        systemd.notify("RELOADING=1", self.environ)
+        systemd.notify(reloading(), self.environ)
         if self.config.preload:
             self._reexec()
             return
@@ -491,8 +517,12 @@ class Arbiter:
     def handle_chld(self) -> None:
         self._reap()
 
+    def handle_usr2(self) -> None:
+        log.info("USR2 ignored: sockweb reloads on HUP (the master keeps its pid)")
+
     def handle_winch(self) -> None:
-        """Ignored: a terminal resize must not stop anything."""
+        # A terminal resize must not stop anything; its default action is already "ignore".
+        log.info("WINCH ignored")
 
     # --- reload with --preload: re-execute the master ----------------------------------------------------
 
@@ -504,10 +534,12 @@ class Arbiter:
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             log.error("Reload failed: cannot check the new code (%s); keeping the current workers", exc)
+            systemd.notify("READY=1", self.environ)
             return
         if result.returncode != 0:
             reason = (result.stderr.strip().splitlines() or ["unknown error"])[-1]
             log.error("Reload failed: %s; keeping the current workers", reason)
+            systemd.notify("READY=1", self.environ)  # systemd waits for READY=1 after RELOADING=1
             return
         state = {
             "listeners": [

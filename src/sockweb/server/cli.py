@@ -6,7 +6,8 @@ and ``--check-config`` stop there. Otherwise the listening sockets are created h
 reported before anything else starts, one line and exit status 1), privileges are dropped, and either
 the single-process runner serves on them (``--workers 1``, the default) or the arbiter pre-forks workers
 that share them (``--workers N`` or ``--max-requests``, which needs a master to replace recycled
-workers).
+workers). A single process reloads on HUP by handing its sockets over (:mod:`sockweb.server.handover`);
+the processes of that hand-over find their sockets in ``SOCKWEB_HANDOVER`` instead of binding.
 
 ``--reload`` and ``--debug`` belong to the development server; the top-level ``sockweb`` dispatcher sends
 such command lines there, so reaching this module with them set (e.g. from SOCKWEB_RELOAD) is an error.
@@ -16,13 +17,12 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import sys
 from collections.abc import Sequence
 
 from sockweb.server.config import Config, ConfigError, load_config, render_toml
-from sockweb.server.logconfig import LogConfigError, configure_logging, reopen_log_files
+from sockweb.server.logconfig import LogConfigError, configure_logging
 
 __all__ = ["check_config", "main", "serve_single"]
 
@@ -56,37 +56,50 @@ def check_config(config: Config, prog: str) -> int:
     return 0
 
 
-def serve_single(config: Config) -> int:
-    """One process, no master: bind, drop privileges, serve until TERM/INT."""
+def serve_single(config: Config, argv: Sequence[str] = (), cwd: str | None = None) -> int:
+    """One process, no master: bind, drop privileges, serve until TERM/INT; HUP reloads the application.
+
+    `argv` and `cwd` (the command line and where it was given) start the reload's processes.
+    """
     from sockweb.server import systemd, workers
     from sockweb.server.binds import BindError, create_sockets, remove_unix_files, unix_paths
+    from sockweb.server.handover import HandoverError, SingleProcess, take_inherited
     from sockweb.server.runner import serve
 
     activated = "LISTEN_FDS" in os.environ  # systemd's socket files are systemd's to remove
     try:
-        sockets: list[socket.socket] = create_sockets(config)
-    except BindError as exc:
+        inherited = take_inherited(os.environ)
+        sockets: list[socket.socket] = inherited.sockets() if inherited else create_sockets(config)
+    except (BindError, HandoverError) as exc:
         log.error("%s", exc)
         return 1
     paths = [] if activated else unix_paths(sockets)
-    pidfile = workers.PidFile(config.pid) if config.pid else None
+    if inherited is not None:  # the unix socket files, if any, are the first image's to remove
+        paths = list(inherited.paths)
+    process = SingleProcess(
+        config, argv, cwd or os.getcwd(), sockets=sockets, paths=paths, inherited=inherited
+    )
+    process.install_early()
+    pidfile = workers.PidFile(config.pid) if config.pid and not process.is_bridge else None
     try:
         if pidfile is not None:
             pidfile.create(os.getpid())
         workers.drop_privileges(config.user, config.group)
-        workers.set_title(config, "single")
-        # USR1 reopens the log files here too. Python runs this handler on the main thread between two
-        # bytecodes (not in async-signal context), and the handlers' locks are re-entrant.
-        signal.signal(signal.SIGUSR1, lambda signum, frame: reopen_log_files())
-        systemd.notify("READY=1")
-        code = serve(config, sockets=sockets)
-        systemd.notify("STOPPING=1")
+        workers.set_title(config, "reload bridge" if process.is_bridge else "single")
+        code = serve(config, sockets=sockets, control=process)
+        if process.exec_pending:
+            return process.reexec()  # returns only when execve failed
+        process.finish()
+        if not process.is_bridge:
+            systemd.notify("STOPPING=1")
         return code
     except workers.ProcessError as exc:
         log.error("%s", exc)
+        process.finish()
         return 1
     finally:
-        remove_unix_files(paths)
+        if not process.is_bridge:
+            remove_unix_files(paths)
         for sock in sockets:
             sock.close()
         if pidfile is not None:
@@ -135,7 +148,14 @@ def main(argv: Sequence[str], prog: str = "sockweb serve") -> int:
         except TLSConfigError as exc:
             return _fail(prog, str(exc), 1)
     from sockweb.server.arbiter import STATE_ENV, Arbiter
+    from sockweb.server.handover import HANDOVER_ENV
 
-    if config.workers > 1 or config.max_requests > 0 or STATE_ENV in os.environ:
+    wants_master = config.workers > 1 or config.max_requests > 0
+    if HANDOVER_ENV in os.environ:
+        if wants_master:  # a reload of one process: its sockets are not a master's (one per slot)
+            log.error("a reload cannot switch to --workers N or --max-requests: restart the server")
+            return 1
+        return serve_single(config, argv, cwd)
+    if wants_master or STATE_ENV in os.environ:
         return Arbiter(config, argv=list(argv), cwd=cwd).run()
-    return serve_single(config)
+    return serve_single(config, argv, cwd)

@@ -8,6 +8,11 @@ second (Date header, idle / head deadlines, the arbiter's heartbeat), and a grac
 stop accepting, close idle keep-alive connections, let in-flight requests finish within
 ``graceful_timeout``, then cut what is left and return 0. Load and bind errors become one log line and a
 non-zero exit code, never a traceback.
+
+Single-process mode adds its own signals (HUP reload, the ignored ones) through a :class:`ProcessControl`
+(:mod:`sockweb.server.handover`): their handlers run on the loop, and once the loop is done each signal
+gets back the disposition it had before, so a signal arriving after the loop never finds the default
+action (which for HUP, TTIN or USR2 stops the process).
 """
 
 from __future__ import annotations
@@ -19,9 +24,9 @@ import signal
 import socket
 import ssl
 import sys
-from collections.abc import Callable
-from types import ModuleType
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable, Mapping
+from types import FrameType, ModuleType
+from typing import TYPE_CHECKING, Protocol, cast
 
 from sockweb.server.loader import AppLoadError, WSGIApp, load_app
 
@@ -32,7 +37,27 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sockweb.error")
 
-__all__ = ["describe_loop", "run_worker", "serve"]
+# What signal.getsignal() returns: a Python handler, SIG_DFL/SIG_IGN, or None (set outside Python).
+_Disposition = Callable[[int, FrameType | None], object] | int | signal.Handlers | None
+
+__all__ = ["ProcessControl", "describe_loop", "run_worker", "serve"]
+
+
+class ProcessControl(Protocol):
+    """What the process around a single-process runner adds to it."""
+
+    def signal_handlers(self) -> Mapping[int, Callable[[], None]]:
+        """Signals handled on the loop while it serves; an entry for TERM or INT replaces the plain
+        graceful stop (and should end in the ``request_stop`` given to :meth:`serving`)."""
+        ...
+
+    def serving(self, request_stop: Callable[[], None]) -> None:
+        """Called once every listening socket accepts; ``request_stop()`` starts the graceful stop."""
+        ...
+
+    def tick(self) -> None:
+        """Called once a second from the loop."""
+        ...
 
 
 def _find_uvloop(kind: str) -> ModuleType | None:
@@ -128,6 +153,7 @@ class _Runner:
         self.stop_requested: asyncio.Event | None = None
         self.on_tick: Callable[[], None] | None = None
         self.should_stop: Callable[[], bool] | None = None
+        self.control: ProcessControl | None = None
 
     def run(self) -> int:
         _settle_allocator()
@@ -148,6 +174,8 @@ class _Runner:
     def _tick(self) -> None:
         if self.on_tick is not None:
             self.on_tick()
+        if self.control is not None:
+            self.control.tick()
         if self.should_stop is not None and self.should_stop():
             self._request_stop()
 
@@ -157,11 +185,9 @@ class _Runner:
         self.stop_requested = asyncio.Event()
         state = ServerState(self.config, self.app, loop)
         acceptor = self._listen(loop, state)
-        installed = []
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signum, self._request_stop)
-                installed.append(signum)
+        installed = self._install_signals(loop)
+        if self.control is not None:
+            self.control.serving(self._request_stop)
         state.start(self._tick)
         try:
             await self.stop_requested.wait()
@@ -170,10 +196,28 @@ class _Runner:
             await self._drain(state)
             await acceptor.close()
         finally:
-            for signum in installed:
-                loop.remove_signal_handler(signum)
+            for signum, previous in installed.items():
+                loop.remove_signal_handler(signum)  # sets SIG_DFL: put back what was there before
+                if previous is not None:
+                    signal.signal(signum, previous)
             state.shutdown()
         return 0
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> dict[int, _Disposition]:
+        """Handle the stop signals (and the control's) on the loop; returns each one's previous handler."""
+        handlers: dict[int, Callable[[], None]] = {
+            signal.SIGTERM: self._request_stop,
+            signal.SIGINT: self._request_stop,
+        }
+        if self.control is not None:
+            handlers.update(self.control.signal_handlers())
+        installed = {}
+        for signum, handler in handlers.items():
+            previous = signal.getsignal(signum)
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, handler)
+                installed[signum] = previous
+        return installed
 
     def _listen(self, loop: asyncio.AbstractEventLoop, state: ServerState) -> Acceptor:
         """Start accepting on every socket (see sockweb.server.accept)."""
@@ -212,8 +256,16 @@ def _prepare(config: Config, app: WSGIApp | None) -> WSGIApp:
     return load_app(config.app, factory=config.factory)
 
 
-def serve(config: Config, app: WSGIApp | None = None, sockets: list[socket.socket] | None = None) -> int:
-    """Serve `app` (or ``config.app``) on `sockets` (or ``config.bind``) until SIGTERM/SIGINT; exit code."""
+def serve(
+    config: Config,
+    app: WSGIApp | None = None,
+    sockets: list[socket.socket] | None = None,
+    *,
+    control: ProcessControl | None = None,
+) -> int:
+    """Serve `app` (or ``config.app``) on `sockets` (or ``config.bind``) until SIGTERM/SIGINT; exit code.
+
+    `control` adds signal handlers, a hook once listening and a per-second tick (single-process mode)."""
     try:
         app = _prepare(config, app)
     except AppLoadError as exc:
@@ -226,8 +278,10 @@ def serve(config: Config, app: WSGIApp | None = None, sockets: list[socket.socke
             log.error("Cannot listen: %s", exc)
             return 1
     _raise_nofile(config.max_connections + 128)
+    runner = _Runner(config, app, sockets)
+    runner.control = control
     try:
-        return _Runner(config, app, sockets).run()
+        return runner.run()
     except (OSError, RuntimeError, ssl.SSLError) as exc:
         log.error("Server error: %s", exc)
         return 1

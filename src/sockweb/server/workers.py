@@ -51,6 +51,7 @@ __all__ = [
 log = logging.getLogger("sockweb.error")
 
 # Exit status of a worker that could not load the application: the arbiter stops instead of respawning.
+# It means that only before the worker is ready (first heartbeat); afterwards it is an ordinary exit.
 BOOT_ERROR = 3
 
 
@@ -117,7 +118,12 @@ class PidFile:
         with contextlib.suppress(OSError, ValueError):
             with open(self.path, encoding="ascii") as fh:
                 other = int(fh.read().strip() or 0)
-            if other and other != pid and _alive(other):
+            if other == pid:
+                # A re-executed image of this process (reload): the file is right, and after --user its
+                # directory (say /run) may no longer be writable.
+                self.pid = pid
+                return
+            if other and _alive(other):
                 raise ProcessError(f"--pid: {self.path!r} names a running process ({other})")
         tmp = f"{self.path}.{pid}.tmp"
         try:
@@ -218,6 +224,7 @@ def _reset_signals() -> None:
     signal.signal(signal.SIGTTIN, signal.SIG_IGN)
     signal.signal(signal.SIGTTOU, signal.SIG_IGN)
     signal.signal(signal.SIGWINCH, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)  # its default action would kill the worker
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGQUIT, lambda signum, frame: os._exit(0))
