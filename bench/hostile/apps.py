@@ -30,13 +30,22 @@ def _big_file() -> str:
 
 
 def _log(environ):
-    path = os.environ.get("HOSTILE_REQUEST_LOG")
-    if path:
-        line = "\t".join(
-            (environ.get("HTTP_X_REQUEST_ID", "-"), environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""))
-        )
-        with _log_lock, open(path, "a", encoding="latin-1") as f:
-            f.write(line + "\n")
+    if _request_log is None:
+        return
+    line = "\t".join(
+        (environ.get("HTTP_X_REQUEST_ID", "-"), environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""))
+    )
+    with _log_lock:
+        _request_log.write(line + "\n")
+
+
+# Opened once at import, line-buffered: a request must not need a new file descriptor, or the fd-exhaustion
+# attack would measure the app's open() failing instead of the server.
+_request_log = (
+    open(os.environ["HOSTILE_REQUEST_LOG"], "a", encoding="latin-1", buffering=1)  # noqa: SIM115
+    if os.environ.get("HOSTILE_REQUEST_LOG")
+    else None
+)
 
 
 def _headers(environ, ctype="text/plain", length=None):
