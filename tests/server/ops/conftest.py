@@ -42,7 +42,9 @@ def serve(app_dir: Path) -> Iterator[Callable[..., Server]]:
     ) -> Server:
         n = len(servers)
         log_path, out_path = app_dir / f"server{n}.err", app_dir / f"server{n}.out"
-        cmd = [*(prefix or []), sys.executable, "-m", "sockweb", "serve", app, "--loop", "asyncio", *args]
+        # The servers run on the default loop (uvloop where installed), or the one CI's second pass names.
+        loop = ["--loop", os.environ["SOCKWEB_LOOP"]] if os.environ.get("SOCKWEB_LOOP") else []
+        cmd = [*(prefix or []), sys.executable, "-m", "sockweb", "serve", app, *loop, *args]
         if bind:
             cmd += ["--bind", "127.0.0.1:0"]
         full_env = {
