@@ -23,11 +23,15 @@ the link may have been stored: a retry could create it twice. Therefore:
 * the reload must cost no failed request at all (the listening sockets stay open in the master);
 * the kill may cost the few requests that were queued on the dead host when its listening sockets went
   away (a reset after the request was sent: a GET is retried, a POST is answered 502): at most one per
-  client connection, ``KILL_FAILURE_BOUND``; measured 0 or 1.
+  client connection, ``KILL_FAILURE_BOUND``; measured 0 to 3. Only POSTs, and only at that moment: nginx
+  retries every GET, and every request refused while the host is down.
 
-Where /readyz plugs in: a balancer with active checks (HAProxy ``option httpchk GET /readyz`` on the
-``--metrics-bind`` port, a Kubernetes readiness probe) takes a host out *before* it stops accepting; nginx
-OSS cannot, which is why the kill bound is not zero. The test works without /readyz.
+Where /readyz plugs in: nginx OSS learns that a host is down or back only from live requests. A balancer
+with active checks (HAProxy ``option httpchk GET /readyz`` on the ``--metrics-bind`` port, a Kubernetes
+readiness probe) finds a crashed host without spending a client request on it, and sends a restarted host
+traffic only once its workers are ready (here the first requests wait in its queue while the workers
+import the app). Nothing can announce a ``kill -9``: the requests queued at that instant are lost with any
+balancer, so the kill bound is not zero. The test works without /readyz.
 
 Needs root, ``ip`` (iproute2), nginx (nginx-light) and redis-server; skipped with a reason without them,
 failed under CI.
@@ -61,10 +65,11 @@ APPS = ("app1", "app2", "app3")
 APP_PORT = 8000
 # Failed client requests allowed from the kill of app1's master until the reload of app2 starts (the
 # restart included): the requests queued on app1 when its listening sockets closed, at most one per client
-# connection. Measured: 0 or 1 per run (see docs/deploy.md).
+# connection. Measured: 0 to 3 per run (see docs/deploy.md).
 KILL_FAILURE_BOUND = THREADS
 DOWN_FOR = 3.0  # seconds app1 stays down once its orphaned workers are gone
 SETTLE = 4.0  # seconds of steady load between the phases
+LATE = 1.0  # seconds after app1's workers are gone that a reset request may still be reported
 
 
 def _need(binary: str, what: str) -> str:
@@ -304,5 +309,10 @@ def test_kill_restart_and_reload_behind_nginx(net: Net, capsys: pytest.CaptureFi
     assert not before_kill, detail
     assert not during_reload, detail
     assert len(during_kill) <= KILL_FAILURE_BOUND, detail
+    # nginx retries every GET, so no follow may fail; a shorten may fail only when it was queued on app1 as
+    # its listening sockets closed (by the time its workers were gone). A failure later, while app1 is
+    # down or starting, is a refused connection nginx did not pass on, or a restart that drops requests.
+    assert not [f for f in failures if f["kind"] == "follow"], detail
+    assert all(f["t"] <= t_gone + LATE for f in during_kill), detail
     # The kill hit a host under load, and nginx gave the restarted app1 its share again.
     assert _served_via_lb(net, "app1-1.log") > 0 and _served_via_lb(net, "app1-2.log") > 0, detail
