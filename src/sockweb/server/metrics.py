@@ -4,9 +4,11 @@ Strategy: nothing is paid when metrics are off -- counting is a pair of subclass
 `MetricsExchange`) that `ServerState` picks once at start-up instead of the plain ones, as ``--trace``
 does. When on, each process holds one `Metrics` object of plain ints and lists, changed only on the
 event loop thread (a pool thread's exchange is counted when its ``thread_done`` reaches the loop), so the
-hot path takes no lock. Once a second the sweeper calls `Metrics.tick`: a worker of the arbiter copies its
-numbers into its `StatsBlock` (shared memory made before the fork, next to the heartbeat), where the
-master reads them when scraped; a single process is read directly by its status listener.
+hot path takes no lock. Once a second a worker of the arbiter copies its numbers into its `StatsBlock`
+(shared memory made before the fork, next to the heartbeat), where the master reads them when scraped;
+it does so from a small thread, not the loop, so a request that blocks the loop still shows on the
+status page. A single process is read directly by its status listener (a thread too). Readers copy
+(``list(...)`` of ints and of the running dict, atomic under the GIL); only the loop writes.
 
 The numbers have one fixed layout, `COUNTERS` then `GAUGES`, each a run of int64 slots: counters only
 grow, and the master keeps those of dead workers (so totals never drop on a restart); gauges describe a
@@ -27,6 +29,7 @@ import mmap
 import os
 import socket
 import struct
+import threading
 import time
 from bisect import bisect_left
 from collections import deque
@@ -136,6 +139,8 @@ class Metrics:
         self.last_errors: deque[dict[str, Any]] = deque(maxlen=ERRORS_KEPT)
         self.block: StatsBlock | None = None
         self.statsd: StatsdPusher | None = None
+        self._stop = threading.Event()
+        self._publisher: threading.Thread | None = None
 
     # -- counting (loop thread) ------------------------------------------------------------------------
     def finished(self, ex: Exchange) -> None:
@@ -224,12 +229,33 @@ class Metrics:
             label, self.counter_values(), dict(zip(GAUGES, self.gauge_values(), strict=True)), self.details()
         )
 
-    # -- once a second (loop thread) -------------------------------------------------------------------
+    # -- once a second ---------------------------------------------------------------------------------
     def tick(self) -> None:
-        if self.block is not None:
-            self.block.write(self.counter_values() + self.gauge_values(), self.details())
+        """From the loop's sweeper: push to statsd (one process)."""
         if self.statsd is not None:
             self.statsd.push([self.view("0")], None)
+
+    def publish_to(self, block: StatsBlock) -> None:
+        """Copy the numbers to the master's `block` once a second, from a thread of their own: when an
+        application blocks the loop, the master still sees which request is stuck, and where."""
+        self.block = block
+        self._publisher = threading.Thread(target=self._publish_loop, name="sockweb-metrics", daemon=True)
+        self._publisher.start()
+
+    def _publish_loop(self) -> None:
+        while not self._stop.wait(1.0):
+            self.publish()
+
+    def publish(self) -> None:
+        if self.block is not None:
+            self.block.write(self.counter_values() + self.gauge_values(), self.details())
+
+    def close(self) -> None:
+        """Stop publishing, and publish the last numbers (the master keeps them when the worker exits)."""
+        self._stop.set()
+        if self._publisher is not None:
+            self._publisher.join(2.0)
+        self.publish()
 
 
 def process_gauges() -> tuple[int, int, int]:
@@ -345,13 +371,18 @@ class StatsBlock:
     an odd or changed sequence reads again, so it never mixes two seconds' numbers.
     """
 
-    __slots__ = ("_mem", "_seq")
+    __slots__ = ("_lock", "_mem", "_seq")
 
     def __init__(self, mem: mmap.mmap) -> None:
         self._mem = mem
         self._seq = 0
+        self._lock = threading.Lock()  # one writer at a time: the publisher thread, or the last publish
 
     def write(self, values: list[int], details: dict[str, Any]) -> None:
+        with self._lock:
+            self._write(values, details)
+
+    def _write(self, values: list[int], details: dict[str, Any]) -> None:
         mem = self._mem
         text = json.dumps(details, separators=(",", ":")).encode()
         room = len(mem) - _SLOTS.size - _LEN.size
@@ -565,7 +596,7 @@ class StatsdPusher:
 
     def lines(self, workers: list[View], retired: list[int] | None) -> list[str]:
         total = sum_counters([retired or [], *(v.counters for v in workers)])
-        last = self.last or total  # the first push sets the base: no burst of everything so far
+        last = self.last or [0] * N_COUNTERS  # the first push sends what was counted since the start
         self.last = total
         delta = [a - b for a, b in zip(total, last, strict=True)]
         out = []

@@ -223,7 +223,7 @@ class _Runner:
         from sockweb.server.status import LocalSource, StatusServer
 
         if self.stats is not None:
-            metrics.block = StatsBlock(self.stats)
+            metrics.publish_to(StatsBlock(self.stats))
             return None
         if self.config.statsd_host:
             metrics.statsd = StatsdPusher(self.config)

@@ -199,7 +199,7 @@ class ServerState:
         if self._sweeper is not None:
             self._sweeper.cancel()
         if self.metrics is not None:
-            self.metrics.tick()  # the last numbers, so the master's totals include this worker's end
+            self.metrics.close()  # the last numbers, so the master's totals include this worker's end
         self.pool.shutdown()
 
 
