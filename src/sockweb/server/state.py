@@ -4,8 +4,8 @@ Strategy: one `ServerState` per process, built from the frozen Config once; conn
 attributes from it on the hot path (no config lookups). It owns the once-a-second sweeper (Date line,
 head cache, auto-dispatch probe, per-connection deadlines, the arbiter's heartbeat), the batched
 cross-thread queue (`post`: one ``call_soon_threadsafe`` per batch of worker-thread results), and the
-stop sequence. The connection class is chosen here once (plain, traced, PROXY protocol), so options that
-are off cost nothing per request.
+stop sequence. The connection class is chosen here once (plain, traced, counted for the metrics, PROXY
+protocol), so options that are off cost nothing per request.
 """
 
 from __future__ import annotations
