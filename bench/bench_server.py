@@ -25,6 +25,10 @@ one process and with N, nothing pinned (the servers and wrk share the machine's 
 the scaling factor from one process to N:
 
     python bench/bench_server.py --workers 2 --workloads browser,hello --servers sockweb,granian,gunicorn-gthread
+
+The cost of the metrics (``--metrics-bind``) is the ours/peer ratio of the peer ``sockweb+metrics``:
+
+    python bench/bench_server.py --workloads hello-unique --servers sockweb,sockweb+metrics
 """
 
 from __future__ import annotations
@@ -134,9 +138,22 @@ PEERS: dict[str, Command] = {
     ],
     "bjoern": lambda app, port, workers: [PY, "run_peer.py", "bjoern", f"benchapps:{app}", str(port)],
 }
+# sockweb with its metrics listener on (a free port), so one run gives the cost of --metrics-bind.
+PEERS["sockweb+metrics"] = lambda app, port, workers: [
+    *PEERS["sockweb"](app, port, workers),
+    "--metrics-bind",
+    "127.0.0.1:0",
+]
 OPTIONAL = {"bjoern": "bjoern", "granian": "granian", "uvicorn+a2wsgi": "a2wsgi", "cheroot": "cheroot"}
 # The servers whose command above runs `workers` processes; the others serve from one process only.
-MULTIPROCESS = ("sockweb", "granian", "gunicorn-sync", "gunicorn-gthread", "uvicorn+a2wsgi")
+MULTIPROCESS = (
+    "sockweb",
+    "sockweb+metrics",
+    "granian",
+    "gunicorn-sync",
+    "gunicorn-gthread",
+    "uvicorn+a2wsgi",
+)
 
 # name -> (app, connections, wrk script); the first is the headline
 WORKLOADS: dict[str, tuple[str, int, str | None]] = {
@@ -512,7 +529,11 @@ def main() -> int:
     if args.connections:
         for name, (app, _, script) in list(WORKLOADS.items()):
             WORKLOADS[name] = (app, args.connections, script)
-    default_servers = MULTIPROCESS if args.workers > 1 else tuple(PEERS)
+    default_servers = tuple(
+        p
+        for p in (MULTIPROCESS if args.workers > 1 else PEERS)
+        if p != "sockweb+metrics"  # only when named
+    )
     peers = [p for p in (args.servers or ",".join(default_servers)).split(",") if p]
     unknown = [p for p in peers if p not in PEERS] + [
         w for w in args.workloads.split(",") if w and w not in WORKLOADS

@@ -68,6 +68,7 @@ from sockweb.server.workers import (
 if TYPE_CHECKING:
     from sockweb.server.config import Config
     from sockweb.server.loader import WSGIApp
+    from sockweb.server.status import ArbiterStatus
 
 __all__ = ["STATE_ENV", "Arbiter"]
 
@@ -86,6 +87,7 @@ SIGNALS = (
     "SIGCHLD",
     "SIGWINCH",
 )
+STATS_SIZE = 32768  # bytes of shared memory per worker for its metrics (see metrics.StatsBlock)
 _ABORT_GRACE = 1.0  # seconds between SIGABRT and SIGKILL for a stuck worker
 _FAST_GRACE = 2.0  # seconds a fast stop waits before SIGKILL
 _QUICK_DEATH = 1.0  # a worker dying sooner than this after its start counts towards the respawn back-off
@@ -154,6 +156,7 @@ class Arbiter:
         self.reloading_from_exec = False
         self.quick_deaths = 0  # workers that died soon after starting, in a row: spawning backs off
         self.spawn_after = 0.0
+        self.status: ArbiterStatus | None = None  # --metrics-bind / --statsd-host (sockweb.server.status)
 
     # --- setup ------------------------------------------------------------------------------------------
 
@@ -231,8 +234,9 @@ class Arbiter:
         try:
             if self.pidfile is not None:
                 self.pidfile.create(self.pid)
+            self._start_status()
             drop_privileges(self.config.user, self.config.group)
-        except ProcessError as exc:
+        except (ProcessError, BindError) as exc:
             log.error("%s", exc)
             self._close_listeners()
             return 1
@@ -266,10 +270,31 @@ class Arbiter:
         self._enforce_deadlines()
         if self.stop_mode is None:
             self._manage()
+        if self.status is not None:
+            self.status.tick()
 
     def _wait(self, timeout: float) -> None:
+        status = self.status
+        if status is None:
+            with contextlib.suppress(InterruptedError, OSError):
+                select.select([self.wakeup_r], [], [], timeout)
+            return
+        # The status listener shares this wait: a scrape is answered here, between two ticks.
+        readable: list[int] = []
+        writable: list[int] = []
         with contextlib.suppress(InterruptedError, OSError):
-            select.select([self.wakeup_r], [], [], timeout)
+            readable, writable, _ = select.select(
+                [self.wakeup_r, *status.readers()], status.writers(), [], timeout
+            )
+        status.handle(readable, writable)
+
+    def _start_status(self) -> None:
+        if not (self.config.metrics_bind or self.config.statsd_host):
+            return
+        from sockweb.server.status import ArbiterStatus, bind_status
+
+        sock = bind_status(self.config.metrics_bind) if self.config.metrics_bind else None
+        self.status = ArbiterStatus(self, sock)
 
     def _pending_signals(self) -> list[int]:
         data = b""
@@ -283,6 +308,8 @@ class Arbiter:
 
     def _cleanup(self) -> None:
         systemd.notify("STOPPING=1", self.environ)
+        if self.status is not None:
+            self.status.close()
         for listener in self.listeners:
             remove_unix_files(listener.paths)
         self._close_listeners()
@@ -337,7 +364,7 @@ class Arbiter:
         sockets = [listener.for_slot(slot) for listener in self.listeners]
         # The child closes every other slot's socket: one it kept open would hold connections nobody accepts.
         others = [s for lst in self.listeners for s in lst.sockets if s not in sockets]
-        heartbeat = Heartbeat()
+        heartbeat = Heartbeat(STATS_SIZE if self.status is not None else 0)
         # Signals stay blocked across fork() until the child has restored its own handlers: a TERM that
         # arrives in between must not run the master's handler (and write to the master's wakeup pipe).
         blocked = {getattr(signal, name) for name in SIGNALS}
@@ -361,7 +388,7 @@ class Arbiter:
                     sockets,
                     heartbeat,
                     self.pid,
-                    close_fds=[self.wakeup_r, self.wakeup_w],
+                    close_fds=[self.wakeup_r, self.wakeup_w, *(self.status.fds() if self.status else ())],
                 )
             except BaseException:
                 log.exception("Worker %d crashed", os.getpid())
@@ -392,6 +419,8 @@ class Arbiter:
         if worker is None:
             return None
         ready = worker.ready
+        if self.status is not None:
+            self.status.retire(worker)
         if worker.heartbeat is not None:
             worker.heartbeat.close()
         return worker, ready
@@ -416,6 +445,8 @@ class Arbiter:
             if code == BOOT_ERROR and not ready and worker.stop_deadline is None:
                 self._boot_failed(worker)
             elif not expected:
+                if self.status is not None:
+                    self.status.died(worker, code)
                 how = f"signal {-code}" if code < 0 else f"status {code}"
                 (log.info if code == 0 else log.warning)("Worker %d exited (%s): replacing it", pid, how)
                 self._note_death(worker)

@@ -81,23 +81,31 @@ def serve_single(config: Config, argv: Sequence[str] = (), cwd: str | None = Non
     )
     process.install_early()
     pidfile = workers.PidFile(config.pid) if config.pid and not process.is_bridge else None
+    status_sock: socket.socket | None = None
     try:
         if pidfile is not None:
             pidfile.create(os.getpid())
+        # A reload's bridge has no status listener: the serving image holds its address meanwhile.
+        if config.metrics_bind and not process.is_bridge:
+            from sockweb.server.status import bind_status
+
+            status_sock = bind_status(config.metrics_bind)
         workers.drop_privileges(config.user, config.group)
         workers.set_title(config, "reload bridge" if process.is_bridge else "single")
-        code = serve(config, sockets=sockets, control=process)
+        code = serve(config, sockets=sockets, control=process, status_sock=status_sock)
         if process.exec_pending:
             return process.reexec()  # returns only when execve failed
         process.finish()
         if not process.is_bridge:
             systemd.notify("STOPPING=1")
         return code
-    except workers.ProcessError as exc:
+    except (workers.ProcessError, BindError) as exc:
         log.error("%s", exc)
         process.finish()
         return 1
     finally:
+        if status_sock is not None:
+            status_sock.close()
         if not process.is_bridge:
             remove_unix_files(paths)
         for sock in sockets:

@@ -54,6 +54,7 @@ SECTIONS: dict[str, str] = {
     "tls": "TLS",
     "proxy": "Reverse proxies",
     "logging": "Logging",
+    "metrics": "Metrics, status and health",
     "dev": "Development",
     "config": "Configuration",
 }
@@ -300,6 +301,30 @@ def _forwarded_fields(value: tuple[str, ...]) -> tuple[str, ...]:
     from sockweb.server.proxy import check_fields
 
     return check_fields(value)  # raises ValueError("expected ...")
+
+
+def _metrics_bind(value: str | None) -> str | None:
+    """A TCP HOST:PORT or unix:PATH of its own (fd:// is for the application's sockets)."""
+    if value is None:
+        return None
+    from sockweb.server.binds import BindSyntaxError, parse_bind
+
+    try:
+        spec = parse_bind(value)
+    except BindSyntaxError as exc:
+        raise ValueError(exc.expected) from None
+    if spec.kind == "fd":
+        raise ValueError("expected HOST:PORT or unix:PATH (not fd://)")
+    return value
+
+
+def _host_port(value: str | None) -> str | None:
+    if value is None:
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("expected HOST:PORT (e.g. 127.0.0.1:8125)")
+    return value
 
 
 def _nonempty_tuple(value: tuple[str, ...]) -> tuple[str, ...]:
@@ -641,6 +666,33 @@ class Config:
     )
     trace: bool = setting(
         False, help="Log every connection and request event (debugging).", section="logging"
+    )
+
+    # Metrics, status and health
+    metrics_bind: str | None = setting(
+        None,
+        validate=_metrics_bind,
+        metavar="ADDRESS",
+        help="Serve /metrics (Prometheus text format), /status, /status.json, /healthz and /readyz on "
+        "this separate listener (HOST:PORT or unix:PATH; e.g. 127.0.0.1:9100). Off when unset. With "
+        "--workers N the master serves the whole server's numbers. Keep it private: the status page "
+        "shows request paths.",
+        section="metrics",
+    )
+    statsd_host: str | None = setting(
+        None,
+        validate=_host_port,
+        metavar="HOST:PORT",
+        help="Also push the metrics once a second over UDP to this statsd (or dogstatsd) agent.",
+        section="metrics",
+    )
+    statsd_prefix: str = setting("sockweb", help="Prefix of the statsd metric names.", section="metrics")
+    dogstatsd_tags: tuple[str, ...] = setting(
+        (),
+        metavar="TAGS",
+        help="Send dogstatsd tags (the |# extension) with every metric: these (e.g. env:prod), plus the "
+        "labels (method, status, worker); plain statsd names when unset.",
+        section="metrics",
     )
 
     # Development (handled by the development server, declared here so they show in one place)

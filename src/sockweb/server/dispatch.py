@@ -66,6 +66,11 @@ class ThreadPool:
     def size(self) -> int:
         return len(self._threads)
 
+    @property
+    def queued(self) -> int:
+        """Jobs waiting for a thread (approximate, read from any thread)."""
+        return self._queue.qsize()
+
     def submit(self, job: Callable[[], None]) -> None:
         self._queue.put(job)
         if self._idle == 0 and len(self._threads) < self._max:

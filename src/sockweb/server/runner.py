@@ -31,9 +31,12 @@ from typing import TYPE_CHECKING, Protocol, cast
 from sockweb.server.loader import AppLoadError, WSGIApp, load_app
 
 if TYPE_CHECKING:
+    import mmap
+
     from sockweb.server.accept import Acceptor
     from sockweb.server.config import Config
     from sockweb.server.state import ServerState
+    from sockweb.server.status import StatusServer
 
 log = logging.getLogger("sockweb.error")
 
@@ -154,6 +157,9 @@ class _Runner:
         self.on_tick: Callable[[], None] | None = None
         self.should_stop: Callable[[], bool] | None = None
         self.control: ProcessControl | None = None
+        self.stats: mmap.mmap | None = None  # a worker's shared block for the master's metrics
+        self.status_sock: socket.socket | None = None  # single process: the --metrics-bind listener
+        self.serving = False
 
     def run(self) -> int:
         _settle_allocator()
@@ -189,8 +195,11 @@ class _Runner:
         if self.control is not None:
             self.control.serving(self._request_stop)
         state.start(self._tick)
+        self.serving = True
+        status = self._start_metrics(state)
         try:
             await self.stop_requested.wait()
+            self.serving = False  # /readyz turns false before the listeners close
             log.info("Shutting down: waiting up to %gs for in-flight requests", self.config.graceful_timeout)
             self._stop_accepting(acceptor)
             await self._drain(state)
@@ -201,7 +210,35 @@ class _Runner:
                 if previous is not None:
                     signal.signal(signum, previous)
             state.shutdown()
+            if status is not None:
+                status.close()
         return 0
+
+    def _start_metrics(self, state: ServerState) -> StatusServer | None:
+        """Publish to the master's shared block (worker), or serve the status listener (one process)."""
+        metrics = state.metrics
+        if metrics is None:
+            return None
+        from sockweb.server.metrics import StatsBlock, StatsdPusher
+        from sockweb.server.status import LocalSource, StatusServer
+
+        if self.stats is not None:
+            metrics.publish_to(StatsBlock(self.stats))
+            return None
+        if self.config.statsd_host:
+            metrics.statsd = StatsdPusher(self.config)
+        if self.status_sock is None:
+            return None
+        stop = self.stop_requested
+        source = LocalSource(
+            metrics,
+            ready=lambda: self.serving and stop is not None and not stop.is_set(),
+            last_tick=lambda: state.now,
+            timeout=self.config.timeout,
+        )
+        server = StatusServer(self.status_sock, source)
+        server.start()
+        return server
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> dict[int, _Disposition]:
         """Handle the stop signals (and the control's) on the loop; returns each one's previous handler."""
@@ -262,10 +299,12 @@ def serve(
     sockets: list[socket.socket] | None = None,
     *,
     control: ProcessControl | None = None,
+    status_sock: socket.socket | None = None,
 ) -> int:
     """Serve `app` (or ``config.app``) on `sockets` (or ``config.bind``) until SIGTERM/SIGINT; exit code.
 
-    `control` adds signal handlers, a hook once listening and a per-second tick (single-process mode)."""
+    `control` adds signal handlers, a hook once listening and a per-second tick (single-process mode);
+    `status_sock` is the ``--metrics-bind`` listener, served from a thread (see sockweb.server.status)."""
     try:
         app = _prepare(config, app)
     except AppLoadError as exc:
@@ -280,6 +319,7 @@ def serve(
     _raise_nofile(config.max_connections + 128)
     runner = _Runner(config, app, sockets)
     runner.control = control
+    runner.status_sock = status_sock
     try:
         return runner.run()
     except (OSError, RuntimeError, ssl.SSLError) as exc:
@@ -297,11 +337,14 @@ def run_worker(
     *,
     on_tick: Callable[[], None],
     should_stop: Callable[[], bool],
+    stats: mmap.mmap | None = None,
 ) -> int:
     """Serve in a worker process of the arbiter: `on_tick()` once a second (heartbeat); a graceful stop
-    starts when `should_stop()` turns true or on SIGTERM/SIGINT. Returns the exit code."""
+    starts when `should_stop()` turns true or on SIGTERM/SIGINT; with metrics on, the numbers go to the
+    shared block `stats` once a second. Returns the exit code."""
     _raise_nofile(config.max_connections + 128)
     runner = _Runner(config, app, sockets)
+    runner.stats = stats
     runner.on_tick = on_tick
     runner.should_stop = should_stop
     try:

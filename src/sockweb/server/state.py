@@ -4,8 +4,8 @@ Strategy: one `ServerState` per process, built from the frozen Config once; conn
 attributes from it on the hot path (no config lookups). It owns the once-a-second sweeper (Date line,
 head cache, auto-dispatch probe, per-connection deadlines, the arbiter's heartbeat), the batched
 cross-thread queue (`post`: one ``call_soon_threadsafe`` per batch of worker-thread results), and the
-stop sequence. The connection class is chosen here once (plain, traced, PROXY protocol), so options that
-are off cost nothing per request.
+stop sequence. The connection class is chosen here once (plain, traced, counted for the metrics, PROXY
+protocol), so options that are off cost nothing per request.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from sockweb.server.wsgi import Environ, Exchange, environ_template, new_header_
 
 if TYPE_CHECKING:
     from sockweb.server.config import Config
+    from sockweb.server.metrics import Metrics
 
 log = logging.getLogger("sockweb.error")
 
@@ -106,6 +107,13 @@ class ServerState:
             from sockweb.server.trace import TraceExchange, TraceProtocol
 
             self.protocol_class, self.exchange_class = TraceProtocol, TraceExchange
+        self.metrics: Metrics | None = None
+        if config.metrics_bind or config.statsd_host:
+            from sockweb.server.metrics import Metrics, instrument
+
+            self.metrics = Metrics(self)
+            self.protocol_class, self.exchange_class = instrument(self.protocol_class, self.exchange_class)
+            self.timed = True  # every exchange records when it started
         if config.proxy_protocol:
             from sockweb.server.proxy import AllowList
 
@@ -155,6 +163,11 @@ class ServerState:
             self.inline = self.auto.inline
         for conn in list(self.connections):
             conn.check_timeouts(now)
+        if self.metrics is not None:
+            try:
+                self.metrics.tick()
+            except Exception:
+                log.exception("Error publishing the metrics")
         if self._tick is not None:
             try:
                 self._tick()
@@ -185,6 +198,8 @@ class ServerState:
     def shutdown(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if self.metrics is not None:
+            self.metrics.close()  # the last numbers, so the master's totals include this worker's end
         self.pool.shutdown()
 
 

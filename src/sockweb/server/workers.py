@@ -60,14 +60,19 @@ class ProcessError(Exception):
 
 
 class Heartbeat:
-    """A monotonic timestamp in shared memory: the child beats, the master reads."""
+    """A monotonic timestamp in shared memory: the child beats, the master reads.
 
-    __slots__ = ("_mem",)
+    With `stats_size`, a second shared block (`stats`) rides along, where the child publishes its
+    metrics once a second (see sockweb.server.metrics.StatsBlock).
+    """
+
+    __slots__ = ("_mem", "stats")
     _FMT = struct.Struct("d")
 
-    def __init__(self) -> None:
+    def __init__(self, stats_size: int = 0) -> None:
         self._mem = mmap.mmap(-1, self._FMT.size)
         self._FMT.pack_into(self._mem, 0, 0.0)
+        self.stats = mmap.mmap(-1, stats_size) if stats_size else None
 
     def beat(self) -> None:
         self._FMT.pack_into(self._mem, 0, time.monotonic())
@@ -79,6 +84,8 @@ class Heartbeat:
 
     def close(self) -> None:
         self._mem.close()
+        if self.stats is not None:
+            self.stats.close()
 
 
 class Worker:
@@ -286,7 +293,7 @@ def worker_main(
         return counter is not None and counter.count >= budget
 
     heartbeat.beat()
-    code = run_worker(config, app, sockets, on_tick=on_tick, should_stop=should_stop)
+    code = run_worker(config, app, sockets, on_tick=on_tick, should_stop=should_stop, stats=heartbeat.stats)
     if counter is not None and counter.count >= budget:
         log.info("Worker %d served %d requests: recycling", os.getpid(), counter.count)
     return code
