@@ -459,7 +459,11 @@ class RequestRedirect(HTTPException):
 
     def get_headers(self, environ: WSGIEnvironment | None = None) -> list[tuple[str, str]]:
         headers = super().get_headers(environ)
-        headers.append(("Location", self.new_url))
+        from .urls import iri_to_uri
+
+        # A WSGI header value must be latin-1: a Unicode target goes out IRI->URI encoded.
+        url = self.new_url
+        headers.append(("Location", url if url.isascii() else iri_to_uri(url)))
         return headers
 
 
