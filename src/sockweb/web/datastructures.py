@@ -2,6 +2,7 @@
 
 Strategy: :class:`MultiDict` keeps ``key -> list of values`` in a plain dict, so lookups are O(1) and the
 first value answers ``md[key]`` (the common single-value case) while ``getlist`` sees all of them.
+:class:`CombinedMultiDict` is a read-only view over several, merged on read so it follows their changes.
 :class:`Headers` keeps the exact ``(name, value)`` list a response will send (order and repeats matter on
 the wire) and compares names case-insensitively; it refuses CR, LF and NUL in names and values at the door,
 so a header injected from user input can never split a response. :class:`EnvironHeaders` is a read-only
@@ -17,12 +18,31 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMappin
 from typing import IO, Any, Generic, NoReturn, TypeVar, overload
 
 from .exceptions import BadRequestKeyError
+from .mappings import (
+    CallbackDict,
+    ImmutableDict,
+    ImmutableList,
+    ImmutableTypeConversionDict,
+    TypeConversionDict,
+)
 
 K = TypeVar("K")
 V = TypeVar("V")
 T = TypeVar("T")
 
-__all__ = ["EnvironHeaders", "FileStorage", "Headers", "ImmutableMultiDict", "MultiDict"]
+__all__ = [
+    "CallbackDict",
+    "CombinedMultiDict",
+    "EnvironHeaders",
+    "FileStorage",
+    "Headers",
+    "ImmutableDict",
+    "ImmutableList",
+    "ImmutableMultiDict",
+    "ImmutableTypeConversionDict",
+    "MultiDict",
+    "TypeConversionDict",
+]
 
 
 def _iter_pairs(data: Any) -> Iterator[tuple[Any, Any]]:
@@ -247,6 +267,31 @@ class ImmutableMultiDict(MultiDict[K, V]):
     def copy(self) -> MultiDict[K, V]:
         """A mutable copy."""
         return MultiDict(self)
+
+
+class CombinedMultiDict(ImmutableMultiDict[K, V]):
+    """A read-only view over several MultiDicts, first one first: ``d[key]`` is the first value found,
+    ``getlist`` concatenates every dict's values. Copies are mutable MultiDicts."""
+
+    __slots__ = ("dicts",)
+
+    def __init__(self, dicts: Iterable[MultiDict[K, V]] | None = None) -> None:
+        self.dicts: list[MultiDict[K, V]] = list(dicts or ())
+
+    @property
+    def _data(self) -> dict[K, list[V]]:  # type: ignore[override]
+        # Merged on each read: the view follows later changes to the underlying dicts.
+        merged: dict[K, list[V]] = {}
+        for source in self.dicts:
+            for key, values in source.lists():
+                merged.setdefault(key, []).extend(values)
+        return merged
+
+    def __contains__(self, key: object) -> bool:
+        return any(key in source for source in self.dicts)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.dicts!r})"
 
 
 # -- Headers -------------------------------------------------------------------------------------------------

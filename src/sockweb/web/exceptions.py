@@ -213,16 +213,22 @@ class Unauthorized(HTTPException):
         self,
         description: str | None = None,
         response: Response | None = None,
-        www_authenticate: str | Iterable[str] | None = None,
+        www_authenticate: object | Iterable[object] | None = None,
     ) -> None:
+        """``www_authenticate``: one challenge or several (strings or
+        :class:`~sockweb.web.httputil.WWWAuthenticate`), each sent as its own WWW-Authenticate header."""
         super().__init__(description, response)
-        if isinstance(www_authenticate, str):
-            www_authenticate = [www_authenticate]
-        self.www_authenticate = list(www_authenticate or ())
+        if www_authenticate is None:
+            challenges: list[object] = []
+        elif isinstance(www_authenticate, (str, bytes)) or not isinstance(www_authenticate, Iterable):
+            challenges = [www_authenticate]
+        else:
+            challenges = list(www_authenticate)
+        self.www_authenticate = challenges
 
     def get_headers(self, environ: WSGIEnvironment | None = None) -> list[tuple[str, str]]:
         headers = super().get_headers(environ)
-        headers.extend(("WWW-Authenticate", value) for value in self.www_authenticate)
+        headers.extend(("WWW-Authenticate", str(value)) for value in self.www_authenticate)
         return headers
 
 
@@ -459,7 +465,11 @@ class RequestRedirect(HTTPException):
 
     def get_headers(self, environ: WSGIEnvironment | None = None) -> list[tuple[str, str]]:
         headers = super().get_headers(environ)
-        headers.append(("Location", self.new_url))
+        from .urls import iri_to_uri
+
+        # A WSGI header value must be latin-1: a Unicode target goes out IRI->URI encoded.
+        url = self.new_url
+        headers.append(("Location", url if url.isascii() else iri_to_uri(url)))
         return headers
 
 

@@ -305,7 +305,7 @@ class _Exchange:
         if not _latin1(value):
             self.report(f"application: header {name!r} value {value!r} is not latin-1")
         if lower == "content-length":
-            if value.strip().isdigit():
+            if value.strip().isascii() and value.strip().isdigit():
                 self.content_length = int(value)
             else:
                 self.report(f"application: Content-Length {value!r} is not a non-negative integer")
@@ -411,7 +411,7 @@ class LintMiddleware:
         check_environ(environ, report)
         if type(environ) is dict:
             length = environ.get("CONTENT_LENGTH")
-            limit = int(length) if isinstance(length, str) and length.isdigit() else None
+            limit = int(length) if isinstance(length, str) and length.isascii() and length.isdigit() else None
             if "wsgi.input" in environ:
                 environ["wsgi.input"] = InputWrapper(environ["wsgi.input"], report, limit)
             if "wsgi.errors" in environ:

@@ -12,8 +12,10 @@ exceeding them raises 413 when the body is accessed, not when the Request is cre
 
 from __future__ import annotations
 
+import functools
 import io
 import json
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import cached_property
 from typing import IO, Any, Literal, cast, overload
@@ -39,7 +41,7 @@ from .httputil import (
     parse_options_header,
     parse_range_header,
 )
-from .wsgi_util import get_content_length, get_current_url, get_host, get_input_stream
+from .wsgi_util import ClosingIterator, get_content_length, get_current_url, get_host, get_input_stream
 
 __all__ = ["Request"]
 
@@ -96,6 +98,30 @@ class Request:
         from .testing import create_environ
 
         return cls(create_environ(*args, **kwargs))
+
+    @classmethod
+    def application(cls, view: Callable[..., Any]) -> Callable[..., Any]:
+        """Decorate ``view(request) -> WSGI app`` (usually a Response) into a WSGI application.
+
+        The request is built from the environ, an :class:`~sockweb.web.exceptions.HTTPException` raised by
+        the view becomes its response, and the request is closed (uploaded files too) when the response
+        is done. On a method, ``self`` is passed through: ``view(self, request)``.
+        """
+
+        @functools.wraps(view)
+        def wsgi_app(*args: Any) -> Iterable[bytes]:
+            *head, environ, start_response = args
+            request = cls(environ)
+            try:
+                response = view(*head, request)
+            except HTTPException as error:
+                response = error.get_response(environ)
+            except BaseException:
+                request.close()
+                raise
+            return ClosingIterator(response(environ, start_response), [request.close])
+
+        return wsgi_app
 
     def __repr__(self) -> str:
         try:

@@ -37,6 +37,7 @@ from .httputil import (
     quote_etag,
     unquote_etag,
 )
+from .urls import iri_to_uri
 from .wsgi_util import ClosingIterator, FileWrapper
 
 __all__ = ["Response", "redirect", "send_file"]
@@ -48,6 +49,9 @@ HeadersInput = Headers | Mapping[str, Any] | Iterable[tuple[str, Any]]
 # RFC 9110 §15.3.5, §15.4.5: these statuses never carry content.
 _NO_BODY_STATUSES = frozenset({204, 304})
 _BLOCK_SIZE = 64 * 1024
+# Headers holding a URL: an IRI in them is sent IRI->URI encoded (RFC 3987 §3.1), since a WSGI header value
+# must be latin-1 and a browser expects a URI there (RFC 9110 §10.2.2).
+_URL_HEADERS = ("Location", "Content-Location")
 # Media types that are text although not text/*: they get a charset parameter too.
 _TEXT_LIKE = frozenset({"application/javascript", "application/ecmascript", "application/xml"})
 
@@ -141,7 +145,8 @@ class Response:
         else:
             text = str(value).strip()
             head, _, reason = text.partition(" ")
-            if not (len(head) == 3 and head.isdigit()):
+            # isascii: str.isdigit() also accepts other scripts' digits, which int() may reject.
+            if not (len(head) == 3 and head.isascii() and head.isdigit()):
                 raise ValueError(f"invalid status {value!r}")
             code = int(head)
             reason = reason.strip() or status_name(code)
@@ -401,6 +406,10 @@ class Response:
     def get_wsgi_headers(self, environ: WSGIEnvironment) -> Headers:
         """The headers to send for ``environ``; bodiless statuses lose Content-Type and Content-Length."""
         headers = self.headers.copy()
+        for name in _URL_HEADERS:
+            value = headers.get(name)
+            if value is not None and not value.isascii():
+                headers.set(name, iri_to_uri(value))
         if self.status_code in _NO_BODY_STATUSES or self.status_code < 200:
             headers.remove("Content-Type")
             headers.remove("Content-Length")

@@ -19,6 +19,8 @@ path or None, and any doubt is None:
 :func:`join_path` is the same join telling a hidden path apart from a refused one, for a caller that
 treats a hidden file as a missing one (the static files middleware hands it to the application behind).
 Listings call the join for each entry, so they show exactly what a request would be given.
+
+Password hashing lives in :mod:`sockweb.web.passwords` and is re-exported here, where werkzeug has it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,16 @@ import unicodedata
 from typing import NamedTuple
 from urllib.parse import unquote
 
-__all__ = ["JoinedPath", "join_path", "safe_join"]
+from .passwords import check_password_hash, gen_salt, generate_password_hash
+
+__all__ = [
+    "JoinedPath",
+    "check_password_hash",
+    "gen_salt",
+    "generate_password_hash",
+    "join_path",
+    "safe_join",
+]
 
 MAX_LAYERS = 4  # rounds of decoding a segment may still go through; a deeper onion is refused
 _FORBIDDEN_CHARS = frozenset("\\\x00\x7f") | frozenset(chr(c) for c in range(1, 32))

@@ -192,7 +192,7 @@ def wrap_file(environ: Mapping[str, Any], file: IO[bytes], buffer_size: int = 64
 # RFC 9110 §7.2 / RFC 3986 §3.2.2: host = IP-literal / IPv4address / reg-name, then an optional port.
 # reg-name would also allow sub-delims and %-escapes; no real host name uses them, and refusing them keeps
 # values such as "a.com,b.com" out of generated URLs.
-_host_re = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~]+)(?::(\d{0,5}))?\Z")
+_host_re = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~]+)(?::(\d{0,5}))?\Z", re.ASCII)
 
 
 def get_host(environ: Mapping[str, Any], trusted_hosts: Iterable[str] | None = None) -> str:

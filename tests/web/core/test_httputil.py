@@ -456,3 +456,18 @@ def test_authorization() -> None:
     assert digest is not None and digest.params == {"username": "u", "realm": "r"}
     for bad in (None, "", "Basic !!!", "Basic " + base64.b64encode(b"nocolon").decode()):
         assert parse_authorization_header(bad) is None
+
+
+@pytest.mark.parametrize("header", ["bytes=१-२", "bytes=0-१", "bytes=-१"])
+def test_range_rejects_non_ascii_digits(header: str) -> None:
+    # Regression: \d without re.ASCII accepted other scripts' digits, which int() then converted.
+    assert parse_range_header(header) is None
+
+
+def test_content_range_and_quality_reject_non_ascii_digits() -> None:
+    assert parse_content_range("bytes \u0661-\u0662/\u0663") is None
+    assert parse_content_range("bytes 1-2/\u0663") is None
+    # A quality that is not a qvalue (RFC 9110 §12.4.2) drops the entry, as other malformed ones do.
+    assert [value for value, _ in parse_accept_header("text/html;q=0.\u0665, text/plain;q=0.5")] == [
+        "text/plain"
+    ]

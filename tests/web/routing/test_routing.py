@@ -530,3 +530,29 @@ def test_slash_redirect_only_for_an_accepted_method() -> None:
         a.match("/u/bob", "GET")
     with pytest.raises(NotFound):
         a.match("/u/bob", "DELETE")
+
+
+# -- regressions found by the upstream suites
+
+
+def test_huge_int_segment_is_not_found() -> None:
+    # Regression: int() refuses over 4300 digits with ValueError, which escaped as a 500.
+    adapter = Map([Rule("/<int:n>", endpoint="n"), Rule("/s/<int(signed=True):n>", endpoint="s")]).bind("x")
+    for path in ("/" + "1" * 5000, "/s/-" + "9" * 5000):
+        with pytest.raises(NotFound):
+            adapter.match(path)
+    assert adapter.match("/" + "1" * 100) == ("n", {"n": int("1" * 100)})
+
+
+def test_build_with_unicode_host_is_idna_encoded() -> None:
+    adapter = Map([Rule("/", endpoint="index")]).bind("☃.net")
+    assert adapter.build("index", force_external=True) == "http://xn--n3h.net/"
+
+
+def test_build_keeps_every_multidict_value() -> None:
+    from sockweb.web.datastructures import MultiDict
+
+    adapter = Map([Rule("/<name>", endpoint="page")]).bind("x")
+    values = MultiDict([("name", "a"), ("v", "1"), ("v", "2"), ("w", None)])
+    assert adapter.build("page", values) == "/a?v=1&v=2"
+    assert adapter.build("page", {"name": "a", "v": None}) == "/a"

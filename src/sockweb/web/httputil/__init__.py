@@ -13,7 +13,7 @@ the submodules are its layout.
 from __future__ import annotations
 
 from .accept import Accept, CharsetAccept, LanguageAccept, MIMEAccept, parse_accept_header
-from .auth import Authorization, parse_authorization_header
+from .auth import Authorization, WWWAuthenticate, parse_authorization_header
 from .cache_control import CacheControl, dump_cache_control, parse_cache_control
 from .conditional import (
     ETags,
@@ -48,6 +48,7 @@ __all__ = [
     "LanguageAccept",
     "MIMEAccept",
     "Range",
+    "WWWAuthenticate",
     "dump_cache_control",
     "dump_cookie",
     "dump_options_header",

@@ -17,7 +17,7 @@ from .params import _comma_item_re, _split_items, dump_options_header, parse_opt
 
 AcceptT = TypeVar("AcceptT", bound="Accept")
 MAX_ACCEPT_ITEMS = 64
-_quality_re = re.compile(r"(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)\Z")
+_quality_re = re.compile(r"(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)\Z", re.ASCII)
 
 
 class Accept(list[tuple[str, float]]):

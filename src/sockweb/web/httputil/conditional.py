@@ -93,7 +93,7 @@ class ETags:
         return f"<ETags {self.to_header()!r}>"
 
 
-_etag_re = re.compile(r'\s*(?:(W/)?"([^"]*)"|(\*)|([^\s,"]+))\s*(?:,|$)')
+_etag_re = re.compile(r'\s*(?:(W/)?"([^"]*)"|(\*)|([^\s,"]+))\s*(?:,|$)', re.ASCII)
 
 
 def parse_etags(value: str | None) -> ETags:

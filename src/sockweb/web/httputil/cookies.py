@@ -10,14 +10,17 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from time import time
+from urllib.parse import quote
 
 from ..datastructures import MultiDict
+from ..urls import encode_host
 from .dates import http_date
 from .params import _token_re
 
 # RFC 6265 §4.1.1 cookie-octet: visible ASCII except DQUOTE, comma, semicolon and backslash.
 _cookie_octets_re = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*\Z")
 _cookie_escape_re = re.compile(r"\\([0-3][0-7]{2}|.)", re.DOTALL)
+_non_ascii_re = re.compile(r"[^\x00-\x7f]+")
 _SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 
 
@@ -76,6 +79,10 @@ def _cookie_quote(value: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+def _quote_match(match: re.Match[str]) -> str:
+    return quote(match.group(), safe="")
+
+
 def _check_attribute(name: str, value: str) -> str:
     if re.search(r"[;\x00-\x1f\x7f]", value):
         raise ValueError(f"cookie {name} contains a control character or ';': {value!r}")
@@ -114,10 +121,13 @@ def dump_cookie(
             "Expires="
             + (_check_attribute("expires", expires) if isinstance(expires, str) else http_date(expires))
         )
+    # Set-Cookie must be latin-1 on the WSGI side and ASCII for browsers: a Unicode domain is IDNA-encoded
+    # (RFC 6265 §4.1.2.3 wants the domain "as it appears in DNS"), non-ASCII path characters are
+    # percent-encoded (as a browser would send them in the request path).
     if domain:
-        parts.append(f"Domain={_check_attribute('domain', domain)}")
+        parts.append(f"Domain={_check_attribute('domain', encode_host(domain))}")
     if path is not None:
-        parts.append(f"Path={_check_attribute('path', path)}")
+        parts.append(f"Path={_check_attribute('path', _non_ascii_re.sub(_quote_match, path))}")
     if secure:
         parts.append("Secure")
     if httponly:

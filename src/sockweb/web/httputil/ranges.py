@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 
 MAX_RANGES = 64
-_range_spec_re = re.compile(r"\s*(?:(\d{1,19})\s*-\s*(\d{0,19})|-\s*(\d{1,19}))\s*\Z")
+# re.ASCII: \d would otherwise accept other scripts' digits ("१"), which int() converts.
+_range_spec_re = re.compile(r"\s*(?:(\d{1,19})\s*-\s*(\d{0,19})|-\s*(\d{1,19}))\s*\Z", re.ASCII)
 
 
 class Range:
@@ -137,7 +138,7 @@ class ContentRange:
         return self.to_header()
 
 
-_content_range_re = re.compile(r"\s*(\w+)\s+(?:(\d{1,19})-(\d{1,19})|\*)/(\d{1,19}|\*)\s*\Z")
+_content_range_re = re.compile(r"\s*(\w+)\s+(?:(\d{1,19})-(\d{1,19})|\*)/(\d{1,19}|\*)\s*\Z", re.ASCII)
 
 
 def parse_content_range(value: str | None) -> ContentRange | None:

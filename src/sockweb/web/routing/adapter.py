@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode
 from sockweb.web.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestRedirect
 from sockweb.web.routing.errors import AutomaticOptions, BuildError, ValidationError
 from sockweb.web.routing.rules import PATH_SAFE, VARIABLE
+from sockweb.web.urls import encode_host
 
 if TYPE_CHECKING:
     from sockweb.web.routing.map import Map
@@ -239,7 +240,8 @@ class MapAdapter:
 
     def _url(self, quoted_path: str, query: str = "", host: str | None = None) -> str:
         """Absolute URL for an already quoted path below this adapter's script name."""
-        root = f"{self.url_scheme}://{host or self.server_name}{self._quoted_script}"
+        # A Unicode host (``☃.net``) goes out IDNA-encoded: the URL may end up in a Location header.
+        root = f"{self.url_scheme}://{encode_host(host or self.server_name)}{self._quoted_script}"
         url = root + quoted_path.lstrip("/")
         return f"{url}?{query}" if query else url
 
@@ -326,9 +328,18 @@ def _converter_url(rule: Rule, name: str, values: Mapping[str, Any]) -> str:
 
 
 def _plain_values(values: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The build values without ``None``; a MultiDict's repeated keys become lists (all values are kept)."""
     if not values:
         return {}
-    return {key: value for key, value in values.items() if value is not None}
+    lists = getattr(values, "lists", None)
+    if lists is None:
+        return {key: value for key, value in values.items() if value is not None}
+    plain: dict[str, Any] = {}
+    for key, items in lists():
+        kept = [item for item in items if item is not None]
+        if kept:
+            plain[key] = kept[0] if len(kept) == 1 else kept
+    return plain
 
 
 def _encode_query(values: Mapping[str, Any]) -> str:

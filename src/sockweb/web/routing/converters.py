@@ -92,7 +92,11 @@ class IntegerConverter(BaseConverter):
     def to_python(self, value: str) -> Any:
         if self.fixed_digits and len(value.lstrip("-")) != self.fixed_digits:
             raise ValidationError(value)
-        number = self._kind(value)
+        try:
+            number = self._kind(value)
+        except ValueError:
+            # int() refuses more than sys.get_int_max_str_digits() digits: such a segment names no resource.
+            raise ValidationError(value) from None
         if (self.min is not None and number < self.min) or (self.max is not None and number > self.max):
             raise ValidationError(value)
         return number
