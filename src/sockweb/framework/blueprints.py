@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .scaffold import ErrorHandler, Scaffold, ScopeKey, ViewFunc
 
@@ -176,7 +176,9 @@ class Blueprint(Scaffold):
 
         for child, child_options in self._blueprints:
             merged = dict(child_options)
-            child_prefix = merged.get("url_prefix", child.url_prefix)
+            child_prefix = merged.get("url_prefix")
+            if child_prefix is None:  # url_prefix=None given or not: the child's own prefix holds
+                child_prefix = child.url_prefix
             merged["url_prefix"] = _join_prefix(state.url_prefix, child_prefix or "") or None
             merged["name_prefix"] = name
             if state.subdomain is not None and "subdomain" not in merged:
@@ -258,3 +260,61 @@ class Blueprint(Scaffold):
             return f
 
         return decorator
+
+    # -- templates, registered on the App when the blueprint is
+
+    def _app_template(self, table: str, name: str | Callable[..., Any] | None) -> Any:
+        if callable(name):
+            self._add_app_template(table, name, None)
+            return name
+
+        def decorator(f: F) -> F:
+            self._add_app_template(table, f, name)
+            return f
+
+        return decorator
+
+    def _add_app_template(self, table: str, f: Callable[..., Any], name: str | None) -> None:
+        def setup(state: BlueprintSetupState) -> None:
+            state.app._add_template(table, f, name)
+
+        self.record_once(setup)
+
+    @overload
+    def app_template_filter(self, name: F) -> F: ...
+
+    @overload
+    def app_template_filter(self, name: str | None = None) -> Callable[[F], F]: ...
+
+    def app_template_filter(self, name: str | Callable[..., Any] | None = None) -> Any:
+        """Decorator adding a Jinja2 filter to the App's environment."""
+        return self._app_template("filters", name)
+
+    def add_app_template_filter(self, f: Callable[..., Any], name: str | None = None) -> None:
+        self._add_app_template("filters", f, name)
+
+    @overload
+    def app_template_test(self, name: F) -> F: ...
+
+    @overload
+    def app_template_test(self, name: str | None = None) -> Callable[[F], F]: ...
+
+    def app_template_test(self, name: str | Callable[..., Any] | None = None) -> Any:
+        """Decorator adding a Jinja2 test to the App's environment."""
+        return self._app_template("tests", name)
+
+    def add_app_template_test(self, f: Callable[..., Any], name: str | None = None) -> None:
+        self._add_app_template("tests", f, name)
+
+    @overload
+    def app_template_global(self, name: F) -> F: ...
+
+    @overload
+    def app_template_global(self, name: str | None = None) -> Callable[[F], F]: ...
+
+    def app_template_global(self, name: str | Callable[..., Any] | None = None) -> Any:
+        """Decorator adding a Jinja2 global to the App's environment."""
+        return self._app_template("globals", name)
+
+    def add_app_template_global(self, f: Callable[..., Any], name: str | None = None) -> None:
+        self._add_app_template("globals", f, name)
