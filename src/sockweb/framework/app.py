@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import IO, TYPE_CHECKING, Any, TypeVar, overload
 
 from sockweb.web.datastructures import Headers
 from sockweb.web.exceptions import (
@@ -61,6 +61,8 @@ if TYPE_CHECKING:
     from sockweb.web.testing import Client
 
     from .blueprints import Blueprint
+    from .cli import AppGroup
+    from .testing import AppCliRunner
 
 F = TypeVar("F", bound=Callable[..., Any])
 WSGIEnvironment = dict[str, Any]
@@ -117,12 +119,25 @@ class App(Scaffold):
         root_path: str | None = None,
         *,
         strict_slashes: bool = True,
+        instance_path: str | None = None,
+        instance_relative_config: bool = False,
+        host_matching: bool = False,
     ) -> None:
         super().__init__(import_name, static_folder, static_url_path, template_folder, root_path)
         self.name = _find_app_name(import_name)
-        self.config = self.config_class(self.root_path, self.default_config)
+        if instance_path is None:
+            instance_path = os.path.join(self.root_path, "instance")
+        elif not os.path.isabs(instance_path):
+            raise ValueError("instance_path must be an absolute path")
+        #: a folder for files the deployment owns (configuration, databases), not the package
+        self.instance_path = instance_path
+        self.instance_relative_config = instance_relative_config
+        self.shell_context_processors: list[Callable[[], dict[str, Any]]] = []
+        self.config = self.config_class(
+            self.instance_path if instance_relative_config else self.root_path, self.default_config
+        )
         self.json: JSONProvider = self.json_provider_class(self)
-        self.url_map = self.url_map_class(strict_slashes=strict_slashes)
+        self.url_map = self.url_map_class(strict_slashes=strict_slashes, host_matching=host_matching)
         self.blueprints: dict[str, Blueprint] = {}
         self.extensions: dict[str, Any] = {}
         self.teardown_appcontext_funcs: list[TeardownFunc] = []
@@ -133,6 +148,53 @@ class App(Scaffold):
             self.add_url_rule(
                 f"{self.static_url_path}/<path:filename>", endpoint="static", view_func=self.send_static_file
             )
+
+    # -- command line, resources
+
+    @cached_property
+    def cli(self) -> AppGroup:
+        """The App's click group: ``@app.cli.command()`` adds a command to ``sockweb app``."""
+        from .cli import AppGroup
+
+        return AppGroup(self.name)
+
+    def test_cli_runner(self, **kwargs: Any) -> AppCliRunner:
+        """A click runner invoking this App's commands (``runner.invoke(args=["cmd"])``)."""
+        from .testing import AppCliRunner
+
+        return AppCliRunner(self, **kwargs)
+
+    def shell_context_processor(self, f: F) -> F:
+        """``f()`` returns names for ``sockweb shell``."""
+        self.shell_context_processors.append(f)
+        return f
+
+    def make_shell_context(self) -> dict[str, Any]:
+        """The namespace of ``sockweb shell``: ``app``, ``g`` and the shell context processors' names."""
+        from .globals import g
+
+        namespace: dict[str, Any] = {"app": self, "g": g}
+        for processor in self.shell_context_processors:
+            namespace.update(processor())
+        return namespace
+
+    def open_resource(self, resource: str, mode: str = "rb", encoding: str | None = None) -> IO[Any]:
+        """Open a file relative to the App's ``root_path`` for reading (``mode`` "r", "rt" or "rb")."""
+        if mode not in {"r", "rt", "rb"}:
+            raise ValueError("resources can only be opened for reading")
+        path = os.path.join(self.root_path, resource)
+        if mode == "rb":
+            return open(path, mode)
+        return open(path, mode, encoding=encoding)
+
+    def open_instance_resource(
+        self, resource: str, mode: str = "rb", encoding: str | None = "utf-8"
+    ) -> IO[Any]:
+        """Open a file relative to the App's ``instance_path`` (writing allowed)."""
+        path = os.path.join(self.instance_path, resource)
+        if "b" in mode:
+            return open(path, mode)
+        return open(path, mode, encoding=encoding)
 
     # -- settings shortcuts
 
