@@ -32,7 +32,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "server": {"uvloop", "setproctitle"},
     "web": set(),
     "web.dev": {"watchfiles"},
-    "framework": {"jinja2", "markupsafe", "itsdangerous", "orjson", "redis"},
+    "framework": {"jinja2", "markupsafe", "itsdangerous", "blinker", "click", "dotenv", "orjson", "redis"},
     "net": set(),
 }
 # tomli is the standard library's tomllib for Python 3.10, imported only where tomllib is missing.

@@ -18,13 +18,16 @@ from sockweb import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("sockweb.server.cli", "serve a WSGI application (MODULE:APP) over HTTP/1.1"),
     "static": ("sockweb.web.dev.static", "serve a folder of static files with the real server"),
+    "run": ("sockweb.framework.cli", "run a sockweb App with the development server (--app or SOCKWEB_APP)"),
+    "shell": ("sockweb.framework.cli", "a Python shell in a sockweb App's context"),
     "routes": ("sockweb.framework.cli", "list the routes of a sockweb App (MODULE:APP)"),
+    "app": ("sockweb.framework.cli", "a sockweb App's commands: run, shell, routes and its own (app.cli)"),
     "demo": ("sockweb.framework.demo.cli", "run Shortly, the URL shortener demo, on http://127.0.0.1:8000"),
     "echo": ("sockweb.net.cli", "TCP/UDP timestamped echo servers and clients"),
 }
 
 # The commands that start the server, which needs a POSIX system (sockweb.server.support).
-SERVER_COMMANDS = frozenset({"serve", "static", "demo"})
+SERVER_COMMANDS = frozenset({"serve", "static", "demo", "run"})
 
 
 def _usage() -> str:

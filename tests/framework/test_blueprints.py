@@ -185,3 +185,24 @@ def test_one_child_under_two_parents_keeps_its_hooks(app, client) -> None:
     one, two = client.get("/1/c/"), client.get("/2/c/")
     assert (one.text, one.headers["X-Child"]) == ("first.child.index", "first.child")
     assert (two.text, two.headers["X-Child"]) == ("second.child.index", "second.child")
+
+
+@pytest.mark.parametrize(
+    ("parent_init", "child_init", "parent_registration", "child_registration"),
+    [
+        ("/parent", "/child", None, None),
+        ("/parent", None, None, "/child"),
+        (None, None, "/parent", "/child"),
+        ("/other", "/something", "/parent", "/child"),
+    ],
+)
+def test_nested_prefix_survives_url_prefix_none(
+    app, client, parent_init, child_init, parent_registration, child_registration
+) -> None:
+    # Regression: register_blueprint(child, url_prefix=None) dropped the child's own url_prefix.
+    parent = Blueprint("parent", __name__, url_prefix=parent_init)
+    child = Blueprint("child", __name__, url_prefix=child_init)
+    child.add_url_rule("/", "index", lambda: "index")
+    parent.register_blueprint(child, url_prefix=child_registration)
+    app.register_blueprint(parent, url_prefix=parent_registration)
+    assert client.get("/parent/child/").status_code == 200

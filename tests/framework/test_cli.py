@@ -71,7 +71,8 @@ def test_routes_options(project, capsys) -> None:
     out = capsys.readouterr().out
     body = out.splitlines()[2:]
     assert [line.split()[-1] for line in body] == sorted(line.split()[-1] for line in body)
-    assert "HEAD" in out and "OPTIONS" not in out.splitlines()[2]
+    # the App answers OPTIONS on every rule (automatic options), so --all-methods lists it
+    assert "HEAD" in out and "OPTIONS" in out.splitlines()[2]
     assert main(["routes_demo_app:create_app('other')"]) == 0
     assert "/made" in capsys.readouterr().out
 
@@ -83,7 +84,7 @@ def test_routes_options(project, capsys) -> None:
         ("routes_demo_app:missing", "no attribute"),
         ("routes_demo_app:not_an_app", "not a sockweb App"),
         ("routes_two_apps", "several Apps"),
-        ("routes_no_app", "no App found"),
+        ("routes_no_app", "no App"),
         ("routes_demo_app:create_app(x)", "literals"),
         (":app", "expected MODULE:APP"),
     ],
@@ -101,7 +102,7 @@ def test_empty_app(project, capsys) -> None:
     )
     try:
         assert main(["routes_empty:app"]) == 0
-        assert capsys.readouterr().out.strip() == "No routes."
+        assert capsys.readouterr().out.strip() == "No routes were registered."
     finally:
         sys.modules.pop("routes_empty", None)
 
@@ -116,3 +117,70 @@ def test_through_the_sockweb_command(project) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "admin.users" in proc.stdout and "/admin/users" in proc.stdout
+
+
+def test_app_cli_user_command_blueprint_groups_and_runner(app) -> None:
+    import click
+
+    from sockweb.framework import Blueprint, current_app
+
+    @app.cli.command("hello")
+    @click.argument("who")
+    def hello(who):
+        click.echo(f"hello {who} from {current_app.name}")
+
+    grouped = Blueprint("grouped", __name__)
+    merged = Blueprint("merged", __name__, cli_group=None)
+    empty = Blueprint("empty", __name__)
+
+    @grouped.cli.command("g")
+    def g_command():
+        click.echo("g")
+
+    @merged.cli.command("m")
+    def m_command():
+        click.echo("m")
+
+    app.register_blueprint(grouped)
+    app.register_blueprint(merged)
+    app.register_blueprint(empty)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["hello", "you"]).output == "hello you from test_app\n"
+    assert runner.invoke(args=["grouped", "g"]).output == "g\n"
+    assert runner.invoke(args=["m"]).output == "m\n"
+    assert runner.invoke(args=["empty", "--help"]).exit_code == 2
+
+
+def test_framework_group_finds_the_app_from_the_environment(project, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from sockweb.framework.cli import FrameworkGroup, ScriptInfo
+
+    for name in ("SOCKWEB_APP", "FLASK_APP", "SOCKWEB_DEBUG", "FLASK_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    runner = CliRunner()
+    monkeypatch.setenv("FLASK_APP", "routes_demo_app:app")
+    assert "admin.users" in runner.invoke(FrameworkGroup(), ["routes"]).output
+    monkeypatch.setenv("SOCKWEB_APP", "routes_demo_app:create_app('first')")
+    assert "/made" in runner.invoke(FrameworkGroup(), ["routes"]).output
+    monkeypatch.setenv("SOCKWEB_DEBUG", "1")
+    assert ScriptInfo(app_import_path="routes_demo_app:app").load_app().debug is True
+
+
+def test_load_dotenv_order(tmp_path, monkeypatch) -> None:
+    pytest.importorskip("dotenv")
+    from sockweb.framework.cli import load_dotenv
+
+    (tmp_path / ".flaskenv").write_text("SW_A=flaskenv\nSW_B=flaskenv\n")
+    (tmp_path / ".env").write_text("SW_A=env\nSW_C=env\n")
+    monkeypatch.chdir(tmp_path)
+    for name in ("SW_A", "SW_B", "SW_C"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SW_C", "preset")
+    assert load_dotenv()
+    import os
+
+    assert (os.environ["SW_A"], os.environ["SW_B"], os.environ["SW_C"]) == ("env", "flaskenv", "preset")
+    for name in ("SW_A", "SW_B"):
+        monkeypatch.delenv(name)
+    assert not load_dotenv("missing", load_defaults=False)

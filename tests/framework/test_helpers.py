@@ -163,3 +163,14 @@ def test_helpers_need_contexts() -> None:
     with pytest.raises(RuntimeError):
         make_response("x")
     assert isinstance(App("x").make_response("x"), App.response_class)
+
+
+def test_url_for_accepts_self_and_endpoint_as_values(app) -> None:
+    # Regression: a URL variable named "self" collided with App.url_for's own parameter (TypeError).
+    from sockweb.framework import url_for
+
+    app.add_url_rule("/<self>", "index", lambda self: self)
+    app.add_url_rule("/e/<endpoint>", "e", lambda endpoint: endpoint)
+    with app.test_request_context():
+        assert url_for("index", self="2") == "/2"
+        assert app.url_for("e", endpoint="x") == "/e/x"

@@ -12,22 +12,24 @@ touched. Errors go through the most specific registered handler; unhandled ones 
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar, overload
 
 from sockweb.web.datastructures import Headers
 from sockweb.web.exceptions import (
     HTTPException,
     InternalServerError,
+    MethodNotAllowed,
     RequestEntityTooLarge,
     RequestRedirect,
 )
 from sockweb.web.response import Response as BaseResponse
-from sockweb.web.routing import Map, MapAdapter, Rule
+from sockweb.web.routing import AutomaticOptions, Map, MapAdapter, Rule
 from sockweb.web.wsgi_util import ClosingIterator
 
 from .config import DEFAULT_CONFIG, Config
@@ -42,6 +44,15 @@ from .scaffold import (
     ViewFunc,
 )
 from .sessions import SecureCookieSession, SecureCookieSessionInterface, SessionInterface
+from .signals import (
+    appcontext_popped,
+    appcontext_pushed,
+    appcontext_tearing_down,
+    got_request_exception,
+    request_finished,
+    request_started,
+    request_tearing_down,
+)
 from .wrappers import Request, Response
 
 if TYPE_CHECKING:
@@ -50,6 +61,8 @@ if TYPE_CHECKING:
     from sockweb.web.testing import Client
 
     from .blueprints import Blueprint
+    from .cli import AppGroup
+    from .testing import AppCliRunner
 
 F = TypeVar("F", bound=Callable[..., Any])
 WSGIEnvironment = dict[str, Any]
@@ -106,12 +119,25 @@ class App(Scaffold):
         root_path: str | None = None,
         *,
         strict_slashes: bool = True,
+        instance_path: str | None = None,
+        instance_relative_config: bool = False,
+        host_matching: bool = False,
     ) -> None:
         super().__init__(import_name, static_folder, static_url_path, template_folder, root_path)
         self.name = _find_app_name(import_name)
-        self.config = self.config_class(self.root_path, self.default_config)
+        if instance_path is None:
+            instance_path = os.path.join(self.root_path, "instance")
+        elif not os.path.isabs(instance_path):
+            raise ValueError("instance_path must be an absolute path")
+        #: a folder for files the deployment owns (configuration, databases), not the package
+        self.instance_path = instance_path
+        self.instance_relative_config = instance_relative_config
+        self.shell_context_processors: list[Callable[[], dict[str, Any]]] = []
+        self.config = self.config_class(
+            self.instance_path if instance_relative_config else self.root_path, self.default_config
+        )
         self.json: JSONProvider = self.json_provider_class(self)
-        self.url_map = self.url_map_class(strict_slashes=strict_slashes)
+        self.url_map = self.url_map_class(strict_slashes=strict_slashes, host_matching=host_matching)
         self.blueprints: dict[str, Blueprint] = {}
         self.extensions: dict[str, Any] = {}
         self.teardown_appcontext_funcs: list[TeardownFunc] = []
@@ -122,6 +148,53 @@ class App(Scaffold):
             self.add_url_rule(
                 f"{self.static_url_path}/<path:filename>", endpoint="static", view_func=self.send_static_file
             )
+
+    # -- command line, resources
+
+    @cached_property
+    def cli(self) -> AppGroup:
+        """The App's click group: ``@app.cli.command()`` adds a command to ``sockweb app``."""
+        from .cli import AppGroup
+
+        return AppGroup(self.name)
+
+    def test_cli_runner(self, **kwargs: Any) -> AppCliRunner:
+        """A click runner invoking this App's commands (``runner.invoke(args=["cmd"])``)."""
+        from .testing import AppCliRunner
+
+        return AppCliRunner(self, **kwargs)
+
+    def shell_context_processor(self, f: F) -> F:
+        """``f()`` returns names for ``sockweb shell``."""
+        self.shell_context_processors.append(f)
+        return f
+
+    def make_shell_context(self) -> dict[str, Any]:
+        """The namespace of ``sockweb shell``: ``app``, ``g`` and the shell context processors' names."""
+        from .globals import g
+
+        namespace: dict[str, Any] = {"app": self, "g": g}
+        for processor in self.shell_context_processors:
+            namespace.update(processor())
+        return namespace
+
+    def open_resource(self, resource: str, mode: str = "rb", encoding: str | None = None) -> IO[Any]:
+        """Open a file relative to the App's ``root_path`` for reading (``mode`` "r", "rt" or "rb")."""
+        if mode not in {"r", "rt", "rb"}:
+            raise ValueError("resources can only be opened for reading")
+        path = os.path.join(self.root_path, resource)
+        if mode == "rb":
+            return open(path, mode)
+        return open(path, mode, encoding=encoding)
+
+    def open_instance_resource(
+        self, resource: str, mode: str = "rb", encoding: str | None = "utf-8"
+    ) -> IO[Any]:
+        """Open a file relative to the App's ``instance_path`` (writing allowed)."""
+        path = os.path.join(self.instance_path, resource)
+        if "b" in mode:
+            return open(path, mode)
+        return open(path, mode, encoding=encoding)
 
     # -- settings shortcuts
 
@@ -200,15 +273,25 @@ class App(Scaffold):
             if view_func is None:
                 raise TypeError("add_url_rule needs an endpoint or a view function")
             endpoint = view_func.__name__
+        # What a view function may carry (View.as_view sets these): methods, provide_automatic_options.
         methods = options.pop("methods", None)
         if methods is None:
             methods = getattr(view_func, "methods", None) or ("GET",)
         if isinstance(methods, str):
             raise TypeError("methods must be a list of strings, like methods=['GET', 'POST']")
+        methods = {method.upper() for method in methods}
+        if provide_automatic_options is None:
+            provide_automatic_options = getattr(view_func, "provide_automatic_options", None)
+        if provide_automatic_options is None:
+            provide_automatic_options = "OPTIONS" not in methods
+        if provide_automatic_options:
+            methods.add("OPTIONS")
         subdomain = options.pop("subdomain", None)
         if subdomain is not None:
             raise NotImplementedError("subdomain routing is not supported; use host= with host matching")
         url_rule = self.url_rule_class(rule, endpoint, methods=methods, **options)
+        # Read at dispatch: OPTIONS on this rule is answered by the App, not the view.
+        url_rule.provide_automatic_options = bool(provide_automatic_options)  # type: ignore[attr-defined]
         if view_func is not None:
             existing = self.view_functions.get(endpoint)
             if existing is not None and existing is not view_func:
@@ -234,23 +317,63 @@ class App(Scaffold):
         self.teardown_appcontext_funcs.append(f)
         return f
 
-    def template_filter(self, name: str | None = None) -> Callable[[F], F]:
-        """Decorator adding a Jinja2 filter."""
+    def _template_registration(self, table: str, name: str | Callable[..., Any] | None) -> Any:
+        """The decorator of ``template_filter``/``_test``/``_global``, used bare or with a name."""
+        if callable(name):
+            self._add_template(table, name, None)
+            return name
 
         def decorator(f: F) -> F:
-            self.jinja_env.filters[name or f.__name__] = f
+            self._add_template(table, f, name)
             return f
 
         return decorator
 
-    def template_global(self, name: str | None = None) -> Callable[[F], F]:
+    def _add_template(self, table: str, f: Callable[..., Any], name: str | None) -> None:
+        registry: dict[str, Any] = getattr(self.jinja_env, table)
+        registry[name or f.__name__] = f
+
+    @overload
+    def template_filter(self, name: F) -> F: ...
+
+    @overload
+    def template_filter(self, name: str | None = None) -> Callable[[F], F]: ...
+
+    def template_filter(self, name: str | Callable[..., Any] | None = None) -> Any:
+        """Decorator adding a Jinja2 filter (named after the function unless ``name`` is given)."""
+        return self._template_registration("filters", name)
+
+    def add_template_filter(self, f: Callable[..., Any], name: str | None = None) -> None:
+        """Add a Jinja2 filter."""
+        self._add_template("filters", f, name)
+
+    @overload
+    def template_test(self, name: F) -> F: ...
+
+    @overload
+    def template_test(self, name: str | None = None) -> Callable[[F], F]: ...
+
+    def template_test(self, name: str | Callable[..., Any] | None = None) -> Any:
+        """Decorator adding a Jinja2 test (``{% if n is prime %}``)."""
+        return self._template_registration("tests", name)
+
+    def add_template_test(self, f: Callable[..., Any], name: str | None = None) -> None:
+        """Add a Jinja2 test."""
+        self._add_template("tests", f, name)
+
+    @overload
+    def template_global(self, name: F) -> F: ...
+
+    @overload
+    def template_global(self, name: str | None = None) -> Callable[[F], F]: ...
+
+    def template_global(self, name: str | Callable[..., Any] | None = None) -> Any:
         """Decorator adding a Jinja2 global."""
+        return self._template_registration("globals", name)
 
-        def decorator(f: F) -> F:
-            self.jinja_env.globals[name or f.__name__] = f
-            return f
-
-        return decorator
+    def add_template_global(self, f: Callable[..., Any], name: str | None = None) -> None:
+        """Add a Jinja2 global."""
+        self._add_template("globals", f, name)
 
     # -- plans
 
@@ -261,12 +384,28 @@ class App(Scaffold):
         return plan
 
     def _build_plan(self, endpoint: str | None) -> Plan:
-        return build_plan(self, endpoint)
+        return build_plan(self, endpoint, self.ensure_sync)
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """``func`` itself, or for a coroutine function a plain function running it to completion.
+
+        The App applies it once per endpoint when it builds the endpoint's plan (views, hooks) and once
+        per error handler, so the request path never inspects functions."""
+        if inspect.iscoroutinefunction(func):
+            return self.async_to_sync(func)
+        return func
+
+    def async_to_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Wrap a coroutine function so a call runs it to completion (see :mod:`.sync` for where);
+        override to use another runner, such as asgiref's."""
+        from .sync import async_to_sync
+
+        return async_to_sync(func)
 
     def context_processors_for(self, blueprints: tuple[str, ...]) -> list[Callable[[], dict[str, Any]]]:
         """Template context processors of the App, then of each blueprint from the outermost."""
         table = self.template_context_processors
-        return [f for name in (None, *reversed(blueprints)) for f in table.get(name, ())]
+        return [self.ensure_sync(f) for name in (None, *reversed(blueprints)) for f in table.get(name, ())]
 
     # -- contexts
 
@@ -312,6 +451,8 @@ class App(Scaffold):
         request_token = _cv_request.set(ctx)
         error: BaseException | None = None
         deferred = False
+        if appcontext_pushed.receivers:
+            appcontext_pushed.send(self)
         try:
             try:
                 response = self.full_dispatch_request(ctx)
@@ -334,17 +475,19 @@ class App(Scaffold):
             finally:
                 _cv_request.reset(request_token)
                 _cv_app.reset(app_token)
+                if appcontext_popped.receivers and not deferred:
+                    appcontext_popped.send(self)
 
     def _end_request(self, ctx: RequestContext, error: BaseException | None) -> None:
         try:
             plan = ctx.plan
-            if plan is None or plan.teardown:
+            if plan is None or plan.teardown or request_tearing_down.receivers:
                 self.do_teardown_request(ctx, error)
         finally:
             try:
                 ctx.request.close()  # uploaded files' temporary files
             finally:
-                if self.teardown_appcontext_funcs:
+                if self.teardown_appcontext_funcs or appcontext_tearing_down.receivers:
                     self.do_teardown_appcontext(error)
 
     def _finish_streamed(self, ctx: RequestContext) -> None:
@@ -357,11 +500,15 @@ class App(Scaffold):
         finally:
             _cv_request.reset(request_token)
             _cv_app.reset(app_token)
+            if appcontext_popped.receivers:
+                appcontext_popped.send(self)
 
     def full_dispatch_request(self, ctx: RequestContext) -> BaseResponse:
         """Match, run the before hooks and the view, then the after hooks; errors go to the handlers."""
         request = ctx.request
         plan = ctx.plan = self._match(ctx)
+        if request_started.receivers:
+            request_started.send(self)
         try:
             for preprocess in plan.preprocessors:
                 preprocess(request.endpoint, request.view_args)
@@ -379,11 +526,28 @@ class App(Scaffold):
                 view = plan.view
                 if view is None:
                     raise LookupError(f"no view function is registered for endpoint {request.endpoint!r}")
-                rv = view(**request.view_args)  # type: ignore[arg-type]
+                if request.method == "OPTIONS" and getattr(
+                    request.url_rule, "provide_automatic_options", False
+                ):
+                    rv = self.make_default_options_response(ctx)
+                else:
+                    rv = view(**request.view_args)  # type: ignore[arg-type]
         except Exception as e:
             rv = self.handle_user_exception(ctx, e, plan)
         response = self.make_response(rv)
-        return self.process_response(ctx, response, plan)
+        response = self.process_response(ctx, response, plan)
+        if request_finished.receivers:
+            request_finished.send(self, response=response)
+        return response
+
+    def make_default_options_response(self, ctx: RequestContext) -> BaseResponse:
+        """The answer to OPTIONS on a rule with automatic options: 200, empty, ``Allow`` listing every
+        method some rule accepts for the path."""
+        adapter = ctx.url_adapter
+        assert adapter is not None
+        response = self.response_class()
+        response.headers.set("Allow", ", ".join(adapter.allowed_methods(ctx.request.path)))
+        return response
 
     def _match(self, ctx: RequestContext) -> Plan:
         request = ctx.request
@@ -408,6 +572,12 @@ class App(Scaffold):
                 self.create_url_adapter(environ).match()
             except HTTPException as fresh:
                 request.routing_exception = fresh
+            return self._plan(None)
+        except AutomaticOptions as e:
+            # Every rule that wants OPTIONS answered lists it (add_url_rule), so the router's own answer
+            # means the matching rules opted out with provide_automatic_options=False.
+            allowed = sorted(set(e.allowed_methods) - {"OPTIONS"})
+            request.routing_exception = MethodNotAllowed(valid_methods=allowed)
             return self._plan(None)
         except HTTPException as e:
             request.routing_exception = e
@@ -508,6 +678,8 @@ class App(Scaffold):
             cached: ErrorHandler | None = cache[key]
             return cached
         handler = find_error_handler(self.error_handler_spec, type(e), code, blueprints)
+        if handler is not None:
+            handler = self.ensure_sync(handler)
         cache[key] = handler
         return handler
 
@@ -530,6 +702,8 @@ class App(Scaffold):
 
     def handle_exception(self, ctx: RequestContext, e: Exception) -> BaseResponse:
         """An unhandled exception: re-raised in testing/debug mode, otherwise logged and answered 500."""
+        if got_request_exception.receivers:
+            got_request_exception.send(self, exception=e)
         if self._propagate_exceptions():
             raise e
         self.log_exception(ctx, e)
@@ -562,10 +736,14 @@ class App(Scaffold):
             plan = self._plan(rule.endpoint if rule is not None else None)
         for teardown in plan.teardown:
             teardown(exc)
+        if request_tearing_down.receivers:
+            request_tearing_down.send(self, exc=exc)
 
     def do_teardown_appcontext(self, exc: BaseException | None = None) -> None:
         for teardown in reversed(self.teardown_appcontext_funcs):
-            teardown(exc)
+            self.ensure_sync(teardown)(exc)
+        if appcontext_tearing_down.receivers:
+            appcontext_tearing_down.send(self, exc=exc)
 
     # -- URLs
 
@@ -578,6 +756,7 @@ class App(Scaffold):
     def url_for(
         self,
         endpoint: str,
+        /,
         *,
         _anchor: str | None = None,
         _method: str | None = None,

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .scaffold import ErrorHandler, Scaffold, ScopeKey, ViewFunc
 
@@ -21,8 +22,10 @@ if TYPE_CHECKING:
     from sockweb.web.response import Response as BaseResponse
 
     from .app import App
+    from .cli import AppGroup
 
 F = TypeVar("F", bound=Callable[..., Any])
+_NAME = "\0blueprint-name"  # cli_group's default: a group named after the blueprint
 DeferredSetup = Callable[["BlueprintSetupState"], None]
 
 
@@ -89,6 +92,7 @@ class Blueprint(Scaffold):
         subdomain: str | None = None,
         url_defaults: dict[str, Any] | None = None,
         root_path: str | None = None,
+        cli_group: str | None = _NAME,
     ) -> None:
         super().__init__(import_name, static_folder, static_url_path, template_folder, root_path)
         if not name:
@@ -99,6 +103,9 @@ class Blueprint(Scaffold):
         self.url_prefix = url_prefix
         self.subdomain = subdomain
         self.url_values_defaults: dict[str, Any] = dict(url_defaults or {})
+        #: where ``bp.cli``'s commands go: a group named ``cli_group`` (default: the blueprint's name), or
+        #: with None straight into the App's group
+        self.cli_group = cli_group
         self.deferred_functions: list[DeferredSetup] = []
         self._blueprints: list[tuple[Blueprint, dict[str, Any]]] = []
         self._got_registered_once = False
@@ -174,15 +181,35 @@ class Blueprint(Scaffold):
         for deferred in self.deferred_functions:
             deferred(state)
 
+        self._register_cli(app, options, name)
         for child, child_options in self._blueprints:
             merged = dict(child_options)
-            child_prefix = merged.get("url_prefix", child.url_prefix)
+            child_prefix = merged.get("url_prefix")
+            if child_prefix is None:  # url_prefix=None given or not: the child's own prefix holds
+                child_prefix = child.url_prefix
             merged["url_prefix"] = _join_prefix(state.url_prefix, child_prefix or "") or None
             merged["name_prefix"] = name
             if state.subdomain is not None and "subdomain" not in merged:
                 merged["subdomain"] = state.subdomain
             child.register(app, merged)
         app._changed()
+
+    @cached_property
+    def cli(self) -> AppGroup:
+        """The blueprint's click group; its commands join the App's at registration (see ``cli_group``)."""
+        from .cli import AppGroup
+
+        return AppGroup(self.name)
+
+    def _register_cli(self, app: App, options: dict[str, Any], name: str) -> None:
+        if "cli" not in self.__dict__ or not self.cli.commands:
+            return  # an empty group is not added
+        group = options.get("cli_group", self.cli_group)
+        if group is None:
+            app.cli.commands.update(self.cli.commands)
+            return
+        self.cli.name = name.rpartition(".")[2] if group == _NAME else group
+        app.cli.add_command(self.cli)
 
     def _merge_into(self, app: App, name: str) -> None:
         def scope(key: ScopeKey) -> str:
@@ -258,3 +285,61 @@ class Blueprint(Scaffold):
             return f
 
         return decorator
+
+    # -- templates, registered on the App when the blueprint is
+
+    def _app_template(self, table: str, name: str | Callable[..., Any] | None) -> Any:
+        if callable(name):
+            self._add_app_template(table, name, None)
+            return name
+
+        def decorator(f: F) -> F:
+            self._add_app_template(table, f, name)
+            return f
+
+        return decorator
+
+    def _add_app_template(self, table: str, f: Callable[..., Any], name: str | None) -> None:
+        def setup(state: BlueprintSetupState) -> None:
+            state.app._add_template(table, f, name)
+
+        self.record_once(setup)
+
+    @overload
+    def app_template_filter(self, name: F) -> F: ...
+
+    @overload
+    def app_template_filter(self, name: str | None = None) -> Callable[[F], F]: ...
+
+    def app_template_filter(self, name: str | Callable[..., Any] | None = None) -> Any:
+        """Decorator adding a Jinja2 filter to the App's environment."""
+        return self._app_template("filters", name)
+
+    def add_app_template_filter(self, f: Callable[..., Any], name: str | None = None) -> None:
+        self._add_app_template("filters", f, name)
+
+    @overload
+    def app_template_test(self, name: F) -> F: ...
+
+    @overload
+    def app_template_test(self, name: str | None = None) -> Callable[[F], F]: ...
+
+    def app_template_test(self, name: str | Callable[..., Any] | None = None) -> Any:
+        """Decorator adding a Jinja2 test to the App's environment."""
+        return self._app_template("tests", name)
+
+    def add_app_template_test(self, f: Callable[..., Any], name: str | None = None) -> None:
+        self._add_app_template("tests", f, name)
+
+    @overload
+    def app_template_global(self, name: F) -> F: ...
+
+    @overload
+    def app_template_global(self, name: str | None = None) -> Callable[[F], F]: ...
+
+    def app_template_global(self, name: str | Callable[..., Any] | None = None) -> Any:
+        """Decorator adding a Jinja2 global to the App's environment."""
+        return self._app_template("globals", name)
+
+    def add_app_template_global(self, f: Callable[..., Any], name: str | None = None) -> None:
+        self._add_app_template("globals", f, name)

@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .globals import _cv_app, _cv_request
+from .signals import appcontext_popped, appcontext_pushed
 
 if TYPE_CHECKING:
     from sockweb.web.response import Response
@@ -70,6 +71,8 @@ class AppContext:
 
     def push(self) -> None:
         self._tokens.append(_cv_app.set(self))
+        if appcontext_pushed.receivers:
+            appcontext_pushed.send(self.app)
 
     def pop(self, exc: BaseException | None = _sentinel) -> None:  # type: ignore[assignment]
         """Run the teardown_appcontext hooks, then deactivate this context."""
@@ -81,6 +84,8 @@ class AppContext:
         finally:
             token = self._tokens.pop()
             _cv_app.reset(token)
+        if appcontext_popped.receivers:
+            appcontext_popped.send(self.app)
 
     def __enter__(self) -> AppContext:
         self.push()

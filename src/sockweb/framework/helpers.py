@@ -46,6 +46,7 @@ T = TypeVar("T")
 
 def url_for(
     endpoint: str,
+    /,
     *,
     _anchor: str | None = None,
     _method: str | None = None,
@@ -143,6 +144,10 @@ def flash(message: str, category: str = "message") -> None:
     flashes = list(session.get("_flashes", []))
     flashes.append([category, message])
     session["_flashes"] = flashes
+    from .signals import message_flashed
+
+    if message_flashed.receivers:
+        message_flashed.send(_request_ctx().app, message=message, category=category)
 
 
 def get_flashed_messages(

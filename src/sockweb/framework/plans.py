@@ -11,7 +11,7 @@ error handlers; the App caches its answers per exception class, status code and 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .scaffold import (
@@ -63,20 +63,28 @@ def blueprint_chain(endpoint: str | None) -> tuple[str, ...]:
     return tuple(chain)
 
 
-def build_plan(app: Scaffold, endpoint: str | None) -> Plan:
-    """Flatten the App's hook tables for ``endpoint``."""
+def _same(func: Callable[..., Any]) -> Callable[..., Any]:
+    return func
+
+
+def build_plan(
+    app: Scaffold, endpoint: str | None, sync: Callable[[Callable[..., Any]], Callable[..., Any]] = _same
+) -> Plan:
+    """Flatten the App's hook tables for ``endpoint``; ``sync`` wraps each function once (the App's
+    ``ensure_sync``, so coroutine functions run to completion)."""
     chain = blueprint_chain(endpoint)
     outer_first: tuple[ScopeKey, ...] = (None, *reversed(chain))
     inner_first: tuple[ScopeKey, ...] = (*chain, None)
 
     def forward(table: Mapping[ScopeKey, list[Any]]) -> tuple[Any, ...]:
-        return tuple(f for name in outer_first for f in table.get(name, ()))
+        return tuple(sync(f) for name in outer_first for f in table.get(name, ()))
 
     def backward(table: Mapping[ScopeKey, list[Any]]) -> tuple[Any, ...]:
-        return tuple(f for name in inner_first for f in reversed(table.get(name, ())))
+        return tuple(sync(f) for name in inner_first for f in reversed(table.get(name, ())))
 
+    view = app.view_functions.get(endpoint) if endpoint is not None else None
     return Plan(
-        view=app.view_functions.get(endpoint) if endpoint is not None else None,
+        view=sync(view) if view is not None else None,
         blueprints=chain,
         before=forward(app.before_request_funcs),
         after=backward(app.after_request_funcs),

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from .globals import _cv_app, _cv_request, current_app_ctx, session
+from .signals import before_render_template, template_rendered
 
 if TYPE_CHECKING:
     from .app import App
@@ -119,23 +120,54 @@ def render_template(
     """Render a template from the template folders with ``context``; a list means "the first that exists"."""
     app = _app()
     template = app.jinja_env.get_or_select_template(template_name_or_list)
-    return template.render(_context_for(app, context))
+    return _render(app, template, _context_for(app, context))
 
 
 def render_template_string(source: str, **context: Any) -> str:
     """Render a template given as a string (autoescaped) with ``context``."""
     app = _app()
     template = app.jinja_env.from_string(source)
-    return template.render(_context_for(app, context))
+    return _render(app, template, _context_for(app, context))
+
+
+def _render(app: App, template: jinja2.Template, context: dict[str, Any]) -> str:
+    """Render with the two template signals around it (each sent only when someone listens)."""
+    if before_render_template.receivers:
+        before_render_template.send(app, template=template, context=context)
+    text = template.render(context)
+    if template_rendered.receivers:
+        template_rendered.send(app, template=template, context=context)
+    return text
 
 
 def stream_template(
     template_name_or_list: str | jinja2.Template | list[str | jinja2.Template], **context: Any
 ) -> Iterator[str]:
     """Render a template piece by piece (for a streamed response); the context is captured now."""
-    from .helpers import stream_with_context
 
     app = _app()
     template = app.jinja_env.get_or_select_template(template_name_or_list)
-    stream: Iterator[str] = stream_with_context(template.generate(_context_for(app, context)))
+    return _stream(app, template, _context_for(app, context))
+
+
+def stream_template_string(source: str, **context: Any) -> Iterator[str]:
+    """Like :func:`stream_template`, for a template given as a string."""
+    app = _app()
+    return _stream(app, app.jinja_env.from_string(source), _context_for(app, context))
+
+
+def _stream(app: App, template: jinja2.Template, context: dict[str, Any]) -> Iterator[str]:
+    from .helpers import stream_with_context
+
+    if before_render_template.receivers:
+        before_render_template.send(app, template=template, context=context)
+
+    def generate() -> Iterator[str]:
+        yield from template.generate(context)
+        if template_rendered.receivers:
+            template_rendered.send(app, template=template, context=context)
+
+    if _cv_request.get(None) is None:
+        return generate()  # no request to keep alive (rendering in an app context only)
+    stream: Iterator[str] = stream_with_context(generate())
     return stream

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from click.testing import CliRunner, Result
+
 from sockweb.web.testing import Client
 
 if TYPE_CHECKING:
@@ -51,3 +53,21 @@ class AppClient(Client):
                 self.delete_cookie(cookie_name)
             else:
                 self.set_cookie(cookie_name, cookie_value)
+
+
+class AppCliRunner(CliRunner):
+    """``app.test_cli_runner()``: invokes the App's commands (``app.cli``) with the App already loaded."""
+
+    def __init__(self, app: App, **kwargs: Any) -> None:
+        self.app = app
+        super().__init__(**kwargs)
+
+    def invoke(self, cli: Any = None, args: Any = None, **kwargs: Any) -> Result:  # type: ignore[override]
+        """Run ``cli`` (default: the App's group) with ``args``; the App is the one loaded."""
+        from .cli import ScriptInfo
+
+        if cli is None:
+            cli = self.app.cli
+        if "obj" not in kwargs:
+            kwargs["obj"] = ScriptInfo(create_app=lambda: self.app)
+        return super().invoke(cli, args, **kwargs)
