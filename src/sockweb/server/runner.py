@@ -26,8 +26,9 @@ import ssl
 import sys
 from collections.abc import Callable, Mapping
 from types import FrameType, ModuleType
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from sockweb.server import hooks
 from sockweb.server.loader import AppLoadError, WSGIApp, load_app
 
 if TYPE_CHECKING:
@@ -154,6 +155,9 @@ class _Runner:
         self.on_tick: Callable[[], None] | None = None
         self.should_stop: Callable[[], bool] | None = None
         self.control: ProcessControl | None = None
+        self.worker: Any = None  # the hooks' `worker` (sockweb.server.hooks.WorkerInfo)
+        self.server: Any = None  # the hooks' `server` in single-process mode (when_ready is called here)
+        self.code = 0
 
     def run(self) -> int:
         _settle_allocator()
@@ -183,11 +187,15 @@ class _Runner:
         from sockweb.server.state import ServerState
 
         self.stop_requested = asyncio.Event()
-        state = ServerState(self.config, self.app, loop)
+        state = ServerState(self.config, self.app, loop, worker=self.worker)
         acceptor = self._listen(loop, state)
         installed = self._install_signals(loop)
         if self.control is not None:
             self.control.serving(self._request_stop)
+        if self.server is not None and not hooks.call(self.config, "when_ready", self.server):
+            log.error("The when_ready hook failed: stopping")
+            self.code = 1
+            self._request_stop()
         state.start(self._tick)
         try:
             await self.stop_requested.wait()
@@ -201,7 +209,7 @@ class _Runner:
                 if previous is not None:
                     signal.signal(signum, previous)
             state.shutdown()
-        return 0
+        return self.code
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> dict[int, _Disposition]:
         """Handle the stop signals (and the control's) on the loop; returns each one's previous handler."""
@@ -211,6 +219,8 @@ class _Runner:
         }
         if self.control is not None:
             handlers.update(self.control.signal_handlers())
+        if self.config.worker_int is not None:
+            handlers[signal.SIGINT] = self._with_worker_int(handlers[signal.SIGINT])
         installed = {}
         for signum, handler in handlers.items():
             previous = signal.getsignal(signum)
@@ -218,6 +228,13 @@ class _Runner:
                 loop.add_signal_handler(signum, handler)
                 installed[signum] = previous
         return installed
+
+    def _with_worker_int(self, handler: Callable[[], None]) -> Callable[[], None]:
+        def on_int() -> None:
+            hooks.call(self.config, "worker_int", self.worker)
+            handler()
+
+        return on_int
 
     def _listen(self, loop: asyncio.AbstractEventLoop, state: ServerState) -> Acceptor:
         """Start accepting on every socket (see sockweb.server.accept)."""
@@ -262,13 +279,17 @@ def serve(
     sockets: list[socket.socket] | None = None,
     *,
     control: ProcessControl | None = None,
+    server: hooks.ServerInfo | None = None,
 ) -> int:
     """Serve `app` (or ``config.app``) on `sockets` (or ``config.bind``) until SIGTERM/SIGINT; exit code.
 
-    `control` adds signal handlers, a hook once listening and a per-second tick (single-process mode)."""
+    `control` adds signal handlers, a hook once listening and a per-second tick (single-process mode);
+    `server` is the hooks' argument (this process is then also its own worker, for the worker hooks)."""
+    worker = hooks.this_worker(config)
     try:
         app = _prepare(config, app)
-    except AppLoadError as exc:
+        hooks.call_fatal(config, "post_worker_init", worker)
+    except (AppLoadError, hooks.HookError) as exc:
         log.error("Cannot load the application: %s", exc)
         return 1
     if sockets is None:
@@ -280,6 +301,8 @@ def serve(
     _raise_nofile(config.max_connections + 128)
     runner = _Runner(config, app, sockets)
     runner.control = control
+    runner.worker = worker
+    runner.server = server
     try:
         return runner.run()
     except (OSError, RuntimeError, ssl.SSLError) as exc:
@@ -288,6 +311,7 @@ def serve(
     finally:
         for sock in sockets:
             sock.close()
+        hooks.call(config, "worker_exit", server, worker)
 
 
 def run_worker(
@@ -297,6 +321,7 @@ def run_worker(
     *,
     on_tick: Callable[[], None],
     should_stop: Callable[[], bool],
+    worker: Any = None,
 ) -> int:
     """Serve in a worker process of the arbiter: `on_tick()` once a second (heartbeat); a graceful stop
     starts when `should_stop()` turns true or on SIGTERM/SIGINT. Returns the exit code."""
@@ -304,6 +329,7 @@ def run_worker(
     runner = _Runner(config, app, sockets)
     runner.on_tick = on_tick
     runner.should_stop = should_stop
+    runner.worker = worker
     try:
         return runner.run()
     except (OSError, RuntimeError) as exc:
