@@ -640,15 +640,26 @@ class Config:
     )
 
     # Process
-    pid: str | None = setting(None, metavar="FILE", help="Write the master's pid to FILE.", section="process")
+    pid: str | None = setting(
+        None, short="-p", metavar="FILE", help="Write the master's pid to FILE.", section="process"
+    )
     user: str | None = setting(
-        None, help="Switch to this user (name or uid) after binding the sockets.", section="process"
+        None,
+        short="-u",
+        help="Switch to this user (name or uid) after binding the sockets.",
+        section="process",
     )
     group: str | None = setting(
-        None, help="Switch to this group (name or gid) after binding the sockets.", section="process"
+        None,
+        short="-g",
+        help="Switch to this group (name or gid) after binding the sockets.",
+        section="process",
     )
     proc_name: str | None = setting(
-        None, help="Base of the process titles (when setproctitle is installed).", section="process"
+        None,
+        short="-n",
+        help="Base of the process titles (when setproctitle is installed).",
+        section="process",
     )
 
     # TLS
@@ -907,7 +918,7 @@ class _Parser(argparse.ArgumentParser):
         for word in message.split():
             answer = _GUNICORN_FLAGS.get(word.partition("=")[0])
             if message.startswith("unrecognized arguments") and answer is not None:
-                raise ConfigError(f"unrecognized argument {word}: sockweb's is {answer}")
+                raise ConfigError(f"unrecognized argument {word} (a gunicorn option): {_answer(answer)}")
         raise ConfigError(message)
 
 
@@ -1018,7 +1029,6 @@ GUNICORN_NAMES: dict[str, str] = {
     "worker_connections": "'max_connections' (--max-connections)",
     "accesslog": "'access_log' (--access-log)",
     "access_logfile": "'access_log' (--access-log)",
-    "access_log_format": "'access_log_format' (--access-log-format; codes differ, see the guide)",
     "errorlog": "'error_log' (--error-log)",
     "error_logfile": "'error_log' (--error-log)",
     "loglevel": "'log_level' (--log-level)",
@@ -1030,21 +1040,47 @@ GUNICORN_NAMES: dict[str, str] = {
     "pidfile": "'pid' (--pid)",
     "secure_scheme_headers": "'forwarded_headers' and 'forwarded_fields'",
     "forwarder_headers": "'forwarded_headers' and 'forwarded_fields'",
-    "ca_certs": "'ca_certs' (--ca-certs)",
-    "worker_class": "nothing: sockweb has one worker type (an event loop with a thread pool; --threads)",
+    "worker_class": "nothing: there is one worker type (an event loop and a thread pool; see --threads)",
     "worker_tmp_dir": "nothing: heartbeats live in shared memory, no file is needed",
     "daemon": "nothing: run sockweb under systemd or a process supervisor",
     "wsgi_app": "'app' (the MODULE:APP argument)",
 }
+# gunicorn's command-line options whose sockweb spelling differs (the same-named ones simply work).
 _GUNICORN_FLAGS: dict[str, str] = {
-    "--" + key.replace("_", "-"): answer for key, answer in GUNICORN_NAMES.items()
-} | {"--pythonpath": "'pythonpath' (--pythonpath)", "--keep-alive": GUNICORN_NAMES["keepalive"]}
+    "--keep-alive": GUNICORN_NAMES["keepalive"],
+    "--limit-request-field_size": GUNICORN_NAMES["limit_request_field_size"],
+    "--limit-request-field-size": GUNICORN_NAMES["limit_request_field_size"],
+    "--limit-request-fields": GUNICORN_NAMES["limit_request_fields"],
+    "--limit-request-line": GUNICORN_NAMES["limit_request_line"],
+    "--worker-connections": GUNICORN_NAMES["worker_connections"],
+    "--access-logfile": GUNICORN_NAMES["accesslog"],
+    "--access-logformat": "'access_log_format' (--access-log-format; gunicorn's atoms work)",
+    "--error-logfile": GUNICORN_NAMES["errorlog"],
+    "--log-file": GUNICORN_NAMES["errorlog"],
+    "--log-config-json": GUNICORN_NAMES["logconfig_json"],
+    "--name": "'proc_name' (-n/--proc-name)",
+    "--proxy-allow-from": GUNICORN_NAMES["proxy_allow_ips"],
+    "--forwarder-headers": GUNICORN_NAMES["forwarder_headers"],
+    "-k": GUNICORN_NAMES["worker_class"],
+    "--worker-class": GUNICORN_NAMES["worker_class"],
+    "--worker-tmp-dir": GUNICORN_NAMES["worker_tmp_dir"],
+    "-D": GUNICORN_NAMES["daemon"],
+    "--daemon": GUNICORN_NAMES["daemon"],
+    "-m": "'umask' (--umask)",
+    "--paste": "nothing: give the WSGI application as MODULE:APP (see docs/migrating-from-gunicorn.md)",
+}
+
+
+def _answer(answer: str) -> str:
+    if answer.startswith("nothing: "):
+        return "sockweb has no equivalent: " + answer.removeprefix("nothing: ")
+    return "sockweb's is " + answer
 
 
 def _unknown_key(key: str) -> str:
     """The message for an unknown config key: gunicorn's spelling answered, else the closest name."""
     if key in GUNICORN_NAMES:
-        return f"unknown setting {key!r}: sockweb's is {GUNICORN_NAMES[key]}"
+        return f"unknown setting {key!r} (a gunicorn setting): {_answer(GUNICORN_NAMES[key])}"
     close = _closest(key)
     hint = f" (did you mean {close!r}?)" if close else ""
     return f"unknown setting {key!r}{hint}; see docs/settings.md"
