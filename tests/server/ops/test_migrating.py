@@ -17,8 +17,10 @@ GUIDE = ROOT / "docs" / "migrating-from-gunicorn.md"
 def test_gunicorn_short_flags_are_accepted(tmp_path: Path) -> None:
     (tmp_path / "gunicorn.conf.py").write_text("workers = 3\nmax_requests = 10\n")
     config = load_config(
-        ["x:app", "-c", "gunicorn.conf.py", "-t", "7", "-e", "A=1", "-e", "B=x=y", "-b", "127.0.0.1:9"]
-        + ["-w", "2", "-p", "run.pid", "-n", "shop", "--pythonpath", "src,lib"],
+        [
+            *("x:app", "-c", "gunicorn.conf.py", "-t", "7", "-e", "A=1", "-e", "B=x=y", "-b", "127.0.0.1:9"),
+            *("-w", "2", "-p", "run.pid", "-n", "shop", "--pythonpath", "src,lib"),
+        ],
         {},
         tmp_path,
     )
@@ -68,7 +70,7 @@ def test_the_guide_maps_every_answered_gunicorn_name_and_names_only_real_setting
 
 
 # gunicorn's settings, by the names its config file uses (its settings reference, 23.x).
-GUNICORN_SETTINGS = """
+_GUNICORN_WORDS = """
 config wsgi_app reload reload_engine reload_extra_files spew check_config print_config
 accesslog disable_redirect_access_to_syslog access_log_format errorlog loglevel capture_output logger_class
 logconfig logconfig_dict logconfig_json syslog_addr syslog syslog_prefix syslog_facility
@@ -83,7 +85,8 @@ raw_paste_global_conf permit_obsolete_folding strip_header_spaces permit_unconve
 permit_unconventional_http_version casefold_http_method forwarder_headers header_map
 tolerate_dangerous_framing bind backlog workers worker_class threads worker_connections max_requests
 max_requests_jitter timeout graceful_timeout keepalive
-""".split()
+"""
+GUNICORN_SETTINGS = _GUNICORN_WORDS.split()
 
 
 def test_the_guide_has_a_row_for_every_gunicorn_setting() -> None:
