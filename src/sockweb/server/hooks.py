@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from sockweb.server.wsgi import Environ, Exchange
 
 __all__ = [
-    "FATAL",
     "HOOK_ARGS",
     "HookError",
     "HookRequest",
@@ -55,7 +54,9 @@ __all__ = [
     "ServerInfo",
     "WorkerInfo",
     "call",
+    "call_fatal",
     "hooked_exchange",
+    "this_worker",
 ]
 
 log = logging.getLogger("sockweb.error")
@@ -77,8 +78,6 @@ HOOK_ARGS: dict[str, tuple[str, ...]] = {
     "nworkers_changed": ("server", "new_value", "old_value"),
     "on_reload": ("server",),
 }
-# Hooks whose failure abandons start-up (the callers check `call`'s result for these).
-FATAL = frozenset(("on_starting", "when_ready", "post_fork", "post_worker_init"))
 
 
 class HookError(Exception):
@@ -215,4 +214,5 @@ def hooked_exchange(base: type[Exchange], config: Config, worker: WorkerInfo) ->
 
 
 def this_worker(config: Config, slot: int = 0, generation: int = 0) -> WorkerInfo:
+    """The `worker` argument for this process."""
     return WorkerInfo(config, os.getpid(), slot, generation)

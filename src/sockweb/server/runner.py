@@ -289,8 +289,11 @@ def serve(
     try:
         app = _prepare(config, app)
         hooks.call_fatal(config, "post_worker_init", worker)
-    except (AppLoadError, hooks.HookError) as exc:
+    except AppLoadError as exc:
         log.error("Cannot load the application: %s", exc)
+        return 1
+    except hooks.HookError as exc:
+        log.error("%s", exc)
         return 1
     if sockets is None:
         try:
