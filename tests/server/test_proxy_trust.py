@@ -24,6 +24,7 @@ SPOOFED = {
     "HTTP_X_FORWARDED_PROTO": "http",
     "HTTP_X_FORWARDED_HOST": "localhost",
     "HTTP_X_FORWARDED_PORT": "443",
+    "HTTP_X_FORWARDED_PREFIX": "/admin",
     "HTTP_X_REAL_IP": "127.0.0.1",
 }
 
@@ -177,8 +178,8 @@ def test_settings_are_validated_and_match_the_rule(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert (config.forwarded_headers, config.forwarded_fields) == ("forwarded", ("for", "host"))
-    with pytest.raises(ConfigError, match=r"--forwarded-fields.*'prefix'"):
-        load_config(["app:x", "--forwarded-fields", "for,prefix"], environ={}, cwd=tmp_path)
+    with pytest.raises(ConfigError, match=r"--forwarded-fields.*'path'"):
+        load_config(["app:x", "--forwarded-fields", "for,path"], environ={}, cwd=tmp_path)
     with pytest.raises(ConfigError, match="--forwarded-headers"):
         load_config(["app:x", "--forwarded-headers", "x-real-ip"], environ={}, cwd=tmp_path)
 

@@ -50,7 +50,7 @@ import time
 from collections.abc import Callable, MutableMapping
 from typing import TYPE_CHECKING
 
-from sockweb.server import systemd
+from sockweb.server import hooks, systemd
 from sockweb.server.binds import BindError, BindSpec, bind_socket, parse_bind, remove_unix_files, unix_paths
 from sockweb.server.handover import reloading
 from sockweb.server.workers import (
@@ -157,6 +157,7 @@ class Arbiter:
         self.quick_deaths = 0  # workers that died soon after starting, in a row: spawning backs off
         self.spawn_after = 0.0
         self.status: ArbiterStatus | None = None  # --metrics-bind / --statsd-host (sockweb.server.status)
+        self.info = hooks.ServerInfo(config, self.pid, "master", self.target)  # the hooks' `server`
 
     # --- setup ------------------------------------------------------------------------------------------
 
@@ -200,7 +201,7 @@ class Arbiter:
             self.listeners.append(listener)
         for slot, pid in enumerate(old):
             self.workers[int(pid)] = Worker(int(pid), slot, -1, None)
-        self.target = target
+        self.target = self.info.workers = target
         self.reloading_from_exec = True
 
     def _close_listeners(self) -> None:
@@ -227,8 +228,9 @@ class Arbiter:
 
     def run(self) -> int:
         try:
+            hooks.call_fatal(self.config, "on_starting", self.info)
             self._bind()
-        except BindError as exc:
+        except (BindError, hooks.HookError) as exc:
             log.error("%s", exc)
             return 1
         try:
@@ -249,7 +251,13 @@ class Arbiter:
             log.info("Listening at %s", _describe(listener.sockets[0], bool(self.config.certfile)))
         log.info("Master %d: %d worker(s)", self.pid, self.target)
         try:
+            if not self.reloading_from_exec:
+                hooks.call(self.config, "nworkers_changed", self.info, self.target, None)
             self._manage()
+            if not hooks.call(self.config, "when_ready", self.info):
+                log.error("The when_ready hook failed: stopping")
+                self.exit_code = 1
+                self._begin_stop("fast")
             systemd.notify("READY=1", self.environ)
             while self.stop_mode is None or self.workers:
                 self._wait(1.0)
@@ -258,6 +266,7 @@ class Arbiter:
             self._kill_all(signal.SIGKILL)
             self._restore_signals()
             self._cleanup()
+        hooks.call(self.config, "on_exit", self.info)
         log.info("Master %d: stopped", self.pid)
         return self.exit_code
 
@@ -365,6 +374,9 @@ class Arbiter:
         # The child closes every other slot's socket: one it kept open would hold connections nobody accepts.
         others = [s for lst in self.listeners for s in lst.sockets if s not in sockets]
         heartbeat = Heartbeat(STATS_SIZE if self.status is not None else 0)
+        hooks.call(
+            self.config, "pre_fork", self.info, hooks.WorkerInfo(self.config, 0, slot, self.generation)
+        )
         # Signals stay blocked across fork() until the child has restored its own handlers: a TERM that
         # arrives in between must not run the master's handler (and write to the master's wakeup pipe).
         blocked = {getattr(signal, name) for name in SIGNALS}
@@ -389,6 +401,8 @@ class Arbiter:
                     heartbeat,
                     self.pid,
                     close_fds=[self.wakeup_r, self.wakeup_w, *(self.status.fds() if self.status else ())],
+                    server=self.info,
+                    worker=hooks.WorkerInfo(self.config, os.getpid(), slot, self.generation),
                 )
             except BaseException:
                 log.exception("Worker %d crashed", os.getpid())
@@ -407,10 +421,12 @@ class Arbiter:
             _kill(worker.pid, signum)
         while self.workers:
             try:
-                pid, _ = os.waitpid(-1, 0)
+                pid, status = os.waitpid(-1, 0)
             except ChildProcessError:
                 break
-            self._forget(pid)
+            found = self._forget(pid)
+            if found is not None:
+                self._child_exit(found[0], os.waitstatus_to_exitcode(status))
 
     def _forget(self, pid: int) -> tuple[Worker, bool] | None:
         """Drop a dead child's record; returns it with whether it had become ready (read before the
@@ -438,6 +454,7 @@ class Arbiter:
                 continue
             worker, ready = found
             code = os.waitstatus_to_exitcode(status)
+            self._child_exit(worker, code)
             expected = worker.stop_deadline is not None or self.stop_mode is not None
             # Only a worker that never got ready failed to boot. One that was serving may exit with any
             # status (BOOT_ERROR included: an application may call sys.exit(3)); it is replaced like
@@ -450,6 +467,10 @@ class Arbiter:
                 how = f"signal {-code}" if code < 0 else f"status {code}"
                 (log.info if code == 0 else log.warning)("Worker %d exited (%s): replacing it", pid, how)
                 self._note_death(worker)
+
+    def _child_exit(self, worker: Worker, code: int) -> None:
+        info = hooks.WorkerInfo(self.config, worker.pid, worker.slot, worker.generation, code)
+        hooks.call(self.config, "child_exit", self.info, info)
 
     def _note_death(self, worker: Worker) -> None:
         """Back off (0.1 s doubling to 5 s) while workers keep dying right after they start: no fork loop."""
@@ -522,6 +543,7 @@ class Arbiter:
         if self.stop_mode is not None:
             return
         systemd.notify(reloading(), self.environ)
+        hooks.call(self.config, "on_reload", self.info)
         if self.config.preload:
             self._reexec()
             return
@@ -531,12 +553,18 @@ class Arbiter:
         systemd.notify("READY=1", self.environ)
 
     def handle_ttin(self) -> None:
-        self.target += 1
+        self._set_target(self.target + 1)
         log.info("TTIN: %d worker(s)", self.target)
 
     def handle_ttou(self) -> None:
-        self.target = max(1, self.target - 1)
+        self._set_target(max(1, self.target - 1))
         log.info("TTOU: %d worker(s)", self.target)
+
+    def _set_target(self, target: int) -> None:
+        old, self.target = self.target, target
+        self.info.workers = target
+        if target != old:
+            hooks.call(self.config, "nworkers_changed", self.info, target, old)
 
     def handle_usr1(self) -> None:
         from sockweb.server.logconfig import reopen_log_files

@@ -61,16 +61,18 @@ def serve_single(config: Config, argv: Sequence[str] = (), cwd: str | None = Non
 
     `argv` and `cwd` (the command line and where it was given) start the reload's processes.
     """
-    from sockweb.server import systemd, workers
+    from sockweb.server import hooks, systemd, workers
     from sockweb.server.binds import BindError, create_sockets, remove_unix_files, unix_paths
     from sockweb.server.handover import HandoverError, SingleProcess, take_inherited
     from sockweb.server.runner import serve
 
     activated = "LISTEN_FDS" in os.environ  # systemd's socket files are systemd's to remove
+    info = hooks.ServerInfo(config, os.getpid(), "single")
     try:
+        hooks.call_fatal(config, "on_starting", info)
         inherited = take_inherited(os.environ)
         sockets: list[socket.socket] = inherited.sockets() if inherited else create_sockets(config)
-    except (BindError, HandoverError) as exc:
+    except (BindError, HandoverError, hooks.HookError) as exc:
         log.error("%s", exc)
         return 1
     paths = [] if activated else unix_paths(sockets)
@@ -92,12 +94,13 @@ def serve_single(config: Config, argv: Sequence[str] = (), cwd: str | None = Non
             status_sock = bind_status(config.metrics_bind)
         workers.drop_privileges(config.user, config.group)
         workers.set_title(config, "reload bridge" if process.is_bridge else "single")
-        code = serve(config, sockets=sockets, control=process, status_sock=status_sock)
+        code = serve(config, sockets=sockets, control=process, status_sock=status_sock, server=info)
         if process.exec_pending:
             return process.reexec()  # returns only when execve failed
         process.finish()
         if not process.is_bridge:
             systemd.notify("STOPPING=1")
+        hooks.call(config, "on_exit", info)
         return code
     except (workers.ProcessError, BindError) as exc:
         log.error("%s", exc)
@@ -112,6 +115,18 @@ def serve_single(config: Config, argv: Sequence[str] = (), cwd: str | None = Non
             sock.close()
         if pidfile is not None:
             pidfile.remove()
+
+
+def _apply_environment(config: Config) -> None:
+    """--env and --pythonpath (relative to --chdir): before the application is imported; workers
+    inherit them, and a reload's new process applies them again from its command line."""
+    for item in config.env:
+        key, _, value = item.partition("=")
+        os.environ[key] = value
+    for directory in reversed(config.pythonpath):
+        path = os.path.abspath(directory)
+        if path not in sys.path:
+            sys.path.insert(0, path)
 
 
 def main(argv: Sequence[str], prog: str = "sockweb serve") -> int:
@@ -137,6 +152,7 @@ def main(argv: Sequence[str], prog: str = "sockweb serve") -> int:
             os.chdir(config.chdir)
         except OSError as exc:
             return _fail(prog, f"--chdir: cannot change to {config.chdir!r}: {exc.strerror}", 2)
+    _apply_environment(config)
     try:
         configure_logging(
             log_level=config.log_level,

@@ -57,7 +57,11 @@ SECTIONS: dict[str, str] = {
     "metrics": "Metrics, status and health",
     "dev": "Development",
     "config": "Configuration",
+    "hooks": "Server hooks (Python config file only)",
 }
+
+# A server hook's value: the user's function (see sockweb.server.hooks).
+Hook = Callable[..., object]
 
 
 class ConfigError(Exception):
@@ -242,6 +246,60 @@ def _str_tuple(raw: Raw) -> tuple[str, ...]:
     return tuple(p for p in out if p)
 
 
+def _hook(raw: Raw) -> Hook:
+    if not callable(raw):
+        raise ValueError("expected a function (a hook is set in a Python config file)")
+    return raw
+
+
+def _hook_checker(name: str) -> Callable[[Hook], Hook]:
+    """A validator: the hook accepts the arguments sockweb passes it (found at start-up, not at call)."""
+
+    def check(value: Hook) -> Hook:
+        import inspect
+
+        from sockweb.server.hooks import HOOK_ARGS
+
+        params = HOOK_ARGS[name]
+        try:
+            inspect.signature(value).bind(*params)
+        except TypeError:
+            raise ValueError(f"expected a function taking ({', '.join(params)})") from None
+        except ValueError:  # no signature to inspect (some builtins): trust it
+            pass
+        return value
+
+    return check
+
+
+def _hook_setting(name: str, when: str) -> Any:
+    from sockweb.server.hooks import HOOK_ARGS
+
+    return setting(
+        None,
+        flag=None,
+        env=None,
+        parse=_hook,
+        validate=_hook_checker(name),
+        help=f"`{name}({', '.join(HOOK_ARGS[name])})`: {when}",
+        section="hooks",
+    )
+
+
+def _env_pairs(value: tuple[str, ...]) -> tuple[str, ...]:
+    for item in value:
+        key, sep, _ = item.partition("=")
+        if not sep or not key or any(c in key for c in "\0 "):
+            raise _BadItem("expected KEY=VALUE items", item)
+    return value
+
+
+def _root_path(value: str) -> str:
+    from sockweb.server.mount import check_prefix
+
+    return check_prefix(value)  # raises ValueError("expected ...")
+
+
 # annotation (as written in Config, a string under `from __future__ import annotations`) -> parser
 PARSERS: dict[str, Callable[[Raw], Any]] = {
     "int": _int,
@@ -252,6 +310,7 @@ PARSERS: dict[str, Callable[[Raw], Any]] = {
     "int | None": _optional(_int),
     "float | None": _optional(_float),
     "tuple[str, ...]": _str_tuple,
+    "Hook | None": _hook,
 }
 
 
@@ -370,6 +429,30 @@ class Config:
     chdir: str | None = setting(
         None, metavar="DIR", help="Change to DIR before loading the application.", section="app"
     )
+    pythonpath: tuple[str, ...] = setting(
+        (),
+        metavar="DIR",
+        help="Directories put first on sys.path before loading the application (repeatable or "
+        "comma-separated).",
+        section="app",
+    )
+    env: tuple[str, ...] = setting(
+        (),
+        short="-e",
+        env=None,
+        metavar="KEY=VALUE",
+        validate=_env_pairs,
+        help="Set an environment variable of the server and the application (repeatable).",
+        section="app",
+    )
+    root_path: str = setting(
+        "",
+        metavar="PREFIX",
+        validate=_root_path,
+        help="Mount the application under PREFIX (e.g. /app): SCRIPT_NAME is PREFIX, and PATH_INFO "
+        "loses PREFIX when the request path starts with it (else the path is served as is).",
+        section="app",
+    )
 
     # Binding and connections
     bind: tuple[str, ...] = setting(
@@ -402,6 +485,14 @@ class Config:
         10000,
         validate=positive,
         help="Open connections per process; more wait in the backlog.",
+        section="bind",
+    )
+    limit_concurrency: int | None = setting(
+        None,
+        validate=optional_positive,
+        metavar="N",
+        help="Requests in flight per process (application called, response not finished); beyond it "
+        "a request is answered 503 with Retry-After at once instead of waiting. Unset: no limit.",
         section="bind",
     )
     threads: int = setting(
@@ -547,6 +638,7 @@ class Config:
     )
     timeout: float = setting(
         30.0,
+        short="-t",
         validate=positive,
         metavar="SECONDS",
         help="A worker silent (no heartbeat) for longer than this is killed and replaced.",
@@ -573,15 +665,26 @@ class Config:
     )
 
     # Process
-    pid: str | None = setting(None, metavar="FILE", help="Write the master's pid to FILE.", section="process")
+    pid: str | None = setting(
+        None, short="-p", metavar="FILE", help="Write the master's pid to FILE.", section="process"
+    )
     user: str | None = setting(
-        None, help="Switch to this user (name or uid) after binding the sockets.", section="process"
+        None,
+        short="-u",
+        help="Switch to this user (name or uid) after binding the sockets.",
+        section="process",
     )
     group: str | None = setting(
-        None, help="Switch to this group (name or gid) after binding the sockets.", section="process"
+        None,
+        short="-g",
+        help="Switch to this group (name or gid) after binding the sockets.",
+        section="process",
     )
     proc_name: str | None = setting(
-        None, help="Base of the process titles (when setproctitle is installed).", section="process"
+        None,
+        short="-n",
+        help="Base of the process titles (when setproctitle is installed).",
+        section="process",
     )
 
     # TLS
@@ -628,8 +731,9 @@ class Config:
         validate=_forwarded_fields,
         metavar="FIELDS",
         help="Which fields of that family are applied: any of for (REMOTE_ADDR), proto (wsgi.url_scheme), "
-        "host (HTTP_HOST, SERVER_NAME) and port (SERVER_PORT; X-Forwarded-Port only). List only headers "
-        "your proxy overwrites (or, for X-Forwarded-For, appends to).",
+        "host (HTTP_HOST, SERVER_NAME), port (SERVER_PORT; X-Forwarded-Port only) and prefix (SCRIPT_NAME, "
+        "like --root-path; X-Forwarded-Prefix only). List only headers your proxy overwrites (or, for "
+        "X-Forwarded-For, appends to).",
         section="proxy",
     )
     proxy_protocol: bool = setting(
@@ -710,9 +814,11 @@ class Config:
     # Configuration
     config: str | None = setting(
         None,
+        short="-c",
         metavar="FILE",
         in_file=False,
-        help="TOML config file (top-level keys, or [tool.sockweb] in a pyproject.toml). "
+        help="Config file: TOML (top-level keys, or [tool.sockweb] in a pyproject.toml), or Python "
+        "(FILE.py: its module-level names that are settings, server hooks included). "
         "Default: [tool.sockweb] of ./pyproject.toml when present.",
         section="config",
     )
@@ -732,6 +838,43 @@ class Config:
         help="Validate the configuration, import the application, and exit (0 if good, 1 if not).",
         section="config",
     )
+
+    # Server hooks (see sockweb.server.hooks for the arguments and what a failure does)
+    on_starting: Hook | None = _hook_setting(
+        "on_starting", "before the sockets are bound. A failure stops start-up."
+    )
+    when_ready: Hook | None = _hook_setting(
+        "when_ready", "once the server listens (and its workers are forked). A failure stops the server."
+    )
+    pre_fork: Hook | None = _hook_setting("pre_fork", "in the master, before a worker is forked.")
+    post_fork: Hook | None = _hook_setting(
+        "post_fork", "in a worker, just after the fork. A failure is a worker boot error."
+    )
+    post_worker_init: Hook | None = _hook_setting(
+        "post_worker_init",
+        "in a worker (or the single process), once the application is loaded. A failure is a boot error.",
+    )
+    worker_int: Hook | None = _hook_setting("worker_int", "in a worker, on SIGINT or SIGQUIT.")
+    worker_abort: Hook | None = _hook_setting(
+        "worker_abort", "in a worker, on SIGABRT (sent by the master when the worker exceeds --timeout)."
+    )
+    worker_exit: Hook | None = _hook_setting(
+        "worker_exit", "in a worker (or the single process), once it has stopped serving."
+    )
+    pre_request: Hook | None = _hook_setting(
+        "pre_request", "before the application is called for a request (in the thread that calls it)."
+    )
+    post_request: Hook | None = _hook_setting(
+        "post_request", "once the response of a request has been handed over (or the request failed)."
+    )
+    child_exit: Hook | None = _hook_setting(
+        "child_exit", "in the master, after a worker exited (worker.exit_code holds its status)."
+    )
+    on_exit: Hook | None = _hook_setting("on_exit", "just before the server exits.")
+    nworkers_changed: Hook | None = _hook_setting(
+        "nworkers_changed", "in the master, at start (old_value None) and when TTIN/TTOU change the count."
+    )
+    on_reload: Hook | None = _hook_setting("on_reload", "on SIGHUP, before the reload starts.")
 
     def __post_init__(self) -> None:
         for spec in SETTINGS_BY_NAME.values():
@@ -823,6 +966,11 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so errors share the one-line format."""
 
     def error(self, message: str) -> NoReturn:
+        # A gunicorn option: answer with sockweb's spelling rather than a bare "unrecognized".
+        for word in message.split():
+            answer = _GUNICORN_FLAGS.get(word.partition("=")[0])
+            if message.startswith("unrecognized arguments") and answer is not None:
+                raise ConfigError(f"unrecognized argument {word} (a gunicorn option): {_answer(answer)}")
         raise ConfigError(message)
 
 
@@ -909,10 +1057,132 @@ def _from_file(path: Path, *, pyproject: bool) -> dict[str, object]:
     for key, value in data.items():
         spec = _BY_FILE_KEY.get(key)
         if spec is None:
-            known = ", ".join(sorted(s.name for s in SETTINGS if s.in_file))
-            raise ConfigError(f"{label}: unknown setting {key!r} (known: {known})")
+            raise ConfigError(f"{label}: {_unknown_key(key)}")
+        if spec.type == HOOK_TYPE:
+            raise ConfigError(
+                f"{label}: {key!r} is a server hook: define it as a function in a Python config file "
+                "(--config sockweb.conf.py)"
+            )
         raw[spec.name] = value
     return _convert_all(raw, lambda s: f"{s.name} in {label}")
+
+
+HOOK_TYPE = "Hook | None"
+
+# gunicorn's setting names that sockweb spells differently (or has no equivalent of): the answer to a
+# config key or a long option a gunicorn user types. docs/migrating-from-gunicorn.md maps them all.
+GUNICORN_NAMES: dict[str, str] = {
+    "raw_env": "'env' (-e/--env KEY=VALUE)",
+    "keepalive": "'keepalive_timeout' (--keepalive-timeout)",
+    "keep_alive": "'keepalive_timeout' (--keepalive-timeout)",
+    "limit_request_field_size": "'max_field_size' (--max-field-size)",
+    "limit_request_fields": "'max_header_count' (--max-header-count)",
+    "limit_request_line": "'max_request_line' (--max-request-line)",
+    "worker_connections": "'max_connections' (--max-connections)",
+    "accesslog": "'access_log' (--access-log)",
+    "access_logfile": "'access_log' (--access-log)",
+    "errorlog": "'error_log' (--error-log)",
+    "error_logfile": "'error_log' (--error-log)",
+    "loglevel": "'log_level' (--log-level)",
+    "logconfig_dict": "'log_config' (--log-config FILE, JSON or TOML)",
+    "logconfig": "'log_config' (--log-config FILE, JSON or TOML)",
+    "logconfig_json": "'log_config' (--log-config FILE)",
+    "preload_app": "'preload' (--preload)",
+    "proxy_allow_ips": "'forwarded_allow_ips' (--forwarded-allow-ips)",
+    "pidfile": "'pid' (--pid)",
+    "secure_scheme_headers": "'forwarded_headers' and 'forwarded_fields'",
+    "forwarder_headers": "'forwarded_headers' and 'forwarded_fields'",
+    "worker_class": "nothing: there is one worker type (an event loop and a thread pool; see --threads)",
+    "worker_tmp_dir": "nothing: heartbeats live in shared memory, no file is needed",
+    "daemon": "nothing: run sockweb under systemd or a process supervisor",
+    "wsgi_app": "'app' (the MODULE:APP argument)",
+}
+# gunicorn's command-line options whose sockweb spelling differs (the same-named ones simply work).
+_GUNICORN_FLAGS: dict[str, str] = {
+    "--keep-alive": GUNICORN_NAMES["keepalive"],
+    "--limit-request-field_size": GUNICORN_NAMES["limit_request_field_size"],
+    "--limit-request-field-size": GUNICORN_NAMES["limit_request_field_size"],
+    "--limit-request-fields": GUNICORN_NAMES["limit_request_fields"],
+    "--limit-request-line": GUNICORN_NAMES["limit_request_line"],
+    "--worker-connections": GUNICORN_NAMES["worker_connections"],
+    "--access-logfile": GUNICORN_NAMES["accesslog"],
+    "--access-logformat": "'access_log_format' (--access-log-format; gunicorn's atoms work)",
+    "--error-logfile": GUNICORN_NAMES["errorlog"],
+    "--log-file": GUNICORN_NAMES["errorlog"],
+    "--log-config-json": GUNICORN_NAMES["logconfig_json"],
+    "--name": "'proc_name' (-n/--proc-name)",
+    "--proxy-allow-from": GUNICORN_NAMES["proxy_allow_ips"],
+    "--forwarder-headers": GUNICORN_NAMES["forwarder_headers"],
+    "-k": GUNICORN_NAMES["worker_class"],
+    "--worker-class": GUNICORN_NAMES["worker_class"],
+    "--worker-tmp-dir": GUNICORN_NAMES["worker_tmp_dir"],
+    "-D": GUNICORN_NAMES["daemon"],
+    "--daemon": GUNICORN_NAMES["daemon"],
+    "-m": "'umask' (--umask)",
+    "--paste": "nothing: give the WSGI application as MODULE:APP (see docs/migrating-from-gunicorn.md)",
+}
+
+
+def _answer(answer: str) -> str:
+    if answer.startswith("nothing: "):
+        return "sockweb has no equivalent: " + answer.removeprefix("nothing: ")
+    return "sockweb's is " + answer
+
+
+def _unknown_key(key: str) -> str:
+    """The message for an unknown config key: gunicorn's spelling answered, else the closest name."""
+    if key in GUNICORN_NAMES:
+        return f"unknown setting {key!r} (a gunicorn setting): {_answer(GUNICORN_NAMES[key])}"
+    close = _closest(key)
+    hint = f" (did you mean {close!r}?)" if close else ""
+    return f"unknown setting {key!r}{hint}; see docs/settings.md"
+
+
+def _closest(key: str) -> str | None:
+    import difflib
+
+    names = [s.name for s in SETTINGS if s.in_file]
+    found = difflib.get_close_matches(key.replace("-", "_"), names, n=1, cutoff=0.75)
+    return found[0] if found else None
+
+
+def _from_pyfile(path: Path) -> dict[str, object]:
+    """A Python config file: executed, and its module-level names that are settings taken.
+
+    Names starting with "_", modules and classes are the file's own business. Another unknown name
+    that is close to a setting's is an error when it holds a value (a typo: ``worker = 4``), a warning
+    when it holds a function (a helper, or a mistyped hook); other unknown names are ignored with a
+    warning.
+    """
+    import runpy
+    import types
+    import warnings
+
+    label = path.name
+    try:
+        namespace = runpy.run_path(str(path), run_name="__sockweb_config__")
+    except SyntaxError as exc:
+        raise ConfigError(f"{label}: invalid Python, line {exc.lineno}: {exc.msg}") from None
+    except Exception as exc:
+        raise ConfigError(f"{label}: raised {type(exc).__name__}: {exc}") from None
+    raw: dict[str, Raw] = {}
+    for key, value in namespace.items():
+        if key.startswith("_") or isinstance(value, (types.ModuleType, type)):
+            continue
+        spec = SETTINGS_BY_NAME.get(key)
+        if spec is not None and spec.in_file:
+            raw[key] = value
+            continue
+        close = _closest(key)
+        if key in GUNICORN_NAMES or (close is not None and not callable(value)):
+            raise ConfigError(f"{label}: {_unknown_key(key)}")
+        hint = f" (did you mean {close!r}?)" if close else ""
+        warnings.warn(f"{label}: {key!r} is not a setting: ignored{hint}", ConfigWarning, stacklevel=1)
+    return _convert_all(raw, lambda s: f"{s.name} in {label}")
+
+
+class ConfigWarning(UserWarning):
+    """A config file name that is not a setting (ignored); shown on stderr at start-up."""
 
 
 def load_config(
@@ -936,7 +1206,10 @@ def load_config(
         path = base / config_name
         if not path.is_file():
             raise ConfigError(f"--config: no such file: {config_name!r}")
-        file_values = _from_file(path, pyproject=path.name == "pyproject.toml")
+        if path.suffix == ".py":
+            file_values = _from_pyfile(path)
+        else:
+            file_values = _from_file(path, pyproject=path.name == "pyproject.toml")
     elif (base / "pyproject.toml").is_file():
         file_values = _from_file(base / "pyproject.toml", pyproject=True)
     else:
@@ -977,7 +1250,7 @@ def render_toml(config: Config) -> str:
     """The effective configuration as a TOML file that ``--config`` reads back to the same Config."""
     lines: list[str] = []
     for key, title in SECTIONS.items():
-        specs = [s for s in SETTINGS if s.section == key and s.in_file]
+        specs = [s for s in SETTINGS if s.section == key and s.in_file and s.type != HOOK_TYPE]
         if not specs:
             continue
         lines.append(f"# {title}")
@@ -1007,23 +1280,25 @@ def render_markdown() -> str:
         "Every setting of `sockweb serve` can be given on the command line, in an environment variable, or "
         "in a TOML file (`--config FILE`, or `[tool.sockweb]` in `./pyproject.toml`). Precedence: command "
         "line > environment > file > defaults. File keys are the setting names below (`max_requests = 1000`, "
-        '`bind = ["0.0.0.0:8000"]`). `--print-config` prints the effective configuration in that format.',
+        '`bind = ["0.0.0.0:8000"]`). `--print-config` prints the effective configuration in that format. '
+        "A Python config file (`--config sockweb.conf.py`) sets the same names as module-level variables, "
+        "and is the only place for the server hooks (functions; see docs/operations.md).",
         "",
     ]
     for key, title in SECTIONS.items():
         specs = [s for s in SETTINGS if s.section == key]
         out += [f"## {title}", ""]
         for spec in specs:
+            out += [f"### `{spec.name}`", "", spec.help.replace("%%", "%"), ""]
+            if spec.type == HOOK_TYPE:
+                out += [f"- Python config file only: `def {spec.name}(...)`; default: unset", ""]
+                continue
             if spec.positional:
                 cli = f"`{spec.metavar}` (argument)"
             elif spec.type == "bool" and not spec.switch:
                 cli = f"`{spec.flag}` / `--no-{spec.flag[2:] if spec.flag else ''}`"
             else:
                 cli = f"`{spec.flag}`" + (f", `{spec.short}`" if spec.short else "")
-            out.append(f"### `{spec.name}`")
-            out.append("")
-            out.append(spec.help.replace("%%", "%"))
-            out.append("")
             out.append(f"- command line: {cli}")
             out.append(f"- environment: {'`' + spec.env + '`' if spec.env else 'no'}")
             out.append(f"- config file: {'`' + spec.name + '`' if spec.in_file else 'no'}")

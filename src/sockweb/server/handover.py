@@ -229,6 +229,9 @@ class SingleProcess:
         elif self.bridge is not None or self.old_bridge or self.exec_pending:
             log.info("HUP ignored: a reload is in progress")
         else:
+            from sockweb.server.hooks import ServerInfo, call
+
+            call(self.config, "on_reload", ServerInfo(self.config, os.getpid(), "single"))
             self._start_bridge()
 
     def handle_stop(self) -> None:

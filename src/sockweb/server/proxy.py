@@ -8,10 +8,12 @@ and a proxy passes on every header it does not set itself, so two rules decide w
   from any other peer they are left as they are, and never acted on;
 * **what**: only the one family the proxy writes (``--forwarded-headers``: ``x-forwarded``, the default,
   ``forwarded`` or ``none``), and of it only the fields the proxy overwrites (``--forwarded-fields``,
-  default ``for,proto``). A header the proxy does not overwrite still holds the client's value, so merging
-  it would let the client choose its address, scheme or host. From a trusted peer, the forwarding headers
-  outside that selection are **removed** from the environ, so an application or a library that reads them
-  itself cannot be fooled either (the selected ones stay, for logging).
+  default ``for,proto``; ``prefix``, X-Forwarded-Prefix only, mounts the application under the path the
+  proxy serves it at, see :mod:`sockweb.server.mount`). A header the proxy does not overwrite still
+  holds the client's value, so merging it would let the client choose its address, scheme or host.
+  From a trusted peer, the forwarding headers outside that selection are **removed** from the environ,
+  so an application or a library that reads them itself cannot be fooled either (the selected ones
+  stay, for logging).
 
 This module is the one place those rules live; the rest of sockweb (the debugger's loopback check, the
 toolkit's ``Request.remote_addr``) reads only the REMOTE_ADDR, ``wsgi.url_scheme`` and HTTP_HOST it leaves.
@@ -40,6 +42,7 @@ import re
 from collections.abc import Callable, Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from sockweb.server.mount import check_prefix, mount
 from sockweb.server.wsgi import FORWARDING_KEYS
 
 if TYPE_CHECKING:
@@ -49,10 +52,10 @@ __all__ = ["FAMILIES", "FIELDS", "AllowList", "ProxyFixer", "check_fields", "par
 
 # --forwarded-headers: the header family a trusted proxy writes, and the environ keys of each of its fields.
 FAMILIES = ("x-forwarded", "forwarded", "none")
-FIELDS = ("for", "proto", "host", "port")
+FIELDS = ("for", "proto", "host", "port", "prefix")
 _FAMILY_KEYS: dict[str, dict[str, str]] = {
     "x-forwarded": {field: "HTTP_X_FORWARDED_" + field.upper() for field in FIELDS},
-    # RFC 7239 §5: one header carries for/proto/host (the port rides in host).
+    # RFC 7239 §5: one header carries for/proto/host (the port rides in host; it has no prefix).
     "forwarded": {"for": "HTTP_FORWARDED", "proto": "HTTP_FORWARDED", "host": "HTTP_FORWARDED"},
     "none": {},
 }
@@ -263,6 +266,9 @@ class ProxyFixer:
             return found[max(0, len(found) - 1 - hop_from_right)]
 
         self._rewrite(environ, address, "", proto=pick("proto"), host=pick("host"), port=pick("port"))
+        prefix = pick("prefix")
+        if prefix is not None:
+            _mount_prefix(environ, prefix)
 
     def _rewrite(
         self,
@@ -299,6 +305,20 @@ class ProxyFixer:
         if port is not None and port.isdigit() and int(port) <= 65535:
             environ["SERVER_PORT"] = port
         environ["sockweb.proxy.original"] = original
+
+
+def _mount_prefix(environ: MutableMapping[str, Any], prefix: str) -> None:
+    """X-Forwarded-Prefix: mount the request under the prefix the proxy serves us at (sockweb.server.mount
+    holds the rule and the check; an invalid prefix is ignored, like an invalid host)."""
+    try:
+        prefix = check_prefix(prefix)
+    except ValueError:
+        return
+    original = environ.get("sockweb.proxy.original")
+    if isinstance(original, dict):
+        original["SCRIPT_NAME"] = environ.get("SCRIPT_NAME")
+        original["PATH_INFO"] = environ.get("PATH_INFO")
+    mount(environ, prefix)
 
 
 def _nothing(fixer: ProxyFixer, environ: MutableMapping[str, Any]) -> None:

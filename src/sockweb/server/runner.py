@@ -26,8 +26,9 @@ import ssl
 import sys
 from collections.abc import Callable, Mapping
 from types import FrameType, ModuleType
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from sockweb.server import hooks
 from sockweb.server.loader import AppLoadError, WSGIApp, load_app
 
 if TYPE_CHECKING:
@@ -160,6 +161,9 @@ class _Runner:
         self.stats: mmap.mmap | None = None  # a worker's shared block for the master's metrics
         self.status_sock: socket.socket | None = None  # single process: the --metrics-bind listener
         self.serving = False
+        self.worker: Any = None  # the hooks' `worker` (sockweb.server.hooks.WorkerInfo)
+        self.server: Any = None  # the hooks' `server` in single-process mode (when_ready is called here)
+        self.code = 0
 
     def run(self) -> int:
         _settle_allocator()
@@ -189,11 +193,15 @@ class _Runner:
         from sockweb.server.state import ServerState
 
         self.stop_requested = asyncio.Event()
-        state = ServerState(self.config, self.app, loop)
+        state = ServerState(self.config, self.app, loop, worker=self.worker)
         acceptor = self._listen(loop, state)
         installed = self._install_signals(loop)
         if self.control is not None:
             self.control.serving(self._request_stop)
+        if self.server is not None and not hooks.call(self.config, "when_ready", self.server):
+            log.error("The when_ready hook failed: stopping")
+            self.code = 1
+            self._request_stop()
         state.start(self._tick)
         self.serving = True
         status = self._start_metrics(state)
@@ -212,7 +220,7 @@ class _Runner:
             state.shutdown()
             if status is not None:
                 status.close()
-        return 0
+        return self.code
 
     def _start_metrics(self, state: ServerState) -> StatusServer | None:
         """Publish to the master's shared block (worker), or serve the status listener (one process)."""
@@ -248,6 +256,8 @@ class _Runner:
         }
         if self.control is not None:
             handlers.update(self.control.signal_handlers())
+        if self.config.worker_int is not None:
+            handlers[signal.SIGINT] = self._with_worker_int(handlers[signal.SIGINT])
         installed = {}
         for signum, handler in handlers.items():
             previous = signal.getsignal(signum)
@@ -255,6 +265,13 @@ class _Runner:
                 loop.add_signal_handler(signum, handler)
                 installed[signum] = previous
         return installed
+
+    def _with_worker_int(self, handler: Callable[[], None]) -> Callable[[], None]:
+        def on_int() -> None:
+            hooks.call(self.config, "worker_int", self.worker)
+            handler()
+
+        return on_int
 
     def _listen(self, loop: asyncio.AbstractEventLoop, state: ServerState) -> Acceptor:
         """Start accepting on every socket (see sockweb.server.accept)."""
@@ -300,15 +317,22 @@ def serve(
     *,
     control: ProcessControl | None = None,
     status_sock: socket.socket | None = None,
+    server: hooks.ServerInfo | None = None,
 ) -> int:
     """Serve `app` (or ``config.app``) on `sockets` (or ``config.bind``) until SIGTERM/SIGINT; exit code.
 
     `control` adds signal handlers, a hook once listening and a per-second tick (single-process mode);
-    `status_sock` is the ``--metrics-bind`` listener, served from a thread (see sockweb.server.status)."""
+    `status_sock` is the ``--metrics-bind`` listener, served from a thread (see sockweb.server.status);
+    `server` is the hooks' argument (this process is then also its own worker, for the worker hooks)."""
+    worker = hooks.this_worker(config)
     try:
         app = _prepare(config, app)
+        hooks.call_fatal(config, "post_worker_init", worker)
     except AppLoadError as exc:
         log.error("Cannot load the application: %s", exc)
+        return 1
+    except hooks.HookError as exc:
+        log.error("%s", exc)
         return 1
     if sockets is None:
         try:
@@ -320,6 +344,8 @@ def serve(
     runner = _Runner(config, app, sockets)
     runner.control = control
     runner.status_sock = status_sock
+    runner.worker = worker
+    runner.server = server
     try:
         return runner.run()
     except (OSError, RuntimeError, ssl.SSLError) as exc:
@@ -328,6 +354,7 @@ def serve(
     finally:
         for sock in sockets:
             sock.close()
+        hooks.call(config, "worker_exit", server, worker)
 
 
 def run_worker(
@@ -338,6 +365,7 @@ def run_worker(
     on_tick: Callable[[], None],
     should_stop: Callable[[], bool],
     stats: mmap.mmap | None = None,
+    worker: Any = None,
 ) -> int:
     """Serve in a worker process of the arbiter: `on_tick()` once a second (heartbeat); a graceful stop
     starts when `should_stop()` turns true or on SIGTERM/SIGINT; with metrics on, the numbers go to the
@@ -347,6 +375,7 @@ def run_worker(
     runner.stats = stats
     runner.on_tick = on_tick
     runner.should_stop = should_stop
+    runner.worker = worker
     try:
         return runner.run()
     except (OSError, RuntimeError) as exc:

@@ -5,7 +5,8 @@ attributes from it on the hot path (no config lookups). It owns the once-a-secon
 head cache, auto-dispatch probe, per-connection deadlines, the arbiter's heartbeat), the batched
 cross-thread queue (`post`: one ``call_soon_threadsafe`` per batch of worker-thread results), and the
 stop sequence. The connection class is chosen here once (plain, traced, counted for the metrics, PROXY
-protocol), so options that are off cost nothing per request.
+protocol), so options that are off cost nothing per request; so is the exchange class (trace, metrics,
+--root-path, request hooks, --limit-concurrency).
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ def _optional_hook(module: str, name: str, config: Config) -> Any:
 class ServerState:
     """What every connection of this process shares: app, limits, pool, clock, hooks, connection set."""
 
-    def __init__(self, config: Config, app: WSGIApp, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, config: Config, app: WSGIApp, loop: asyncio.AbstractEventLoop, *, worker: Any = None
+    ) -> None:
         self.config = config
         self.app = app
         self.loop = loop
@@ -122,6 +125,7 @@ class ServerState:
             self.protocol_class = type(
                 "Proxied" + base.__name__, (ProxiedConnection, base), {"__slots__": ()}
             )
+        self.exchange_class = _exchange_class(config, self.exchange_class, worker)
 
     def _update_date(self) -> None:
         date = email.utils.formatdate(usegmt=True).encode("ascii")
@@ -201,6 +205,27 @@ class ServerState:
         if self.metrics is not None:
             self.metrics.close()  # the last numbers, so the master's totals include this worker's end
         self.pool.shutdown()
+
+
+def _exchange_class(config: Config, base: type[Exchange], worker: Any) -> type[Exchange]:
+    """The exchange with the per-request options that are on, each a subclass (none: `base` itself).
+
+    Order matters: the mount fixes PATH_INFO before the hooks see it, and the concurrency limit sheds a
+    request before its hooks run."""
+    cls = base
+    if config.root_path:
+        from sockweb.server.mount import mounted_exchange
+
+        cls = mounted_exchange(cls, config.root_path)
+    if config.pre_request is not None or config.post_request is not None:
+        from sockweb.server.hooks import hooked_exchange, this_worker
+
+        cls = hooked_exchange(cls, config, worker if worker is not None else this_worker(config))
+    if config.limit_concurrency is not None:
+        from sockweb.server.limit import limited_exchange
+
+        cls = limited_exchange(cls, config.limit_concurrency)
+    return cls
 
 
 def protocol_factory(state: ServerState, sock: socket.socket, tls: bool) -> Callable[[], HttpProtocol]:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sockweb.server.config import Config
+    from sockweb.server.hooks import ServerInfo, WorkerInfo
     from sockweb.server.loader import WSGIApp
 
 __all__ = [
@@ -224,7 +225,7 @@ class _RequestCounter:
         return self.app(environ, start_response)
 
 
-def _reset_signals() -> None:
+def _reset_signals(config: Config, worker: WorkerInfo | None) -> None:
     for name in ("SIGHUP", "SIGTTIN", "SIGTTOU", "SIGCHLD", "SIGWINCH", "SIGUSR1", "SIGUSR2"):
         signal.signal(getattr(signal, name), signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the master's business
@@ -234,12 +235,35 @@ def _reset_signals() -> None:
     signal.signal(signal.SIGUSR2, signal.SIG_IGN)  # its default action would kill the worker
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGQUIT, lambda signum, frame: os._exit(0))
+    signal.signal(signal.SIGQUIT, lambda signum, frame: _quit(config, worker))
     signal.set_wakeup_fd(-1)
     # The arbiter forks with its signals blocked; now that the handlers are the worker's, let them in.
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
     # SIGABRT for a stuck worker: faulthandler writes every thread's stack to stderr, then it aborts.
     faulthandler.enable(all_threads=True)
+    if config.worker_abort is not None and worker is not None:
+        # Replaces faulthandler's C handler with Python's: the hook runs (between two bytecodes of the
+        # main thread: a thread stuck in C never gets there, and the master's SIGKILL follows in a
+        # second), then the stacks are dumped and the worker aborts as before.
+        signal.signal(signal.SIGABRT, lambda signum, frame: _abort(config, worker))
+
+
+def _quit(config: Config, worker: WorkerInfo | None) -> None:
+    """SIGQUIT from the master (a fast stop): the worker_int hook, then exit at once."""
+    if worker is not None:
+        from sockweb.server.hooks import call
+
+        call(config, "worker_int", worker)
+    os._exit(0)
+
+
+def _abort(config: Config, worker: WorkerInfo) -> None:
+    from sockweb.server.hooks import call
+
+    call(config, "worker_abort", worker)
+    faulthandler.dump_traceback(all_threads=True)
+    signal.signal(signal.SIGABRT, signal.SIG_DFL)
+    os.abort()
 
 
 def worker_main(
@@ -250,24 +274,34 @@ def worker_main(
     master_pid: int,
     *,
     close_fds: Iterable[int] = (),
+    server: ServerInfo | None = None,
+    worker: WorkerInfo | None = None,
 ) -> int:
-    """The body of a forked worker; returns its exit status (the caller ``os._exit``s with it)."""
+    """The body of a forked worker; returns its exit status (the caller ``os._exit``s with it).
+
+    `server` and `worker` are the arguments of the worker's hooks (post_fork, post_worker_init, ...)."""
+    from sockweb.server.hooks import HookError, call, call_fatal
     from sockweb.server.loader import AppLoadError, load_app
 
     try:
         from sockweb.server.logconfig import reopen_log_files
         from sockweb.server.runner import run_worker
 
-        _reset_signals()
+        _reset_signals(config, worker)
         for fd in close_fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
         set_title(config, "worker")
         random.seed()
+        call_fatal(config, "post_fork", server, worker)
         if app is None:
             app = load_app(config.app, factory=config.factory)
+        call_fatal(config, "post_worker_init", worker)
     except AppLoadError as exc:
         log.error("Worker %d cannot load the application: %s", os.getpid(), exc)
+        return BOOT_ERROR
+    except HookError as exc:
+        log.error("Worker %d: %s", os.getpid(), exc)
         return BOOT_ERROR
     except Exception:
         log.exception("Worker %d failed to start", os.getpid())
@@ -293,9 +327,12 @@ def worker_main(
         return counter is not None and counter.count >= budget
 
     heartbeat.beat()
-    code = run_worker(config, app, sockets, on_tick=on_tick, should_stop=should_stop, stats=heartbeat.stats)
+    code = run_worker(
+        config, app, sockets, on_tick=on_tick, should_stop=should_stop, stats=heartbeat.stats, worker=worker
+    )
     if counter is not None and counter.count >= budget:
         log.info("Worker %d served %d requests: recycling", os.getpid(), counter.count)
+    call(config, "worker_exit", server, worker)
     return code
 
 

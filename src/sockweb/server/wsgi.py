@@ -44,6 +44,7 @@ FORWARDING_KEYS = frozenset(
         "HTTP_X_FORWARDED_FOR",
         "HTTP_X_FORWARDED_HOST",
         "HTTP_X_FORWARDED_PORT",
+        "HTTP_X_FORWARDED_PREFIX",
         "HTTP_X_FORWARDED_PROTO",
     )
 )

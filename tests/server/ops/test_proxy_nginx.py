@@ -85,7 +85,7 @@ http {{
         listen 127.0.0.1:{tls} ssl;
         ssl_certificate {tmp}/cert.pem;
         ssl_certificate_key {tmp}/key.pem;
-        location / {{{location}}}
+        location {path} {{{location}}}
     }}
 }}
 """
@@ -115,7 +115,7 @@ def nginx_binary() -> str:
 class Nginx:
     """nginx on two fresh ports of 127.0.0.1 (plain and TLS), in front of 127.0.0.1:``app_port``."""
 
-    def __init__(self, binary: str, tmp: Path, app_port: int, location: str) -> None:
+    def __init__(self, binary: str, tmp: Path, app_port: int, location: str, path: str = "/") -> None:
         self.ca = trustme.CA()
         cert = self.ca.issue_cert("127.0.0.1")
         cert.cert_chain_pems[0].write_to_path(tmp / "cert.pem")
@@ -125,7 +125,13 @@ class Nginx:
         user = "user root;" if os.geteuid() == 0 else ""
         conf.write_text(
             _CONF.format(
-                user=user, tmp=tmp, app_port=app_port, plain=self.plain, tls=self.tls, location=location
+                user=user,
+                tmp=tmp,
+                app_port=app_port,
+                plain=self.plain,
+                tls=self.tls,
+                location=location,
+                path=path,
             )
         )
         self.error_log = tmp / "nginx-error.log"
@@ -265,3 +271,76 @@ def test_a_lax_proxy_config_still_does_not_let_the_client_in(behind_nginx, tls: 
         "HTTP_X_FORWARDED_PROTO",
         "HTTP_X_REAL_IP",  # not a header sockweb reads; the lax config leaves the client's
     }
+
+
+# A framework application whose links and redirects must carry the mount point.
+MOUNTED_APP = """
+from sockweb.framework import App, redirect, request, url_for
+
+app = App(__name__)
+
+
+@app.route("/")
+def index():
+    return {"link": url_for("page", name="x"), "script": request.environ["SCRIPT_NAME"],
+            "path": request.environ["PATH_INFO"], "external": url_for("page", name="x", _external=True)}
+
+
+@app.route("/go")
+def go():
+    return redirect(url_for("page", name="y"))
+
+
+@app.route("/page/<name>")
+def page(name):
+    return {"page": name, "script": request.environ["SCRIPT_NAME"], "path": request.environ["PATH_INFO"]}
+"""
+
+
+def documented_prefix_location(name: str) -> str:
+    """The body of ``location /app/ { ... }`` in the operations guide's nginx block marked ``name``."""
+    text = DOCS.read_text()
+    block = re.search(rf"<!-- nginx-config: {name}\b[^>]*-->\s*```nginx\n(.*?)```", text, re.S)
+    assert block is not None, f"docs/operations.md has no nginx block marked {name!r}"
+    (body,) = re.findall(r"location /app/ \{\n(.*?)\n\s*\}", block.group(1), re.S)
+    return "\n" + str(body) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("block", "args"),
+    [
+        ("prefix-root-path", ("--root-path", "/app")),
+        ("prefix-forwarded", ("--forwarded-fields", "for,proto,prefix")),
+    ],
+)
+def test_mounted_under_a_prefix_behind_nginx(  # type: ignore[no-untyped-def]
+    serve, app_dir: Path, nginx_binary: str, block: str, args: tuple[str, ...]
+) -> None:
+    (app_dir / "mountedapp.py").write_text(MOUNTED_APP)
+    server = serve("--forwarded-allow-ips", "127.0.0.1", *args, app="mountedapp:app")
+    nginx = Nginx(nginx_binary, app_dir, server.port, documented_prefix_location(block), path="/app/")
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", nginx.plain, timeout=10)
+        conn.request("GET", "/app/")
+        resp = conn.getresponse()
+        seen = json.loads(resp.read())
+        assert resp.status == 200, seen
+        assert seen["script"] == "/app" and seen["path"] == "/"
+        assert seen["link"] == "/app/page/x"
+        assert seen["external"] == f"http://127.0.0.1:{nginx.plain}/app/page/x"
+        conn.request("GET", "/app/go")
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 302
+        location = resp.getheader("Location") or ""
+        assert location.endswith("/app/page/y"), location
+        conn.request("GET", "/app/page/y")  # the redirect, followed through nginx
+        resp = conn.getresponse()
+        assert resp.status == 200 and json.loads(resp.read()) == {
+            "page": "y",
+            "script": "/app",
+            "path": "/page/y",
+        }
+        conn.close()
+    finally:
+        nginx.stop()
