@@ -14,6 +14,7 @@ so the C parser pays for its Python callbacks just as a server using it would. T
 Prints ns per request (best of several repeats) and our ratio to httptools. Run pinned to one core, e.g.:
 
     taskset -c 1 python bench/bench_parse.py
+    SOCKWEB_PURE_PYTHON=1 taskset -c 1 python bench/bench_parse.py   # the pure-Python parser
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections.abc import Callable
 
 from browser_heads import head as browser_head
 
-from sockweb.http import NEED_DATA, HeadMemo, Request, RequestParser
+from sockweb.http import NEED_DATA, HeadMemo, Request, RequestParser, describe_parser
 
 HEAD = (
     b"GET /articles/2024/sockets-to-web?page=2&sort=recent HTTP/1.1\r\n"
@@ -183,7 +184,7 @@ def main(argv: list[str]) -> int:
             runs[name] = run
         rows.append((label, measure(runs, count, args.seconds, args.repeats)))
     sizes = [len(h) for h in BROWSER]
-    print(f"python {sys.version.split()[0]}")
+    print(f"python {sys.version.split()[0]}, sockweb parser: {describe_parser()}")
     print(
         f"browser: {len(BROWSER)} heads that never repeat, {min(sizes)}-{max(sizes)} bytes "
         f"(mean {sum(sizes) / len(sizes):.0f}), 11 header fields; sockweb with a HeadMemo (never hit)"

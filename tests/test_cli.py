@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
 
 from sockweb import __version__
 from sockweb.cli import COMMANDS, main
+from sockweb.http import describe_parser
 
 
 def test_version_names_the_interpreter_and_the_event_loop(capsys) -> None:
@@ -16,24 +18,35 @@ def test_version_names_the_interpreter_and_the_event_loop(capsys) -> None:
     try:
         import uvloop
     except ImportError:
-        assert out.endswith(
+        assert (
             "event loop: asyncio (the standard library's; uvloop is not installed: "
-            "pip install uvloop for the faster loop)"
-        )
+            "pip install uvloop for the faster loop), parser: "
+        ) in out
     else:
-        assert out.endswith(f"event loop: uvloop {uvloop.__version__}")
+        assert f"event loop: uvloop {uvloop.__version__}, parser: " in out
 
 
 def test_version_says_when_the_fast_loop_is_missing(capsys, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop -> ImportError
     assert main(["-V"]) == 0
     assert (
-        capsys.readouterr()
-        .out.strip()
-        .endswith(
-            "event loop: asyncio (the standard library's; uvloop is not installed: pip install uvloop for the faster loop)"
-        )
+        "event loop: asyncio (the standard library's; uvloop is not installed: pip install uvloop for the faster loop), "
+        in capsys.readouterr().out
     )
+
+
+def test_version_names_the_parser_path(capsys) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip().endswith(f", parser: {describe_parser()}")
+    forced = subprocess.run(
+        [sys.executable, "-m", "sockweb", "--version"],
+        env={**os.environ, "SOCKWEB_PURE_PYTHON": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert forced.stdout.strip().endswith(", parser: pure Python (SOCKWEB_PURE_PYTHON is set)")
 
 
 def test_unknown_command_is_a_clear_error(capsys) -> None:

@@ -39,11 +39,15 @@ def _usage() -> str:
 
 
 def _version() -> str:
-    """The version, with the interpreter and the event loop `sockweb serve` runs on by default."""
+    """The version, with the interpreter, and the event loop and request parser `sockweb serve` runs on."""
+    from sockweb.http import describe_parser
     from sockweb.server.runner import describe_loop
 
     python = f"{platform.python_implementation()} {platform.python_version()}"
-    return f"sockweb {__version__}, {python} on {platform.system()}, event loop: {describe_loop('auto')}"
+    return (
+        f"sockweb {__version__}, {python} on {platform.system()}, event loop: {describe_loop('auto')}, "
+        f"parser: {describe_parser()}"
+    )
 
 
 def _wants_dev_server(args: Sequence[str]) -> bool:

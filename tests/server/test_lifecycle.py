@@ -98,6 +98,11 @@ def test_start_up_log_names_the_event_loop(run_server):
     srv.wait_for_log(r"Event loop: asyncio \(the standard library's, as configured\)\n")
 
 
+def test_start_up_log_names_the_parser_path(run_server):
+    srv = run_server("fixtureapps:dispatch", cwd=APPS_DIR, env={"SOCKWEB_PURE_PYTHON": "1"})
+    srv.wait_for_log(r"Request parser: pure Python \(SOCKWEB_PURE_PYTHON is set\)\n")
+
+
 def test_plain_asyncio_loop(run_server, tmp_path):
     srv = run_server("fixtureapps:dispatch", "--loop", "asyncio", cwd=APPS_DIR)
     raw = b"".join(f"GET /echo/{i} HTTP/1.1\r\nHost: t\r\n\r\n".encode() for i in range(8))

@@ -2,11 +2,13 @@
 
 `RequestParser` turns received bytes into `Request`, `Data` and `EndOfMessage` events (or NEED_DATA / PAUSED,
 or a `ProtocolError` carrying the status to answer with); `plan_response` and `BodyWriter` turn a status,
-headers and body into bytes. No sockets, threads, clock or logging here.
+headers and body into bytes. No sockets, threads, clock or logging here. The parser's common heads are
+scanned by an optional C accelerator when it is built; `describe_parser()` says which path runs.
 """
 
 from __future__ import annotations
 
+from ._accel import describe_parser
 from .errors import (
     BadRequest,
     ContentTooLarge,
@@ -53,6 +55,7 @@ __all__ = [
     "Signal",
     "URITooLong",
     "VersionNotSupported",
+    "describe_parser",
     "encode_chunk",
     "error_response",
     "plan_response",

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from types import FrameType, ModuleType
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from sockweb.http import describe_parser
 from sockweb.server import hooks
 from sockweb.server.loader import AppLoadError, WSGIApp, load_app
 
@@ -91,6 +92,7 @@ def _new_loop(kind: str) -> asyncio.AbstractEventLoop:
     if uvloop is None and kind == "uvloop":
         raise RuntimeError("--loop uvloop: uvloop is not installed")
     log.info("Event loop: %s", describe_loop(kind))
+    log.info("Request parser: %s", describe_parser())
     if uvloop is not None:
         return cast(asyncio.AbstractEventLoop, uvloop.new_event_loop())
     return asyncio.new_event_loop()
