@@ -23,6 +23,8 @@ ALLOWED: dict[str, set[str]] = {
     "web.dev": {"http", "server", "web", "web.dev"},
     "framework": {"http", "web", "framework"},
     "net": {"net"},
+    # the Flask/Werkzeug compatibility layer sits on top of everything it maps names to
+    "flask_patch": {"http", "web", "web.dev", "framework", "flask_patch"},
 }
 # imports allowed only inside function bodies (lazy)
 LAZY_ALLOWED: dict[str, set[str]] = {"framework": {"web.dev", "server"}}
@@ -34,6 +36,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "web.dev": {"watchfiles"},
     "framework": {"jinja2", "markupsafe", "itsdangerous", "blinker", "click", "dotenv", "orjson", "redis"},
     "net": set(),
+    "flask_patch": set(),
 }
 # tomli is the standard library's tomllib for Python 3.10, imported only where tomllib is missing.
 STDLIB = set(sys.stdlib_module_names) | {"__future__", "tomli"}
