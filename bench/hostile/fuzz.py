@@ -152,7 +152,9 @@ def mangle_version(rng: random.Random, data: bytes) -> bytes:
 
 
 def mangle_method(rng: random.Random, data: bytes) -> bytes:
-    return rng.choice(METHODS) + data[data.index(b" ") :]
+    # An earlier mutation may have left no space (random bytes, a truncated line): then prefix the method.
+    space = data.find(b" ")
+    return rng.choice(METHODS) + (data[space:] if space >= 0 else b" " + data)
 
 
 def truncate(rng: random.Random, data: bytes) -> bytes:
