@@ -183,7 +183,10 @@ def cases(count: int, seed: int = SEED) -> list[bytes]:
     for _ in range(count):
         data = rng.choice(BASES)
         for _ in range(rng.choice((1, 1, 2, 3))):
-            data = rng.choice(MUTATIONS)(rng, data) or b"\r\n"
+            try:
+                data = rng.choice(MUTATIONS)(rng, data) or b"\r\n"
+            except ValueError:
+                pass  # the mutation needs a part that an earlier one removed: the request stays as it was
         out.append(data)
     return out
 
