@@ -100,12 +100,21 @@ MODULES: dict[str, str | Alias] = {
     "werkzeug.datastructures": Alias(sources=(f"{W}.datastructures", f"{W}.httputil")),
     "werkzeug.datastructures.structures": Alias(sources=(f"{W}.datastructures",)),
     "werkzeug.exceptions": f"{W}.exceptions",
-    "werkzeug.routing": f"{W}.routing",
+    "werkzeug.routing": Alias(
+        sources=(f"{W}.routing",), renames={"RequestRedirect": f"{W}.exceptions:RequestRedirect"}
+    ),
+    "werkzeug.routing.converters": f"{W}.routing.converters",
+    "werkzeug.routing.rules": f"{W}.routing.rules",
+    "werkzeug.routing.map": f"{W}.routing.map",
+    "werkzeug.routing.exceptions": Alias(sources=(f"{W}.routing.errors", f"{W}.exceptions")),
     "werkzeug.wrappers": Alias(sources=(f"{W}.request", f"{W}.response")),
     "werkzeug.wrappers.request": f"{W}.request",
     "werkzeug.wrappers.response": f"{W}.response",
     "werkzeug.test": f"{W}.testing",
-    "werkzeug.http": f"{W}.httputil",
+    "werkzeug.http": Alias(
+        sources=(f"{W}.httputil",),
+        renames={"parse_cache_control_header": f"{W}.httputil:parse_cache_control"},
+    ),
     "werkzeug.wsgi": Alias(sources=(f"{W}.wsgi_util",)),
     "werkzeug.utils": Alias(
         sources=(f"{W}.utils", f"{W}.response", f"{W}.security"),
@@ -124,7 +133,7 @@ MODULES: dict[str, str | Alias] = {
     "werkzeug.sansio.response": f"{W}.response",
     "werkzeug.sansio.multipart": f"{W}.multipart",
     "werkzeug.sansio.utils": Alias(sources=(f"{W}.wsgi_util",)),
-    "werkzeug.sansio.http": f"{W}.httputil",
+    "werkzeug.sansio.http": Alias(sources=(f"{W}.httputil",)),
     "werkzeug.middleware": Alias(),
     "werkzeug.middleware.lint": f"{W}.lint",
     "werkzeug.middleware.shared_data": Alias(sources=(f"{W}.middleware.shared_data",)),
