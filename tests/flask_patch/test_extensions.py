@@ -23,9 +23,9 @@ PATCH_LINE = "import sockweb.flask_patch"
 
 # app -> (distribution module it needs, why it does not run on sockweb yet or None)
 EXTENSIONS = {
-    "login_app": ("flask_login", "sockweb has no flask.signals (framework signals) yet"),
-    "wtf_app": ("flask_wtf", "sockweb has no werkzeug.datastructures.CombinedMultiDict yet"),
-    "sqla_app": ("flask_sqlalchemy", "sockweb's App has no shell_context_processor yet"),
+    "login_app": ("flask_login", None),
+    "wtf_app": ("flask_wtf", None),
+    "sqla_app": ("flask_sqlalchemy", None),
 }
 
 

@@ -118,7 +118,12 @@ MODULES: dict[str, str | Alias] = {
     "werkzeug.wsgi": Alias(sources=(f"{W}.wsgi_util",)),
     "werkzeug.utils": Alias(
         sources=(f"{W}.utils", f"{W}.response", f"{W}.security"),
-        renames={"import_string": f"{F}.config:import_string"},
+        # The standard library's cached_property: what extensions use it for (a computed attribute kept on
+        # the instance) is the same.
+        renames={
+            "import_string": f"{F}.config:import_string",
+            "cached_property": "functools:cached_property",
+        },
     ),
     "werkzeug.urls": Alias(sources=(f"{W}.urls",)),
     "werkzeug.security": f"{W}.security",
