@@ -17,7 +17,10 @@ Each page runs in a fresh temporary folder as the current directory, so ``App(__
 from __future__ import annotations
 
 import doctest
+import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,12 +92,38 @@ def run_page(text: str, name: str, folder: Path) -> int:
     return ran
 
 
+def main(argv: list[str]) -> int:
+    """``python test_guide.py PAGE``: run one page's examples in the current folder (see below)."""
+    page = Path(argv[0])
+    try:
+        ran = run_page(page.read_text(encoding="utf-8"), f"docs/guide/{page.name}", Path.cwd())
+    except PageFailure as e:
+        print(e, file=sys.stderr)
+        return 1
+    print(ran)
+    return 0
+
+
 @pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
-def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    ran = run_page(page.read_text(encoding="utf-8"), f"docs/guide/{page.name}", tmp_path)
+def test_page_examples_run(page: Path, tmp_path: Path) -> None:
+    # Each page runs in a fresh interpreter: a page may install sockweb.flask_patch, set environment
+    # variables or connect signals, and none of that may leak into the other pages or the test session.
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
+    }
+    done = subprocess.run(
+        [sys.executable, "-W", "error", __file__, str(page)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
     if page.name != "README.md":
-        assert ran, f"{page.name} has no example that runs"
+        assert int(done.stdout.split()[-1]), f"{page.name} has no example that runs"
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
@@ -180,3 +209,7 @@ def test_runner_writes_file_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.chdir(tmp_path)
     assert run_page(FILE_THEN_CODE, "files.md", tmp_path) == 1
     assert (tmp_path / "data" / "greeting.txt").read_text() == "hello\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
