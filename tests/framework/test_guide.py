@@ -10,7 +10,7 @@ The convention is written at the top of docs/guide/README.md; in short, per page
   written to PATH, relative to the page's own temporary working folder, before the blocks after it run;
 * any other block (``console``, ``text``, ``toml``...) is shown only.
 
-Each page runs in a fresh temporary folder as the current directory, so ``App(__name__)`` finds its
+Each page runs in its own interpreter and in a fresh temporary folder as the current directory, so ``App(__name__)`` finds its
 ``templates/`` and ``static/`` folders there. Relative links must point at files that exist.
 """
 
