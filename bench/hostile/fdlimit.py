@@ -2,7 +2,7 @@
 
 The server runs with a low descriptor limit (`NOFILE`, set by the runner). A few keep-alive connections
 are opened and used first; then many more connections are opened and held, so accept() fails with EMFILE
-while they last. Meanwhile the first connections send requests again: a server that spins on the failing
+while they last. Meanwhile the first connections send a request every second: a server that spins on the failing
 accept() burns a core and floods its log, one that backs off stays quiet and keeps serving the
 connections it has. Counts: ``existing-served`` / ``existing-failed``, ``after-served`` /
 ``after-failed`` (a new connection once the flood is gone); numbers: CPU % of the server over the flood,
@@ -34,10 +34,12 @@ def fdlimit(server: Server, quick: bool) -> Result:
         except OSError:
             result.counts["flood-connect-failed"] += 1
     try:
-        time.sleep(duration / 2)
-        for sock in existing:
-            result.counts["existing-served" if _request(sock) else "existing-failed"] += 1
-        time.sleep(max(0.0, duration - (time.monotonic() - t0)))
+        # The first connections ask again every second while the flood lasts (well within any keep-alive
+        # timeout, so a close is the server failing them, not an idle connection being retired).
+        while time.monotonic() - t0 < duration:
+            time.sleep(1.0)
+            for sock in existing:
+                result.counts["existing-served" if _request(sock) else "existing-failed"] += 1
         elapsed = time.monotonic() - t0
         cpu = server.cpu_seconds() - cpu0
         log_bytes = server.log_size() - log0
