@@ -810,7 +810,10 @@ class App(Scaffold):
 
         folder = self.static_folder_path
         assert folder is not None
-        return send_from_directory(folder, filename, max_age=self.get_send_file_max_age(filename))
+        # A static folder is public: hidden files in it (.env, .git/) are not (the rule of `sockweb static`).
+        return send_from_directory(
+            folder, filename, allow_hidden=False, max_age=self.get_send_file_max_age(filename)
+        )
 
     # -- running
 

@@ -242,7 +242,7 @@ class Blueprint(Scaffold):
             from sockweb.web.exceptions import NotFound
 
             raise NotFound()
-        return send_from_directory(folder, filename)
+        return send_from_directory(folder, filename, allow_hidden=False)
 
     # -- app-wide variants of the hooks
 

@@ -120,14 +120,18 @@ def send_file(  # noqa: PLR0917 - the positional order is the documented, Flask-
     )
 
 
-def send_from_directory(directory: str | os.PathLike[str], path: str, **kwargs: Any) -> BaseResponse:
+def send_from_directory(
+    directory: str | os.PathLike[str], path: str, *, allow_hidden: bool = True, **kwargs: Any
+) -> BaseResponse:
     """Send ``path`` from ``directory``; anything :func:`~sockweb.web.security.safe_join` refuses
-    (``..``, encoded separators, symlinks out ...) or missing is 404."""
+    (``..``, encoded separators, symlinks out ...) or missing is 404, and with ``allow_hidden=False`` so
+    is a hidden file or folder (the static routes pass that, as ``sockweb static`` does by default)."""
     ctx = _request_ctx()
     root = os.fspath(directory)
     if not os.path.isabs(root):
         root = os.path.join(ctx.app.root_path, root)
-    real = safe_join(root, path)  # the toolkit's one rule: refused and missing are the same 404
+    # the toolkit's one rule: refused and missing are the same 404
+    real = safe_join(root, path, allow_hidden=allow_hidden)
     if real is None or not os.path.isfile(real):
         raise NotFound()
     if "max_age" not in kwargs or kwargs["max_age"] is None:
