@@ -9,12 +9,14 @@ import os
 import re
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from ops_helpers import Server, wait_until
+from test_binds import _ACTIVATE
 
 from sockweb.server.config import ConfigError, load_config
 
@@ -125,6 +127,49 @@ def test_a_worker_dying_during_the_delay_is_replaced(serve: Callable[..., Server
     assert served(server)
     server.send(signal.SIGTERM)
     assert server.proc.wait(20) == 0
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_socket_activation_with_metrics_and_a_drain_delay(serve: Callable[..., Server], workers: str) -> None:
+    """The one-machine unit of docs/deploy.md: systemd's socket (held here, as systemd holds it) with
+    --metrics-bind bound by sockweb itself. After the stop, a connection waits in systemd's queue for
+    the next start instead of being refused: closing our copies of the socket leaves systemd's open."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    try:
+        server = serve(
+            "--workers",
+            workers,
+            "--metrics-bind",
+            "127.0.0.1:0",
+            "--drain-delay",
+            "1",
+            bind=False,
+            pass_fds=(sock.fileno(),),
+            prefix=[sys.executable, "-c", _ACTIVATE, str(sock.fileno())],
+        )
+        assert server.port == sock.getsockname()[1]
+        port = metrics_port(server)
+        wait_until(lambda: status_of(port, "/readyz") == 200, what="ready")
+        assert served(server)
+        wait_until(lambda: "sockweb_requests_total{" in metrics_text(port), what="the request in /metrics")
+        server.send(signal.SIGTERM)
+        wait_until(lambda: status_of(port, "/readyz") == 503, what="readyz to turn false")
+        assert served(server)  # during the delay
+        assert server.proc.wait(20) == 0
+        assert not refused(server)  # queued in systemd's socket for the next start
+    finally:
+        sock.close()
+
+
+def metrics_text(port: int) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        return conn.getresponse().read().decode()
+    finally:
+        conn.close()
 
 
 def test_drain_delay_setting() -> None:
