@@ -172,6 +172,7 @@ class _Runner:
         self.stats: mmap.mmap | None = None  # a worker's shared block for the master's metrics
         self.status_sock: socket.socket | None = None  # single process: the --metrics-bind listener
         self.serving = False
+        self.accepting = False  # the listening sockets are open and watched (true during a drain delay)
         self.worker: Any = None  # the hooks' `worker` (sockweb.server.hooks.WorkerInfo)
         self.server: Any = None  # the hooks' `server` in single-process mode (when_ready is called here)
         self.code = 0
@@ -266,6 +267,7 @@ class _Runner:
             ready=lambda: self.serving and stop is not None and not stop.is_set(),
             last_tick=lambda: state.now,
             timeout=self.config.timeout,
+            accepting=lambda: self.accepting,
         )
         server = StatusServer(self.status_sock, source)
         server.start()
@@ -325,6 +327,7 @@ class _Runner:
             acceptor.add(sock, protocol_factory(state, sock, tls is not None), self.config.backlog)
             log.info("Listening at %s", _describe(sock, tls is not None))
         acceptor.start()
+        self.accepting = True
         return acceptor
 
     def _stop_accepting(self, acceptor: Acceptor) -> None:
@@ -341,6 +344,7 @@ class _Runner:
             for sock, factory in acceptor.listeners:
                 acceptor.accept(sock, factory)
         acceptor.stop()
+        self.accepting = False
         for sock in self.sockets:
             sock.close()
 

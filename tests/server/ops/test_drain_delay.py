@@ -5,6 +5,7 @@ TERM or INT ends the delay early. One process and ``--workers 2`` (where the mas
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import signal
@@ -37,6 +38,15 @@ def status_of(port: int, path: str, timeout: float = 10.0) -> int:
         resp = conn.getresponse()
         resp.read()
         return resp.status
+    finally:
+        conn.close()
+
+
+def body_of(port: int, path: str) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().read().decode()
     finally:
         conn.close()
 
@@ -84,6 +94,10 @@ def test_serves_during_the_delay_then_closes_the_listener_and_drains(
     server.send(signal.SIGTERM)
     wait_until(lambda: status_of(port, "/readyz") == 503, what="readyz to turn false")
     # Not ready, yet a new connection is accepted and served: the balancer has time to notice.
+    details = json.loads(body_of(port, "/readyz"))
+    assert details["ready"] is False
+    assert details.get("accepting", True) is True
+    assert details.get("drain_delay_left", 1) > 0
     for _ in range(3):
         assert served(server)
     server.wait_for_log(r"Draining: not ready any more")
@@ -153,7 +167,9 @@ def test_socket_activation_with_metrics_and_a_drain_delay(serve: Callable[..., S
         port = metrics_port(server)
         wait_until(lambda: status_of(port, "/readyz") == 200, what="ready")
         assert served(server)
-        wait_until(lambda: "sockweb_requests_total{" in metrics_text(port), what="the request in /metrics")
+        wait_until(
+            lambda: "sockweb_requests_total{" in body_of(port, "/metrics"), what="the request in /metrics"
+        )
         server.send(signal.SIGTERM)
         wait_until(lambda: status_of(port, "/readyz") == 503, what="readyz to turn false")
         assert served(server)  # during the delay
@@ -161,15 +177,6 @@ def test_socket_activation_with_metrics_and_a_drain_delay(serve: Callable[..., S
         assert not refused(server)  # queued in systemd's socket for the next start
     finally:
         sock.close()
-
-
-def metrics_text(port: int) -> str:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", "/metrics")
-        return conn.getresponse().read().decode()
-    finally:
-        conn.close()
 
 
 def test_drain_delay_setting() -> None:
