@@ -17,6 +17,13 @@ fast stop, HUP rolling reload, TTIN/TTOU one worker more/less, USR1 reopen log f
 workers), CHLD reap; USR2 and WINCH are logged and ignored (their default actions would kill the master
 or do nothing).
 
+The drain delay (``--drain-delay``) lives here, not in the workers: on TERM the master turns /readyz false
+at once (``stop_mode`` is set) but holds the workers' TERM back for the delay, so they go on accepting and
+serving while a load balancer notices; a second TERM sends it at once, INT/QUIT stop fast as always. The
+workers then stop as without a delay, and the master closes its copies of the listening sockets, so a
+connection arriving after that is refused instead of waiting in a queue nobody will accept from. A worker
+that dies during the delay is replaced (the server is still serving).
+
 A worker that exits before it is ready (its first heartbeat, written once the application is loaded)
 with ``BOOT_ERROR`` cannot load the application: the master stops, or abandons a reload. A worker that
 exits after it was ready, whatever its status, is replaced (with the back-off); the others never notice.
@@ -149,6 +156,7 @@ class Arbiter:
         self.listeners: list[_Listener] = []
         self.app: WSGIApp | None = None
         self.stop_mode: str | None = None  # "graceful" | "fast"
+        self.drain_until: float | None = None  # graceful stop held back until then (--drain-delay)
         self.exit_code = 0
         self.pidfile = PidFile(config.pid) if config.pid else None
         self.wakeup_r, self.wakeup_w = -1, -1
@@ -260,7 +268,7 @@ class Arbiter:
                 self._begin_stop("fast")
             systemd.notify("READY=1", self.environ)
             while self.stop_mode is None or self.workers:
-                self._wait(1.0)
+                self._wait(self._next_wakeup())
                 self._tick()
         finally:
             self._kill_all(signal.SIGKILL)
@@ -276,11 +284,22 @@ class Arbiter:
             if handler is not None:
                 handler()
         self._reap()
+        if self.drain_until is not None and time.monotonic() >= self.drain_until:
+            self._stop_workers_gracefully()
         self._enforce_deadlines()
-        if self.stop_mode is None:
+        if not self._stopping():
             self._manage()
         if self.status is not None:
             self.status.tick()
+
+    def _stopping(self) -> bool:
+        """The workers are being stopped (a stop has begun and its drain delay, if any, is over)."""
+        return self.stop_mode is not None and self.drain_until is None
+
+    def _next_wakeup(self) -> float:
+        if self.drain_until is None:
+            return 1.0
+        return max(0.0, min(1.0, self.drain_until - time.monotonic()))
 
     def _wait(self, timeout: float) -> None:
         status = self.status
@@ -455,7 +474,7 @@ class Arbiter:
             worker, ready = found
             code = os.waitstatus_to_exitcode(status)
             self._child_exit(worker, code)
-            expected = worker.stop_deadline is not None or self.stop_mode is not None
+            expected = worker.stop_deadline is not None or self._stopping()
             # Only a worker that never got ready failed to boot. One that was serving may exit with any
             # status (BOOT_ERROR included: an application may call sys.exit(3)); it is replaced like
             # any other death, with the back-off, and the other workers' requests are not touched.
@@ -521,16 +540,37 @@ class Arbiter:
             return
         self.stop_mode = mode
         systemd.notify("STOPPING=1", self.environ)
-        signum = signal.SIGTERM if mode == "graceful" else signal.SIGQUIT
-        grace = self.config.graceful_timeout + 1.0 if mode == "graceful" else _FAST_GRACE
         log.info("Master %d: %s stop", self.pid, mode)
+        if mode == "graceful" and self.config.drain_delay > 0:
+            log.info("Draining: not ready any more, workers still accept for %gs", self.config.drain_delay)
+            self.drain_until = time.monotonic() + self.config.drain_delay
+            return
+        if mode == "graceful":
+            self._stop_workers_gracefully()
+            return
+        self.drain_until = None
         for worker in self.workers.values():
             worker.stop_deadline = None
-            self._stop_worker(worker, signum, grace)
+            self._stop_worker(worker, signal.SIGQUIT, _FAST_GRACE)
+
+    def _stop_workers_gracefully(self) -> None:
+        """TERM to every worker (the drain delay, if any, is over), then close the master's listening
+        sockets: no successor will accept from them, and each worker's last accept pass takes what is
+        queued before the socket really closes with the worker's copy."""
+        self.drain_until = None
+        for worker in self.workers.values():
+            worker.stop_deadline = None
+            self._stop_worker(worker, signal.SIGTERM, self.config.graceful_timeout + 1.0)
+        for listener in self.listeners:
+            listener.close()
 
     # --- signal handlers (called from the loop, never from the signal handler itself) -----------------
 
     def handle_term(self) -> None:
+        if self.drain_until is not None:
+            log.info("Drain delay cut short by a second TERM")
+            self._stop_workers_gracefully()
+            return
         self._begin_stop("graceful")
 
     def handle_int(self) -> None:

@@ -94,7 +94,16 @@ def serve_single(config: Config, argv: Sequence[str] = (), cwd: str | None = Non
             status_sock = bind_status(config.metrics_bind)
         workers.drop_privileges(config.user, config.group)
         workers.set_title(config, "reload bridge" if process.is_bridge else "single")
-        code = serve(config, sockets=sockets, control=process, status_sock=status_sock, server=info)
+        # A bridge is stopped once the new image serves the same sockets: no balancer needs a delay.
+        delay = 0.0 if process.is_bridge else config.drain_delay
+        code = serve(
+            config,
+            sockets=sockets,
+            control=process,
+            status_sock=status_sock,
+            server=info,
+            drain_delay=delay,
+        )
         if process.exec_pending:
             return process.reexec()  # returns only when execve failed
         process.finish()

@@ -651,6 +651,15 @@ class Config:
         help="On TERM or a reload, in-flight requests get this long to finish before being cut.",
         section="workers",
     )
+    drain_delay: float = setting(
+        0.0,
+        validate=non_negative,
+        metavar="SECONDS",
+        help="On TERM, /readyz turns 503 at once but the server keeps accepting and serving for this long "
+        "(time for a load balancer polling it to stop sending), then stops accepting and drains. A second "
+        "TERM or INT skips the rest of the delay.",
+        section="workers",
+    )
     max_requests: int = setting(
         0,
         validate=non_negative,

@@ -5,8 +5,14 @@ listening socket (sockweb.server.accept: back-off when out of file descriptors, 
 the head deadline and counted as connections) with a protocol factory bound to that socket's environ
 template, one periodic sweeper per
 second (Date header, idle / head deadlines, the arbiter's heartbeat), and a graceful stop on SIGTERM/SIGINT:
-stop accepting, close idle keep-alive connections, let in-flight requests finish within
-``graceful_timeout``, then cut what is left and return 0. Load and bind errors become one log line and a
+stop accepting (one last accept pass takes what is already queued, then the listening sockets close, so a
+later connection is refused rather than left waiting), close idle keep-alive connections, let in-flight
+requests finish within ``graceful_timeout``, then cut what is left and return 0.
+
+The drain delay (``--drain-delay``, single process only: with workers the master holds their TERM back
+instead) comes first when the stop is a TERM: readiness turns false at once, but accepting and serving go
+on for the delay, so a load balancer polling /readyz stops sending before the listener closes. A second
+TERM or INT ends the delay early. Load and bind errors become one log line and a
 non-zero exit code, never a traceback.
 
 Single-process mode adds its own signals (HUP reload, the ignored ones) through a :class:`ProcessControl`
@@ -157,12 +163,16 @@ class _Runner:
         self.app = app
         self.sockets = sockets
         self.stop_requested: asyncio.Event | None = None
+        self.drain_delay = 0.0  # seconds to keep accepting after a TERM (single process; see serve)
+        self.delayed_stop = False  # the stop came from TERM: the drain delay applies
+        self.skip_delay: asyncio.Event | None = None  # a second TERM or INT: end the delay now
         self.on_tick: Callable[[], None] | None = None
         self.should_stop: Callable[[], bool] | None = None
         self.control: ProcessControl | None = None
         self.stats: mmap.mmap | None = None  # a worker's shared block for the master's metrics
         self.status_sock: socket.socket | None = None  # single process: the --metrics-bind listener
         self.serving = False
+        self.accepting = False  # the listening sockets are open and watched (true during a drain delay)
         self.worker: Any = None  # the hooks' `worker` (sockweb.server.hooks.WorkerInfo)
         self.server: Any = None  # the hooks' `server` in single-process mode (when_ready is called here)
         self.code = 0
@@ -195,6 +205,7 @@ class _Runner:
         from sockweb.server.state import ServerState
 
         self.stop_requested = asyncio.Event()
+        self.skip_delay = asyncio.Event()
         state = ServerState(self.config, self.app, loop, worker=self.worker)
         acceptor = self._listen(loop, state)
         installed = self._install_signals(loop)
@@ -210,6 +221,7 @@ class _Runner:
         try:
             await self.stop_requested.wait()
             self.serving = False  # /readyz turns false before the listeners close
+            await self._delay_drain()
             log.info("Shutting down: waiting up to %gs for in-flight requests", self.config.graceful_timeout)
             self._stop_accepting(acceptor)
             await self._drain(state)
@@ -223,6 +235,16 @@ class _Runner:
             if status is not None:
                 status.close()
         return self.code
+
+    async def _delay_drain(self) -> None:
+        """After a TERM, keep accepting and serving for ``drain_delay`` (or until a second TERM/INT)."""
+        if not (self.delayed_stop and self.drain_delay > 0) or self.skip_delay is None:
+            return
+        log.info("Draining: not ready any more, still accepting for %gs", self.drain_delay)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.skip_delay.wait(), self.drain_delay)
+        if self.skip_delay.is_set():
+            log.info("Drain delay cut short by a second stop signal")
 
     def _start_metrics(self, state: ServerState) -> StatusServer | None:
         """Publish to the master's shared block (worker), or serve the status listener (one process)."""
@@ -245,6 +267,7 @@ class _Runner:
             ready=lambda: self.serving and stop is not None and not stop.is_set(),
             last_tick=lambda: state.now,
             timeout=self.config.timeout,
+            accepting=lambda: self.accepting,
         )
         server = StatusServer(self.status_sock, source)
         server.start()
@@ -260,6 +283,9 @@ class _Runner:
             handlers.update(self.control.signal_handlers())
         if self.config.worker_int is not None:
             handlers[signal.SIGINT] = self._with_worker_int(handlers[signal.SIGINT])
+        if self.drain_delay > 0:
+            handlers[signal.SIGTERM] = self._noting_stop(handlers[signal.SIGTERM], delayed=True)
+            handlers[signal.SIGINT] = self._noting_stop(handlers[signal.SIGINT], delayed=False)
         installed = {}
         for signum, handler in handlers.items():
             previous = signal.getsignal(signum)
@@ -267,6 +293,21 @@ class _Runner:
                 loop.add_signal_handler(signum, handler)
                 installed[signum] = previous
         return installed
+
+    def _noting_stop(self, handler: Callable[[], None], *, delayed: bool) -> Callable[[], None]:
+        """Wrap a stop signal's handler: the first TERM asks for the drain delay, a second TERM or any
+        INT once a stop has begun ends it."""
+
+        def on_stop() -> None:
+            stop = self.stop_requested
+            if stop is not None and stop.is_set():
+                if self.skip_delay is not None:
+                    self.skip_delay.set()
+            else:
+                self.delayed_stop = delayed
+            handler()
+
+        return on_stop
 
     def _with_worker_int(self, handler: Callable[[], None]) -> Callable[[], None]:
         def on_int() -> None:
@@ -286,12 +327,26 @@ class _Runner:
             acceptor.add(sock, protocol_factory(state, sock, tls is not None), self.config.backlog)
             log.info("Listening at %s", _describe(sock, tls is not None))
         acceptor.start()
+        self.accepting = True
         return acceptor
 
     def _stop_accepting(self, acceptor: Acceptor) -> None:
-        """Stop accepting. Connections accepted already are counted (``ServerState.opening``) until their
-        ``connection_made``, so the drain waits for them and they are served, not dropped unanswered."""
+        """Stop accepting and close the listening sockets. Connections accepted already are counted
+        (``ServerState.opening``) until their ``connection_made``, so the drain waits for them and they
+        are served, not dropped unanswered.
+
+        One last accept pass first takes the connections already queued (they would be reset by the
+        close). Closing then makes a new connection fail at once (refused: a load balancer retries it
+        elsewhere, safely even for a POST) instead of waiting in the queue until the drain ends. Where
+        another process holds the same socket (systemd's, a reload's new process, the arbiter's copy of
+        a worker's socket) it stays open there, and so does its queue."""
+        if not acceptor.stopped and not acceptor.backoff:
+            for sock, factory in acceptor.listeners:
+                acceptor.accept(sock, factory)
         acceptor.stop()
+        self.accepting = False
+        for sock in self.sockets:
+            sock.close()
 
     async def _drain(self, state: ServerState) -> None:
         state.begin_stop()
@@ -320,12 +375,14 @@ def serve(
     control: ProcessControl | None = None,
     status_sock: socket.socket | None = None,
     server: hooks.ServerInfo | None = None,
+    drain_delay: float = 0.0,
 ) -> int:
     """Serve `app` (or ``config.app``) on `sockets` (or ``config.bind``) until SIGTERM/SIGINT; exit code.
 
     `control` adds signal handlers, a hook once listening and a per-second tick (single-process mode);
     `status_sock` is the ``--metrics-bind`` listener, served from a thread (see sockweb.server.status);
-    `server` is the hooks' argument (this process is then also its own worker, for the worker hooks)."""
+    `server` is the hooks' argument (this process is then also its own worker, for the worker hooks);
+    `drain_delay` keeps accepting for that long after a TERM while readiness is already false."""
     worker = hooks.this_worker(config)
     try:
         app = _prepare(config, app)
@@ -348,6 +405,7 @@ def serve(
     runner.status_sock = status_sock
     runner.worker = worker
     runner.server = server
+    runner.drain_delay = drain_delay
     try:
         return runner.run()
     except (OSError, RuntimeError, ssl.SSLError) as exc:

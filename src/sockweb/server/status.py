@@ -86,10 +86,16 @@ class LocalSource:
     """One process: its own live numbers; ready while serving and not draining."""
 
     def __init__(
-        self, metrics: Metrics, ready: Callable[[], bool], last_tick: Callable[[], float], timeout: float
+        self,
+        metrics: Metrics,
+        ready: Callable[[], bool],
+        last_tick: Callable[[], float],
+        timeout: float,
+        accepting: Callable[[], bool] | None = None,
     ) -> None:
         self.metrics = metrics
         self._ready = ready
+        self._accepting = accepting or ready  # differs from `ready` during --drain-delay
         self._last_tick = last_tick
         self.timeout = timeout
 
@@ -111,7 +117,7 @@ class LocalSource:
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         ready = self._ready()
-        return ready, {"accepting": ready}
+        return ready, {"accepting": self._accepting()}
 
 
 # -- pages ----------------------------------------------------------------------------------------------
@@ -577,8 +583,7 @@ class ArbiterStatus:
         current = [w for w in arbiter.workers.values() if w.generation == arbiter.generation]
         up = sum(1 for w in current if w.ready and w.stop_deadline is None)
         stopping = arbiter.stop_mode is not None
-        return (up > 0 and not stopping), {
-            "stopping": stopping,
-            "workers_ready": up,
-            "workers": arbiter.target,
-        }
+        details: dict[str, Any] = {"stopping": stopping, "workers_ready": up, "workers": arbiter.target}
+        if arbiter.drain_until is not None:  # --drain-delay: still accepting for this long
+            details["drain_delay_left"] = round(max(0.0, arbiter.drain_until - time.monotonic()), 3)
+        return (up > 0 and not stopping), details
