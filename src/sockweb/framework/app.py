@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import timedelta
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, TypeVar, overload
 
@@ -32,7 +33,7 @@ from sockweb.web.response import Response as BaseResponse
 from sockweb.web.routing import AutomaticOptions, Map, MapAdapter, Rule
 from sockweb.web.wsgi_util import ClosingIterator
 
-from .config import DEFAULT_CONFIG, Config
+from .config import DEFAULT_CONFIG, Config, lifetime_seconds
 from .ctx import PRESERVE_CONTEXT, AppContext, RequestContext, _AppCtxGlobals
 from .globals import _cv_app, _cv_request
 from .json import DefaultJSONProvider, JSONProvider
@@ -230,6 +231,15 @@ class App(Scaffold):
     @secret_key.setter
     def secret_key(self, value: str | bytes | None) -> None:
         self.config["SECRET_KEY"] = value
+
+    @property
+    def permanent_session_lifetime(self) -> timedelta:
+        """PERMANENT_SESSION_LIFETIME as a timedelta (a number in the config is seconds)."""
+        return timedelta(seconds=lifetime_seconds(self.config["PERMANENT_SESSION_LIFETIME"]))
+
+    @permanent_session_lifetime.setter
+    def permanent_session_lifetime(self, value: timedelta | int) -> None:
+        self.config["PERMANENT_SESSION_LIFETIME"] = value
 
     @cached_property
     def logger(self) -> logging.Logger:

@@ -42,6 +42,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     # Permanent sessions get a fresh cookie (sliding expiry) on each request that used the session.
     "SESSION_REFRESH_EACH_REQUEST": True,
+    # Set-Cookie headers longer than this warn (browsers drop larger cookies silently); 0 turns it off.
+    "MAX_COOKIE_SIZE": 4093,
     "MAX_CONTENT_LENGTH": None,
     "MAX_FORM_MEMORY_SIZE": 500_000,
     "MAX_FORM_PARTS": 1_000,
