@@ -571,6 +571,15 @@ class App(Scaffold):
     def _match(self, ctx: RequestContext) -> Plan:
         request = ctx.request
         environ = request.environ
+        trusted_hosts = self.config["TRUSTED_HOSTS"]
+        if trusted_hosts is not None:
+            # The toolkit's host check (one rule for every user of request.host); only when configured.
+            request.trusted_hosts = trusted_hosts
+            try:
+                request.host  # noqa: B018 - validates, raising SecurityError (400)
+            except HTTPException as e:
+                request.routing_exception = e
+                return self._plan(None)
         host = environ.get("HTTP_HOST") or (environ.get("SERVER_NAME"), environ.get("SERVER_PORT"))
         key = (host, environ.get("SCRIPT_NAME"), environ.get("wsgi.url_scheme"))
         adapter = self._adapters.get(key)

@@ -49,6 +49,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "MAX_FORM_PARTS": 1_000,
     "SEND_FILE_MAX_AGE_DEFAULT": None,
     "SERVER_NAME": None,
+    # Host names requests may carry (a leading dot allows subdomains); None trusts every host.
+    "TRUSTED_HOSTS": None,
     "APPLICATION_ROOT": "/",
     "PREFERRED_URL_SCHEME": "http",
     "TRAP_HTTP_EXCEPTIONS": False,
