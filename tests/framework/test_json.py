@@ -147,7 +147,8 @@ def test_request_json_goes_through_the_provider(app, client, backend) -> None:
         return {"got": first, "silent": request.get_json(force=True, silent=True) is first}
 
     assert client.post("/", json={"a": 1}).json == {"got": {"a": 1}, "silent": True}
-    assert calls == [b'{"a": 1}']
+    # The test client dumps the body with the App's provider (compact), as the App would answer.
+    assert calls == [app.json.dumps({"a": 1}).encode()]
     bad = client.post("/", data=b"[1,", content_type="application/json")
     assert bad.status_code == 400 and "not valid JSON" in bad.text
     assert client.post("/", data=b"{}", content_type="text/plain").status_code == 415

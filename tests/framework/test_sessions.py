@@ -239,3 +239,41 @@ def test_flash_messages(app, client) -> None:
     assert client.get("/show").text == "[] []"
     with App("x").app_context():
         assert get_flashed_messages() == []
+
+
+def test_permanent_session_lifetime_property(app) -> None:
+    from datetime import timedelta
+
+    app.config["PERMANENT_SESSION_LIFETIME"] = 42
+    assert app.permanent_session_lifetime == timedelta(seconds=42)
+    app.permanent_session_lifetime = timedelta(hours=1)
+    assert app.config["PERMANENT_SESSION_LIFETIME"] == timedelta(hours=1)
+
+
+def test_max_cookie_size_warns(app, client) -> None:
+    import warnings
+
+    from sockweb.framework import Response
+
+    assert Response().max_cookie_size == 4093
+    app.config["MAX_COOKIE_SIZE"] = 100
+    with app.app_context():
+        assert Response().max_cookie_size == 100
+
+    @app.get("/")
+    def index():
+        response = Response("", status=204)
+        response.set_cookie("big", "x" * 200)
+        response.set_cookie("small", "x")
+        return response
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        client.get("/")
+    assert [str(w.message) for w in caught if "too large" in str(w.message)] == [
+        str(caught[0].message)
+    ] and "'big'" in str(caught[0].message)
+    app.config["MAX_COOKIE_SIZE"] = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        client.get("/")

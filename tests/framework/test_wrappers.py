@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sockweb.framework import App, Request, Response
+from sockweb.framework import App, Request, Response, request
 from sockweb.web.response import Response as ToolkitResponse
 from sockweb.web.testing import create_environ, run_wsgi_app
 
@@ -109,3 +109,15 @@ def test_response_class_can_be_the_toolkit_one(tmp_path) -> None:
     client = app.test_client()
     assert client.get("/").text == "text"
     assert client.get("/j").json == {"a": 1}
+
+
+def test_trusted_hosts(app, client) -> None:
+    @app.get("/")
+    def index():
+        return request.host
+
+    assert client.get("/", "http://anything.test").status_code == 200  # unset: every host
+    app.config["TRUSTED_HOSTS"] = ["example.test", ".other.test"]
+    assert client.get("/", "http://example.test").text == "example.test"
+    assert client.get("/", "http://a.other.test").status_code == 200
+    assert client.get("/", "http://bad.test").status_code == 400

@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import timedelta
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, TypeVar, overload
 
@@ -32,8 +33,8 @@ from sockweb.web.response import Response as BaseResponse
 from sockweb.web.routing import AutomaticOptions, Map, MapAdapter, Rule
 from sockweb.web.wsgi_util import ClosingIterator
 
-from .config import DEFAULT_CONFIG, Config
-from .ctx import AppContext, RequestContext, _AppCtxGlobals
+from .config import DEFAULT_CONFIG, Config, lifetime_seconds
+from .ctx import PRESERVE_CONTEXT, AppContext, RequestContext, _AppCtxGlobals
 from .globals import _cv_app, _cv_request
 from .json import DefaultJSONProvider, JSONProvider
 from .plans import Plan, blueprint_chain, build_plan, find_error_handler
@@ -108,6 +109,7 @@ class App(Scaffold):
     session_interface: SessionInterface = SecureCookieSessionInterface()
     jinja_options: dict[str, Any] = {}
     test_client_class: type[Client] | None = None
+    test_cli_runner_class: type[AppCliRunner] | None = None
     default_config: dict[str, Any] = DEFAULT_CONFIG
 
     def __init__(
@@ -160,9 +162,12 @@ class App(Scaffold):
 
     def test_cli_runner(self, **kwargs: Any) -> AppCliRunner:
         """A click runner invoking this App's commands (``runner.invoke(args=["cmd"])``)."""
-        from .testing import AppCliRunner
+        cls = self.test_cli_runner_class
+        if cls is None:
+            from .testing import AppCliRunner
 
-        return AppCliRunner(self, **kwargs)
+            cls = AppCliRunner
+        return cls(self, **kwargs)
 
     def shell_context_processor(self, f: F) -> F:
         """``f()`` returns names for ``sockweb shell``."""
@@ -227,14 +232,25 @@ class App(Scaffold):
     def secret_key(self, value: str | bytes | None) -> None:
         self.config["SECRET_KEY"] = value
 
+    @property
+    def permanent_session_lifetime(self) -> timedelta:
+        """PERMANENT_SESSION_LIFETIME as a timedelta (a number in the config is seconds)."""
+        return timedelta(seconds=lifetime_seconds(self.config["PERMANENT_SESSION_LIFETIME"]))
+
+    @permanent_session_lifetime.setter
+    def permanent_session_lifetime(self, value: timedelta | int) -> None:
+        self.config["PERMANENT_SESSION_LIFETIME"] = value
+
     @cached_property
     def logger(self) -> logging.Logger:
         """The ``logging`` logger named after the App; unhandled errors are logged here.
 
-        It has no handler of its own: records propagate to the root logger, where the server (``sockweb
-        serve``, the development server) puts its error log, so they come out in the server's format and
-        at its ``--log-level``. Under another server, configure ``logging`` as for any library."""
-        return logging.getLogger(self.name)
+        Its records propagate to the root logger, where the server (``sockweb serve``, the development
+        server) puts its error log, so they come out in the server's format and at its ``--log-level``.
+        Only when nothing would print them does it get :data:`.logging.default_handler` (see there)."""
+        from .logging import create_logger
+
+        return create_logger(self)
 
     @cached_property
     def jinja_env(self) -> jinja2.Environment:
@@ -418,9 +434,9 @@ class App(Scaffold):
 
     def test_request_context(self, *args: Any, **kwargs: Any) -> RequestContext:
         """A request context for a made-up request (arguments as for the test client's requests)."""
-        from sockweb.web.testing import EnvironBuilder
+        from .testing import EnvironBuilder
 
-        return RequestContext(self, EnvironBuilder(*args, **kwargs).get_environ())
+        return RequestContext(self, EnvironBuilder(self, *args, **kwargs).get_environ())
 
     def test_client(self, use_cookies: bool = True, **kwargs: Any) -> Client:
         """The toolkit's test client calling this App in-process (cookies kept across requests)."""
@@ -469,6 +485,9 @@ class App(Scaffold):
             error = e
             raise
         finally:
+            preserve = environ.get(PRESERVE_CONTEXT)
+            if preserve is not None:
+                preserve(ctx)  # the test client inside 'with client:' keeps the contexts active
             try:
                 if not deferred:
                     self._end_request(ctx, error)
@@ -552,6 +571,15 @@ class App(Scaffold):
     def _match(self, ctx: RequestContext) -> Plan:
         request = ctx.request
         environ = request.environ
+        trusted_hosts = self.config["TRUSTED_HOSTS"]
+        if trusted_hosts is not None:
+            # The toolkit's host check (one rule for every user of request.host); only when configured.
+            request.trusted_hosts = trusted_hosts
+            try:
+                request.host  # noqa: B018 - validates, raising SecurityError (400)
+            except HTTPException as e:
+                request.routing_exception = e
+                return self._plan(None)
         host = environ.get("HTTP_HOST") or (environ.get("SERVER_NAME"), environ.get("SERVER_PORT"))
         key = (host, environ.get("SCRIPT_NAME"), environ.get("wsgi.url_scheme"))
         adapter = self._adapters.get(key)

@@ -42,11 +42,15 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     # Permanent sessions get a fresh cookie (sliding expiry) on each request that used the session.
     "SESSION_REFRESH_EACH_REQUEST": True,
+    # Set-Cookie headers longer than this warn (browsers drop larger cookies silently); 0 turns it off.
+    "MAX_COOKIE_SIZE": 4093,
     "MAX_CONTENT_LENGTH": None,
     "MAX_FORM_MEMORY_SIZE": 500_000,
     "MAX_FORM_PARTS": 1_000,
     "SEND_FILE_MAX_AGE_DEFAULT": None,
     "SERVER_NAME": None,
+    # Host names requests may carry (a leading dot allows subdomains); None trusts every host.
+    "TRUSTED_HOSTS": None,
     "APPLICATION_ROOT": "/",
     "PREFERRED_URL_SCHEME": "http",
     "TRAP_HTTP_EXCEPTIONS": False,

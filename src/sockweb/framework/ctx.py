@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 _sentinel = object()
 
 
+#: environ key of a callable the App hands the request context to before ending the request; the test
+#: client sets it inside ``with client:`` to keep the last request's contexts active
+PRESERVE_CONTEXT = "sockweb.preserve_context"
+
+
 class _AppCtxGlobals:
     """``g``: a namespace for data that lives as long as the application context (one request)."""
 

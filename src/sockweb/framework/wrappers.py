@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json as _json
+import warnings
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -148,6 +149,30 @@ class Response(BaseResponse):
             # RFC 9110 §9.3.2: HEAD gets the same headers and no content.
             return [] if environ.get("REQUEST_METHOD") == "HEAD" else body
         return super().__call__(environ, start_response)
+
+    @property
+    def max_cookie_size(self) -> int:
+        """MAX_COOKIE_SIZE of the active App, or its default outside an app context; 0 means no limit."""
+        from .config import DEFAULT_CONFIG
+        from .globals import _cv_app
+
+        app_ctx = _cv_app.get(None)
+        config = app_ctx.app.config if app_ctx is not None else DEFAULT_CONFIG
+        return int(config["MAX_COOKIE_SIZE"])
+
+    def set_cookie(self, key: str, value: str = "", **kwargs: Any) -> None:
+        """The toolkit's ``set_cookie``, then a warning when the header passes :attr:`max_cookie_size`:
+        browsers silently drop such cookies, which otherwise shows up as a lost login far from here."""
+        super().set_cookie(key, value, **kwargs)
+        limit = self.max_cookie_size
+        if limit:
+            size = len(self.headers.getlist("Set-Cookie")[-1].encode("latin-1", "replace"))
+            if size > limit:
+                warnings.warn(
+                    f"The {key!r} cookie is too large: its Set-Cookie value is {size} bytes, over the "
+                    f"{limit} bytes of MAX_COOKIE_SIZE. Browsers may ignore it silently.",
+                    stacklevel=2,
+                )
 
     @property
     def json(self) -> Any:
