@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import IO, Any, Literal, cast, overload
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 from .datastructures import Headers
 from .exceptions import status_name
@@ -40,7 +40,7 @@ from .httputil import (
     unquote_etag,
 )
 from .urls import iri_to_uri
-from .wsgi_util import ClosingIterator, FileWrapper
+from .wsgi_util import ClosingIterator, FileWrapper, get_current_url
 
 __all__ = ["Response", "redirect", "send_file", "send_from_directory"]
 
@@ -74,6 +74,10 @@ class Response:
     default_status = 200
     default_mimetype: str | None = "text/plain"
     automatically_set_content_length = True
+    #: Send a relative ``Location`` as an absolute URL resolved against the request URL. Off by default:
+    #: RFC 9110 §10.2.2 allows relative references, and only the request knows the right absolute base
+    #: (behind a proxy, after :class:`~.middleware.proxy_fix.ProxyFix`).
+    autocorrect_location_header = False
 
     def __init__(
         self,
@@ -409,6 +413,9 @@ class Response:
     def get_wsgi_headers(self, environ: WSGIEnvironment) -> Headers:
         """The headers to send for ``environ``; bodiless statuses lose Content-Type and Content-Length."""
         headers = self.headers.copy()
+        location = headers.get("Location")
+        if location is not None and self.autocorrect_location_header:
+            headers.set("Location", urljoin(get_current_url(environ, strip_querystring=True), location))
         for name in _URL_HEADERS:
             value = headers.get(name)
             if value is not None and not value.isascii():

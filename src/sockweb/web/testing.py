@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from itertools import chain
 from time import time
 from typing import IO, Any
-from urllib.parse import unquote_to_bytes, urlencode, urljoin, urlsplit
+from urllib.parse import quote, unquote_to_bytes, urlencode, urljoin, urlsplit
 
 from .datastructures import FileStorage, Headers, MultiDict
 from .httputil import Authorization, parse_date
 from .multipart import encode_multipart
 from .request import Request
 from .response import Response
-from .wsgi_util import ClosingIterator
+from .wsgi_util import ClosingIterator, get_current_url
 
 __all__ = [
     "Client",
@@ -232,6 +232,34 @@ class EnvironBuilder:
         environ.update(self.environ_overrides)
         return environ
 
+    @classmethod
+    def from_environ(cls, environ: WSGIEnvironment, **kwargs: Any) -> EnvironBuilder:
+        """A builder that reproduces ``environ`` (path, query, method, headers, body stream, extra keys);
+        ``kwargs`` override what it takes from the environ."""
+        headers = Headers()
+        extra: dict[str, Any] = {}
+        for key, value in environ.items():
+            if key.startswith("HTTP_") and key != "HTTP_HOST":
+                headers.add(
+                    key[5:].replace("_", "-").title(), value.encode("latin-1").decode("utf-8", "replace")
+                )
+            elif key not in _BUILT_KEYS:
+                extra[key] = value
+        length = environ.get("CONTENT_LENGTH")
+        values: dict[str, Any] = {
+            "base_url": get_current_url(environ, root_only=True),
+            "query_string": environ.get("QUERY_STRING", ""),
+            "method": environ.get("REQUEST_METHOD", "GET"),
+            "input_stream": environ.get("wsgi.input"),
+            "content_type": environ.get("CONTENT_TYPE"),
+            "content_length": int(length) if length and length.isdigit() else None,
+            "headers": headers,
+            "environ_base": extra,
+        }
+        values.update(kwargs)
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        return cls(quote(path, safe="/:@!$&'()*+,;="), **values)
+
     def get_request(self, cls: type[Request] = Request) -> Request:
         return cls(self.get_environ())
 
@@ -239,6 +267,15 @@ class EnvironBuilder:
 def _url_of(builder: EnvironBuilder) -> str:
     query = f"?{builder.query_string}" if builder.query_string else ""
     return f"{builder.url_scheme}://{builder.host}{builder.script_root}{builder.path}{query}"
+
+
+# The environ keys EnvironBuilder.get_environ writes itself (from_environ does not copy them).
+_BUILT_KEYS = frozenset(
+    {
+        "REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "SERVER_NAME", "SERVER_PORT",
+        "HTTP_HOST", "CONTENT_TYPE", "CONTENT_LENGTH", "wsgi.url_scheme", "wsgi.input",
+    }
+)  # fmt: skip
 
 
 def _to_wsgi(path: str) -> str:
@@ -485,11 +522,27 @@ class Client:
             self.cookie_jar.delete(key, domain, path)
 
     def open(
-        self, path: str = "/", method: str = "GET", *, follow_redirects: bool = False, **kwargs: Any
+        self,
+        path: str | EnvironBuilder | WSGIEnvironment | Request = "/",
+        method: str = "GET",
+        *,
+        follow_redirects: bool = False,
+        **kwargs: Any,
     ) -> TestResponse:
-        """Send one request (and, with ``follow_redirects``, the redirects it leads to)."""
-        builder = EnvironBuilder(path, method=method, **kwargs)
-        response = self._run(builder)
+        """Send one request (and, with ``follow_redirects``, the redirects it leads to).
+
+        ``path`` may also be a ready :class:`EnvironBuilder`, a WSGI environ or a :class:`Request`; an environ
+        (or a Request's) is sent exactly as given.
+        """
+        environ: WSGIEnvironment | None = None
+        if isinstance(path, EnvironBuilder):
+            builder = path
+        elif isinstance(path, (dict, Request)):
+            environ = dict(path.environ if isinstance(path, Request) else path)
+            builder = EnvironBuilder.from_environ(environ)
+        else:
+            builder = EnvironBuilder(path, method=method, **kwargs)
+        response = self._run(builder, environ)
         history: list[TestResponse] = []
         seen = {_url_of(builder)}
         while follow_redirects and response.status_code in _REDIRECTS and "Location" in response.headers:
@@ -529,8 +582,9 @@ class Client:
             environ_base=previous.environ_base,
         )
 
-    def _run(self, builder: EnvironBuilder) -> TestResponse:
-        environ = builder.get_environ()
+    def _run(self, builder: EnvironBuilder, environ: WSGIEnvironment | None = None) -> TestResponse:
+        if environ is None:
+            environ = builder.get_environ()
         host = builder.host.rsplit(":", 1)[0] if not builder.host.endswith("]") else builder.host
         request_path = builder.script_root + builder.path
         if self.cookie_jar is not None:

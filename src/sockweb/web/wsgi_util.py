@@ -28,9 +28,19 @@ __all__ = [
     "get_host",
     "get_input_stream",
     "wrap_file",
+    "wsgi_encoding_dance",
 ]
 
 WSGIEnvironment = dict[str, Any]
+
+
+def wsgi_encoding_dance(value: str) -> str:
+    """A text value as a PEP 3333 "native string": its UTF-8 bytes, each read as one latin-1 character."""
+    return value.encode("utf-8").decode("latin-1")
+
+
+#: Werkzeug's (private) name for :func:`wsgi_encoding_dance`.
+_wsgi_encoding_dance = wsgi_encoding_dance
 
 
 class LimitedStream(io.RawIOBase):

@@ -141,3 +141,36 @@ def test_builder_auth() -> None:
     request = EnvironBuilder(auth=("user", "pa:ss")).get_request()
     assert request.authorization is not None
     assert (request.authorization.username, request.authorization.password) == ("user", "pa:ss")
+
+
+def _to_parrot(environ: dict[str, Any], start_response: Any) -> Any:
+    return redirect("/root/parrot")(environ, start_response)
+
+
+def test_autocorrect_location_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Client(_to_parrot).get("/x").headers["Location"] == "/root/parrot"  # off by default
+    monkeypatch.setattr(Response, "autocorrect_location_header", True)
+    response = Client(_to_parrot).get("/x", base_url="https://h.example:8443/")
+    assert response.headers["Location"] == "https://h.example:8443/root/parrot"
+
+
+def test_client_sends_an_environ_or_request_as_given() -> None:
+    def echo(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [f"{environ['REMOTE_ADDR']} {environ.get('HTTP_HOST')} {environ['PATH_INFO']}".encode()]
+
+    environ = create_environ("/p", environ_overrides={"REMOTE_ADDR": "192.0.2.1"})
+    del environ["HTTP_HOST"]
+    assert Client(echo).open(environ).get_data() == b"192.0.2.1 None /p"
+    request = EnvironBuilder("/q", base_url="http://h.example/").get_request()
+    assert Client(echo).open(request).get_data() == b"127.0.0.1 h.example /q"
+    assert Client(echo).open(EnvironBuilder("/r")).get_data() == b"127.0.0.1 localhost /r"
+
+
+def test_builder_from_environ_round_trips() -> None:
+    environ = create_environ("/a%20b", base_url="https://h.example/root/", query_string="x=1",
+                             method="POST", data=b"body", headers={"X-Token": "t"})  # fmt: skip
+    again = EnvironBuilder.from_environ(environ).get_environ()
+    for key in ("PATH_INFO", "SCRIPT_NAME", "QUERY_STRING", "REQUEST_METHOD", "HTTP_X_TOKEN", "HTTP_HOST"):
+        assert again[key] == environ[key], key
+    assert again["wsgi.input"].read() == b"body" and again["wsgi.url_scheme"] == "https"
