@@ -213,8 +213,8 @@ def test_app_is_a_plain_wsgi_callable(app) -> None:
     def index():
         return "plain"
 
-    status, _, body = run_wsgi_app(app, create_environ("/"))
-    assert status == "200 OK" and body == b"plain"
+    app_iter, status, _ = run_wsgi_app(app, create_environ("/"), buffered=True)
+    assert status == "200 OK" and list(app_iter) == [b"plain"]
 
 
 def test_non_ascii_path_is_routed(app, client) -> None:
@@ -302,7 +302,7 @@ def test_wsgi_input_missing_is_fine(app) -> None:
 
     environ = create_environ("/")
     environ["wsgi.input"] = io.BytesIO()
-    assert run_wsgi_app(app, environ)[2] == b"ok"
+    assert b"".join(run_wsgi_app(app, environ, buffered=True)[0]) == b"ok"
 
 
 def test_run_uses_the_dev_server_lazily(app, monkeypatch) -> None:

@@ -10,7 +10,8 @@ from sockweb.web.testing import create_environ, run_wsgi_app
 
 
 def as_wsgi(response, method="GET"):
-    return run_wsgi_app(response, create_environ("/", method=method))
+    app_iter, status, headers = run_wsgi_app(response, create_environ("/", method=method), buffered=True)
+    return status, headers.to_wsgi_list(), b"".join(app_iter)
 
 
 @pytest.mark.parametrize("content_type", [None, "application/json", "text/plain; charset=utf-8"])

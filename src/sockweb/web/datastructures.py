@@ -269,6 +269,19 @@ class ImmutableMultiDict(MultiDict[K, V]):
         return MultiDict(self)
 
 
+class _OrderedMultiDict(MultiDict[K, V]):
+    """Werkzeug's ordered MultiDict, for code that names it: every :class:`MultiDict` here keeps
+    insertion order across keys and values, so this adds nothing."""
+
+    __slots__ = ()
+
+
+class _ImmutableOrderedMultiDict(ImmutableMultiDict[K, V]):
+    """Werkzeug's immutable ordered MultiDict; :class:`ImmutableMultiDict` is already ordered."""
+
+    __slots__ = ()
+
+
 class CombinedMultiDict(ImmutableMultiDict[K, V]):
     """A read-only view over several MultiDicts, first one first: ``d[key]`` is the first value found,
     ``getlist`` concatenates every dict's values. Copies are mutable MultiDicts."""

@@ -31,6 +31,7 @@ StartResponse = Callable[..., Callable[[bytes], object]]
 WSGIApplication = Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]
 
 __all__ = [
+    "Aborter",
     "BadGateway",
     "BadRequest",
     "BadRequestKeyError",
@@ -48,6 +49,7 @@ __all__ = [
     "LengthRequired",
     "Locked",
     "MethodNotAllowed",
+    "MisdirectedRequest",
     "NotAcceptable",
     "NotFound",
     "NotImplemented",
@@ -59,6 +61,7 @@ __all__ = [
     "RequestRedirect",
     "RequestTimeout",
     "RequestURITooLarge",
+    "RequestedRangeNotSatisfiable",
     "SecurityError",
     "ServiceUnavailable",
     "TooManyRequests",
@@ -333,6 +336,12 @@ class RangeNotSatisfiable(HTTPException):
         return headers
 
 
+class MisdirectedRequest(HTTPException):
+    # RFC 9110 §15.5.20: the request reached a server that cannot answer for its target URI.
+    code = 421
+    description = "The server is not able to produce a response for this request."
+
+
 class ExpectationFailed(HTTPException):
     code = 417
     description = "The server cannot meet the expectation given in the Expect header."
@@ -473,6 +482,9 @@ class RequestRedirect(HTTPException):
         return headers
 
 
+#: Werkzeug's name for the 416 exception.
+RequestedRangeNotSatisfiable = RangeNotSatisfiable
+
 #: status code -> exception class, for :func:`abort`.
 default_exceptions: dict[int, type[HTTPException]] = {
     cls.code: cls
@@ -494,6 +506,7 @@ default_exceptions: dict[int, type[HTTPException]] = {
         RangeNotSatisfiable,
         ExpectationFailed,
         ImATeapot,
+        MisdirectedRequest,
         UnprocessableEntity,
         Locked,
         FailedDependency,
@@ -512,14 +525,37 @@ default_exceptions: dict[int, type[HTTPException]] = {
 }
 
 
+class Aborter:
+    """Raises the HTTP exception for a status code: ``Aborter()(404)`` raises :class:`NotFound`.
+
+    ``mapping`` replaces the status -> class table (default :data:`default_exceptions`); ``extra`` adds to
+    it. Calling with a Response raises an :class:`HTTPException` that carries it unchanged.
+    """
+
+    def __init__(
+        self,
+        mapping: Mapping[int, type[HTTPException]] | None = None,
+        extra: Mapping[int, type[HTTPException]] | None = None,
+    ) -> None:
+        self.mapping = dict(default_exceptions if mapping is None else mapping)
+        if extra is not None:
+            self.mapping.update(extra)
+
+    def __call__(self, status: int | Response, *args: Any, **kwargs: Any) -> NoReturn:
+        if isinstance(status, int):
+            cls = self.mapping.get(status)
+            if cls is None:
+                raise LookupError(f"no exception for status {status}")
+            raise cls(*args, **kwargs)
+        raise HTTPException(response=status)
+
+
+_aborter = Aborter()
+
+
 def abort(status: int | Response, *args: Any, **kwargs: Any) -> NoReturn:
     """Raise the HTTP exception for ``status`` (extra arguments go to its constructor).
 
     ``abort(response)`` raises an :class:`HTTPException` that carries that response unchanged.
     """
-    if isinstance(status, int):
-        cls = default_exceptions.get(status)
-        if cls is None:
-            raise LookupError(f"no exception for status {status}")
-        raise cls(*args, **kwargs)
-    raise HTTPException(response=status)
+    _aborter(status, *args, **kwargs)

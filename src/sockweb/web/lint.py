@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-__all__ = ["LintError", "LintMiddleware", "WSGIWarning", "check_environ"]
+__all__ = ["HTTPWarning", "LintError", "LintMiddleware", "WSGIWarning", "check_environ"]
 
 WSGIEnvironment = dict[str, Any]
 StartResponse = Callable[..., Callable[[bytes], object]]
@@ -30,6 +30,10 @@ Report = Callable[[str], None]
 
 class WSGIWarning(Warning):
     """A PEP 3333 violation found by LintMiddleware."""
+
+
+class HTTPWarning(Warning):
+    """An HTTP-level problem in a response (a relative Location, a status outside 100-999)."""
 
 
 class LintError(AssertionError):

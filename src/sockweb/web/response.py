@@ -11,13 +11,15 @@ Headers live in a :class:`~sockweb.web.datastructures.Headers`, so values are va
 from __future__ import annotations
 
 import html
+import io
 import mimetypes
 import os
+import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import IO, Any, Literal, cast, overload
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 from .datastructures import Headers
 from .exceptions import status_name
@@ -38,9 +40,9 @@ from .httputil import (
     unquote_etag,
 )
 from .urls import iri_to_uri
-from .wsgi_util import ClosingIterator, FileWrapper
+from .wsgi_util import ClosingIterator, FileWrapper, get_current_url
 
-__all__ = ["Response", "redirect", "send_file"]
+__all__ = ["Response", "redirect", "send_file", "send_from_directory"]
 
 WSGIEnvironment = dict[str, Any]
 StartResponse = Callable[..., Callable[[bytes], object]]
@@ -72,6 +74,10 @@ class Response:
     default_status = 200
     default_mimetype: str | None = "text/plain"
     automatically_set_content_length = True
+    #: Send a relative ``Location`` as an absolute URL resolved against the request URL. Off by default:
+    #: RFC 9110 §10.2.2 allows relative references, and only the request knows the right absolute base
+    #: (behind a proxy, after :class:`~.middleware.proxy_fix.ProxyFix`).
+    autocorrect_location_header = False
 
     def __init__(
         self,
@@ -116,9 +122,10 @@ class Response:
         """Run a WSGI application and capture what it answers as a (buffered) Response."""
         from .testing import run_wsgi_app
 
-        status, headers, body = run_wsgi_app(app, environ)
-        response = cls([body], status, headers)
-        if not any(name.lower() == "content-type" for name, _ in headers):
+        app_iter, status, headers = run_wsgi_app(app, environ, buffered=True)
+        typed = headers.get("Content-Type") is not None
+        response = cls([b"".join(app_iter)], status, headers)
+        if not typed:
             response.headers.remove("Content-Type")  # keep exactly the application's headers
         return response
 
@@ -406,6 +413,9 @@ class Response:
     def get_wsgi_headers(self, environ: WSGIEnvironment) -> Headers:
         """The headers to send for ``environ``; bodiless statuses lose Content-Type and Content-Length."""
         headers = self.headers.copy()
+        location = headers.get("Location")
+        if location is not None and self.autocorrect_location_header:
+            headers.set("Location", urljoin(get_current_url(environ, strip_querystring=True), location))
         for name in _URL_HEADERS:
             value = headers.get(name)
             if value is not None and not value.isascii():
@@ -598,10 +608,14 @@ def redirect(location: str, code: int = 302) -> Response:
 
 def _content_disposition(kind: str, name: str) -> str:
     """RFC 6266: an ASCII ``filename`` fallback, plus ``filename*`` (RFC 8187) for non-ASCII names."""
-    fallback = name.encode("ascii", "replace").decode("ascii").replace("?", "_")
+    # The fallback keeps the letters of accented characters (NFKD splits off the accent) and drops the rest.
+    fallback = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     if fallback == name:
         return dump_options_header(kind, {"filename": name})
     return dump_options_header(kind, {"filename": fallback}) + f"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+MaxAge = int | Callable[[str | None], int | None] | None
 
 
 def send_file(
@@ -613,43 +627,57 @@ def send_file(
     download_name: str | None = None,
     conditional: bool = True,
     etag: bool | str = True,
-    max_age: int | None = None,
+    max_age: MaxAge = None,
     last_modified: datetime | float | None = None,
+    use_x_sendfile: bool = False,
+    response_class: type[Response] | None = None,
+    _root_path: str | os.PathLike[str] | None = None,
 ) -> Response:
     """A response streaming a file, with type, disposition, validators and conditional/range handling.
 
     The file is opened here and closed when the response is closed. For a path, ETag and Last-Modified come
     from the file's size and mtime; for a file object, only what can be measured (``etag=str`` sets one).
+    ``max_age`` may be a callable of the path. ``use_x_sendfile`` (paths only) sends an ``X-Sendfile``
+    header and no body, for a front server that sends the file itself. A file object needs a ``mimetype``
+    or a ``download_name`` to guess it from (``TypeError`` otherwise); a text-mode file is a ``ValueError``.
     """
-    file: IO[bytes]
+    file: IO[bytes] | None = None
     size: int | None = None
     path: str | None = None
     if isinstance(path_or_file, (str, os.PathLike)):
         path = os.fspath(path_or_file)
-        file = open(path, "rb")  # noqa: SIM115 - closed by the response
-        stat = os.fstat(file.fileno())
+        if _root_path is not None and not os.path.isabs(path):
+            path = os.path.join(os.fspath(_root_path), path)
+        stat = os.stat(path)
         size = stat.st_size
         if last_modified is None:
             last_modified = stat.st_mtime
     else:
+        if isinstance(path_or_file, io.TextIOBase):
+            raise ValueError("files must be opened in binary mode")
         file = path_or_file
-        try:
-            stat = os.fstat(file.fileno())
-            size = stat.st_size - file.tell()
-        except (AttributeError, OSError, ValueError):
-            try:
-                position = file.tell()
-                size = file.seek(0, os.SEEK_END) - position
-                file.seek(position)
-            except (AttributeError, OSError, ValueError):
-                size = None
+        size = _remaining_size(file)
     name = download_name or (os.path.basename(path) if path else None)
+    encoding: str | None = None
     if mimetype is None:
-        guessed = mimetypes.guess_type(name)[0] if name else None
+        if name is None:
+            raise TypeError(
+                "Unable to detect the MIME type because a file name is not available. Pass "
+                "'download_name' or 'mimetype'."
+            )
+        guessed, encoding = mimetypes.guess_type(name)
         mimetype = guessed or "application/octet-stream"
-    response = Response(file, mimetype=mimetype)
-    if size is not None:
+    if path is not None and use_x_sendfile:
+        response = (response_class or Response)(None, mimetype=mimetype)
+        response.headers.set("X-Sendfile", path)
         response.content_length = size
+    else:
+        if file is None:
+            assert path is not None
+            file = open(path, "rb")  # noqa: SIM115 - closed by the response
+        response = (response_class or Response)(file, mimetype=mimetype, direct_passthrough=True)
+        if size is not None:
+            response.content_length = size
     if as_attachment or name:
         if as_attachment and not name:
             raise TypeError("as_attachment needs a download_name for a file object")
@@ -657,6 +685,9 @@ def send_file(
         response.headers.set(
             "Content-Disposition", _content_disposition("attachment" if as_attachment else "inline", name)
         )
+    # A .svgz or .gz is sent as the compressed type inline; as an attachment it stays the stored file.
+    if encoding is not None and not as_attachment:
+        response.headers.set("Content-Encoding", encoding)
     if last_modified is not None:
         when = (
             last_modified
@@ -669,11 +700,52 @@ def send_file(
     elif etag and path is not None and size is not None:
         mtime = os.stat(path).st_mtime
         response.set_etag(f"{mtime:.6f}-{size}-{zlib.adler32(path.encode('utf-8', 'surrogateescape')):08x}")
+    if callable(max_age):
+        max_age = max_age(path)
     if max_age is not None:
-        response.headers.set("Cache-Control", f"public, max-age={int(max_age)}")
+        # RFC 9111 §5.2.2: max-age=0 still needs revalidation each time, so it goes with no-cache.
+        policy = "public" if max_age > 0 else "no-cache"
+        response.headers.set("Cache-Control", f"{policy}, max-age={int(max_age)}")
         response.expires = datetime.now(timezone.utc) + timedelta(seconds=max_age)
     else:
         response.headers.set("Cache-Control", "no-cache")
     if conditional:
         response.make_conditional(environ, accept_ranges=True, complete_length=size)
     return response
+
+
+def _remaining_size(file: IO[bytes]) -> int | None:
+    """The bytes left in ``file`` from its position, or ``None`` when it cannot tell."""
+    try:
+        return os.fstat(file.fileno()).st_size - file.tell()
+    except (AttributeError, OSError, ValueError):
+        pass
+    try:
+        position = file.tell()
+        size = file.seek(0, os.SEEK_END) - position
+        file.seek(position)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return size
+
+
+def send_from_directory(
+    directory: str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    environ: Mapping[str, Any],
+    **kwargs: Any,
+) -> Response:
+    """:func:`send_file` of ``path`` inside ``directory``; what :func:`~.security.safe_join` refuses
+    (``..``, separators in disguise, NUL, symlinks out) and what is missing are the same 404."""
+    from .exceptions import NotFound
+    from .security import safe_join
+
+    root = os.fspath(directory)
+    root_path = kwargs.get("_root_path")
+    if root_path is not None and not os.path.isabs(root):
+        root = os.path.join(os.fspath(root_path), root)
+    real = safe_join(root, os.fspath(path))
+    if real is None or not os.path.isfile(real):
+        raise NotFound()
+    kwargs.pop("_root_path", None)
+    return send_file(real, environ, **kwargs)

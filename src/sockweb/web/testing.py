@@ -13,19 +13,30 @@ from __future__ import annotations
 import io
 import json as jsonlib
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from time import time
 from typing import IO, Any
-from urllib.parse import unquote_to_bytes, urlencode, urljoin, urlsplit
+from urllib.parse import quote, unquote_to_bytes, urlencode, urljoin, urlsplit
 
 from .datastructures import FileStorage, Headers, MultiDict
-from .httputil import parse_date
+from .httputil import Authorization, parse_date
 from .multipart import encode_multipart
 from .request import Request
 from .response import Response
+from .wsgi_util import ClosingIterator, get_current_url
 
-__all__ = ["Client", "EnvironBuilder", "TestResponse", "create_environ", "run_wsgi_app"]
+__all__ = [
+    "Client",
+    "ClientRedirectError",
+    "EnvironBuilder",
+    "TestResponse",
+    "create_environ",
+    "run_wsgi_app",
+    "stream_encode_multipart",
+]
 
 WSGIEnvironment = dict[str, Any]
 WSGIApplication = Callable[[WSGIEnvironment, Callable[..., Any]], Iterable[bytes]]
@@ -60,6 +71,41 @@ def _file_part(value: Any) -> tuple[bytes, str | None, str | None]:
     return bytes(content), filename, content_type
 
 
+class ClientRedirectError(RuntimeError):
+    """Following redirects went in a loop or past :data:`MAX_REDIRECTS`."""
+
+
+def stream_encode_multipart(
+    data: Mapping[str, Any],
+    use_tempfile: bool = True,
+    threshold: int = 1024 * 500,
+    boundary: str | None = None,
+) -> tuple[IO[bytes], int, str]:
+    """Encode ``data`` (fields, files, FileStorages) as multipart/form-data: ``(stream, length, boundary)``.
+
+    The body is built in memory and moved to a temporary file when ``use_tempfile`` and it is larger than
+    ``threshold`` bytes; the stream is positioned at its start.
+    """
+    source = data.items(multi=True) if isinstance(data, MultiDict) else data.items()
+    fields = [(str(key), _file_part(value) if _is_file_value(value) else str(value)) for key, value in source]
+    body, content_type = encode_multipart(fields, boundary)
+    stream: IO[bytes]
+    if use_tempfile and len(body) > threshold:
+        stream = tempfile.TemporaryFile()  # noqa: SIM115 (the caller reads and closes it)
+        stream.write(body)
+        stream.seek(0)
+    else:
+        stream = io.BytesIO(body)
+    return stream, len(body), content_type.partition("boundary=")[2].strip('"')
+
+
+def _auth_header(auth: Authorization | tuple[str, str]) -> str:
+    """The Authorization header value for a ``(username, password)`` pair (Basic) or an object."""
+    if isinstance(auth, tuple):
+        return Authorization("basic", username=auth[0], password=auth[1]).to_header()
+    return auth.to_header()
+
+
 class EnvironBuilder:
     """Builds a WSGI environ for a request; :meth:`get_environ` returns a fresh one each call.
 
@@ -83,6 +129,7 @@ class EnvironBuilder:
         json: Any = None,
         environ_base: Mapping[str, Any] | None = None,
         environ_overrides: Mapping[str, Any] | None = None,
+        auth: Authorization | tuple[str, str] | None = None,
     ) -> None:
         url = urlsplit(path)
         base = urlsplit(base_url or (f"{url.scheme}://{url.netloc}/" if url.netloc else "http://localhost/"))
@@ -97,6 +144,8 @@ class EnvironBuilder:
         self.query_string = query_string
         self.method = method.upper()
         self.headers = Headers(headers)
+        if auth is not None:
+            self.headers["Authorization"] = _auth_header(auth)
         self.environ_base = dict(environ_base or {})
         self.environ_overrides = dict(environ_overrides or {})
         self.body: bytes | None = None
@@ -183,8 +232,50 @@ class EnvironBuilder:
         environ.update(self.environ_overrides)
         return environ
 
+    @classmethod
+    def from_environ(cls, environ: WSGIEnvironment, **kwargs: Any) -> EnvironBuilder:
+        """A builder that reproduces ``environ`` (path, query, method, headers, body stream, extra keys);
+        ``kwargs`` override what it takes from the environ."""
+        headers = Headers()
+        extra: dict[str, Any] = {}
+        for key, value in environ.items():
+            if key.startswith("HTTP_") and key != "HTTP_HOST":
+                headers.add(
+                    key[5:].replace("_", "-").title(), value.encode("latin-1").decode("utf-8", "replace")
+                )
+            elif key not in _BUILT_KEYS:
+                extra[key] = value
+        length = environ.get("CONTENT_LENGTH")
+        values: dict[str, Any] = {
+            "base_url": get_current_url(environ, root_only=True),
+            "query_string": environ.get("QUERY_STRING", ""),
+            "method": environ.get("REQUEST_METHOD", "GET"),
+            "input_stream": environ.get("wsgi.input"),
+            "content_type": environ.get("CONTENT_TYPE"),
+            "content_length": int(length) if length and length.isdigit() else None,
+            "headers": headers,
+            "environ_base": extra,
+        }
+        values.update(kwargs)
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        return cls(quote(path, safe="/:@!$&'()*+,;="), **values)
+
     def get_request(self, cls: type[Request] = Request) -> Request:
         return cls(self.get_environ())
+
+
+def _url_of(builder: EnvironBuilder) -> str:
+    query = f"?{builder.query_string}" if builder.query_string else ""
+    return f"{builder.url_scheme}://{builder.host}{builder.script_root}{builder.path}{query}"
+
+
+# The environ keys EnvironBuilder.get_environ writes itself (from_environ does not copy them).
+_BUILT_KEYS = frozenset(
+    {
+        "REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "SERVER_NAME", "SERVER_PORT",
+        "HTTP_HOST", "CONTENT_TYPE", "CONTENT_LENGTH", "wsgi.url_scheme", "wsgi.input",
+    }
+)  # fmt: skip
 
 
 def _to_wsgi(path: str) -> str:
@@ -197,8 +288,16 @@ def create_environ(*args: Any, **kwargs: Any) -> WSGIEnvironment:
     return EnvironBuilder(*args, **kwargs).get_environ()
 
 
-def run_wsgi_app(app: WSGIApplication, environ: WSGIEnvironment) -> tuple[str, list[tuple[str, str]], bytes]:
-    """Call ``app`` as a server would: collect ``(status, headers, body)``, always closing the iterable."""
+def run_wsgi_app(
+    app: WSGIApplication, environ: WSGIEnvironment, buffered: bool = False
+) -> tuple[Iterable[bytes], str, Headers]:
+    """Call ``app`` as a server would and return ``(app_iter, status, headers)`` (Werkzeug's order).
+
+    The body is iterated until ``start_response`` has been called (an application may call it late, from
+    inside its generator); what is left stays lazy unless ``buffered``. Bytes passed to the ``write``
+    callable come first. The returned iterable's ``close()`` closes the application's; with ``buffered``
+    it has already been closed.
+    """
     state: dict[str, Any] = {}
     written: list[bytes] = []
 
@@ -210,18 +309,39 @@ def run_wsgi_app(app: WSGIApplication, environ: WSGIEnvironment) -> tuple[str, l
         state["status"], state["headers"] = status, list(headers)
         return written.append
 
-    app_iter = app(environ, start_response)
-    try:
-        for chunk in app_iter:
-            state["sent"] = True
-            written.append(bytes(chunk))
-    finally:
-        close = getattr(app_iter, "close", None)
-        if close is not None:
-            close()
+    app_rv = app(environ, start_response)
+    close = getattr(app_rv, "close", None)
+    body: Iterable[bytes]
+    if buffered:
+        try:
+            body = [*written, *(bytes(chunk) for chunk in app_rv)]
+        finally:
+            if close is not None:
+                close()
+    else:
+        iterator = iter(app_rv)
+        early: list[bytes] = []
+        try:
+            while "status" not in state:
+                chunk = next(iterator, None)
+                if chunk is None:
+                    break
+                state["sent"] = True
+                early.append(bytes(chunk))
+        except BaseException:
+            if close is not None:
+                close()
+            raise
+        body = ClosingIterator(chain(list(written), early, iterator), [close] if close is not None else [])
     if "status" not in state:
         raise RuntimeError("the application returned without calling start_response")
-    return state["status"], state["headers"], b"".join(written)
+    return body, state["status"], Headers(state["headers"])
+
+
+def _read_app(app: WSGIApplication, environ: WSGIEnvironment) -> tuple[bytes, str, Headers]:
+    """``(body, status, headers)`` of one complete run of ``app``, its iterable always closed."""
+    app_iter, status, headers = run_wsgi_app(app, environ, buffered=True)
+    return b"".join(app_iter), status, headers
 
 
 class TestResponse(Response):
@@ -402,17 +522,37 @@ class Client:
             self.cookie_jar.delete(key, domain, path)
 
     def open(
-        self, path: str = "/", method: str = "GET", *, follow_redirects: bool = False, **kwargs: Any
+        self,
+        path: str | EnvironBuilder | WSGIEnvironment | Request = "/",
+        method: str = "GET",
+        *,
+        follow_redirects: bool = False,
+        **kwargs: Any,
     ) -> TestResponse:
-        """Send one request (and, with ``follow_redirects``, the redirects it leads to)."""
-        builder = EnvironBuilder(path, method=method, **kwargs)
-        response = self._run(builder)
+        """Send one request (and, with ``follow_redirects``, the redirects it leads to).
+
+        ``path`` may also be a ready :class:`EnvironBuilder`, a WSGI environ or a :class:`Request`; an environ
+        (or a Request's) is sent exactly as given.
+        """
+        environ: WSGIEnvironment | None = None
+        if isinstance(path, EnvironBuilder):
+            builder = path
+        elif isinstance(path, (dict, Request)):
+            environ = dict(path.environ if isinstance(path, Request) else path)
+            builder = EnvironBuilder.from_environ(environ)
+        else:
+            builder = EnvironBuilder(path, method=method, **kwargs)
+        response = self._run(builder, environ)
         history: list[TestResponse] = []
+        seen = {_url_of(builder)}
         while follow_redirects and response.status_code in _REDIRECTS and "Location" in response.headers:
             if len(history) >= MAX_REDIRECTS:
-                raise RuntimeError(f"more than {MAX_REDIRECTS} redirects")
+                raise ClientRedirectError(f"more than {MAX_REDIRECTS} redirects")
             history.append(response)
             builder = self._redirect_builder(builder, response)
+            if _url_of(builder) in seen:
+                raise ClientRedirectError(f"redirect loop at {_url_of(builder)}")
+            seen.add(_url_of(builder))
             response = self._run(builder)
         response.history = tuple(history)
         return response
@@ -442,8 +582,9 @@ class Client:
             environ_base=previous.environ_base,
         )
 
-    def _run(self, builder: EnvironBuilder) -> TestResponse:
-        environ = builder.get_environ()
+    def _run(self, builder: EnvironBuilder, environ: WSGIEnvironment | None = None) -> TestResponse:
+        if environ is None:
+            environ = builder.get_environ()
         host = builder.host.rsplit(":", 1)[0] if not builder.host.endswith("]") else builder.host
         request_path = builder.script_root + builder.path
         if self.cookie_jar is not None:
@@ -451,8 +592,8 @@ class Client:
             if header:
                 existing = environ.get("HTTP_COOKIE")
                 environ["HTTP_COOKIE"] = f"{existing}; {header}" if existing else header
-        status, headers, body = run_wsgi_app(self.application, environ)
-        response = TestResponse(body, status, Headers(headers), Request(environ, populate_request=False))
+        body, status, headers = _read_app(self.application, environ)
+        response = TestResponse(body, status, headers, Request(environ, populate_request=False))
         if self.cookie_jar is not None:
             for value in response.headers.getlist("Set-Cookie"):
                 self.cookie_jar.set_from_header(value, host, request_path)

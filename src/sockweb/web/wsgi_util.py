@@ -22,14 +22,25 @@ __all__ = [
     "ClosingIterator",
     "FileWrapper",
     "LimitedStream",
+    "RangeWrapper",
     "get_content_length",
     "get_current_url",
     "get_host",
     "get_input_stream",
     "wrap_file",
+    "wsgi_encoding_dance",
 ]
 
 WSGIEnvironment = dict[str, Any]
+
+
+def wsgi_encoding_dance(value: str) -> str:
+    """A text value as a PEP 3333 "native string": its UTF-8 bytes, each read as one latin-1 character."""
+    return value.encode("utf-8").decode("latin-1")
+
+
+#: Werkzeug's (private) name for :func:`wsgi_encoding_dance`.
+_wsgi_encoding_dance = wsgi_encoding_dance
 
 
 class LimitedStream(io.RawIOBase):
@@ -179,6 +190,64 @@ class FileWrapper:
 
     def close(self) -> None:
         self.file.close()
+
+    def seekable(self) -> bool:
+        """Whether the file can seek (a :class:`RangeWrapper` then skips by seeking, not reading)."""
+        seekable = getattr(self.file, "seekable", None)
+        return bool(seekable()) if seekable is not None else hasattr(self.file, "seek")
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self.file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.file.tell()
+
+
+class RangeWrapper:
+    """Iterates the bytes ``start_byte`` to ``start_byte + byte_range`` (or the end) of a body iterable.
+
+    A seekable iterable (a :class:`FileWrapper` over a regular file) is positioned by ``seek``; any other
+    is read and its leading bytes dropped. ``close()`` closes the wrapped iterable.
+    """
+
+    def __init__(self, iterable: Iterable[bytes], start_byte: int = 0, byte_range: int | None = None) -> None:
+        self.iterable = iterable
+        self._iterator = iter(iterable)
+        self.start_byte = start_byte
+        self.end_byte = None if byte_range is None else start_byte + byte_range
+        seekable = getattr(iterable, "seekable", None)
+        self.seekable = bool(seekable()) if callable(seekable) else False
+        self._position: int | None = None  # offset of the next chunk of the wrapped iterable
+
+    def __iter__(self) -> RangeWrapper:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._position is None:
+            self._position = 0
+            if self.seekable:
+                self.iterable.seek(self.start_byte)  # type: ignore[attr-defined]
+                self._position = self.start_byte
+        while True:
+            begin = max(self._position, self.start_byte)
+            if self.end_byte is not None and begin >= self.end_byte:
+                raise StopIteration
+            chunk = next(self._iterator)
+            chunk_start = self._position
+            self._position += len(chunk)
+            stop = self._position if self.end_byte is None else min(self._position, self.end_byte)
+            piece = chunk[begin - chunk_start : stop - chunk_start] if stop > begin else b""
+            if piece:
+                return piece
+
+    def close(self) -> None:
+        close = getattr(self.iterable, "close", None)
+        if close is not None:
+            close()
+
+
+#: Werkzeug's (private) name for :class:`RangeWrapper`.
+_RangeWrapper = RangeWrapper
 
 
 def wrap_file(environ: Mapping[str, Any], file: IO[bytes], buffer_size: int = 64 * 1024) -> Iterable[bytes]:

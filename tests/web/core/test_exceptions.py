@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import html
 import json
+from typing import Any
 from wsgiref.validate import validator
 
 import pytest
@@ -9,6 +10,13 @@ import pytest
 from sockweb.web import exceptions as exc
 from sockweb.web.response import Response
 from sockweb.web.testing import create_environ, run_wsgi_app
+
+
+def run_app(app: Any, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    """``(status, header list, body)`` of one buffered run of ``app``."""
+    app_iter, status, headers = run_wsgi_app(app, environ, buffered=True)
+    return status, headers.to_wsgi_list(), b"".join(app_iter)
+
 
 CODES = [400, 401, 403, 404, 405, 406, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 422, 423, 428,
          429, 431, 451, 500, 501, 502, 503, 504, 505]  # fmt: skip
@@ -20,7 +28,7 @@ def test_every_status_has_a_class_usable_as_wsgi_app(code: int) -> None:
     error = cls()
     assert error.code == code
     assert error.name and error.name != "Unknown Error"
-    status, headers, body = run_wsgi_app(validator(error), create_environ())
+    status, headers, body = run_app(validator(error), create_environ())
     assert status == f"{code} {error.name}"
     assert ("Content-Type", "text/html; charset=utf-8") in headers
     assert f"<title>{html.escape(f'{code} {error.name}')}</title>".encode() in body
@@ -41,7 +49,7 @@ def test_abort_unknown_code_and_response() -> None:
     with pytest.raises(exc.HTTPException) as info:
         exc.abort(response)
     assert info.value.get_response() is response
-    status, _, body = run_wsgi_app(validator(info.value), create_environ())
+    status, _, body = run_app(validator(info.value), create_environ())
     assert (status, body) == ("418 I'm a Teapot", b"custom")
 
 
@@ -60,7 +68,7 @@ def test_description_is_escaped() -> None:
 
 def test_json_rendering_when_client_prefers_json() -> None:
     environ = create_environ(headers={"Accept": "application/json"})
-    status, headers, body = run_wsgi_app(validator(exc.NotFound("gone <b>")), environ)
+    status, headers, body = run_app(validator(exc.NotFound("gone <b>")), environ)
     assert status == "404 Not Found"
     assert dict(headers)["Content-Type"] == "application/json"
     assert json.loads(body) == {"code": 404, "name": "Not Found", "description": "gone <b>"}
@@ -90,7 +98,7 @@ def test_json_preference(accept: str, is_json: bool) -> None:
 
 def test_method_not_allowed_sets_allow() -> None:
     error = exc.MethodNotAllowed(["GET", "HEAD", "POST"])
-    status, headers, _ = run_wsgi_app(validator(error), create_environ(method="DELETE"))
+    status, headers, _ = run_app(validator(error), create_environ(method="DELETE"))
     assert status == "405 Method Not Allowed"
     assert dict(headers)["Allow"] == "GET, HEAD, POST"
     assert "Allow" not in dict(exc.MethodNotAllowed().get_headers())
@@ -98,7 +106,7 @@ def test_method_not_allowed_sets_allow() -> None:
 
 def test_request_redirect() -> None:
     error = exc.RequestRedirect('http://localhost/a/?q="x"')
-    status, headers, body = run_wsgi_app(validator(error), create_environ())
+    status, headers, body = run_app(validator(error), create_environ())
     assert status == "308 Permanent Redirect"
     assert dict(headers)["Location"] == 'http://localhost/a/?q="x"'
     assert b"&quot;x&quot;" in body
@@ -115,7 +123,7 @@ def test_headers_of_special_errors() -> None:
 
 
 def test_head_request_has_no_body() -> None:
-    status, headers, body = run_wsgi_app(validator(exc.NotFound()), create_environ(method="HEAD"))
+    status, headers, body = run_app(validator(exc.NotFound()), create_environ(method="HEAD"))
     assert status.startswith("404") and body == b"" and int(dict(headers)["Content-Length"]) > 0
 
 

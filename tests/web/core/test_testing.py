@@ -311,4 +311,4 @@ class TestEnviron:
             {"json": [1]},
             {"base_url": "https://x:8443/p/"},
         ):
-            run_wsgi_app(checked, create_environ(**kwargs))
+            run_wsgi_app(checked, create_environ(**kwargs), buffered=True)

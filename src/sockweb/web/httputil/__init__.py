@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from .accept import Accept, CharsetAccept, LanguageAccept, MIMEAccept, parse_accept_header
 from .auth import Authorization, WWWAuthenticate, parse_authorization_header
-from .cache_control import CacheControl, dump_cache_control, parse_cache_control
+from .cache_control import (
+    CacheControl,
+    RequestCacheControl,
+    ResponseCacheControl,
+    dump_cache_control,
+    parse_cache_control,
+    parse_cache_control_header,
+)
 from .conditional import (
     ETags,
     evaluate_preconditions,
@@ -27,6 +34,7 @@ from .conditional import (
 )
 from .cookies import dump_cookie, parse_cookie
 from .dates import http_date, parse_date
+from .header_set import HeaderSet, parse_set_header
 from .params import (
     dump_options_header,
     parse_dict_header,
@@ -36,18 +44,24 @@ from .params import (
     quote_header_value,
     unquote_header_value,
 )
+from .policies import COEP, COOP
 from .ranges import ContentRange, Range, parse_content_range, parse_range_header
 
 __all__ = [
+    "COEP",
+    "COOP",
     "Accept",
     "Authorization",
     "CacheControl",
     "CharsetAccept",
     "ContentRange",
     "ETags",
+    "HeaderSet",
     "LanguageAccept",
     "MIMEAccept",
     "Range",
+    "RequestCacheControl",
+    "ResponseCacheControl",
     "WWWAuthenticate",
     "dump_cache_control",
     "dump_cookie",
@@ -60,6 +74,7 @@ __all__ = [
     "parse_accept_header",
     "parse_authorization_header",
     "parse_cache_control",
+    "parse_cache_control_header",
     "parse_content_range",
     "parse_cookie",
     "parse_date",
@@ -69,6 +84,7 @@ __all__ = [
     "parse_list_header_raw",
     "parse_options_header",
     "parse_range_header",
+    "parse_set_header",
     "quote_etag",
     "quote_header_value",
     "unquote_etag",

@@ -103,3 +103,21 @@ def dump_cache_control(directives: Mapping[str, str | None]) -> str:
             raise ValueError(f"invalid Cache-Control directive {key!r}")
         parts.append(key if value is None else f"{key}={quote_header_value(value)}")
     return ", ".join(parts)
+
+
+class RequestCacheControl(CacheControl):
+    """The Cache-Control directives of a request (a distinct type so code can tell the two apart)."""
+
+
+class ResponseCacheControl(CacheControl):
+    """The Cache-Control directives of a response."""
+
+
+def parse_cache_control_header(
+    value: str | None,
+    on_update: Callable[[CacheControl], None] | None = None,
+    cls: type[CacheControl] | None = None,
+) -> CacheControl:
+    """Werkzeug's spelling of :func:`parse_cache_control`: the result is an instance of ``cls``."""
+    parsed = parse_cache_control(value)
+    return (cls or CacheControl)(parsed.items(), on_update)

@@ -19,6 +19,7 @@ Import from this package; the submodules are its layout, one concept each:
 
 from __future__ import annotations
 
+from sockweb.web.exceptions import RequestRedirect
 from sockweb.web.routing.adapter import MapAdapter
 from sockweb.web.routing.converters import (
     DEFAULT_CONVERTERS,
@@ -46,6 +47,7 @@ __all__ = [
     "Map",
     "MapAdapter",
     "PathConverter",
+    "RequestRedirect",
     "Rule",
     "UUIDConverter",
     "UnicodeConverter",
