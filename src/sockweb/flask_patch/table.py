@@ -116,6 +116,7 @@ MODULES: dict[str, str | Alias] = {
         renames={"parse_cache_control_header": f"{W}.httputil:parse_cache_control"},
     ),
     "werkzeug.wsgi": Alias(sources=(f"{W}.wsgi_util",)),
+    "werkzeug._internal": Alias(sources=(f"{W}.wsgi_util",)),
     "werkzeug.utils": Alias(
         sources=(f"{W}.utils", f"{W}.response", f"{W}.security"),
         # The standard library's cached_property: what extensions use it for (a computed attribute kept on
