@@ -225,7 +225,10 @@ class _RequestCounter:
         return self.app(environ, start_response)
 
 
-def _reset_signals(config: Config, worker: WorkerInfo | None) -> None:
+def _reset_signals(config: Config, worker: WorkerInfo | None) -> list[bool]:
+    """The worker's own signal dispositions; returns a flag that a TERM during start-up sets (the runner
+    installs its own TERM handler once it serves; until then a TERM must not kill the booting worker)."""
+    terminated = [False]
     for name in ("SIGHUP", "SIGTTIN", "SIGTTOU", "SIGCHLD", "SIGWINCH", "SIGUSR1", "SIGUSR2"):
         signal.signal(getattr(signal, name), signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the master's business
@@ -233,7 +236,7 @@ def _reset_signals(config: Config, worker: WorkerInfo | None) -> None:
     signal.signal(signal.SIGTTOU, signal.SIG_IGN)
     signal.signal(signal.SIGWINCH, signal.SIG_IGN)
     signal.signal(signal.SIGUSR2, signal.SIG_IGN)  # its default action would kill the worker
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, lambda signum, frame: terminated.__setitem__(0, True))
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGQUIT, lambda signum, frame: _quit(config, worker))
     signal.set_wakeup_fd(-1)
@@ -246,6 +249,7 @@ def _reset_signals(config: Config, worker: WorkerInfo | None) -> None:
         # main thread: a thread stuck in C never gets there, and the master's SIGKILL follows in a
         # second), then the stacks are dumped and the worker aborts as before.
         signal.signal(signal.SIGABRT, lambda signum, frame: _abort(config, worker))
+    return terminated
 
 
 def _quit(config: Config, worker: WorkerInfo | None) -> None:
@@ -287,7 +291,7 @@ def worker_main(
         from sockweb.server.logconfig import reopen_log_files
         from sockweb.server.runner import run_worker
 
-        _reset_signals(config, worker)
+        terminated = _reset_signals(config, worker)
         for fd in close_fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -322,11 +326,14 @@ def worker_main(
             reopen_log_files()
 
     def should_stop() -> bool:
-        if os.getppid() != master_pid:
-            return True  # orphaned: the master died
+        if os.getppid() != master_pid or terminated[0]:
+            return True  # orphaned (the master died), or a TERM came before the runner's own handler
         return counter is not None and counter.count >= budget
 
     heartbeat.beat()
+    if terminated[0]:  # stopped while booting: leave before serving anything
+        call(config, "worker_exit", server, worker)
+        return 0
     code = run_worker(
         config, app, sockets, on_tick=on_tick, should_stop=should_stop, stats=heartbeat.stats, worker=worker
     )

@@ -284,3 +284,29 @@ def test_python_config_values_and_helpers(tmp_path: Path) -> None:
         "sockweb.conf.py: 'getcwd' is not a setting: ignored",
         "sockweb.conf.py: 'helper' is not a setting: ignored",
     ]
+
+
+SLOW_APP = """
+import time
+
+time.sleep(2)  # workers are still loading this when the test sends TERM
+
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Length", "2")])
+    return [b"ok"]
+"""
+
+
+def test_a_worker_stopped_while_it_boots_exits_cleanly(serve, app_dir: Path) -> None:
+    """A TERM that reaches a worker before it serves (its app still importing) ends it like any graceful
+    stop: status 0 and its worker_exit hook, not the default action of the signal."""
+    (app_dir / "slowapp.py").write_text(SLOW_APP)
+    (app_dir / "sockweb.conf.py").write_text(HOOKS)
+    server = serve("-c", "sockweb.conf.py", "--graceful-timeout", "5", app="slowapp:app", wait=False)
+    wait_until(lambda: len(_named(app_dir, "post_fork")) == 2, 15, "2 workers forked")
+    assert not _named(app_dir, "post_worker_init")  # still importing the app
+    assert server.stop(signal.SIGTERM, timeout=20) == 0
+    children = _named(app_dir, "child_exit")
+    assert len(children) == 2 and {c["code"] for c in children} == {0}, children
+    assert {c["worker_pid"] for c in _named(app_dir, "worker_exit")} == {c["worker_pid"] for c in children}
