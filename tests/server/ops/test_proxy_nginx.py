@@ -209,8 +209,8 @@ def test_mounted_under_a_prefix_behind_nginx(  # type: ignore[no-untyped-def]
     (app_dir / "mountedapp.py").write_text(MOUNTED_APP)
     server = serve("--forwarded-allow-ips", "127.0.0.1", *args, app="mountedapp:app")
     nginx = front(nginx_binary, app_dir, server.port, documented_prefix_location(block), path="/app/")
+    conn = http.client.HTTPConnection("127.0.0.1", nginx.plain, timeout=10)
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", nginx.plain, timeout=10)
         conn.request("GET", "/app/")
         resp = conn.getresponse()
         seen = json.loads(resp.read())
@@ -231,6 +231,6 @@ def test_mounted_under_a_prefix_behind_nginx(  # type: ignore[no-untyped-def]
             "script": "/app",
             "path": "/page/y",
         }
-        conn.close()
     finally:
+        conn.close()  # also when an assertion failed: a leaked socket would fail the next test
         nginx.stop()
