@@ -91,6 +91,31 @@ class Server(ServerHandle):
         self.proc.wait(5)
 
 
+METRICS_AT = r"Metrics and status at http://127\.0\.0\.1:(\d+)/metrics"
+
+
+def metrics_port(server: Server) -> int:
+    """The port of the metrics listener ``--metrics-bind 127.0.0.1:0`` opened, read from the log."""
+    server.wait_for_log(METRICS_AT)
+    match = re.search(METRICS_AT, server.log())
+    assert match is not None
+    return int(match.group(1))
+
+
+def slow_get(server: Server, seconds: float, results: list[object]) -> None:
+    """GET ``/slow?SECONDS`` (opsapp sleeps that long); append its status, or the error, to ``results``."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        conn.request("GET", f"/slow?{seconds}")
+        resp = conn.getresponse()
+        resp.read()
+        results.append(resp.status)
+    except (OSError, http.client.HTTPException) as exc:
+        results.append(repr(exc))
+    finally:
+        conn.close()
+
+
 class Load:
     """A bounded load generator: threads sending GETs (one connection each) until stopped."""
 
