@@ -187,21 +187,8 @@ def _bring_up(net: Net) -> None:
     net.wait("lb", 80, http=True)
 
 
-def _group_alive(pgid: int) -> bool:
-    """Whether any process of process group ``pgid`` is still running (a killed master's orphans)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
-
-
-def _children(pid: int) -> set[int]:
+def _live(field: int, value: int) -> set[int]:
+    """Pids of the running (not zombie) processes whose /proc stat ``field`` (1 ppid, 2 pgid) is ``value``."""
     found = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -210,9 +197,18 @@ def _children(pid: int) -> set[int]:
             fields = (entry / "stat").read_text().rpartition(")")[2].split()
         except OSError:
             continue
-        if int(fields[1]) == pid and fields[0] != "Z":
+        if int(fields[field]) == value and fields[0] != "Z":
             found.add(int(entry.name))
     return found
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of process group ``pgid`` is still running (a killed master's orphans)."""
+    return bool(_live(2, pgid))
+
+
+def _children(pid: int) -> set[int]:
+    return _live(1, pid)
 
 
 def _wait_for(predicate: object, timeout: float, what: str) -> None:
