@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from nginxproc import PACKAGE, find_nginx
 from serverproc import ServerHandle, start_server
 
 
@@ -56,3 +57,14 @@ def run_server(tmp_path: Path) -> Iterator[Callable[..., ServerHandle]]:
     yield start
     for handle in handles:
         handle.stop()
+
+
+@pytest.fixture
+def nginx_binary() -> str:
+    """The nginx program (tests/nginxproc.py runs it); skips the test without it, fails it under CI."""
+    binary = find_nginx()
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"nginx is required under CI (Debian package {PACKAGE})")
+        pytest.skip(f"nginx is not installed (Debian package {PACKAGE}); CI unset")
+    return binary

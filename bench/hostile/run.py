@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parents[2] / "tests"))  # nginxproc: how tests run nginx too
 
 from hostile.servers import SERVERS
 from hostile.suite import ATTACKS, run_attack

@@ -13,15 +13,14 @@ is a request the front did not forward: ``unforwarded`` (must be 0).
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from nginxproc import PACKAGE as NGINX_PACKAGE
+from nginxproc import Nginx, find_nginx
 
 from .corpus import CORPUS, Payload
 from .servers import Server, free_port
@@ -29,20 +28,9 @@ from .wire import Closed, Result, Timeout, connect, read_response
 
 DEADLINE = 2.5
 
-NGINX_CONF = """
-{user}
-worker_processes 1;
-error_log {tmp}/error.log warn;
-pid {tmp}/nginx.pid;
-events {{ worker_connections 512; }}
-http {{
+NGINX_HTTP = """
     log_format hostile '$request_id\t$request_method\t$uri';
-    access_log {tmp}/access.log hostile;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
+    access_log {prefix}/access.log hostile;
     upstream backend {{ server 127.0.0.1:{backend}; keepalive 8; }}
     server {{
         listen 127.0.0.1:{port};
@@ -54,39 +42,21 @@ http {{
             proxy_set_header X-Request-Id $request_id;
         }}
     }}
-}}
 """
 
 
-def nginx_binary() -> str | None:
-    return shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
-
-
-class Nginx:
-    """nginx on a free 127.0.0.1 port in front of `backend_port`, with its own temporary prefix."""
+class Front:
+    """nginx (tests/nginxproc.py) on a free 127.0.0.1 port before `backend_port`, in a temporary prefix."""
 
     def __init__(self, binary: str, backend_port: int) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="hostile-nginx-"))
         self.port = free_port()
-        conf = self.tmp / "nginx.conf"
-        user = "user root;" if os.geteuid() == 0 else ""
-        conf.write_text(NGINX_CONF.format(user=user, tmp=self.tmp, backend=backend_port, port=self.port))
-        self.proc = subprocess.Popen(
-            [binary, "-c", str(conf), "-p", str(self.tmp), "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 15
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"nginx exited: {(self.tmp / 'error.log').read_text(errors='replace')}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("nginx did not listen in 15 s") from None
-                time.sleep(0.05)
+        http = NGINX_HTTP.format(prefix=self.tmp, backend=backend_port, port=self.port)
+        try:
+            self.nginx = Nginx(binary, self.tmp, http, [self.port], worker_connections=512)
+        except BaseException:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
 
     def forwarded(self) -> dict[str, tuple[str, str]]:
         """request id -> (method, path) of every request nginx logged."""
@@ -98,13 +68,7 @@ class Nginx:
         return out
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        self.nginx.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -165,13 +129,13 @@ def smuggling(server: Server, quick: bool) -> Result:
 def smuggling_nginx(server: Server, quick: bool) -> Result:
     """The corpus sent to nginx in front of the server; the back end's log is checked against nginx's."""
     result = Result("smuggling-nginx", server.kind)
-    binary = nginx_binary()
+    binary = find_nginx()
     if binary is None:
-        result.notes.append("nginx is not installed (Debian package nginx-light)")
+        result.notes.append(f"nginx is not installed (Debian package {NGINX_PACKAGE})")
         result.counts["skipped"] += 1
         return result
     before = len(server.requests())
-    nginx = Nginx(binary, server.port)
+    nginx = Front(binary, server.port)
     try:
         # nginx answering a hidden request is nginx's own reading of the bytes, and it forwards that
         # request stamped like any other: counted, but the back end's log is the desync check here

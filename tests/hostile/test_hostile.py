@@ -9,14 +9,12 @@ debugger page or dotfile for a client that should not see them. The full-size ru
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from hostile.apps import FAULTS
 from hostile.suite import run_attack
 from hostile.wire import Result
 
-from hostile import fdlimit, slowread, smuggling
+from hostile import fdlimit, slowread
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -60,16 +58,8 @@ def test_smuggling_payloads_sent_directly_never_desync() -> None:
     assert result.counts["backend-saw-smuggled"] == 0, result.line()
 
 
-@pytest.fixture
-def nginx_present() -> None:
-    if smuggling.nginx_binary() is None:
-        if os.environ.get("CI"):
-            pytest.fail("nginx is required under CI (Debian package nginx-light)")
-        pytest.skip("nginx is not installed (Debian package nginx-light); CI unset")
-
-
 @pytest.mark.nginx
-@pytest.mark.usefixtures("nginx_present")
+@pytest.mark.usefixtures("nginx_binary")
 def test_smuggling_payloads_through_nginx_reach_the_app_only_as_forwarded() -> None:
     result = attack("smuggling-nginx")
     assert result.counts["unforwarded"] == 0, result.notes

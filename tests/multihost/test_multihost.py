@@ -55,6 +55,8 @@ import pytest
 from multihost_client import THREADS
 from multihost_net import Lab
 
+import nginxproc
+
 pytestmark = [pytest.mark.netns, pytest.mark.nginx, pytest.mark.redis, pytest.mark.timeout(150)]
 
 HERE = Path(__file__).resolve().parent
@@ -130,21 +132,9 @@ def nginx_conf(lab: Lab, tmp: Path) -> str:
     servers = re.findall(r"^\s*server \S+:8000( [^;]*);", upstream.group(1), re.M)
     assert servers, "no 'server HOST:8000 ...;' line in the documented upstream"
     upstream_lines = "".join(f"        server {lab.addr(h)}:{APP_PORT}{servers[0]};\n" for h in APPS)
-    user = "user root;" if os.geteuid() == 0 else ""
-    return f"""
-{user}
-worker_processes 1;
-error_log {tmp}/nginx-error.log warn;
-pid {tmp}/nginx.pid;
-events {{ worker_connections 512; }}
-http {{
+    http = f"""
     log_format lb '$status $request_method $upstream_addr $upstream_status $request_time';
     access_log {tmp}/nginx-access.log lb;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
     upstream shortly {{
 {upstream_lines}    }}
     server {{
@@ -153,8 +143,8 @@ http {{
 {location.group(1)}
         }}
     }}
-}}
 """
+    return nginxproc.nginx_conf(tmp, http, worker_connections=512)
 
 
 @pytest.fixture
@@ -189,7 +179,7 @@ def _bring_up(net: Net) -> None:
     (tmp / "nginx.conf").write_text(nginx_conf(lab, tmp))
     lab.start(
         "lb",
-        [net.nginx, "-c", str(tmp / "nginx.conf"), "-p", str(tmp), "-g", "daemon off;"],
+        nginxproc.nginx_argv(net.nginx, tmp),
         tmp / "nginx.log",
     )
     for host in APPS:
@@ -197,21 +187,8 @@ def _bring_up(net: Net) -> None:
     net.wait("lb", 80, http=True)
 
 
-def _group_alive(pgid: int) -> bool:
-    """Whether any process of process group ``pgid`` is still running (a killed master's orphans)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
-
-
-def _children(pid: int) -> set[int]:
+def _live(field: int, value: int) -> set[int]:
+    """Pids of the running (not zombie) processes whose /proc stat ``field`` (1 ppid, 2 pgid) is ``value``."""
     found = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -220,9 +197,18 @@ def _children(pid: int) -> set[int]:
             fields = (entry / "stat").read_text().rpartition(")")[2].split()
         except OSError:
             continue
-        if int(fields[1]) == pid and fields[0] != "Z":
+        if int(fields[field]) == value and fields[0] != "Z":
             found.add(int(entry.name))
     return found
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of process group ``pgid`` is still running (a killed master's orphans)."""
+    return bool(_live(2, pgid))
+
+
+def _children(pid: int) -> set[int]:
+    return _live(1, pid)
 
 
 def _wait_for(predicate: object, timeout: float, what: str) -> None:

@@ -26,6 +26,14 @@ def app_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def version_dir(app_dir: Path) -> Path:
+    """``app_dir`` with versionapp.py, whose answers carry version.txt's word ("one" to start)."""
+    shutil.copy(HERE / "versionapp.py", app_dir / "versionapp.py")
+    (app_dir / "version.txt").write_text("one\n")
+    return app_dir
+
+
+@pytest.fixture
 def serve(app_dir: Path) -> Iterator[Callable[..., Server]]:
     """``serve(*args, env=None, wait=True, bind=True) -> Server`` running ``sockweb serve opsapp:app ARGS``."""
     servers: list[Server] = []

@@ -1,4 +1,4 @@
-"""Helpers for the operations tests: waiting, process trees, a server handle, a load generator."""
+"""Helpers for the operations tests: waiting, process trees, a server handle, a load generator, nginx in front."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ import os
 import re
 import signal
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import trustme
+
+from nginxproc import Nginx
 from serverproc import ServerHandle
 
 HERE = Path(__file__).resolve().parent
@@ -87,6 +91,31 @@ class Server(ServerHandle):
         self.proc.wait(5)
 
 
+METRICS_AT = r"Metrics and status at http://127\.0\.0\.1:(\d+)/metrics"
+
+
+def metrics_port(server: Server) -> int:
+    """The port of the metrics listener ``--metrics-bind 127.0.0.1:0`` opened, read from the log."""
+    server.wait_for_log(METRICS_AT)
+    match = re.search(METRICS_AT, server.log())
+    assert match is not None
+    return int(match.group(1))
+
+
+def slow_get(server: Server, seconds: float, results: list[object]) -> None:
+    """GET ``/slow?SECONDS`` (opsapp sleeps that long); append its status, or the error, to ``results``."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        conn.request("GET", f"/slow?{seconds}")
+        resp = conn.getresponse()
+        resp.read()
+        results.append(resp.status)
+    except (OSError, http.client.HTTPException) as exc:
+        results.append(repr(exc))
+    finally:
+        conn.close()
+
+
 class Load:
     """A bounded load generator: threads sending GETs (one connection each) until stopped."""
 
@@ -131,3 +160,64 @@ class Load:
     def wait_for(self, count: int, timeout: float = 15.0) -> None:
         start = self.ok
         wait_until(lambda: self.ok >= start + count, timeout, f"{count} more requests")
+
+
+class NginxFront:
+    """nginx on two fresh ports of 127.0.0.1, plain and TLS (a certificate for 127.0.0.1), before `upstreams`.
+
+    ``locations`` are the ``location`` blocks of its one server. Requests come from 127.0.0.2, an address
+    neither nginx's configuration nor sockweb's default trust list names.
+    """
+
+    CLIENT = "127.0.0.2"
+
+    def __init__(self, binary: str, tmp: Path, upstreams: str, locations: str) -> None:
+        self.ca = trustme.CA()
+        cert = self.ca.issue_cert("127.0.0.1", "localhost")
+        cert.cert_chain_pems[0].write_to_path(tmp / "cert.pem")
+        cert.private_key_pem.write_to_path(tmp / "key.pem")
+        self.plain, self.tls = free_port(), free_port()
+        http = f"""
+    access_log off;
+    {upstreams}
+    server {{
+        listen 127.0.0.1:{self.plain};
+        listen 127.0.0.1:{self.tls} ssl;
+        ssl_certificate {tmp}/cert.pem;
+        ssl_certificate_key {tmp}/key.pem;
+        {locations}
+    }}
+"""
+        self.nginx = Nginx(binary, tmp, http, (self.plain, self.tls))
+        self.error_log = self.nginx.error_log
+
+    def port(self, tls: bool) -> int:
+        return self.tls if tls else self.plain
+
+    def get(
+        self, path: str = "/", tls: bool = False, headers: dict[str, str] | None = None
+    ) -> dict[str, object]:
+        """GET ``path`` from the client address; the JSON body of the 200 the application answered."""
+        conn: http.client.HTTPConnection
+        if tls:
+            context = ssl.create_default_context()
+            self.ca.configure_trust(context)
+            conn = http.client.HTTPSConnection(
+                "127.0.0.1", self.tls, context=context, timeout=10, source_address=(self.CLIENT, 0)
+            )
+        else:
+            conn = http.client.HTTPConnection(
+                "127.0.0.1", self.plain, timeout=10, source_address=(self.CLIENT, 0)
+            )
+        try:
+            conn.request("GET", path, headers=headers or {})
+            resp = conn.getresponse()
+            body = resp.read()
+            assert resp.status == 200, (resp.status, body, self.error_log.read_text())
+            data: dict[str, object] = json.loads(body)
+            return data
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self.nginx.stop()

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ops_helpers import Load, Server, children, wait_until
+from ops_helpers import Load, Server, children, slow_get, wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -71,21 +71,8 @@ def test_killed_worker_is_replaced_and_only_its_in_flight_requests_fail(serve) -
 
 def test_term_lets_slow_in_flight_requests_finish(serve, app_dir: Path) -> None:
     server = serve("--workers", "2", "--graceful-timeout", "20")
-    results: list[int | str] = []
-
-    def slow() -> None:
-        conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
-        try:
-            conn.request("GET", "/slow?2")
-            resp = conn.getresponse()
-            resp.read()
-            results.append(resp.status)
-        except (OSError, http.client.HTTPException) as exc:
-            results.append(repr(exc))
-        finally:
-            conn.close()
-
-    threads = [threading.Thread(target=slow) for _ in range(3)]
+    results: list[object] = []
+    threads = [threading.Thread(target=slow_get, args=(server, 2, results)) for _ in range(3)]
     for t in threads:
         t.start()
     marker = app_dir / "inflight.log"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
 import signal
 import socket
 import sys
@@ -16,19 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ops_helpers import Server, wait_until
+from ops_helpers import Server, metrics_port, wait_until
 from test_binds import _ACTIVATE
 
 from sockweb.server.config import ConfigError, load_config
-
-METRICS_AT = r"Metrics and status at http://127\.0\.0\.1:(\d+)/metrics"
-
-
-def metrics_port(server: Server) -> int:
-    server.wait_for_log(METRICS_AT)
-    match = re.search(METRICS_AT, server.log())
-    assert match is not None
-    return int(match.group(1))
 
 
 def status_of(port: int, path: str, timeout: float = 10.0) -> int:

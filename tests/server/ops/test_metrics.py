@@ -15,16 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ops_helpers import Server, wait_until
-
-METRICS_AT = r"Metrics and status at http://127\.0\.0\.1:(\d+)/metrics"
-
-
-def metrics_port(server: Server) -> int:
-    server.wait_for_log(METRICS_AT)
-    match = re.search(METRICS_AT, server.log())
-    assert match is not None
-    return int(match.group(1))
+from ops_helpers import Server, metrics_port, wait_until
 
 
 def fetch(port: int, path: str) -> tuple[int, str]:

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import http.client
 import json
-import os
-import shutil
 import socket
-import ssl
 import struct
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import trustme
-from ops_helpers import free_port, wait_until
+from ops_helpers import NginxFront
 
 from sockweb.server.config import Config
 from sockweb.server.proxy import AllowList, ProxyFixer, parse_forwarded
@@ -299,137 +293,32 @@ def test_proxy_protocol_is_not_parsed_from_untrusted_peers(serve) -> None:
 
 # --- real nginx in front ---------------------------------------------------------------------------------
 
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
-
-_NGINX_CONF = """
-{user}
-worker_processes 1;
-error_log {tmp}/error.log warn;
-pid {tmp}/nginx.pid;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    upstream over_tcp {{ server 127.0.0.1:{app_port}; }}
-    upstream over_unix {{ server unix:{app_sock}; }}
-    server {{
-        listen 127.0.0.1:{plain};
-        listen 127.0.0.1:{tls} ssl;
-        ssl_certificate {tmp}/cert.pem;
-        ssl_certificate_key {tmp}/key.pem;
-        location /tcp/ {{
+_LOCATIONS = """
+        location /tcp/ {
             proxy_pass http://over_tcp;
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
-        }}
-        location /unix/ {{
+        }
+        location /unix/ {
             proxy_pass http://over_unix;
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
-        }}
-    }}
-}}
+        }
 """
 
 
 @pytest.fixture
-def nginx_binary() -> str:
-    if NGINX is None:
-        if os.environ.get("CI"):
-            pytest.fail("nginx is required under CI (Debian package nginx-light)")
-        pytest.skip("nginx is not installed (Debian package nginx-light); CI unset")
-    return NGINX
+def nginx_in_front(serve, app_dir: Path, nginx_binary: str) -> Iterator[Callable[..., NginxFront]]:
+    started: list[NginxFront] = []
 
-
-class Nginx:
-    def __init__(self, binary: str, tmp: Path, app_port: int, app_sock: str) -> None:
-        ca = trustme.CA()
-        self.ca = ca
-        cert = ca.issue_cert("127.0.0.1", "localhost")
-        cert.cert_chain_pems[0].write_to_path(tmp / "cert.pem")
-        cert.private_key_pem.write_to_path(tmp / "key.pem")
-        self.plain, self.tls = free_port(), free_port()
-        conf = tmp / "nginx.conf"
-        conf.write_text(
-            _NGINX_CONF.format(
-                user="user root;" if os.geteuid() == 0 else "",
-                tmp=tmp,
-                app_port=app_port,
-                app_sock=app_sock,
-                plain=self.plain,
-                tls=self.tls,
-            )
-        )
-        self.error_log = tmp / "error.log"
-        self.proc = subprocess.Popen(
-            [binary, "-c", str(conf), "-p", str(tmp), "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-
-        def up() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(
-                    f"nginx exited: {self.proc.stderr.read().decode() if self.proc.stderr else ''}"
-                )
-            try:
-                socket.create_connection(("127.0.0.1", self.tls), timeout=1).close()
-                socket.create_connection(("127.0.0.1", self.plain), timeout=1).close()
-            except OSError:
-                return False
-            return True
-
-        wait_until(up, 15, "nginx to listen")
-
-    def get(self, path: str, tls: bool = False) -> dict[str, str]:
-        conn: http.client.HTTPConnection
-        if tls:
-            context = ssl.create_default_context()
-            self.ca.configure_trust(context)
-            conn = http.client.HTTPSConnection(
-                "127.0.0.1", self.tls, context=context, timeout=10, source_address=("127.0.0.2", 0)
-            )
-        else:
-            conn = http.client.HTTPConnection(
-                "127.0.0.1", self.plain, timeout=10, source_address=("127.0.0.2", 0)
-            )
-        try:
-            conn.request("GET", path)
-            resp = conn.getresponse()
-            body = resp.read()
-            assert resp.status == 200, (resp.status, body, self.error_log.read_text())
-            data: dict[str, str] = json.loads(body)
-            return data
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
-                self.proc.wait(5)
-        if self.proc.stderr:
-            self.proc.stderr.close()
-
-
-@pytest.fixture
-def nginx_in_front(serve, app_dir: Path, nginx_binary: str) -> Iterator[Callable[..., Nginx]]:
-    started: list[Nginx] = []
-
-    def start(*args: str) -> Nginx:
+    def start(*args: str) -> NginxFront:
         sock = str(app_dir / f"app{len(started)}.sock")
         server = serve("--bind", "127.0.0.1:0", "--bind", f"unix:{sock}", *args, bind=False)
-        proxy = Nginx(nginx_binary, app_dir, server.port, sock)
+        upstreams = f"upstream over_tcp {{ server 127.0.0.1:{server.port}; }}\n"
+        upstreams += f"upstream over_unix {{ server unix:{sock}; }}"
+        proxy = NginxFront(nginx_binary, app_dir, upstreams, _LOCATIONS)
         started.append(proxy)
         return proxy
 

@@ -10,23 +10,16 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
-import shutil
-import socket
-import ssl
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import trustme
-from ops_helpers import free_port, wait_until
+from ops_helpers import NginxFront
 
 pytestmark = [pytest.mark.nginx, pytest.mark.timeout(90)]
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "operations.md"
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 
 # Echoes what the application sees: the CGI keys the proxy rules rewrite, and every header that names a
 # client address, scheme or host.
@@ -55,7 +48,7 @@ SPOOF = {
     "X-Forwarded-Port": "443",
     "X-Real-IP": "127.0.0.1",
 }
-CLIENT = "127.0.0.2"  # the attacker's address (nginx and sockweb trust only 127.0.0.1)
+CLIENT = NginxFront.CLIENT  # the attacker's address (nginx and sockweb trust only 127.0.0.1)
 
 # The operations guide's configuration before it set every forwarding header: it passes the client's
 # Forwarded and X-Forwarded-Host on. sockweb itself must not believe them.
@@ -66,139 +59,39 @@ LAX_LOCATION = """
         proxy_set_header X-Forwarded-Proto $scheme;
 """
 
-_CONF = """
-{user}
-worker_processes 1;
-error_log {tmp}/nginx-error.log warn;
-pid {tmp}/nginx.pid;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    upstream sockweb {{ server 127.0.0.1:{app_port}; keepalive 4; }}
-    server {{
-        listen 127.0.0.1:{plain};
-        listen 127.0.0.1:{tls} ssl;
-        ssl_certificate {tmp}/cert.pem;
-        ssl_certificate_key {tmp}/key.pem;
-        location {path} {{{location}}}
-    }}
-}}
-"""
+
+def documented_block(name: str) -> str:
+    """The operations guide's nginx block marked ``<!-- nginx-config: NAME -->``."""
+    text = DOCS.read_text()
+    block = re.search(rf"<!-- nginx-config: {name}\b[^>]*-->\s*```nginx\n(.*?)```", text, re.S)
+    assert block is not None, f"docs/operations.md has no nginx block marked {name!r}"
+    return block.group(1)
 
 
 def documented_location(name: str) -> str:
     """The body of ``location / { ... }`` in the operations guide's nginx block marked ``name``."""
-    text = DOCS.read_text()
-    block = re.search(rf"<!-- nginx-config: {name}\b[^>]*-->\s*```nginx\n(.*?)```", text, re.S)
-    assert block is not None, f"docs/operations.md has no nginx block marked {name!r}"
-    locations = re.findall(r"location / \{\n(.*?)\n\s*\}", block.group(1), re.S)
+    locations = re.findall(r"location / \{\n(.*?)\n\s*\}", documented_block(name), re.S)
     assert len(locations) == 1, f"expected one 'location /' in the {name!r} block"
     body: str = locations[0]
     assert "proxy_pass http://sockweb;" in body
     return "\n" + body + "\n"
 
 
-@pytest.fixture
-def nginx_binary() -> str:
-    if NGINX is None:
-        if os.environ.get("CI"):
-            pytest.fail("nginx is required under CI (Debian package nginx-light)")
-        pytest.skip("nginx is not installed (Debian package nginx-light); CI unset")
-    return NGINX
-
-
-class Nginx:
-    """nginx on two fresh ports of 127.0.0.1 (plain and TLS), in front of 127.0.0.1:``app_port``."""
-
-    def __init__(self, binary: str, tmp: Path, app_port: int, location: str, path: str = "/") -> None:
-        self.ca = trustme.CA()
-        cert = self.ca.issue_cert("127.0.0.1")
-        cert.cert_chain_pems[0].write_to_path(tmp / "cert.pem")
-        cert.private_key_pem.write_to_path(tmp / "key.pem")
-        self.plain, self.tls = free_port(), free_port()
-        conf = tmp / "nginx.conf"
-        user = "user root;" if os.geteuid() == 0 else ""
-        conf.write_text(
-            _CONF.format(
-                user=user,
-                tmp=tmp,
-                app_port=app_port,
-                plain=self.plain,
-                tls=self.tls,
-                location=location,
-                path=path,
-            )
-        )
-        self.error_log = tmp / "nginx-error.log"
-        self.proc = subprocess.Popen(
-            [binary, "-c", str(conf), "-p", str(tmp), "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        wait_until(self._listening, 15, "nginx to listen")
-
-    def _listening(self) -> bool:
-        if self.proc.poll() is not None:
-            err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-            raise AssertionError(f"nginx exited: {err}")
-        try:
-            for port in (self.plain, self.tls):
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        except OSError:
-            return False
-        return True
-
-    def get(self, tls: bool, headers: dict[str, str]) -> dict[str, object]:
-        """GET / from the attacker's address with `headers`; the application's view of the request."""
-        conn: http.client.HTTPConnection
-        if tls:
-            context = ssl.create_default_context()
-            self.ca.configure_trust(context)
-            conn = http.client.HTTPSConnection(
-                "127.0.0.1", self.tls, context=context, timeout=10, source_address=(CLIENT, 0)
-            )
-        else:
-            conn = http.client.HTTPConnection("127.0.0.1", self.plain, timeout=10, source_address=(CLIENT, 0))
-        try:
-            conn.request("GET", "/", headers=headers)
-            resp = conn.getresponse()
-            body = resp.read()
-            assert resp.status == 200, (resp.status, body, self.error_log.read_text())
-            data: dict[str, object] = json.loads(body)
-            return data
-        finally:
-            conn.close()
-
-    def port(self, tls: bool) -> int:
-        return self.tls if tls else self.plain
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
-                self.proc.wait(5)
-        if self.proc.stderr:
-            self.proc.stderr.close()
+def front(binary: str, tmp: Path, app_port: int, location: str, path: str = "/") -> NginxFront:
+    """nginx (plain and TLS) with ``location PATH { LOCATION }`` before the application on ``app_port``."""
+    upstream = f"upstream sockweb {{ server 127.0.0.1:{app_port}; keepalive 4; }}"
+    return NginxFront(binary, tmp, upstream, f"location {path} {{{location}}}")
 
 
 @pytest.fixture
-def behind_nginx(serve, app_dir: Path, nginx_binary: str) -> Iterator[Callable[..., Nginx]]:  # type: ignore[no-untyped-def]
+def behind_nginx(serve, app_dir: Path, nginx_binary: str) -> Iterator[Callable[..., NginxFront]]:  # type: ignore[no-untyped-def]
     """``behind_nginx(location, *server_args)``: sockweb (trusting 127.0.0.1 only) behind nginx."""
     (app_dir / "trustapp.py").write_text(APP)
-    started: list[Nginx] = []
+    started: list[NginxFront] = []
 
-    def start(location: str, *args: str) -> Nginx:
+    def start(location: str, *args: str) -> NginxFront:
         server = serve("--forwarded-allow-ips", "127.0.0.1", *args, app="trustapp:app")
-        proxy = Nginx(nginx_binary, app_dir, server.port, location)
+        proxy = front(nginx_binary, app_dir, server.port, location)
         started.append(proxy)
         return proxy
 
@@ -207,9 +100,9 @@ def behind_nginx(serve, app_dir: Path, nginx_binary: str) -> Iterator[Callable[.
         proxy.stop()
 
 
-def _ask(nginx: Nginx, tls: bool) -> tuple[dict[str, object], str]:
+def _ask(nginx: NginxFront, tls: bool) -> tuple[dict[str, object], str]:
     host = f"127.0.0.1:{nginx.port(tls)}"
-    return nginx.get(tls, {"Host": host, **SPOOF}), host
+    return nginx.get("/", tls, {"Host": host, **SPOOF}), host
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
@@ -299,10 +192,7 @@ def page(name):
 
 def documented_prefix_location(name: str) -> str:
     """The body of ``location /app/ { ... }`` in the operations guide's nginx block marked ``name``."""
-    text = DOCS.read_text()
-    block = re.search(rf"<!-- nginx-config: {name}\b[^>]*-->\s*```nginx\n(.*?)```", text, re.S)
-    assert block is not None, f"docs/operations.md has no nginx block marked {name!r}"
-    (body,) = re.findall(r"location /app/ \{\n(.*?)\n\s*\}", block.group(1), re.S)
+    (body,) = re.findall(r"location /app/ \{\n(.*?)\n\s*\}", documented_block(name), re.S)
     return "\n" + str(body) + "\n"
 
 
@@ -318,9 +208,9 @@ def test_mounted_under_a_prefix_behind_nginx(  # type: ignore[no-untyped-def]
 ) -> None:
     (app_dir / "mountedapp.py").write_text(MOUNTED_APP)
     server = serve("--forwarded-allow-ips", "127.0.0.1", *args, app="mountedapp:app")
-    nginx = Nginx(nginx_binary, app_dir, server.port, documented_prefix_location(block), path="/app/")
+    nginx = front(nginx_binary, app_dir, server.port, documented_prefix_location(block), path="/app/")
+    conn = http.client.HTTPConnection("127.0.0.1", nginx.plain, timeout=10)
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", nginx.plain, timeout=10)
         conn.request("GET", "/app/")
         resp = conn.getresponse()
         seen = json.loads(resp.read())
@@ -341,6 +231,6 @@ def test_mounted_under_a_prefix_behind_nginx(  # type: ignore[no-untyped-def]
             "script": "/app",
             "path": "/page/y",
         }
-        conn.close()
     finally:
+        conn.close()  # also when an assertion failed: a leaked socket would fail the next test
         nginx.stop()

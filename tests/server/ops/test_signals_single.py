@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
 import signal
 import socket
 import struct
@@ -19,18 +18,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from ops_helpers import HERE, Load, Server, children, wait_until
+from ops_helpers import Load, Server, children, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
 APP = "versionapp:app"
-
-
-@pytest.fixture
-def version_dir(app_dir: Path) -> Path:
-    shutil.copy(HERE / "versionapp.py", app_dir / "versionapp.py")
-    (app_dir / "version.txt").write_text("one\n")
-    return app_dir
 
 
 def _slow_get(server: Server, seconds: float, results: list[object]) -> None:

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import http.client
 import os
-import shutil
 import signal
 import threading
 from pathlib import Path
 
 import pytest
-from ops_helpers import HERE, wait_until
+from ops_helpers import slow_get, wait_until
 
 from sockweb.server.workers import PidFile
 
@@ -22,32 +21,13 @@ pytestmark = pytest.mark.timeout(90)
 APP = "versionapp:app"
 
 
-@pytest.fixture
-def version_dir(app_dir: Path) -> Path:
-    shutil.copy(HERE / "versionapp.py", app_dir / "versionapp.py")
-    (app_dir / "version.txt").write_text("one\n")
-    return app_dir
-
-
 def test_ready_worker_exiting_with_status_3_is_replaced(serve, version_dir: Path) -> None:
     server = serve("--workers", "2", "--graceful-timeout", "10", app=APP)
     wait_until(lambda: len(server.workers()) == 2, 15, "2 workers")
     server.wait_for_log("Listening at", count=3)  # the master's line, then each worker's once ready
     results: list[object] = []
 
-    def slow() -> None:
-        conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
-        try:
-            conn.request("GET", "/slow?3")
-            resp = conn.getresponse()
-            resp.read()
-            results.append(resp.status)
-        except (OSError, http.client.HTTPException) as exc:
-            results.append(repr(exc))
-        finally:
-            conn.close()
-
-    thread = threading.Thread(target=slow)
+    thread = threading.Thread(target=slow_get, args=(server, 3, results))
     thread.start()
     marker = version_dir / "inflight.log"
     wait_until(lambda: marker.exists() and marker.read_text().strip(), 10, "the slow request in the app")
