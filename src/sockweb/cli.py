@@ -30,12 +30,26 @@ COMMANDS: dict[str, tuple[str, str]] = {
 SERVER_COMMANDS = frozenset({"serve", "static", "demo", "run"})
 
 
+# The options of the App's command group (sockweb.framework.cli), which a Flask user types before the
+# command: ``sockweb --app hello run --debug`` is ``sockweb app --app hello run --debug``.
+APP_GROUP_OPTIONS = ("-A", "--app", "--debug", "--no-debug", "-e", "--env-file")
+
+
 def _usage() -> str:
     width = max(map(len, COMMANDS))
-    lines = ["usage: sockweb [--version] COMMAND [ARGS...]", "", "commands:"]
+    lines = [
+        "usage: sockweb [--version] COMMAND [ARGS...]",
+        "       sockweb [--app IMPORT] [--debug] [--env-file FILE] run|shell|routes|APP-COMMAND [ARGS...]",
+        "",
+        "commands:",
+    ]
     lines += [f"  {name.ljust(width)}  {help_}" for name, (_, help_) in COMMANDS.items()]
     lines += ["", "Run 'sockweb COMMAND --help' for a command's options."]
     return "\n".join(lines)
+
+
+def _is_app_group_option(arg: str) -> bool:
+    return arg in APP_GROUP_OPTIONS or arg.startswith(("--app=", "--env-file=", "-A", "-e"))
 
 
 def _version() -> str:
@@ -69,10 +83,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_version())
         return 0
     name, rest = args[0], args[1:]
+    prog = f"sockweb {name}"
+    if _is_app_group_option(name):
+        # the App's group parses its options and finds the command after them
+        name, rest, prog = "app", args, "sockweb"
     if name not in COMMANDS:
         print(f"sockweb: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    if name in SERVER_COMMANDS and not {"-h", "--help"} & set(rest):
+    starts_server = name in SERVER_COMMANDS or (name == "app" and "run" in rest)
+    if starts_server and not {"-h", "--help"} & set(rest):
         from sockweb.server.support import unsupported
 
         problem = unsupported()
@@ -86,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         module_name, entry = "sockweb.web.dev", "serve_cli"
     module = importlib.import_module(module_name)
     try:
-        code: int = getattr(module, entry)(rest, prog=f"sockweb {name}")
+        code: int = getattr(module, entry)(rest, prog=prog)
     except KeyboardInterrupt:
         return 130
     return code

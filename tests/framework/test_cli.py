@@ -184,3 +184,83 @@ def test_load_dotenv_order(tmp_path, monkeypatch) -> None:
     for name in ("SW_A", "SW_B"):
         monkeypatch.delenv(name)
     assert not load_dotenv("missing", load_defaults=False)
+
+
+DEBUG_APP = (
+    "from sockweb.framework import App, current_app\n"
+    "app = App(__name__)\n"
+    "@app.get('/')\n"
+    "def index():\n"
+    "    return f'debug={current_app.debug}'\n"
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--app", "cli_debug_app", "run", "--debug"],  # Flask's order: group options first
+        ["run", "--app", "cli_debug_app", "--debug"],  # the sockweb run shortcut with its own --app
+        ["--app=cli_debug_app", "--debug", "run"],
+    ],
+)
+def test_run_takes_app_and_debug_where_flask_users_type_them(tmp_path, args) -> None:
+    import os
+    import re
+    import signal
+    import time
+    import urllib.request
+
+    (tmp_path / "cli_debug_app.py").write_text(DEBUG_APP)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SOCKWEB_APP", "FLASK_APP", "SOCKWEB_DEBUG", "FLASK_DEBUG")
+    }
+    log = tmp_path / "err.txt"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sockweb", *args, "--no-reload", "--port", "0"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not (match := re.search(r"Listening at http://127\.0\.0\.1:(\d+)", log.read_text())):
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        with urllib.request.urlopen(f"http://127.0.0.1:{match.group(1)}/", timeout=10) as response:
+            assert response.read() == b"debug=True"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
+def test_routes_and_shell_take_app_after_the_command(project, capsys, monkeypatch) -> None:
+    from sockweb.cli import main as sockweb_main
+
+    for name in ("SOCKWEB_APP", "FLASK_APP"):
+        monkeypatch.delenv(name, raising=False)
+    assert sockweb_main(["routes", "--app", "routes_demo_app:app"]) == 0
+    assert "admin.users" in capsys.readouterr().out
+    assert sockweb_main(["--app", "routes_demo_app:app", "routes", "--sort", "rule"]) == 0
+    assert "/admin/users" in capsys.readouterr().out
+    # the later --app wins, and an environment App never overrides an explicit one
+    monkeypatch.setenv("SOCKWEB_APP", "routes_demo_app:app")
+    assert sockweb_main(["-A", "routes_two_apps:a", "routes", "-A", "routes_demo_app:create_app()"]) == 0
+    assert "/made" in capsys.readouterr().out
+    assert sockweb_main(["--app", "routes_demo_app:create_app()", "routes"]) == 0
+    assert "/made" in capsys.readouterr().out
+    assert sockweb_main(["shell", "--app", "routes_demo_app:app", "--help"]) == 0
+
+
+def test_top_level_usage_names_the_app_options(capsys) -> None:
+    from sockweb.cli import main as sockweb_main
+
+    assert sockweb_main(["--help"]) == 0
+    assert "--app IMPORT" in capsys.readouterr().out
+    assert sockweb_main(["--app"]) == 2  # the group's own message: the option needs a value
+    assert "requires an argument" in capsys.readouterr().err

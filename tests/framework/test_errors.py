@@ -244,3 +244,84 @@ def test_after_request_hooks_run_on_error_responses(app, client) -> None:
 
     assert client.get("/boom").headers["X-Stamp"] == "1"
     assert client.get("/none").headers["X-Stamp"] == "1"
+
+
+# -- url_for build errors and their handlers
+
+
+def test_url_build_error_handlers_give_urls_in_order(app) -> None:
+    from sockweb.framework import url_for
+    from sockweb.web.routing import BuildError
+
+    seen: list[tuple[str, dict]] = []
+
+    def declines(error, endpoint, values):
+        seen.append((endpoint, dict(values)))
+        return None
+
+    def reraises(error, endpoint, values):
+        raise BuildError(endpoint, values, None, "still no rule")
+
+    app.url_build_error_handlers.extend([declines, reraises])
+    with app.test_request_context():
+        with pytest.raises(BuildError):
+            url_for("nowhere", x=1)
+        assert seen == [
+            ("nowhere", {"x": 1, "_anchor": None, "_method": None, "_scheme": None, "_external": False})
+        ]
+        app.url_build_error_handlers.append(lambda error, endpoint, values: f"/elsewhere/{endpoint}")
+        # the handler's URL is url_for's answer as it is (no anchor added)
+        assert url_for("nowhere", _anchor="a") == "/elsewhere/nowhere"
+    with app.app_context():
+        assert url_for("nowhere") == "/elsewhere/nowhere"
+        assert seen[-1][1]["_external"] is True  # outside a request URLs are external
+
+
+def test_handle_url_build_error_without_handlers_raises_the_error(app) -> None:
+    from sockweb.web.routing import BuildError
+
+    error = BuildError("spam", {}, None, "no rule")
+    with pytest.raises(BuildError) as info:
+        app.handle_url_build_error(error, "spam", {})
+    assert info.value is error
+
+
+# -- trapping 400 errors (TRAP_BAD_REQUEST_ERRORS)
+
+
+@pytest.mark.parametrize(
+    ("debug", "trap", "key_raises", "abort_raises"),
+    [
+        (False, None, False, False),  # the default: answer 400
+        (True, None, True, False),  # debug: the missing key raises, a plain 400 is answered
+        (False, True, True, True),  # trap every 400
+        (True, False, False, False),  # explicitly off, even in debug
+    ],
+)
+def test_trap_bad_request_errors(app, client, debug, trap, key_raises, abort_raises) -> None:
+    from sockweb.framework import abort, request
+    from sockweb.web.exceptions import BadRequest, BadRequestKeyError
+
+    app.config.update(DEBUG=debug, TRAP_BAD_REQUEST_ERRORS=trap)
+    app.add_url_rule("/key", "key", lambda: request.form["missing"])
+    app.add_url_rule("/abort", "abort", lambda: abort(400))
+    if key_raises:
+        with pytest.raises(BadRequestKeyError, match="missing"):
+            client.get("/key")
+    else:
+        assert client.get("/key").status_code == 400
+    if abort_raises:
+        with pytest.raises(BadRequest):
+            client.get("/abort")
+    else:
+        assert client.get("/abort").status_code == 400
+
+
+def test_trap_http_exceptions_still_traps_everything(app, client) -> None:
+    from sockweb.framework import abort
+    from sockweb.web.exceptions import NotFound
+
+    app.config.update(TRAP_HTTP_EXCEPTIONS=True, TRAP_BAD_REQUEST_ERRORS=False)
+    app.add_url_rule("/", "i", lambda: abort(404))
+    with pytest.raises(NotFound):
+        client.get("/")

@@ -159,3 +159,28 @@ def test_request_json_goes_through_the_provider(app, client, backend) -> None:
 
     assert client.post("/silent", data=b"{", content_type="application/json").json == {"v": None}
     assert client.post("/silent", data=b"{}", content_type="text/plain").json == {"v": None}
+
+
+@pytest.mark.parametrize(
+    ("compact", "debug", "indented"), [(True, True, False), (False, False, True), (None, True, True)]
+)
+def test_provider_compact_attribute_wins_over_debug(app, compact, debug, indented) -> None:
+    app.debug = debug
+    app.json.compact = compact
+    with app.app_context():
+        body = app.json.response({"a": {"b": 1}}).get_data()
+    assert (b"\n" in body.strip()) is indented
+    assert (b" " in body) is indented
+
+
+def test_provider_sort_keys_can_be_set(app) -> None:
+    app.json.sort_keys = False
+    assert app.json.dumps({"b": 1, "a": 2}) == '{"b":1,"a":2}'
+    app.json.sort_keys = True
+    app.config["JSON_SORT_KEYS"] = False  # the provider's own setting wins
+    assert app.json.dumps({"b": 1, "a": 2}) == '{"a":2,"b":1}'
+
+
+def test_jsonify_args_and_kwargs_message(app) -> None:
+    with app.app_context(), pytest.raises(TypeError, match="args or kwargs"):
+        jsonify(1, a=2)

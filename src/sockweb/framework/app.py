@@ -23,6 +23,8 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar, overload
 
 from sockweb.web.datastructures import Headers
 from sockweb.web.exceptions import (
+    BadRequest,
+    BadRequestKeyError,
     HTTPException,
     InternalServerError,
     MethodNotAllowed,
@@ -30,7 +32,7 @@ from sockweb.web.exceptions import (
     RequestRedirect,
 )
 from sockweb.web.response import Response as BaseResponse
-from sockweb.web.routing import AutomaticOptions, Map, MapAdapter, Rule
+from sockweb.web.routing import AutomaticOptions, BuildError, Map, MapAdapter, Rule
 from sockweb.web.wsgi_util import ClosingIterator
 
 from .config import DEFAULT_CONFIG, Config, lifetime_seconds
@@ -143,6 +145,9 @@ class App(Scaffold):
         self.blueprints: dict[str, Blueprint] = {}
         self.extensions: dict[str, Any] = {}
         self.teardown_appcontext_funcs: list[TeardownFunc] = []
+        #: called as ``handler(error, endpoint, values)`` when url_for cannot build a URL; the first that
+        #: returns a value other than None gives url_for's result (see :meth:`handle_url_build_error`)
+        self.url_build_error_handlers: list[Callable[[Exception, str, dict[str, Any]], str | None]] = []
         self._plans: dict[str | None, Plan] = {}
         self._adapters: dict[tuple[Any, ...], MapAdapter] = {}
         self._handler_cache: dict[tuple[type[BaseException], int | None, tuple[str, ...]], Any] = {}
@@ -711,13 +716,28 @@ class App(Scaffold):
         cache[key] = handler
         return handler
 
+    def trap_http_exception(self, e: HTTPException) -> bool:
+        """Whether an HTTP error is raised like any exception instead of answered (to debug it).
+
+        TRAP_HTTP_EXCEPTIONS traps them all; TRAP_BAD_REQUEST_ERRORS traps 400s, and when it is None
+        (the default), debug mode traps the 400 for a missing request key, whose KeyError traceback
+        shows which line asked for which key.
+        """
+        config = self.config
+        if config["TRAP_HTTP_EXCEPTIONS"]:
+            return True
+        trap_bad_request = config["TRAP_BAD_REQUEST_ERRORS"]
+        if trap_bad_request is None:
+            return self.debug and isinstance(e, BadRequestKeyError)
+        return bool(trap_bad_request) and isinstance(e, BadRequest)
+
     def handle_user_exception(self, ctx: RequestContext, e: Exception, plan: Plan | None = None) -> Any:
         """An exception raised by a hook or view: its handler's return value, or the HTTP error itself."""
         blueprints = plan.blueprints if plan is not None else ()
         if isinstance(e, HTTPException):
             if e.code is None or e.code < 400:
                 return e.get_response(ctx.request.environ)  # redirects and automatic OPTIONS
-            if self.config["TRAP_HTTP_EXCEPTIONS"]:
+            if self.trap_http_exception(e):
                 raise e
             handler = self._find_error_handler(e, blueprints)
             if handler is None:
@@ -817,10 +837,30 @@ class App(Scaffold):
                 raise ValueError("_scheme needs an external URL (_external=True)")
             adapter = self.url_map.bind(adapter.server_name, adapter.script_name, _scheme)
         self.inject_url_defaults(endpoint, values)
-        url = adapter.build(endpoint, values, method=_method, force_external=external)
+        try:
+            url = adapter.build(endpoint, values, method=_method, force_external=external)
+        except BuildError as error:
+            values.update(_anchor=_anchor, _method=_method, _scheme=_scheme, _external=external)
+            return self.handle_url_build_error(error, endpoint, values)
         if _anchor is not None:
             url += "#" + quote(_anchor, safe="%!#$&'()*+,/:;=?@")
         return url
+
+    def handle_url_build_error(self, error: BuildError, endpoint: str, values: dict[str, Any]) -> str:
+        """Ask each of :attr:`url_build_error_handlers` for a URL; none gives one: raise the BuildError.
+
+        ``values`` holds the build values and url_for's ``_anchor``, ``_method``, ``_scheme`` and
+        ``_external``. A handler that raises BuildError replaces the error the next handlers see.
+        """
+        for handler in self.url_build_error_handlers:
+            try:
+                rv = handler(error, endpoint, values)
+            except BuildError as e:
+                error = e
+                continue
+            if rv is not None:
+                return rv
+        raise error
 
     # -- static files
 

@@ -296,11 +296,15 @@ def _set_app(ctx: click.Context, param: click.Option, value: str | None) -> str 
     return value
 
 
+_DEFAULT_SOURCES = (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP)
+
+
 def _set_debug(ctx: click.Context, param: click.Option, value: bool | None) -> bool | None:
-    # Only an explicit --debug/--no-debug counts; the environment is read when the App loads.
-    if value is not None and ctx.get_parameter_source(param.name or "debug") in (
-        click.core.ParameterSource.COMMANDLINE,
-    ):
+    # Only a given --debug/--no-debug counts (the default is None); the environment is read when the App
+    # loads. Click records the parameter's source only after this callback since 8.2, so an unknown (None)
+    # source means the command line, not the default.
+    source = ctx.get_parameter_source(param.name or "debug")
+    if value is not None and source not in _DEFAULT_SOURCES:
         os.environ["SOCKWEB_DEBUG"] = "1" if value else "0"
         os.environ["FLASK_DEBUG"] = "1" if value else "0"
     return value
@@ -328,6 +332,27 @@ _app_option = click.Option(
     is_eager=True,
     expose_value=False,
     callback=_set_app,
+)
+
+
+def _set_app_here(ctx: click.Context, param: click.Option, value: str | None) -> str | None:
+    # The sub-command's --app: only an explicit value counts (the group already read the environment,
+    # and an --app given before the command must not be overwritten by it).
+    if value:
+        ctx.ensure_object(ScriptInfo).app_import_path = value
+    return value
+
+
+#: ``sockweb run --app hello``: the built-in commands take --app after their name too (Flask only takes it
+#: before), since ``sockweb run`` is a command of its own and its help points to --app.
+_command_app_option = click.Option(
+    ["-A", "--app"],
+    metavar="IMPORT",
+    help="The App to load (as the group's --app; the later one wins).",
+    is_eager=True,
+    expose_value=False,
+    allow_from_autoenv=False,
+    callback=_set_app_here,
 )
 _debug_option = click.Option(
     ["--debug/--no-debug"],
@@ -618,6 +643,12 @@ def routes_command(sort: str, all_methods: bool) -> None:
     header = ("Endpoint", "Methods", "Host", "Rule") if len(rows[0]) == 4 else ("Endpoint", "Methods", "Rule")
     click.echo(format_table(rows, header))
 
+
+# Where a Flask user types them: ``run --debug`` (as Flask), and ``--app`` after run, shell and routes.
+# The App loads inside each command's body, after these callbacks ran.
+for _command in (run_command, shell_command, routes_command):
+    _command.params.insert(0, _command_app_option)
+run_command.params.insert(1, _debug_option)
 
 cli = FrameworkGroup(
     name="sockweb",

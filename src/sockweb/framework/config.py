@@ -54,6 +54,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "APPLICATION_ROOT": "/",
     "PREFERRED_URL_SCHEME": "http",
     "TRAP_HTTP_EXCEPTIONS": False,
+    # Raise 400 errors instead of answering them; None: only a missing request key, in debug mode.
+    "TRAP_BAD_REQUEST_ERRORS": None,
     "JSON_SORT_KEYS": True,
     # None: compact unless DEBUG is on.
     "JSONIFY_PRETTYPRINT": None,

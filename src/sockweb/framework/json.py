@@ -56,22 +56,34 @@ def default(o: Any) -> Any:
 class JSONProvider:
     """Reads and writes JSON for one App; subclass and set ``App.json_provider_class`` to customize.
 
-    ``sort_keys`` defaults to the app's JSON_SORT_KEYS; ``compact`` (None: compact unless DEBUG, or
-    the app's JSONIFY_PRETTYPRINT) controls indentation of :meth:`response` bodies.
+    ``sort_keys`` defaults to the app's JSON_SORT_KEYS; ``compact`` (None: the app's JSONIFY_PRETTYPRINT,
+    which when None means compact unless DEBUG) controls indentation of :meth:`response` bodies. Both
+    can be set on the provider (``app.json.compact = False``), which then wins over the config.
     """
 
     mimetype = "application/json"
+    #: True: compact responses, False: indented, None: from the config (see the class docstring)
+    compact: bool | None = None
     #: hook for values the serializer does not know, shared by both backends
     default: Callable[[Any], Any] = staticmethod(default)
 
     def __init__(self, app: App) -> None:
         self._app = app
+        self._sort_keys: bool | None = None
 
     @property
     def sort_keys(self) -> bool:
+        if self._sort_keys is not None:
+            return self._sort_keys
         return bool(self._app.config.get("JSON_SORT_KEYS", True))
 
+    @sort_keys.setter
+    def sort_keys(self, value: bool) -> None:
+        self._sort_keys = bool(value)
+
     def _pretty(self) -> bool:
+        if self.compact is not None:
+            return not self.compact
         setting = self._app.config.get("JSONIFY_PRETTYPRINT")
         return bool(self._app.debug if setting is None else setting)
 
@@ -116,7 +128,7 @@ class JSONProvider:
     def response(self, *args: Any, **kwargs: Any) -> Response:
         """A JSON response: one positional value, several (a list), or keyword arguments (an object)."""
         if args and kwargs:
-            raise TypeError("jsonify() takes positional arguments or keyword arguments, not both")
+            raise TypeError("jsonify() takes either args or kwargs (positional or keyword), not both")
         if not args:
             obj: Any = kwargs
         elif len(args) == 1:

@@ -1,7 +1,8 @@
 """Client-side sessions: a dict signed into a cookie.
 
 Strategy: the session is a dict that notes when it is read (``accessed``) and written (``modified``).
-It is serialized as JSON (never pickle: a leaked key must not mean remote code execution) and signed and
+It is serialized as tagged JSON (:mod:`.json_tag`: tuples, bytes, Markup, UUIDs and datetimes come
+back as they went in; never pickle: a leaked key must not mean remote code execution) and signed and
 timestamped with itsdangerous's :class:`~itsdangerous.URLSafeTimedSerializer` under ``SECRET_KEY``; keys
 in ``SECRET_KEY_FALLBACKS`` still verify older cookies, so a key can be rotated without logging everyone
 out. Reading a cookie never raises: a tampered, expired, truncated or otherwise unreadable cookie simply
@@ -13,14 +14,14 @@ cookie. The request context opens the session lazily, so requests that never tou
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from .config import lifetime_seconds
+from .json_tag import TaggedJSONSerializer
 
 if TYPE_CHECKING:
     from sockweb.web.request import Request as _Request
@@ -97,24 +98,8 @@ class NullSession(SecureCookieSession):
     __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _fail
 
 
-class JSONSessionSerializer:
-    """Compact JSON for itsdangerous (``dumps``/``loads``). Dates become ISO strings."""
-
-    @staticmethod
-    def dumps(obj: Any) -> str:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_session_default)
-
-    @staticmethod
-    def loads(data: str | bytes) -> Any:
-        return json.loads(data)
-
-
-def _session_default(o: Any) -> Any:
-    if isinstance(o, datetime):
-        return o.isoformat()
-    if isinstance(o, (tuple, set, frozenset)):
-        return list(o)
-    raise TypeError(f"a session value of type {type(o).__name__} cannot be stored as JSON")
+#: the serializer the default session interface signs (shared: it holds no per-app state)
+session_json_serializer = TaggedJSONSerializer()
 
 
 class SessionInterface:
@@ -173,7 +158,7 @@ class SecureCookieSessionInterface(SessionInterface):
     salt = "sockweb-cookie-session"
     digest_method = staticmethod(hashlib.sha256)
     key_derivation = "hmac"
-    serializer = JSONSessionSerializer()
+    serializer = session_json_serializer
 
     def get_signing_serializer(self, app: App) -> URLSafeTimedSerializer | None:
         secret = app.config.get("SECRET_KEY")
@@ -198,8 +183,8 @@ class SecureCookieSessionInterface(SessionInterface):
         max_age = lifetime_seconds(app.config["PERMANENT_SESSION_LIFETIME"])
         try:
             data = serializer.loads(value, max_age=max_age)
-        except (BadSignature, ValueError, TypeError, UnicodeError):
-            # Tampered, expired, signed with an unknown key, or not even base64: start over.
+        except (BadData, ValueError, TypeError, UnicodeError):
+            # Tampered, expired, signed with an unknown key, not base64 or not our JSON: start over.
             return self._fresh()
         if not isinstance(data, dict):
             return self._fresh()
