@@ -550,8 +550,13 @@ class App(Scaffold):
                 view = plan.view
                 if view is None:
                     raise LookupError(f"no view function is registered for endpoint {request.endpoint!r}")
-                if request.method == "OPTIONS" and getattr(
-                    request.url_rule, "provide_automatic_options", False
+                # The environ's method, not request.method: that property (cached under a lock) would be
+                # computed on every request for a check that is almost always false.
+                method = request.environ.get("REQUEST_METHOD") or ""
+                if (
+                    len(method) == 7
+                    and method.upper() == "OPTIONS"
+                    and getattr(request.url_rule, "provide_automatic_options", False)
                 ):
                     rv = self.make_default_options_response(ctx)
                 else:
