@@ -214,17 +214,20 @@ class EnvironBuilder:
             "wsgi.run_once": False,
         }
         environ.update(self.environ_base)
+        given: set[str] = set()  # keys set by this request's own headers (they replace environ_base's)
         for name, value in self.headers:
             key = name.upper().replace("-", "_")
             if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
                 continue
             key = "HTTP_" + key
+            text = value.encode("utf-8").decode("latin-1")
             # RFC 9110 §5.3: repeated fields combine into one comma-separated value (Cookie uses "; ").
-            if key in environ and key.startswith("HTTP_") and key != "HTTP_HOST":
+            if key in given and key != "HTTP_HOST":
                 joiner = "; " if key == "HTTP_COOKIE" else ", "
-                environ[key] = f"{environ[key]}{joiner}{value}"
+                environ[key] = f"{environ[key]}{joiner}{text}"
             else:
-                environ[key] = value.encode("utf-8").decode("latin-1")
+                environ[key] = text
+                given.add(key)
         if self.content_type is not None:
             environ["CONTENT_TYPE"] = self.content_type
         if self.content_length is not None:

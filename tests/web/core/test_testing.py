@@ -312,3 +312,16 @@ class TestEnviron:
             {"base_url": "https://x:8443/p/"},
         ):
             run_wsgi_app(checked, create_environ(**kwargs), buffered=True)
+
+
+def test_a_header_replaces_the_environ_base_value_and_repeats_still_combine() -> None:
+    from sockweb.web.testing import EnvironBuilder
+
+    builder = EnvironBuilder(
+        "/",
+        headers=[("User-Agent", "mine"), ("Accept", "a"), ("Accept", "b")],
+        environ_base={"HTTP_USER_AGENT": "default", "HTTP_ACCEPT": "x"},
+    )
+    environ = builder.get_environ()
+    assert environ["HTTP_USER_AGENT"] == "mine"
+    assert environ["HTTP_ACCEPT"] == "a, b"
