@@ -1,7 +1,7 @@
-"""Build the optional C accelerator of the request parser; everything else is declared in pyproject.toml.
+"""Build the optional C accelerators (the request parser's head scanner, the environ's header loop); everything else is declared in pyproject.toml.
 
 The extension is optional: when it cannot be compiled (no compiler, no Python headers), the build says so
-and the install goes on without it, and the parser runs its pure-Python reference (`sockweb --version`
+and the install goes on without it, and the parser and the environ run their pure-Python references (`sockweb --version`
 names the path in use). SOCKWEB_NO_EXTENSIONS=1 skips the build on purpose.
 """
 
@@ -29,11 +29,12 @@ class OptionalBuildExt(build_ext):
             self._skip(exc)
 
     def _skip(self, exc: Exception) -> None:
-        self.warn(f"sockweb: the C accelerator was not built ({exc}); the pure-Python parser will be used")
+        self.warn(f"sockweb: the C accelerator was not built ({exc}); its pure-Python reference will be used")
 
 
 extensions = []
 if os.environ.get("SOCKWEB_NO_EXTENSIONS", "") in ("", "0"):
     extensions.append(Extension("sockweb.http._speedups", ["src/sockweb/http/_speedups.c"], optional=True))
+    extensions.append(Extension("sockweb.server._environ", ["src/sockweb/server/_environ.c"], optional=True))
 
 setup(ext_modules=extensions, cmdclass={"build_ext": OptionalBuildExt})

@@ -8,6 +8,7 @@ import sys
 from sockweb import __version__
 from sockweb.cli import COMMANDS, main
 from sockweb.http import describe_parser
+from sockweb.server.wsgi import describe_environ
 
 
 def test_version_names_the_interpreter_and_the_event_loop(capsys) -> None:
@@ -37,7 +38,11 @@ def test_version_says_when_the_fast_loop_is_missing(capsys, monkeypatch) -> None
 
 def test_version_names_the_parser_path(capsys) -> None:
     assert main(["--version"]) == 0
-    assert capsys.readouterr().out.strip().endswith(f", parser: {describe_parser()}")
+    assert (
+        capsys.readouterr()
+        .out.strip()
+        .endswith(f", parser: {describe_parser()}, environ: {describe_environ()}")
+    )
     forced = subprocess.run(
         [sys.executable, "-m", "sockweb", "--version"],
         env={**os.environ, "SOCKWEB_PURE_PYTHON": "1"},
@@ -46,7 +51,9 @@ def test_version_names_the_parser_path(capsys) -> None:
         timeout=60,
         check=True,
     )
-    assert forced.stdout.strip().endswith(", parser: pure Python (SOCKWEB_PURE_PYTHON is set)")
+    assert forced.stdout.strip().endswith(
+        ", parser: pure Python (SOCKWEB_PURE_PYTHON is set), environ: pure Python (SOCKWEB_PURE_PYTHON is set)"
+    )
 
 
 def test_unknown_command_is_a_clear_error(capsys) -> None:

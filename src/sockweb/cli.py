@@ -53,14 +53,16 @@ def _is_app_group_option(arg: str) -> bool:
 
 
 def _version() -> str:
-    """The version, with the interpreter, and the event loop and request parser `sockweb serve` runs on."""
+    """The version, with the interpreter, and the event loop, request parser and environ header loop
+    `sockweb serve` runs on."""
     from sockweb.http import describe_parser
     from sockweb.server.runner import describe_loop
+    from sockweb.server.wsgi import describe_environ
 
     python = f"{platform.python_implementation()} {platform.python_version()}"
     return (
         f"sockweb {__version__}, {python} on {platform.system()}, event loop: {describe_loop('auto')}, "
-        f"parser: {describe_parser()}"
+        f"parser: {describe_parser()}, environ: {describe_environ()}"
     )
 
 

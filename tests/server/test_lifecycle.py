@@ -101,6 +101,7 @@ def test_start_up_log_names_the_event_loop(run_server):
 def test_start_up_log_names_the_parser_path(run_server):
     srv = run_server("fixtureapps:dispatch", cwd=APPS_DIR, env={"SOCKWEB_PURE_PYTHON": "1"})
     srv.wait_for_log(r"Request parser: pure Python \(SOCKWEB_PURE_PYTHON is set\)\n")
+    srv.wait_for_log(r"Environ header loop: pure Python \(SOCKWEB_PURE_PYTHON is set\)\n")
 
 
 def test_plain_asyncio_loop(run_server, tmp_path):

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from sockweb.http import describe_parser
 from sockweb.server import hooks
 from sockweb.server.loader import AppLoadError, WSGIApp, load_app
+from sockweb.server.wsgi import describe_environ
 
 if TYPE_CHECKING:
     import mmap
@@ -99,6 +100,7 @@ def _new_loop(kind: str) -> asyncio.AbstractEventLoop:
         raise RuntimeError("--loop uvloop: uvloop is not installed")
     log.info("Event loop: %s", describe_loop(kind))
     log.info("Request parser: %s", describe_parser())
+    log.info("Environ header loop: %s", describe_environ())
     if uvloop is not None:
         return cast(asyncio.AbstractEventLoop, uvloop.new_event_loop())
     return asyncio.new_event_loop()

@@ -3,6 +3,8 @@
 Strategy: the environ of a request is a copy of a per-listening-socket template (the wsgi.* keys and
 SERVER_NAME/PORT never change) plus the request's own keys; header names map to environ keys through a
 cache dict, so a request costs one dict copy, one partition of the target and one loop over its headers.
+That loop runs in C (sockweb.server._environ) when the extension was built and SOCKWEB_PURE_PYTHON is not
+set; `_fill_headers_py` is its reference (tests/server/test_environ_speedups.py holds the two equal).
 An `Exchange` is one request/response: `start_response` records status and headers, `body`/`finish` frame
 the body with the plan from `plan_response`, and every byte leaves through `send`, which is the
 connection's loop-side queue when the application runs inline or its thread-safe sender when it runs in a
@@ -13,15 +15,18 @@ bytes on the wire. `close()` of the iterable is called on every path.
 
 from __future__ import annotations
 
+import importlib
 import logging
+import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from io import BytesIO
-from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from types import ModuleType, TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote_to_bytes
 
 from sockweb.http import BodyWriter, ProtocolError, Request, ResponsePlan, error_response, plan_response
+from sockweb.http._accel import PURE_ENV
 from sockweb.server.filewrapper import FileWrapper
 from sockweb.server.input import EMPTY_INPUT, ClientDisconnected, StreamInput
 
@@ -49,6 +54,46 @@ FORWARDING_KEYS = frozenset(
     )
 )
 HEAD_CACHE_SIZE = 256
+
+
+class HeaderFiller(Protocol):
+    """The C header loop's signature (sockweb.server._environ): what head_environ's loop does; True when a
+    forwarding key was seen."""
+
+    def __call__(
+        self,
+        env: Environ,
+        keys: dict[bytes, str],
+        headers: list[tuple[bytes, bytes]],
+        forwarding_keys: frozenset[str],
+        max_cached: int,
+        /,
+    ) -> bool: ...
+
+
+def load_header_filler(
+    environ: Mapping[str, str] = os.environ,
+    import_module: Callable[[str], ModuleType] = importlib.import_module,
+) -> tuple[HeaderFiller | None, str]:
+    """(the C header loop, or None for the pure-Python loop in head_environ; the reason, in words). The
+    same rule as the parser's accelerator: SOCKWEB_PURE_PYTHON set to a non-empty value other than "0", or
+    an extension that was not built, means the pure path."""
+    if environ.get(PURE_ENV, "") not in ("", "0"):
+        return None, f"pure Python ({PURE_ENV} is set)"
+    try:
+        module = import_module("sockweb.server._environ")
+    except ImportError:
+        return None, "pure Python (the C accelerator is not built: no compiler at install time)"
+    filler: HeaderFiller = module.fill_header_environ
+    return filler, "C accelerator (sockweb.server._environ)"
+
+
+_FILL_HEADERS, _ENVIRON_DESCRIPTION = load_header_filler()
+
+
+def describe_environ() -> str:
+    """Which header loop builds the environ in this process, in words for a person."""
+    return _ENVIRON_DESCRIPTION
 
 
 class BadResponse(Exception):
@@ -115,8 +160,26 @@ def head_environ(template: Environ, keys: dict[bytes, str], req: Request) -> tup
     env["PATH_INFO"] = unquote_to_bytes(path.encode("latin-1")).decode("latin-1") if "%" in path else path
     if req.http_version != "1.1":  # the template holds HTTP/1.1
         env["SERVER_PROTOCOL"] = "HTTP/1.0"
+    if _FILL_HEADERS is not None:  # the C loop (sockweb.server._environ); the loop below is its reference
+        forwarded = _FILL_HEADERS(env, keys, req.headers, FORWARDING_KEYS, _MAX_CACHED_KEYS)
+    else:
+        forwarded = _fill_headers_py(env, keys, req.headers)
+    if req.chunked:
+        env["wsgi.input_terminated"] = True
+    elif "CONTENT_LENGTH" in env:
+        # RFC 9110 §8.6: repeated equal lengths were accepted as one; the application sees that one.
+        env["CONTENT_LENGTH"] = str(req.content_length)
+    if authority is not None:
+        # RFC 9112 §3.2.2: with an absolute-form target the server MUST use its host, not the Host field.
+        env["HTTP_HOST"] = authority
+    return env, forwarded
+
+
+def _fill_headers_py(env: Environ, keys: dict[bytes, str], headers: list[tuple[bytes, bytes]]) -> bool:
+    """The pure-Python header loop of head_environ, the reference of sockweb.server._environ: add the
+    fields to `env`, growing the `keys` cache; whether a forwarding header was seen."""
     forwarded = False
-    for name, raw in req.headers:
+    for name, raw in headers:
         key = keys.get(name)
         if key is None:
             key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
@@ -129,15 +192,7 @@ def head_environ(template: Environ, keys: dict[bytes, str], req: Request) -> tup
             # RFC 9110 §5.3: repeated fields combine with ", "; RFC 6265 §5.4: cookies with "; ".
             value = env[key] + ("; " if key == "HTTP_COOKIE" else ", ") + value
         env[key] = value
-    if req.chunked:
-        env["wsgi.input_terminated"] = True
-    elif "CONTENT_LENGTH" in env:
-        # RFC 9110 §8.6: repeated equal lengths were accepted as one; the application sees that one.
-        env["CONTENT_LENGTH"] = str(req.content_length)
-    if authority is not None:
-        # RFC 9112 §3.2.2: with an absolute-form target the server MUST use its host, not the Host field.
-        env["HTTP_HOST"] = authority
-    return env, forwarded
+    return forwarded
 
 
 def _absolute_form(target: bytes) -> tuple[bytes, str]:

@@ -1,0 +1,196 @@
+/* sockweb.server._environ: the header-field loop of `head_environ` (wsgi.py), in C.
+ *
+ * One responsibility: `fill_header_environ(env, keys, headers, forwarding_keys, max_cached)` does what the
+ * pure-Python reference loop in `head_environ` does, field by field:
+ *   - the environ key of a name comes from the `keys` cache (bytes -> str); a name not in it gets
+ *     "HTTP_" + name decoded latin-1, upper-cased, "-" -> "_";
+ *   - a new key that is in `forwarding_keys` is never cached and makes the result True; any other new key
+ *     is cached while the cache holds fewer than `max_cached` entries;
+ *   - the value is decoded latin-1; a key already in `env` gets the old value + ", " + the new one
+ *     (RFC 9110 §5.3), or + "; " for HTTP_COOKIE (RFC 6265 §5.4).
+ * It returns whether a forwarding key was seen. Names that are not ASCII take the reference's own str
+ * methods (str.upper of latin-1 text can leave latin-1), so the keys are the same by construction.
+ * tests/server/test_environ_speedups.py holds the two paths equal.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+static PyObject *COOKIE_KEY;  /* "HTTP_COOKIE" */
+static PyObject *COMMA_SEP;   /* ", " */
+static PyObject *COOKIE_SEP;  /* "; " */
+
+/* The environ key of a header name that is not cached: a new reference, or NULL with an exception. */
+static PyObject *
+make_key(PyObject *name)
+{
+    if (!PyBytes_Check(name)) {
+        PyErr_SetString(PyExc_TypeError, "header names must be bytes");
+        return NULL;
+    }
+    const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(name);
+    Py_ssize_t n = PyBytes_GET_SIZE(name);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (s[i] >= 128) {
+            /* The reference's way, word for word: "HTTP_" + name.decode("latin-1").upper().replace("-", "_") */
+            PyObject *text = PyUnicode_DecodeLatin1((const char *)s, n, NULL);
+            if (text == NULL) return NULL;
+            PyObject *upper = PyObject_CallMethod(text, "upper", NULL);
+            Py_DECREF(text);
+            if (upper == NULL) return NULL;
+            PyObject *replaced = PyObject_CallMethod(upper, "replace", "ss", "-", "_");
+            Py_DECREF(upper);
+            if (replaced == NULL) return NULL;
+            PyObject *prefix = PyUnicode_FromString("HTTP_");
+            if (prefix == NULL) {
+                Py_DECREF(replaced);
+                return NULL;
+            }
+            PyObject *key = PyUnicode_Concat(prefix, replaced);
+            Py_DECREF(prefix);
+            Py_DECREF(replaced);
+            return key;
+        }
+    }
+    PyObject *key = PyUnicode_New(5 + n, 127);
+    if (key == NULL) return NULL;
+    Py_UCS1 *out = PyUnicode_1BYTE_DATA(key);
+    memcpy(out, "HTTP_", 5);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c >= 'a' && c <= 'z') c -= 'a' - 'A';
+        else if (c == '-') c = '_';
+        out[5 + i] = c;
+    }
+    return key;
+}
+
+/* env[key] + sep + value, as the reference computes it (left to right). */
+static PyObject *
+combine(PyObject *old, PyObject *key, PyObject *value)
+{
+    int cookie = PyObject_RichCompareBool(key, COOKIE_KEY, Py_EQ);
+    if (cookie < 0) return NULL;
+    PyObject *sep = cookie ? COOKIE_SEP : COMMA_SEP;
+    PyObject *head = PyNumber_Add(old, sep);
+    if (head == NULL) return NULL;
+    PyObject *joined = PyNumber_Add(head, value);
+    Py_DECREF(head);
+    return joined;
+}
+
+/* One field: 0 on success, -1 with an exception. Sets *forwarded when its key is a forwarding one. */
+static int
+fill_one(PyObject *env, PyObject *keys, PyObject *field, PyObject *forwarding, Py_ssize_t max_cached,
+         int *forwarded)
+{
+    if (!PyTuple_Check(field) || PyTuple_GET_SIZE(field) != 2) {
+        PyErr_SetString(PyExc_TypeError, "headers must be (name, value) tuples");
+        return -1;
+    }
+    PyObject *name = PyTuple_GET_ITEM(field, 0);
+    PyObject *raw = PyTuple_GET_ITEM(field, 1);
+    if (!PyBytes_Check(raw)) {
+        PyErr_SetString(PyExc_TypeError, "header values must be bytes");
+        return -1;
+    }
+    PyObject *key = PyDict_GetItemWithError(keys, name);  /* borrowed */
+    if (key != NULL) {
+        Py_INCREF(key);
+    }
+    else {
+        if (PyErr_Occurred()) return -1;
+        key = make_key(name);
+        if (key == NULL) return -1;
+        int is_forwarding = PySet_Contains(forwarding, key);
+        if (is_forwarding < 0) goto fail;
+        if (is_forwarding) {
+            *forwarded = 1;
+        }
+        else if (PyDict_GET_SIZE(keys) < max_cached) {
+            if (PyDict_SetItem(keys, name, key) < 0) goto fail;
+        }
+    }
+    PyObject *value = PyUnicode_DecodeLatin1(PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw), NULL);
+    if (value == NULL) goto fail;
+    PyObject *old = PyDict_GetItemWithError(env, key);  /* borrowed */
+    if (old != NULL) {
+        Py_INCREF(old);
+        PyObject *joined = combine(old, key, value);
+        Py_DECREF(old);
+        Py_DECREF(value);
+        if (joined == NULL) goto fail;
+        value = joined;
+    }
+    else if (PyErr_Occurred()) {
+        Py_DECREF(value);
+        goto fail;
+    }
+    int rc = PyDict_SetItem(env, key, value);
+    Py_DECREF(value);
+    Py_DECREF(key);
+    return rc;
+fail:
+    Py_DECREF(key);
+    return -1;
+}
+
+static PyObject *
+fill_header_environ(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "fill_header_environ takes 5 arguments");
+        return NULL;
+    }
+    PyObject *env = args[0], *keys = args[1], *headers = args[2], *forwarding = args[3];
+    if (!PyDict_Check(env) || !PyDict_Check(keys)) {
+        PyErr_SetString(PyExc_TypeError, "env and keys must be dicts");
+        return NULL;
+    }
+    if (!PyList_Check(headers)) {
+        PyErr_SetString(PyExc_TypeError, "headers must be a list");
+        return NULL;
+    }
+    if (!PyAnySet_Check(forwarding)) {
+        PyErr_SetString(PyExc_TypeError, "forwarding_keys must be a set or frozenset");
+        return NULL;
+    }
+    Py_ssize_t max_cached = PyLong_AsSsize_t(args[4]);
+    if (max_cached == -1 && PyErr_Occurred()) return NULL;
+    int forwarded = 0;
+    /* The list may change size under us only through the dict operations' __eq__/__hash__ of foreign
+     * objects; index on every turn, never a stale pointer. */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); i++) {
+        PyObject *field = PyList_GET_ITEM(headers, i);
+        Py_INCREF(field);
+        int rc = fill_one(env, keys, field, forwarding, max_cached, &forwarded);
+        Py_DECREF(field);
+        if (rc < 0) return NULL;
+    }
+    return PyBool_FromLong(forwarded);
+}
+
+static PyMethodDef environ_methods[] = {
+    {"fill_header_environ", (PyCFunction)(void (*)(void))fill_header_environ, METH_FASTCALL,
+     "fill_header_environ(env, keys, headers, forwarding_keys, max_cached) -> bool\n\n"
+     "Add the header fields to the WSGI environ as head_environ's loop does; True when a forwarding key "
+     "was seen."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef environ_module = {
+    PyModuleDef_HEAD_INIT,
+    "sockweb.server._environ",
+    "The header-field loop of the WSGI environ, in C (see wsgi.head_environ for the reference).",
+    -1,
+    environ_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__environ(void)
+{
+    COOKIE_KEY = PyUnicode_InternFromString("HTTP_COOKIE");
+    COMMA_SEP = PyUnicode_InternFromString(", ");
+    COOKIE_SEP = PyUnicode_InternFromString("; ");
+    if (COOKIE_KEY == NULL || COMMA_SEP == NULL || COOKIE_SEP == NULL) return NULL;
+    return PyModule_Create(&environ_module);
+}
