@@ -110,7 +110,20 @@ def test_out_of_file_descriptors_backs_off_and_recovers(
     start: Callable[..., ServerHandle], loop: str
 ) -> None:
     server = start("--loop", loop, "--keepalive-timeout", "60", "--header-timeout", "60", nofile=64)
-    clients = []
+    clients: list[socket.socket] = []
+    try:
+        _exhaust_and_recover(server, clients)
+    finally:
+        for sock in clients:  # a failed assertion must not leave them to the garbage collector
+            sock.close()
+
+
+def _after_start(log: str) -> list[str]:
+    """The log lines after "Listening at" (the start-up lines vary with what the server reports)."""
+    return log.split("Listening at", 1)[-1].splitlines()[1:]
+
+
+def _exhaust_and_recover(server: ServerHandle, clients: list[socket.socket]) -> None:
     for _ in range(150):  # far more than 64 descriptors: the rest wait in the listen queue
         sock = socket.socket()
         sock.connect(("127.0.0.1", server.port))
@@ -121,7 +134,7 @@ def test_out_of_file_descriptors_backs_off_and_recovers(
     before = _cpu_seconds(server.proc.pid)
     time.sleep(2.0)
     assert _cpu_seconds(server.proc.pid) - before < 0.5
-    assert len(server.log().splitlines()) < 5, server.log()[:3000]  # no line per failed accept()
+    assert len(_after_start(server.log())) < 2, server.log()[:3000]  # no line per failed accept()
     served, waiting = _split_answered(clients, 2.0)
     assert served and waiting, (len(served), len(waiting))
     assert "Cannot accept connections: out of file descriptors" in server.log()
@@ -140,7 +153,7 @@ def test_out_of_file_descriptors_backs_off_and_recovers(
         assert _answered(sock, 10.0)
     log = server.log()
     assert "Accepting connections again" in log
-    assert len(log.splitlines()) < 10, log[:3000]  # not a line (or a traceback) per failed accept()
+    assert len(_after_start(log)) < 7, log[:3000]  # not a line (or a traceback) per failed accept()
 
 
 @pytest.fixture(scope="module")
