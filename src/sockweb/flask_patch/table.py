@@ -111,10 +111,7 @@ MODULES: dict[str, str | Alias] = {
     "werkzeug.wrappers.request": f"{W}.request",
     "werkzeug.wrappers.response": f"{W}.response",
     "werkzeug.test": f"{W}.testing",
-    "werkzeug.http": Alias(
-        sources=(f"{W}.httputil",),
-        renames={"parse_cache_control_header": f"{W}.httputil:parse_cache_control"},
-    ),
+    "werkzeug.http": Alias(sources=(f"{W}.httputil",)),
     "werkzeug.wsgi": Alias(sources=(f"{W}.wsgi_util",)),
     "werkzeug._internal": Alias(sources=(f"{W}.wsgi_util",)),
     "werkzeug.utils": Alias(

@@ -1,12 +1,12 @@
 """Containers for request and response data: multi-valued dicts, headers, uploaded files.
 
-Strategy: :class:`MultiDict` keeps ``key -> list of values`` in a plain dict, so lookups are O(1) and the
-first value answers ``md[key]`` (the common single-value case) while ``getlist`` sees all of them.
-:class:`CombinedMultiDict` is a read-only view over several, merged on read so it follows their changes.
+Strategy: the multi-valued dicts live in :mod:`.multidict` and the small dict/list containers in
+:mod:`.mappings`; this module re-exports them and holds the header and file containers.
 :class:`Headers` keeps the exact ``(name, value)`` list a response will send (order and repeats matter on
-the wire) and compares names case-insensitively; it refuses CR, LF and NUL in names and values at the door,
-so a header injected from user input can never split a response. :class:`EnvironHeaders` is a read-only
-view of a WSGI environ with the same read API. :class:`FileStorage` wraps one uploaded file.
+the wire) and compares names case-insensitively; it refuses CR, LF and NUL in names and values at the door
+(also through positions and slices), so a header injected from user input can never split a response.
+:class:`EnvironHeaders` is a read-only view of a WSGI environ with the same read API.
+:class:`FileStorage` wraps one uploaded file and passes the rest of the file API through to its stream.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
-from typing import IO, Any, Generic, NoReturn, TypeVar, overload
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import IO, Any, NoReturn, TypeVar, Union, overload
 
 from .exceptions import BadRequestKeyError
 from .mappings import (
@@ -25,6 +25,18 @@ from .mappings import (
     ImmutableTypeConversionDict,
     TypeConversionDict,
 )
+from .multidict import (
+    CombinedMultiDict,
+    ImmutableMultiDict,
+    ImmutableOrderedMultiDict,
+    MultiDict,
+    OrderedMultiDict,
+    iter_multi_items,
+)
+
+# The private spellings some code imports the ordered variants under.
+_OrderedMultiDict = OrderedMultiDict
+_ImmutableOrderedMultiDict = ImmutableOrderedMultiDict
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -39,272 +51,13 @@ __all__ = [
     "ImmutableDict",
     "ImmutableList",
     "ImmutableMultiDict",
+    "ImmutableOrderedMultiDict",
     "ImmutableTypeConversionDict",
     "MultiDict",
+    "OrderedMultiDict",
     "TypeConversionDict",
+    "iter_multi_items",
 ]
-
-
-def _iter_pairs(data: Any) -> Iterator[tuple[Any, Any]]:
-    """Pairs from a MultiDict (all values), a mapping (lists/tuples expand) or an iterable of pairs."""
-    if isinstance(data, MultiDict):
-        yield from data.items(multi=True)
-    elif isinstance(data, Mapping):
-        for key, value in data.items():
-            if isinstance(value, (list, tuple)):
-                for item in value:
-                    yield key, item
-            else:
-                yield key, value
-    else:
-        yield from data
-
-
-class MultiDict(MutableMapping[K, V], Generic[K, V]):
-    """A dict with several values per key; ``md[key]`` is the first one, ``getlist(key)`` all of them.
-
-    A missing key raises :class:`~sockweb.web.exceptions.BadRequestKeyError`, which is a ``KeyError`` for
-    code and a 400 response if left uncaught in a view.
-    """
-
-    __slots__ = ("_data",)
-
-    def __init__(self, mapping: Any = None) -> None:
-        data: dict[K, list[V]] = {}
-        self._data = data
-        if mapping is None:
-            return
-        if isinstance(mapping, MultiDict):
-            for key, values in mapping._data.items():
-                data[key] = list(values)
-        elif isinstance(mapping, list):
-            # The common case (parsed query strings, cookies): a list of pairs, no generator needed.
-            for key, value in mapping:
-                existing = data.get(key)
-                if existing is None:
-                    data[key] = [value]
-                else:
-                    existing.append(value)
-        else:
-            for key, value in _iter_pairs(mapping):
-                data.setdefault(key, []).append(value)
-
-    # -- Mapping core (first value) ---------------------------------------------------------------------
-
-    def __getitem__(self, key: K) -> V:
-        values = self._data.get(key)
-        if not values:
-            raise BadRequestKeyError(key)
-        return values[0]
-
-    def __setitem__(self, key: K, value: V) -> None:
-        self._data[key] = [value]
-
-    def __delitem__(self, key: K) -> None:
-        del self._data[key]
-
-    def __iter__(self) -> Iterator[K]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, MultiDict):
-            return self._data == other._data
-        if isinstance(other, Mapping):
-            return dict(self.items()) == dict(other.items())
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({list(self.items(multi=True))!r})"
-
-    # -- multi-value API ------------------------------------------------------------------------------
-
-    @overload
-    def get(self, key: K) -> V | None: ...
-    @overload
-    def get(self, key: K, default: V | T) -> V | T: ...
-    @overload
-    def get(self, key: K, default: T | None = None, *, type: Callable[[V], T]) -> T | None: ...
-
-    def get(self, key: K, default: Any = None, type: Callable[[V], Any] | None = None) -> Any:
-        """The first value, or ``default``; with ``type``, the converted value (``default`` when it fails)."""
-        values = self._data.get(key)
-        if not values:
-            return default
-        if type is None:
-            return values[0]
-        try:
-            return type(values[0])
-        except (ValueError, TypeError):
-            return default
-
-    def getlist(self, key: K, type: Callable[[V], Any] | None = None) -> list[Any]:
-        """Every value of ``key`` (empty list if absent); with ``type``, those that convert."""
-        values = self._data.get(key, [])
-        if type is None:
-            return list(values)
-        result = []
-        for value in values:
-            try:
-                result.append(type(value))
-            except (ValueError, TypeError):
-                pass
-        return result
-
-    def add(self, key: K, value: V) -> None:
-        """Append a value, keeping the existing ones."""
-        self._data.setdefault(key, []).append(value)
-
-    def setlist(self, key: K, values: Iterable[V]) -> None:
-        """Replace every value of ``key``; an empty iterable removes the key."""
-        values = list(values)
-        if values:
-            self._data[key] = values
-        else:
-            self._data.pop(key, None)
-
-    def setlistdefault(self, key: K, default: Iterable[V] = ()) -> list[V]:
-        """The live list of values of ``key``, created from ``default`` if absent."""
-        if key not in self._data:
-            self._data[key] = list(default)
-        return self._data[key]
-
-    @overload  # type: ignore[override]
-    def items(self) -> Iterator[tuple[K, V]]: ...
-    @overload
-    def items(self, multi: bool) -> Iterator[tuple[K, V]]: ...
-
-    def items(self, multi: bool = False) -> Iterator[tuple[K, V]]:
-        """``(key, first value)`` pairs, or every ``(key, value)`` pair with ``multi=True``."""
-        for key, values in self._data.items():
-            if multi:
-                for value in values:
-                    yield key, value
-            elif values:
-                yield key, values[0]
-
-    def values(self) -> Iterator[V]:  # type: ignore[override]
-        """The first value of each key."""
-        for values in self._data.values():
-            if values:
-                yield values[0]
-
-    def lists(self) -> Iterator[tuple[K, list[V]]]:
-        """``(key, all values)`` pairs."""
-        for key, values in self._data.items():
-            yield key, list(values)
-
-    def listvalues(self) -> Iterator[list[V]]:
-        for values in self._data.values():
-            yield list(values)
-
-    def to_dict(self, flat: bool = True) -> dict[K, Any]:
-        """A plain dict: first values, or lists of all values with ``flat=False``."""
-        if flat:
-            return dict(self.items())
-        return dict(self.lists())
-
-    def update(self, mapping: Any = (), /, **kwargs: V) -> None:
-        """Add the values of ``mapping`` (multi-aware) to the existing ones, like :meth:`add`."""
-        for key, value in _iter_pairs(mapping):
-            self.add(key, value)
-        for key, value in kwargs.items():
-            self.add(key, value)  # type: ignore[arg-type]
-
-    def pop(self, key: K, default: Any = ...) -> Any:
-        """Remove ``key`` and return its first value."""
-        values = self._data.pop(key, None)
-        if not values:
-            if default is ...:
-                raise BadRequestKeyError(key)
-            return default
-        return values[0]
-
-    def poplist(self, key: K) -> list[V]:
-        """Remove ``key`` and return all its values (empty list if absent)."""
-        return self._data.pop(key, [])
-
-    def popitem(self) -> tuple[K, V]:
-        if not self._data:
-            raise BadRequestKeyError("popitem(): dictionary is empty")
-        key, values = self._data.popitem()
-        return key, values[0]
-
-    def clear(self) -> None:
-        self._data.clear()
-
-    def copy(self) -> MultiDict[K, V]:
-        return MultiDict(self)
-
-    def __copy__(self) -> MultiDict[K, V]:
-        return self.copy()
-
-
-class ImmutableMultiDict(MultiDict[K, V]):
-    """A :class:`MultiDict` that refuses changes (request data is read-only) and is hashable."""
-
-    __slots__ = ()
-
-    def _immutable(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise TypeError(f"{type(self).__name__} objects are immutable")
-
-    __setitem__ = __delitem__ = _immutable
-    add = setlist = setlistdefault = update = pop = poplist = popitem = clear = _immutable
-
-    def setdefault(self, key: K, default: Any = None) -> NoReturn:
-        self._immutable()
-
-    def __hash__(self) -> int:  # type: ignore[override]
-        return hash(tuple(self.items(multi=True)))
-
-    def copy(self) -> MultiDict[K, V]:
-        """A mutable copy."""
-        return MultiDict(self)
-
-
-class _OrderedMultiDict(MultiDict[K, V]):
-    """Werkzeug's ordered MultiDict, for code that names it: every :class:`MultiDict` here keeps
-    insertion order across keys and values, so this adds nothing."""
-
-    __slots__ = ()
-
-
-class _ImmutableOrderedMultiDict(ImmutableMultiDict[K, V]):
-    """Werkzeug's immutable ordered MultiDict; :class:`ImmutableMultiDict` is already ordered."""
-
-    __slots__ = ()
-
-
-class CombinedMultiDict(ImmutableMultiDict[K, V]):
-    """A read-only view over several MultiDicts, first one first: ``d[key]`` is the first value found,
-    ``getlist`` concatenates every dict's values. Copies are mutable MultiDicts."""
-
-    __slots__ = ("dicts",)
-
-    def __init__(self, dicts: Iterable[MultiDict[K, V]] | None = None) -> None:
-        self.dicts: list[MultiDict[K, V]] = list(dicts or ())
-
-    @property
-    def _data(self) -> dict[K, list[V]]:  # type: ignore[override]
-        # Merged on each read: the view follows later changes to the underlying dicts.
-        merged: dict[K, list[V]] = {}
-        for source in self.dicts:
-            for key, values in source.lists():
-                merged.setdefault(key, []).extend(values)
-        return merged
-
-    def __contains__(self, key: object) -> bool:
-        return any(key in source for source in self.dicts)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.dicts!r})"
 
 
 # -- Headers -------------------------------------------------------------------------------------------------
@@ -357,12 +110,26 @@ class Headers:
 
     # -- reads --------------------------------------------------------------------------------------------
 
-    def __getitem__(self, key: str) -> str:
-        lower = key.lower()
-        for name, value in self._list:
-            if name.lower() == lower:
-                return value
-        raise BadRequestKeyError(key)
+    @overload
+    def __getitem__(self, key: str) -> str: ...
+    @overload
+    def __getitem__(self, key: int) -> tuple[str, str]: ...
+    @overload
+    def __getitem__(self, key: slice) -> Headers: ...
+
+    def __getitem__(self, key: str | int | slice) -> str | tuple[str, str] | Headers:
+        """The first value of a name; a position gives the ``(name, value)`` pair, a slice a new Headers."""
+        if isinstance(key, str):
+            lower = key.lower()
+            for name, value in self._list:
+                if name.lower() == lower:
+                    return value
+            raise BadRequestKeyError(key)
+        if isinstance(key, slice):
+            clone = Headers()
+            clone._list = self._list[key]
+            return clone
+        return self._list[key]
 
     @overload
     def get(self, key: str) -> str | None: ...
@@ -467,8 +234,22 @@ class Headers:
                 return
         self._list.append(pair)
 
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.set(key, value)
+    @overload
+    def __setitem__(self, key: str, value: Any) -> None: ...
+    @overload
+    def __setitem__(self, key: int, value: tuple[str, Any]) -> None: ...
+    @overload
+    def __setitem__(self, key: slice, value: Iterable[tuple[str, Any]]) -> None: ...
+
+    def __setitem__(self, key: str | int | slice, value: Any) -> None:
+        """Set a name (replacing its fields), a position (a pair) or a slice (pairs); all are validated."""
+        if isinstance(key, str):
+            self.set(key, value)
+        elif isinstance(key, slice):
+            self._list[key] = [(_check_name(name), _check_value(item)) for name, item in value]
+        else:
+            name, item = value
+            self._list[key] = (_check_name(name), _check_value(item))
 
     def setdefault(self, key: str, default: Any) -> str:
         """The first value of ``key``; if absent, add ``default`` and return it."""
@@ -483,8 +264,12 @@ class Headers:
         lower = key.lower()
         self._list[:] = [pair for pair in self._list if pair[0].lower() != lower]
 
-    def __delitem__(self, key: str) -> None:
-        self.remove(key)
+    def __delitem__(self, key: str | int | slice) -> None:
+        """Remove every field of a name, or the fields at a position or slice."""
+        if isinstance(key, str):
+            self.remove(key)
+        else:
+            del self._list[key]
 
     def pop(self, key: str, default: Any = ...) -> Any:
         """Remove every field named ``key`` and return the first value."""
@@ -497,29 +282,70 @@ class Headers:
         self.remove(key)
         return value
 
-    def extend(self, other: Headers | Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
-        """Append fields; mapping values that are lists or tuples add one field per item."""
-        for key, value in _iter_header_pairs(other):
+    def extend(self, *args: HeaderSource, **kwargs: Any) -> None:
+        """Append fields from one mapping or iterable of pairs and from ``kwargs``; list or tuple values
+        add one field per item."""
+        for key, value in _header_pairs(args, kwargs):
             self.add(key, value)
 
-    def update(self, other: Headers | Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
-        """Replace each named field with the given value(s)."""
-        grouped: dict[str, list[tuple[str, Any]]] = {}
-        for key, value in _iter_header_pairs(other):
-            grouped.setdefault(key.lower(), []).append((key, value))
-        for pairs in grouped.values():
-            self.set(*pairs[0])
-            for key, value in pairs[1:]:
-                self.add(key, value)
+    def update(self, *args: HeaderSource, **kwargs: Any) -> None:
+        """Replace each named field with the given value(s), ``kwargs`` last (as :meth:`setlist`)."""
+        for source in (_header_pairs(args, {}), iter_multi_items(kwargs)):
+            grouped: dict[str, tuple[str, list[Any]]] = {}
+            for key, value in source:
+                grouped.setdefault(key.lower(), (key, []))[1].append(value)
+            for key, values in grouped.values():
+                self.setlist(key, values)
+
+    def setlist(self, key: str, values: Iterable[Any]) -> None:
+        """Replace the fields of ``key`` with one per value: the first where the first field was, the
+        others appended; an empty iterable removes the fields."""
+        items = list(values)
+        if not items:
+            self.remove(key)
+            return
+        self.set(key, items[0])
+        for item in items[1:]:
+            self.add(key, item)
+
+    def setlistdefault(self, key: str, default: Iterable[Any]) -> list[str]:
+        """The values of ``key``; if absent, ``default`` is set first (as :meth:`setlist`)."""
+        if key not in self:
+            self.setlist(key, default)
+        return self.getlist(key)
+
+    def __or__(self, other: Any) -> Headers:
+        """A copy with the fields of ``other`` replacing those of the same names."""
+        if not isinstance(other, (Mapping, Headers)):
+            return NotImplemented
+        result = self.copy()
+        result.update(other)
+        return result
+
+    def __ior__(self, other: Any) -> Headers:
+        if not isinstance(other, (Mapping, Headers, Iterable)):
+            return NotImplemented
+        self.update(other)
+        return self
 
     def clear(self) -> None:
         self._list.clear()
 
 
-def _iter_header_pairs(other: Any) -> Iterator[tuple[str, Any]]:
-    if isinstance(other, Headers):
-        return iter(other)  # not ``_list``: an EnvironHeaders view keeps its pairs in the environ
-    return _iter_pairs(other)
+HeaderSource = Union["Headers", Mapping[str, Any], Iterable[tuple[str, Any]]]
+
+
+def _header_pairs(args: tuple[HeaderSource, ...], kwargs: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """The pairs of at most one positional source and of ``kwargs``, list values expanded."""
+    if len(args) > 1:
+        raise TypeError(f"expected at most 1 positional argument, got {len(args)}")
+    if args:
+        source = args[0]
+        if isinstance(source, Headers):
+            yield from source  # not ``_list``: an EnvironHeaders view keeps its pairs in the environ
+        else:
+            yield from iter_multi_items(source)
+    yield from iter_multi_items(kwargs)
 
 
 class EnvironHeaders(Headers):
@@ -542,7 +368,7 @@ class EnvironHeaders(Headers):
             return key
         return "HTTP_" + key
 
-    def __getitem__(self, key: str) -> str:
+    def __getitem__(self, key: str) -> str:  # type: ignore[override]
         value = self.environ.get(self._key(key))
         if value is None or (value == "" and key.lower() in ("content-type", "content-length")):
             raise BadRequestKeyError(key)
@@ -615,7 +441,8 @@ class EnvironHeaders(Headers):
         raise TypeError("request headers are read-only")
 
     add = add_header = set = setdefault = remove = pop = extend = update = clear = _immutable
-    __setitem__ = __delitem__ = _immutable
+    setlist = setlistdefault = _immutable
+    __setitem__ = __delitem__ = __or__ = __ior__ = _immutable
 
 
 # -- uploaded files ------------------------------------------------------------------------------------------
@@ -700,3 +527,10 @@ class FileStorage:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.filename!r} ({self.content_type!r})>"
+
+    def __getattr__(self, name: str) -> Any:
+        # The rest of the file API (fileno, readable, seekable, tell, ...) is the stream's; a temporary
+        # file from the form parser lacks some io.IOBase methods, so they are looked up, not inherited.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.__dict__.get("stream"), name)

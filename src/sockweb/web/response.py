@@ -489,7 +489,10 @@ class Response:
         if not accept_ranges or method != "GET" or self.status_code != 200:
             return self
         ranges = parse_range_header(environ.get("HTTP_RANGE"))
-        if ranges is None or not if_range_matches(environ, None if weak else etag, last_modified):
+        # RFC 9110 §14.2: a Range in a unit other than bytes is ignored.
+        if ranges is None or ranges.units != "bytes":
+            return self
+        if not if_range_matches(environ, None if weak else etag, last_modified):
             return self
         length = complete_length if complete_length is not None else self._body_length()
         if length is None:

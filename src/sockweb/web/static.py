@@ -269,7 +269,12 @@ class StaticFiles:
         is_head = environ.get("REQUEST_METHOD", "GET").upper() == "HEAD"
         spans: list[tuple[int, int]] | None = [(0, size)]
         byte_range = parse_range_header(environ.get("HTTP_RANGE"))
-        ranged = byte_range is not None and if_range_matches(environ, etag, info.st_mtime)
+        # RFC 9110 §14.2: a Range in a unit other than bytes is ignored.
+        ranged = (
+            byte_range is not None
+            and byte_range.units == "bytes"
+            and if_range_matches(environ, etag, info.st_mtime)
+        )
         if ranged and byte_range is not None:
             spans = byte_range.resolve(size)
             if spans is None:

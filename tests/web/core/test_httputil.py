@@ -99,9 +99,13 @@ def test_unquote_filename_keeps_windows_paths() -> None:
             ("attachment", {"filename": "€.txt"}),
         ),
         ("attachment; filename*=iso-8859-1''%E9.txt", ("attachment", {"filename": "é.txt"})),
-        ("attachment; filename*=bogus-charset''x", ("attachment", {})),
+        # an unknown charset leaves the value as sent
+        ("attachment; filename*=bogus-charset''x%41", ("attachment", {"filename": "x%41"})),
         ("a; =novalue; x; y=1", ("a", {"y": "1"})),
-        ('a; b="unterminated', ("a", {"b": '"unterminated'})),
+        # neither a token nor a complete quoted-string: skipped
+        ('a; b="unterminated', ("a", {})),
+        ('a; b="ends in a backslash\\"', ("a", {})),
+        ("a; b=\u00b5", ("a", {})),
         ("", ("", {})),
     ],
 )
@@ -111,7 +115,7 @@ def test_parse_options_header(value: str, expected: tuple[str, dict[str, str]]) 
 
 def test_dump_options_header_roundtrip() -> None:
     header = dump_options_header("attachment", {"filename": "na ïve.txt", "size": 3, "flag": None})
-    assert header == "attachment; filename*=UTF-8''na%20%C3%AFve.txt; size=3; flag"
+    assert header == "attachment; filename*=UTF-8''na%20%C3%AFve.txt; size=3"
     assert parse_options_header(header)[1]["filename"] == "na ïve.txt"
 
 
@@ -128,7 +132,7 @@ def test_parse_cookie() -> None:
     assert cookies.getlist("a") == ["1", "2"]
     assert cookies["b"] == 'quoted "v"'
     assert cookies["c"] == "x=y"
-    assert "noequals" not in cookies
+    assert cookies["noequals"] == ""  # a pair without "=" is a name with an empty value
     assert "" not in cookies
 
 
@@ -154,7 +158,7 @@ def test_dump_cookie_attributes() -> None:
     assert any(part.startswith("Expires=") for part in parts)
     assert {"Path=/app", "Domain=example.com", "Secure", "HttpOnly", "SameSite=Strict"} <= set(parts)
     assert "SameSite=None" in dump_cookie("a", samesite="None", secure=True)
-    assert dump_cookie("a", "b", max_age=timedelta(hours=1)).split("; ")[1] == "Max-Age=3600"
+    assert dump_cookie("a", "b", max_age=timedelta(hours=1)).split("; ")[2] == "Max-Age=3600"
     assert "Expires=Thu, 01 Jan 1970 00:00:00 GMT" in dump_cookie("a", expires=0)
     assert "Path" not in dump_cookie("a", path=None)
     assert "Max-Age=1000000000000" in dump_cookie("a", max_age=10**12)  # Expires stays a valid date
@@ -310,7 +314,6 @@ def test_parse_range_valid(value: str, ranges: list[tuple[int, int | None]]) -> 
         None,
         "",
         "bytes",
-        "items=0-1",
         "bytes=5-1",
         "bytes=-0",
         "bytes=a-b",

@@ -172,9 +172,9 @@ class TestHeadersAndCookies:
         response.set_cookie("sid", "v 1", max_age=60, httponly=True, secure=True, samesite="Lax")
         response.delete_cookie("old", path="/app")
         cookies = response.headers.getlist("Set-Cookie")
-        assert cookies[0].startswith('sid="v 1"; Max-Age=60; Expires=')
-        assert cookies[0].endswith("Path=/; Secure; HttpOnly; SameSite=Lax")
-        assert cookies[1].startswith("old=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/app")
+        assert cookies[0].startswith('sid="v 1"; Expires=')
+        assert cookies[0].endswith("; Max-Age=60; Secure; HttpOnly; Path=/; SameSite=Lax")
+        assert cookies[1].startswith("old=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/app")
         with pytest.raises(ValueError):
             response.set_cookie("bad name", "x")
 

@@ -24,18 +24,30 @@ from .cache_control import (
 )
 from .conditional import (
     ETags,
+    IfRange,
     evaluate_preconditions,
     generate_etag,
     if_range_matches,
     is_resource_modified,
     parse_etags,
+    parse_if_range_header,
     quote_etag,
     unquote_etag,
 )
 from .cookies import dump_cookie, parse_cookie
+from .csp import ContentSecurityPolicy, dump_csp_header, parse_csp_header
 from .dates import http_date, parse_date
+from .fields import (
+    ENTITY_HEADERS,
+    HOP_BY_HOP_HEADERS,
+    is_entity_header,
+    is_hop_by_hop_header,
+    remove_entity_headers,
+    remove_hop_by_hop_headers,
+)
 from .header_set import HeaderSet, parse_set_header
 from .params import (
+    dump_header,
     dump_options_header,
     parse_dict_header,
     parse_list_header,
@@ -45,18 +57,28 @@ from .params import (
     unquote_header_value,
 )
 from .policies import COEP, COOP
-from .ranges import ContentRange, Range, parse_content_range, parse_range_header
+from .ranges import (
+    ContentRange,
+    Range,
+    parse_content_range,
+    parse_content_range_header,
+    parse_range_header,
+)
 
 __all__ = [
     "COEP",
     "COOP",
+    "ENTITY_HEADERS",
+    "HOP_BY_HOP_HEADERS",
     "Accept",
     "Authorization",
     "CacheControl",
     "CharsetAccept",
     "ContentRange",
+    "ContentSecurityPolicy",
     "ETags",
     "HeaderSet",
+    "IfRange",
     "LanguageAccept",
     "MIMEAccept",
     "Range",
@@ -65,21 +87,28 @@ __all__ = [
     "WWWAuthenticate",
     "dump_cache_control",
     "dump_cookie",
+    "dump_csp_header",
+    "dump_header",
     "dump_options_header",
     "evaluate_preconditions",
     "generate_etag",
     "http_date",
     "if_range_matches",
+    "is_entity_header",
+    "is_hop_by_hop_header",
     "is_resource_modified",
     "parse_accept_header",
     "parse_authorization_header",
     "parse_cache_control",
     "parse_cache_control_header",
     "parse_content_range",
+    "parse_content_range_header",
     "parse_cookie",
+    "parse_csp_header",
     "parse_date",
     "parse_dict_header",
     "parse_etags",
+    "parse_if_range_header",
     "parse_list_header",
     "parse_list_header_raw",
     "parse_options_header",
@@ -87,6 +116,8 @@ __all__ = [
     "parse_set_header",
     "quote_etag",
     "quote_header_value",
+    "remove_entity_headers",
+    "remove_hop_by_hop_headers",
     "unquote_etag",
     "unquote_header_value",
 ]

@@ -17,6 +17,7 @@ from .params import _comma_item_re, _split_items, dump_options_header, parse_opt
 
 AcceptT = TypeVar("AcceptT", bound="Accept")
 MAX_ACCEPT_ITEMS = 64
+_q_param_re = re.compile(r";\s*q\*?\s*=", re.IGNORECASE)
 _quality_re = re.compile(r"(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)\Z", re.ASCII)
 
 
@@ -41,16 +42,34 @@ class Accept(list[tuple[str, float]]):
         """Does client value ``client`` cover ``offer``? (both normalized)"""
         return client in ("*", offer)
 
+    def _exact(self, offer: str, client: str) -> bool:
+        """Does ``client`` name ``offer`` itself rather than a range covering it? (both normalized)"""
+        return offer == client
+
+    def _rank(self, offer: str) -> tuple[float, int, bool]:
+        """``(quality, specificity, exact)`` of the most specific client value covering ``offer``.
+
+        The quality is that of the most specific value (RFC 9110 §12.5.1); the other two break ties
+        between offers of equal quality. ``(0, -1, False)`` if no value covers it.
+        """
+        offer = self._normalize_offer(offer)
+        best: tuple[float, int, bool] = (0.0, -1, False)
+        for value, quality in self:
+            client = self._normalize(value)
+            if self._matches(offer, client):
+                specificity = self._specificity(value)
+                exact = self._exact(offer, client)
+                if (specificity, exact) > best[1:]:
+                    best = (quality, specificity, exact)
+        return best
+
+    def _normalize_offer(self, offer: str) -> str:
+        """A server offer, normalized; subclasses refuse offers that cannot be valid (a server bug)."""
+        return self._normalize(offer)
+
     def _quality_of(self, offer: str) -> float:
         """The quality of the most specific client value covering ``offer`` (0 if none)."""
-        offer = self._normalize(offer)
-        best: tuple[int, float] | None = None
-        for value, quality in self:
-            if self._matches(offer, self._normalize(value)):
-                rank = self._specificity(value)
-                if best is None or rank > best[0]:
-                    best = (rank, quality)
-        return best[1] if best is not None else 0.0
+        return self._rank(offer)[0]
 
     def quality(self, key: str) -> float:
         """The quality the client gives to ``key``."""
@@ -83,18 +102,20 @@ class Accept(list[tuple[str, float]]):
             yield value
 
     def best_match(self, matches: Iterable[str], default: str | None = None) -> str | None:
-        """The server offer the client likes best (the first offer wins ties); ``default`` if none fits.
+        """The server offer the client likes best; ``default`` if none is acceptable.
 
-        An absent header accepts anything: the first offer is returned.
+        Among offers of equal quality, the one matched by the more specific client value wins (an exact
+        ``text/html`` over ``*/*``), then the first offer. An absent header accepts anything: the first
+        offer is returned.
         """
         offers = list(matches)
         if not self.provided:
             return offers[0] if offers else default
-        best, best_quality = default, 0.0
+        best, best_rank = default, (0.0, -1, False)
         for offer in offers:
-            quality = self._quality_of(offer)
-            if quality > best_quality:
-                best, best_quality = offer, quality
+            rank = self._rank(offer)
+            if rank[0] > 0 and rank > best_rank:
+                best, best_rank = offer, rank
         return best
 
     @property
@@ -138,6 +159,14 @@ class MIMEAccept(Accept):
             return set(client_params.split(";")) <= set(offer_params.split(";"))
         return True
 
+    def _exact(self, offer: str, client: str) -> bool:
+        return offer == client
+
+    def _normalize_offer(self, offer: str) -> str:
+        if "/" not in offer:
+            raise ValueError(f"invalid media type {offer!r}")
+        return self._normalize(offer)
+
     @property
     def accept_html(self) -> bool:
         return self._quality_of("text/html") > 0 or self._quality_of("application/xhtml+xml") > 0
@@ -158,6 +187,21 @@ class LanguageAccept(Accept):
 
     def _matches(self, offer: str, client: str) -> bool:
         return client in ("*", offer) or offer.startswith(client + "-")
+
+    def best_match(self, matches: Iterable[str], default: str | None = None) -> str | None:
+        """As :meth:`Accept.best_match`; when no offer fits, a client's ``en-US`` also accepts an ``en``
+        offer (its primary subtag) before ``default`` is returned."""
+        offers = list(matches)
+        found = super().best_match(offers)
+        if found is not None or not self.provided:
+            return found if found is not None else default
+        primaries = Accept((_primary_subtag(value), quality) for value, quality in self)
+        found = primaries.best_match(offers)
+        return found if found is not None else default
+
+
+def _primary_subtag(tag: str) -> str:
+    return tag.replace("_", "-").split("-", 1)[0]
 
 
 class CharsetAccept(Accept):
@@ -191,8 +235,11 @@ def parse_accept_header(value: str | None, cls: type[AcceptT] | None = None) -> 
             if not _quality_re.match(raw):
                 continue
             quality = float(raw)
+        elif _q_param_re.search(item):
+            continue  # a q parameter that did not even parse: the entry is malformed
         if not base:
             continue
+        base = item.split(";", 1)[0].strip()  # the client's spelling (case) of the value
         if params:
             base = dump_options_header(base, params)
         entries.append((base, quality))

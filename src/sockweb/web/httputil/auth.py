@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from .params import parse_dict_header, quote_header_value
@@ -19,15 +19,38 @@ from .params import parse_dict_header, quote_header_value
 _token68_re = re.compile(r"[A-Za-z0-9\-._~+/]+=*\Z")
 
 
-@dataclass
 class Authorization:
-    """Credentials from an Authorization header: ``type`` is lowercased (``basic``, ``bearer``, ...)."""
+    """Credentials from an Authorization header: ``type`` is lowercased (``basic``, ``bearer``, ...).
+
+    ``Authorization("basic", {"username": u, "password": p})``, ``Authorization("bearer", token=t)`` or
+    ``Authorization("digest", {"realm": ...})``; every parameter also reads as an attribute
+    (``auth.username``, ``auth.nonce``), ``None`` when absent.
+    """
+
+    def __init__(
+        self,
+        auth_type: str,
+        data: Mapping[str, str | None] | None = None,
+        token: str | None = None,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        parameters = dict(data or {})
+        if username is not None:
+            parameters["username"] = username
+        if password is not None:
+            parameters["password"] = password
+        self.__dict__.update(type=auth_type.lower(), parameters=parameters, token=token)
 
     type: str
-    username: str | None = None
-    password: str | None = None
-    token: str | None = None
-    params: dict[str, str | None] | None = None
+    parameters: dict[str, str | None]
+    token: str | None
+
+    @property
+    def params(self) -> dict[str, str | None]:
+        """The auth-params (the same dict as :attr:`parameters`)."""
+        return self.parameters
 
     @classmethod
     def from_header(cls, value: str | None) -> Authorization | None:
@@ -35,11 +58,23 @@ class Authorization:
         return parse_authorization_header(value)
 
     def __getattr__(self, name: str) -> str | None:
-        # Digest and other parameter schemes: ``auth.nonce``, ``auth.realm``, ...
-        params: dict[str, str | None] | None = self.__dict__.get("params")
-        if name.startswith("_") or params is None:
+        # Basic, Digest and other parameter schemes: ``auth.username``, ``auth.nonce``, ...
+        if name.startswith("_"):
             raise AttributeError(name)
-        return params.get(name)
+        return self.__dict__["parameters"].get(name)  # type: ignore[no-any-return]
+
+    def __getitem__(self, key: str) -> str | None:
+        return self.parameters.get(key)
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self.parameters.get(key, default)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Authorization):
+            return NotImplemented
+        return (self.type, self.parameters, self.token) == (other.type, other.parameters, other.token)
+
+    __hash__ = None  # type: ignore[assignment]
 
     def to_header(self) -> str:
         """The header value: Basic credentials re-encoded, a token, or the parameters."""
@@ -49,16 +84,21 @@ class Authorization:
             return f"Basic {base64.b64encode(raw).decode('ascii')}"
         if self.token is not None:
             return f"{scheme} {self.token}"
-        return f"{scheme} {_dump_params(self.params or {})}".rstrip()
+        # RFC 9110 §11.2: an auth-param value is a token or a quoted-string; tokens are sent bare.
+        return f"{scheme} {_dump_params(self.parameters, allow_token=True)}".rstrip()
 
     def __str__(self) -> str:
         return self.to_header()
 
+    def __repr__(self) -> str:
+        shown = {k: ("***" if k == "password" else v) for k, v in self.parameters.items()}
+        return f"<{type(self).__name__} {self.type} {shown!r}{' token' if self.token else ''}>"
 
-def _dump_params(params: dict[str, str | None]) -> str:
-    # Always quoted, as RFC 7616 requires for realm, nonce and most other Digest parameters.
+
+def _dump_params(params: Mapping[str, str | None], allow_token: bool = False) -> str:
+    # Challenges quote every value, as RFC 7616 requires for realm, nonce and most Digest parameters.
     return ", ".join(
-        key if value is None else f"{key}={quote_header_value(value, allow_token=False)}"
+        key if value is None else f"{key}={quote_header_value(value, allow_token=allow_token)}"
         for key, value in params.items()
     )
 
@@ -147,15 +187,16 @@ def parse_authorization_header(value: str | None) -> Authorization | None:
             decoded = base64.b64decode(rest, validate=True)
         except (binascii.Error, ValueError):
             return None
-        # RFC 7617 §2.1: UTF-8 is the only charset a server may announce; fall back to latin-1 as clients did.
+        # RFC 7617 §2.1: UTF-8 is the only charset a server may announce; credentials that are not valid
+        # UTF-8 are refused rather than guessed at, as for any other malformed credentials.
         try:
             text = decoded.decode("utf-8")
         except UnicodeDecodeError:
-            text = decoded.decode("latin-1")
+            return None
         username, sep, password = text.partition(":")
         if not sep:
             return None
-        return Authorization("basic", username, password)
+        return Authorization("basic", {"username": username, "password": password})
     if not rest or _token68_re.match(rest):
         return Authorization(scheme, token=rest or None)
-    return Authorization(scheme, params=parse_dict_header(rest))
+    return Authorization(scheme, parse_dict_header(rest))

@@ -36,7 +36,10 @@ def _cache_property(directive: str, kind: str) -> property:
             self[directive] = str(int(value) if kind == "int" else value)
         self._changed()
 
-    return property(getter, setter, doc=f"The {directive} directive.")
+    def deleter(self: CacheControl) -> None:
+        setter(self, None)
+
+    return property(getter, setter, deleter, doc=f"The {directive} directive.")
 
 
 class CacheControl(dict[str, str | None]):
@@ -80,6 +83,10 @@ class CacheControl(dict[str, str | None]):
 
     def __str__(self) -> str:
         return self.to_header()
+
+    def __repr__(self) -> str:
+        shown = " ".join(f"{key}={value!r}" for key, value in self.items())
+        return f"<{type(self).__name__} {shown}>" if shown else f"<{type(self).__name__}>"
 
 
 def parse_cache_control(

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from .dates import parse_date
+from .dates import http_date, parse_date
 
 
 def generate_etag(data: bytes) -> str:
@@ -181,14 +181,22 @@ def is_resource_modified(
     etag: str | None = None,
     data: bytes | None = None,
     last_modified: datetime | float | None = None,
+    ignore_if_range: bool = True,
 ) -> bool:
-    """False when a GET/HEAD with these validators should be answered 304 Not Modified.
+    """False when a request with these validators should be answered 304 Not Modified.
 
-    With ``data`` and no ``etag``, the tag is computed from the data.
+    ``etag`` may be quoted (``W/"x"`` is weak) or bare; with ``data`` instead, the tag is computed from the
+    data (giving both is a ``TypeError``). With ``ignore_if_range=False`` and a Range header, an If-Range
+    field decides alone: False when it still matches (RFC 9110 §13.1.5, the range may be served).
     """
-    if etag is None and data is not None:
+    if etag is not None and data is not None:
+        raise TypeError("pass etag or data, not both")
+    if data is not None:
         etag = generate_etag(data)
-    return evaluate_preconditions(environ, etag, last_modified) != 304
+    tag, weak = unquote_etag(etag)
+    if not ignore_if_range and "HTTP_RANGE" in environ and environ.get("HTTP_IF_RANGE"):
+        return not if_range_matches(environ, None if weak else tag, last_modified)
+    return evaluate_preconditions(environ, (tag, weak) if tag is not None else None, last_modified) != 304
 
 
 def if_range_matches(
@@ -205,3 +213,39 @@ def if_range_matches(
     date = parse_date(value)
     modified = _second(last_modified)
     return date is not None and modified is not None and modified == date
+
+
+class IfRange:
+    """An If-Range value (RFC 9110 §13.1.5): an entity tag or a date, or neither when absent.
+
+    A weak tag keeps only its opaque part: If-Range compares strongly, so a weak one can never match.
+    """
+
+    __slots__ = ("date", "etag")
+
+    def __init__(self, etag: str | None = None, date: datetime | None = None) -> None:
+        self.etag = etag
+        self.date = date
+
+    def to_header(self) -> str:
+        if self.date is not None:
+            return http_date(self.date)
+        if self.etag is not None:
+            return quote_etag(self.etag)
+        return ""
+
+    def __str__(self) -> str:
+        return self.to_header()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.to_header()!r}>"
+
+
+def parse_if_range_header(value: str | None) -> IfRange:
+    """Parse If-Range: an HTTP date, else an entity tag (quoted or not); empty when absent."""
+    if not value:
+        return IfRange()
+    date = parse_date(value)
+    if date is not None:
+        return IfRange(date=date)
+    return IfRange(unquote_etag(value)[0])

@@ -8,6 +8,7 @@ round-trips and no value can break out of its attribute. Names and attributes ar
 from __future__ import annotations
 
 import re
+import warnings
 from datetime import datetime, timedelta
 from time import time
 from urllib.parse import quote
@@ -47,7 +48,7 @@ def _latin1_to_text(value: str) -> str:
 
 
 def parse_cookie(header: str | None, cls: type[MultiDict[str, str]] = MultiDict) -> MultiDict[str, str]:
-    """The pairs of a Cookie header (RFC 6265 §5.4), in order; pairs without ``=`` are skipped.
+    """The pairs of a Cookie header (RFC 6265 §5.4), in order; a pair without ``=`` has an empty value.
 
     Quoted values are unquoted (including Python-style ``\\ooo`` octal escapes); the raw bytes are decoded
     as UTF-8. ``cls`` picks the MultiDict class of the result.
@@ -55,9 +56,11 @@ def parse_cookie(header: str | None, cls: type[MultiDict[str, str]] = MultiDict)
     pairs: list[tuple[str, str]] = []
     if header:
         for pair in header.split(";"):
-            name, sep, value = pair.partition("=")
+            # A pair without "=" is a name with an empty value. A name with a double quote is dropped: a
+            # quoted '"__Host-x"' must not pass for the prefixed name it imitates (RFC 6265bis §4.1.3).
+            name, _, value = pair.partition("=")
             name = name.strip()
-            if sep and name:
+            if name and '"' not in name:
                 pairs.append((_latin1_to_text(name), _latin1_to_text(_cookie_unquote(value.strip()))))
     return cls(pairs)
 
@@ -89,52 +92,67 @@ def _check_attribute(name: str, value: str) -> str:
     return value
 
 
-def dump_cookie(
+def dump_cookie(  # noqa: PLR0917 (werkzeug's signature: callers pass max_age etc. by position)
     key: str,
     value: str = "",
-    *,
     max_age: timedelta | int | None = None,
     expires: str | datetime | float | None = None,
     path: str | None = "/",
     domain: str | None = None,
     secure: bool = False,
     httponly: bool = False,
+    sync_expires: bool = True,
+    max_size: int = 4093,
     samesite: str | None = None,
+    partitioned: bool = False,
 ) -> str:
     """A Set-Cookie header value (RFC 6265 §4.1). Raises ``ValueError`` for an invalid name or attribute.
 
     Values that are not plain cookie-octets are sent as a quoted string with octal escapes, which
-    :func:`parse_cookie` reverses. ``max_age`` without ``expires`` also sets Expires for old clients.
+    :func:`parse_cookie` reverses. ``max_age`` without ``expires`` also sets Expires for old clients
+    (unless ``sync_expires`` is false). ``partitioned`` (CHIPS) implies ``secure``, which browsers require
+    for it. A header longer than ``max_size`` bytes (0: no limit) gives a warning: browsers drop such
+    cookies silently (RFC 6265 §6.1 only promises 4096 bytes per cookie).
     """
     if not isinstance(key, str) or not _token_re.match(key):
         raise ValueError(f"invalid cookie name {key!r}")
     parts = [f"{key}={_cookie_quote(value)}"]
     if isinstance(max_age, timedelta):
         max_age = int(max_age.total_seconds())
-    if max_age is not None:
-        parts.append(f"Max-Age={int(max_age)}")
-        if expires is None:
-            # Browsers cap lifetimes at 400 days (RFC 6265bis); capping here also keeps the date printable.
-            expires = time() + min(max(int(max_age), 0), 400 * 86400)
-    if expires is not None:
-        parts.append(
-            "Expires="
-            + (_check_attribute("expires", expires) if isinstance(expires, str) else http_date(expires))
-        )
+    if max_age is not None and expires is None and sync_expires:
+        # Browsers cap lifetimes at 400 days (RFC 6265bis); capping here also keeps the date printable.
+        expires = time() + min(max(int(max_age), 0), 400 * 86400)
     # Set-Cookie must be latin-1 on the WSGI side and ASCII for browsers: a Unicode domain is IDNA-encoded
     # (RFC 6265 §4.1.2.3 wants the domain "as it appears in DNS"), non-ASCII path characters are
     # percent-encoded (as a browser would send them in the request path).
     if domain:
         parts.append(f"Domain={_check_attribute('domain', encode_host(domain))}")
-    if path is not None:
-        parts.append(f"Path={_check_attribute('path', _non_ascii_re.sub(_quote_match, path))}")
-    if secure:
+    if expires is not None:
+        parts.append(
+            "Expires="
+            + (_check_attribute("expires", expires) if isinstance(expires, str) else http_date(expires))
+        )
+    if max_age is not None:
+        parts.append(f"Max-Age={int(max_age)}")
+    if secure or partitioned:
         parts.append("Secure")
     if httponly:
         parts.append("HttpOnly")
+    if path is not None:
+        parts.append(f"Path={_check_attribute('path', _non_ascii_re.sub(_quote_match, path))}")
     if samesite is not None:
         normalized = _SAMESITE.get(samesite.lower())
         if normalized is None:
             raise ValueError(f"SameSite must be Strict, Lax or None, not {samesite!r}")
         parts.append(f"SameSite={normalized}")
-    return "; ".join(parts)
+    if partitioned:
+        parts.append("Partitioned")
+    header = "; ".join(parts)
+    size = len(header.encode("latin-1", "replace"))
+    if max_size and size > max_size:
+        warnings.warn(
+            f"The {key!r} cookie is too large: its Set-Cookie value is {size} bytes but the limit is"
+            f" {max_size} bytes; browsers may ignore it.",
+            stacklevel=2,
+        )
+    return header

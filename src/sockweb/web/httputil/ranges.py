@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .params import _token_re
+
 MAX_RANGES = 64
 # re.ASCII: \d would otherwise accept other scripts' digits ("१"), which int() converts.
 _range_spec_re = re.compile(r"\s*(?:(\d{1,19})\s*-\s*(\d{0,19})|-\s*(\d{1,19}))\s*\Z", re.ASCII)
@@ -22,6 +24,8 @@ class Range:
     __slots__ = ("ranges", "units")
 
     def __init__(self, units: str, ranges: list[tuple[int, int | None]]) -> None:
+        for start, stop in ranges:
+            _check_range(start, stop)
         self.units = units
         self.ranges = ranges
 
@@ -30,7 +34,8 @@ class Range:
 
         Unsatisfiable ranges are dropped (RFC 9110 §14.1.1); overlapping or adjacent ones are coalesced
         (allowed by §14.2), which also defeats "many overlapping ranges" amplification. ``None`` when no
-        range is satisfiable (answer 416).
+        range is satisfiable (answer 416). Only meaningful for ``bytes`` ranges: callers check
+        :attr:`units` first (RFC 9110 §14.2: a Range with a unit the server does not know is ignored).
         """
         spans: list[tuple[int, int]] = []
         for start, stop in self.ranges:
@@ -80,16 +85,24 @@ class Range:
         return f"<Range {self.to_header()!r}>"
 
 
+def _check_range(start: int | None, stop: int | None) -> None:
+    """A ``(start, stop)`` pair must be a non-empty span from a position or a suffix ``(-N, None)``."""
+    if start is None or (start < 0 and stop is not None) or (stop is not None and stop <= start):
+        raise ValueError(f"invalid range ({start!r}, {stop!r})")
+
+
 def parse_range_header(value: str | None) -> Range | None:
     """Parse ``bytes=0-499,500-,-200`` (RFC 9110 §14.1.2); ``None`` if absent, malformed or too many.
 
-    A malformed Range header is ignored as a whole (§14.2: the server then sends the full content).
+    A malformed Range header is ignored as a whole (§14.2: the server then sends the full content). Other
+    range units (any token) parse with the same syntax, lowercased; only ``bytes`` is ever resolved.
     """
     if not value or "=" not in value:
         return None
     units, _, specs = value.partition("=")
     units = units.strip().lower()
-    if units != "bytes":
+    # RFC 9110 §14.1: range-unit = token.
+    if not _token_re.match(units):
         return None
     items = specs.split(",")
     if len(items) > MAX_RANGES:
@@ -141,7 +154,7 @@ class ContentRange:
 _content_range_re = re.compile(r"\s*(\w+)\s+(?:(\d{1,19})-(\d{1,19})|\*)/(\d{1,19}|\*)\s*\Z", re.ASCII)
 
 
-def parse_content_range(value: str | None) -> ContentRange | None:
+def parse_content_range_header(value: str | None) -> ContentRange | None:
     """Parse ``bytes 0-499/1234`` or ``bytes */1234``; ``None`` if malformed or inconsistent."""
     if not value:
         return None
@@ -156,3 +169,7 @@ def parse_content_range(value: str | None) -> ContentRange | None:
     if stop <= start or (length is not None and stop > length):
         return None
     return ContentRange(units.lower(), start, stop, length)
+
+
+# werkzeug's spelling
+parse_content_range = parse_content_range_header
