@@ -250,3 +250,66 @@ def test_file_storage_content_length_and_iteration() -> None:
     assert FileStorage(content_length=9).content_length == 9
     assert FileStorage().content_length == 0
     assert "FileStorage" in repr(storage)
+
+
+class TestHeadersListApi:
+    def test_positions_and_slices(self) -> None:
+        headers = Headers([("A", "1"), ("B", "2"), ("C", "3")])
+        assert headers[0] == ("A", "1") and headers[-1] == ("C", "3")
+        assert headers[:2] == Headers([("A", "1"), ("B", "2")])
+        headers[1] = ("B", 20)
+        assert headers["b"] == "20"
+        headers[:] = [(name, value) for name, value in headers if name != "A"]
+        assert headers.to_wsgi_list() == [("B", "20"), ("C", "3")]
+        del headers[0]
+        assert headers.to_wsgi_list() == [("C", "3")]
+
+    @pytest.mark.parametrize("bad", [("X", "a\r\nSet-Cookie: x=1"), ("X Y", "v"), ("X", "nul\x00")])
+    def test_position_and_slice_writes_are_validated(self, bad: tuple[str, str]) -> None:
+        headers = Headers([("A", "1")])
+        with pytest.raises(ValueError):
+            headers[0] = bad
+        with pytest.raises(ValueError):
+            headers[:] = [bad]
+        assert headers.to_wsgi_list() == [("A", "1")]
+
+    def test_setlist_and_setlistdefault(self) -> None:
+        headers = Headers([("A", "1"), ("B", "2"), ("C", "3")])
+        headers.setlist("b", ["x", "y"])
+        assert headers.to_wsgi_list() == [("A", "1"), ("b", "x"), ("C", "3"), ("b", "y")]
+        headers.setlist("B", [])
+        assert "B" not in headers
+        assert headers.setlistdefault("A", ["9"]) == ["1"]
+        assert headers.setlistdefault("D", ["4", "5"]) == ["4", "5"]
+
+    def test_extend_and_update_with_keywords(self) -> None:
+        headers = Headers([("A", "1")])
+        headers.extend({"A": "2"}, B=["3", "4"])
+        assert headers.getlist("A") == ["1", "2"] and headers.getlist("B") == ["3", "4"]
+        headers.update({"A": "5", "B": "6"}, B="7")  # keywords come last and win
+        assert headers.getlist("A") == ["5"] and headers.getlist("B") == ["7"]
+        with pytest.raises(TypeError):
+            headers.extend({"x": "1"}, {"y": "2"})  # type: ignore[call-arg]
+
+    def test_or_and_ior(self) -> None:
+        headers = Headers([("A", "1"), ("B", "2")])
+        merged = headers | {"A": "3"}
+        assert merged.to_wsgi_list() == [("A", "3"), ("B", "2")]
+        assert headers["A"] == "1"
+        headers |= {"C": "4"}
+        assert headers["C"] == "4"
+        view = EnvironHeaders({"HTTP_A": "1"})
+        with pytest.raises(TypeError):
+            view | {"B": "2"}
+        with pytest.raises(TypeError):
+            view |= {"B": "2"}
+
+
+def test_file_storage_passes_the_file_api_to_its_stream() -> None:
+    storage = FileStorage(io.BytesIO(b"abc"), filename="a.txt")
+    assert storage.readable() and storage.seekable()
+    assert storage.readline() == b"abc"
+    assert storage.tell() == 3
+    with pytest.raises(AttributeError):
+        storage.no_such_method  # noqa: B018
+    storage.close()

@@ -1,18 +1,26 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+import warnings
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from sockweb.web.datastructures import Headers
 from sockweb.web.httputil import (
     Accept,
+    Authorization,
     CharsetAccept,
     ContentRange,
+    ContentSecurityPolicy,
     LanguageAccept,
     MIMEAccept,
+    Range,
+    RequestCacheControl,
     dump_cache_control,
     dump_cookie,
+    dump_csp_header,
+    dump_header,
     dump_options_header,
     evaluate_preconditions,
     generate_etag,
@@ -23,15 +31,20 @@ from sockweb.web.httputil import (
     parse_authorization_header,
     parse_cache_control,
     parse_content_range,
+    parse_content_range_header,
     parse_cookie,
+    parse_csp_header,
     parse_date,
     parse_dict_header,
     parse_etags,
+    parse_if_range_header,
     parse_list_header,
     parse_options_header,
     parse_range_header,
     quote_etag,
     quote_header_value,
+    remove_entity_headers,
+    remove_hop_by_hop_headers,
     unquote_etag,
     unquote_header_value,
 )
@@ -474,3 +487,155 @@ def test_content_range_and_quality_reject_non_ascii_digits() -> None:
     assert [value for value, _ in parse_accept_header("text/html;q=0.\u0665, text/plain;q=0.5")] == [
         "text/plain"
     ]
+
+
+# -- werkzeug parity: options, lists, ranges, fields, CSP, conditionals ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("v;a*0=b;a*1=c;d=e", {"a": "bc", "d": "e"}),  # RFC 2231 continuations
+        ("v;a*0*=UTF-8''%C2%B5;a*1=x", {"a": "\u00b5x"}),
+        ("v;a*1=orphan", {}),  # no piece 0: nothing to join
+        ("v;a*=plain%20text", {"a": "plain text"}),  # no charset quotes: percent-encoded UTF-8
+        ("v;a*=US-ASCII''%62", {"a": "b"}),
+        ("v;a*=rot13''x", {"a": "x"}),  # not a text charset: left as sent
+        ('v;a="b%22c"', {"a": 'b"c'}),
+        ("v;a=", {}),
+        ('v;a="' + "\\" * 300, {}),
+        (";a=b", {}),
+    ],
+)
+def test_parse_options_header_parity(value: str, expected: dict[str, str]) -> None:
+    assert parse_options_header(value)[1] == expected
+
+
+@pytest.mark.timeout(30)  # a backtracking scan of the long value would hang, not fail
+def test_list_and_dict_with_unterminated_quote_are_empty() -> None:
+    assert parse_list_header('a, "b, c') == []
+    assert parse_dict_header('a=1, b="2, c=3') == {}
+    assert parse_list_header('a"b,c", d') == ['a"b,c"', "d"]  # quotes inside an item are fine
+    assert parse_list_header("a" * 50_000 + '"') == []
+
+
+def test_dump_header() -> None:
+    assert dump_header([1, "two words"]) == '1, "two words"'
+    assert dump_header({"a": "b", "flag": None, "n*": "UTF-8''%C2%B5"}) == "a=b, flag, n*=UTF-8''%C2%B5"
+    with pytest.raises(ValueError):
+        dump_header({"n*": "x\r\ny"})
+
+
+def test_range_units_and_validation() -> None:
+    parsed = parse_range_header("Items=0-9")
+    assert parsed is not None and parsed.units == "items" and parsed.ranges == [(0, 10)]
+    assert parse_range_header("it ems=0-1") is None
+    assert Range("bytes", [(0, 1), (-5, None)]).to_header() == "bytes=0-0,-5"
+    for bad in ([(0, 0)], [(None, 1)], [(2, 1)], [(-5, 10)]):
+        with pytest.raises(ValueError):
+            Range("bytes", bad)  # type: ignore[arg-type]
+
+
+def test_response_ignores_ranges_in_other_units() -> None:
+    from sockweb.web.response import Response
+    from sockweb.web.testing import create_environ
+
+    environ = create_environ(headers={"Range": "items=0-1"})
+    response = Response(b"0123456789").make_conditional(environ, accept_ranges=True)
+    assert response.status_code == 200 and response.get_data() == b"0123456789"
+
+
+def test_if_range_header() -> None:
+    assert parse_if_range_header('W/"tag"').etag == "tag"
+    assert parse_if_range_header('W/"tag"').to_header() == '"tag"'
+    dated = parse_if_range_header("Thu, 01 Jan 1970 00:00:00 GMT")
+    assert dated.etag is None and dated.date == datetime(1970, 1, 1, tzinfo=timezone.utc)
+    assert parse_if_range_header(None).to_header() == ""
+    assert parse_content_range_header("bytes 0-4/10") == parse_content_range("bytes 0-4/10")
+
+
+def test_remove_hop_by_hop_and_entity_headers() -> None:
+    pairs = [("Connection", "close"), ("X", "1"), ("Keep-Alive", "5"), ("Content-Type", "text/plain")]
+    headers = Headers(pairs)
+    remove_hop_by_hop_headers(pairs)
+    assert pairs == [("X", "1"), ("Content-Type", "text/plain")]
+    remove_entity_headers(headers)
+    assert headers.to_wsgi_list() == [("Connection", "close"), ("X", "1"), ("Keep-Alive", "5")]
+    kept = [("Expires", "0"), ("Content-Length", "3")]
+    remove_entity_headers(kept)
+    assert kept == [("Expires", "0")]
+
+
+def test_content_security_policy() -> None:
+    csp = parse_csp_header("default-src 'self'; img-src; default-src *")
+    assert csp.default_src == "'self'" and csp.img_src is None and "img-src" in csp
+    updates: list[str] = []
+    csp = ContentSecurityPolicy(on_update=lambda policy: updates.append(policy.to_header()))
+    csp.script_src = "'none'"
+    del csp.script_src
+    assert updates == ["script-src 'none'", ""]
+    for injected in ("'self'; script-src *", "x\r\ny", "a, b"):
+        with pytest.raises(ValueError):
+            dump_csp_header({"default-src": injected})
+
+
+def test_is_resource_modified_tags_and_if_range() -> None:
+    tag = quote_etag(generate_etag(b"body"))
+    environ = {"REQUEST_METHOD": "GET", "HTTP_IF_NONE_MATCH": tag}
+    assert not is_resource_modified(environ, etag=tag)  # quoted tags are accepted
+    assert not is_resource_modified(environ, data=b"body")
+    with pytest.raises(TypeError):
+        is_resource_modified(environ, etag=tag, data=b"body")
+    ranged = {"REQUEST_METHOD": "GET", "HTTP_RANGE": "bytes=0-1", "HTTP_IF_RANGE": tag}
+    assert not is_resource_modified(ranged, data=b"body", ignore_if_range=False)
+    assert is_resource_modified(ranged, data=b"other", ignore_if_range=False)
+    assert is_resource_modified(ranged, data=b"body")  # If-Range ignored: no precondition left
+
+
+def test_accept_ties_and_language_fallback() -> None:
+    mime = MIMEAccept([("*/*", 1), ("text/html", 1)])
+    assert mime.best_match(["image/png", "text/html"]) == "text/html"  # the exact match wins the tie
+    levels = parse_accept_header("text/*, text/html, text/html;level=1, */*", MIMEAccept)
+    assert levels.best_match(["text/html; version=1", "text/html"]) == "text/html"
+    assert levels.best_match(["text/html", "text/html; level=1"]) == "text/html; level=1"
+    with pytest.raises(ValueError):
+        mime.quality("html")  # a server offer must be a media type
+    languages = LanguageAccept([("en-GB", 1)])
+    assert languages.best_match(["en-US", "en"]) == "en"  # primary subtag fallback
+    assert languages.best_match(["en-US"]) is None
+    assert parse_accept_header("de-AT, de;q=0.8", LanguageAccept).best == "de-AT"  # spelling kept
+    assert list(parse_accept_header("a;q=0.\u0665, b").values()) == ["b"]  # malformed q drops the entry
+
+
+def test_authorization_parameters() -> None:
+    basic = Authorization.from_header("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")
+    assert basic == Authorization("basic", {"username": "Aladdin", "password": "open sesame"})
+    assert "open sesame" not in repr(basic)
+    assert Authorization.from_header("Basic /3NlcjpwYXNz") is None  # not UTF-8: refused, not guessed
+    digest = Authorization.from_header('Digest username="Mufasa", nonce=abc, uri="/a b"')
+    assert digest is not None and digest.username == "Mufasa"
+    assert digest.to_header() == 'Digest username=Mufasa, nonce=abc, uri="/a b"'
+    assert Authorization("bearer", token="t") == Authorization.from_header("Bearer t")
+
+
+def test_dump_cookie_parity() -> None:
+    assert dump_cookie("a", "b", partitioned=True) == "a=b; Secure; Path=/; Partitioned"
+    assert dump_cookie("a", "b", 60, sync_expires=False) == "a=b; Max-Age=60; Path=/"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dump_cookie("a", "x" * 600, max_size=512)
+        dump_cookie("a", "x" * 600, max_size=0)
+    assert len(caught) == 1 and "limit is 512 bytes" in str(caught[0].message)
+    cookies = parse_cookie('flag; "__Host-x"=forged; a=1')
+    assert cookies.to_dict() == {"flag": "", "a": "1"}
+
+
+def test_cache_control_repr_and_delete() -> None:
+    control = RequestCacheControl([("max-age", "0"), ("private", None)])
+    assert repr(control) == "<RequestCacheControl max-age='0' private=None>"
+    del control.max_age
+    assert control.max_age is None and "max-age" not in control
+
+
+def test_http_date_of_a_date() -> None:
+    assert http_date(date(2020, 1, 1)) == "Wed, 01 Jan 2020 00:00:00 GMT"

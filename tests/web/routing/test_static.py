@@ -286,6 +286,12 @@ def test_malformed_range_is_ignored(app: StaticFiles) -> None:
     assert r.code == 200 and r.body == TEXT
 
 
+def test_range_in_another_unit_is_ignored(app: StaticFiles) -> None:
+    # RFC 9110 §14.2: a range unit the server does not know is ignored, never served as bytes
+    r = call(app, "/static/hello.txt", HTTP_RANGE="items=0-1")
+    assert r.code == 200 and r.body == TEXT
+
+
 def test_if_range_with_stale_etag_sends_everything(app: StaticFiles) -> None:
     etag = call(app, "/static/hello.txt").header("ETag")
     assert call(app, "/static/hello.txt", HTTP_RANGE="bytes=0-1", HTTP_IF_RANGE='"stale"').body == TEXT
