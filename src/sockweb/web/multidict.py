@@ -81,15 +81,19 @@ class MultiDict(TypeConversionDict[K, V]):
             for key, values in mapping.lists():
                 _set_list(self, key, values)
         elif isinstance(mapping, list):
-            # The common case (parsed query strings, cookies): a list of pairs, no generator needed.
+            # The common case (parsed query strings, cookies): a list of pairs, appended inline.
             for key, value in mapping:
-                self._append(key, value)
+                values = _get_list(self, key)
+                if values is None:
+                    _set_list(self, key, [value])
+                else:
+                    values.append(value)
         else:
             for key, value in iter_multi_items(mapping):
                 self._append(key, value)
 
     def _append(self, key: K, value: V) -> None:
-        values = cast("list[V] | None", _get_list(self, key))
+        values: list[V] | None = _get_list(self, key)
         if values is None:
             _set_list(self, key, [value])
         else:
@@ -102,7 +106,7 @@ class MultiDict(TypeConversionDict[K, V]):
     # -- first-value reads ----------------------------------------------------------------------------
 
     def __getitem__(self, key: K) -> V:
-        values = cast("list[V] | None", _get_list(self, key))
+        values: list[V] | None = _get_list(self, key)
         if not values:
             raise BadRequestKeyError(key)
         return values[0]
@@ -150,7 +154,7 @@ class MultiDict(TypeConversionDict[K, V]):
 
     def getlist(self, key: K, type: Callable[[V], Any] | None = None) -> list[Any]:
         """Every value of ``key`` (empty list if absent); with ``type``, those that convert."""
-        values = cast("list[V]", _get_list(self, key, ()))
+        values: list[V] = _get_list(self, key, ())
         if type is None:
             return list(values)
         result = []
@@ -223,7 +227,7 @@ class MultiDict(TypeConversionDict[K, V]):
 
     def setlistdefault(self, key: K, default: Iterable[V] = ()) -> list[V]:
         """The live list of values of ``key``, created from ``default`` if absent."""
-        values = cast("list[V] | None", _get_list(self, key))
+        values: list[V] | None = _get_list(self, key)
         if values is None:
             values = list(default)
             _set_list(self, key, values)
@@ -252,7 +256,7 @@ class MultiDict(TypeConversionDict[K, V]):
 
     def pop(self, key: K, default: Any = ...) -> Any:
         """Remove ``key`` and return its first value (``default``, else BadRequestKeyError, if none)."""
-        values = cast("list[V] | None", _pop_list(self, key, None))
+        values: list[V] | None = _pop_list(self, key, None)
         if not values:
             if default is ...:
                 raise BadRequestKeyError(key)
@@ -261,7 +265,8 @@ class MultiDict(TypeConversionDict[K, V]):
 
     def poplist(self, key: K) -> list[V]:
         """Remove ``key`` and return all its values (empty list if absent)."""
-        return cast("list[V]", _pop_list(self, key, []))
+        result: list[V] = _pop_list(self, key, [])
+        return result
 
     def popitem(self) -> tuple[K, V]:
         """Remove the last key and return it with its first value."""
