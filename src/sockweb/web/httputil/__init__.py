@@ -33,6 +33,7 @@ from .conditional import (
     unquote_etag,
 )
 from .cookies import dump_cookie, parse_cookie
+from .csp import ContentSecurityPolicy, dump_csp_header, parse_csp_header
 from .dates import http_date, parse_date
 from .header_set import HeaderSet, parse_set_header
 from .params import (
@@ -55,6 +56,7 @@ __all__ = [
     "CacheControl",
     "CharsetAccept",
     "ContentRange",
+    "ContentSecurityPolicy",
     "ETags",
     "HeaderSet",
     "LanguageAccept",
@@ -65,6 +67,7 @@ __all__ = [
     "WWWAuthenticate",
     "dump_cache_control",
     "dump_cookie",
+    "dump_csp_header",
     "dump_options_header",
     "evaluate_preconditions",
     "generate_etag",
@@ -77,6 +80,7 @@ __all__ = [
     "parse_cache_control_header",
     "parse_content_range",
     "parse_cookie",
+    "parse_csp_header",
     "parse_date",
     "parse_dict_header",
     "parse_etags",
