@@ -301,8 +301,8 @@ class Response(ResponseFields):
     def freeze(self, no_etag: bool = False) -> None:
         """Buffer the body (a generator is consumed), set Content-Length and, unless ``no_etag``, an ETag
         computed from the body: the response can then be pickled, cached or served more than once."""
+        self.make_sequence()  # a streamed body is read and its iterable or file closed
         self.response = list(self._encoded(self.response))
-        self.file = None
         self.headers.set("Content-Length", str(sum(len(chunk) for chunk in self.response)))
         if not no_etag:
             self.add_etag()

@@ -95,6 +95,12 @@ class TestSequence:
         plain.freeze(no_etag=True)
         assert "ETag" not in plain.headers
 
+    def test_freeze_reads_and_closes_a_file_body(self) -> None:
+        file = io.BytesIO(b"from a file")
+        response = Response(file)
+        response.freeze()
+        assert response.response == [b"from a file"] and file.closed
+
     def test_force_type(self) -> None:
         class Special(Response):
             def marker(self) -> int:
