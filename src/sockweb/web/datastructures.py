@@ -522,6 +522,13 @@ class FileStorage:
     def __iter__(self) -> Iterator[bytes]:
         return iter(self.stream)
 
+    def __getattr__(self, name: str) -> Any:
+        # The rest of the file API (closed, readable, readline, tell, ...) is the stream's, so a
+        # FileStorage can go wherever a file object is expected.
+        if name.startswith("__") or name == "stream":
+            raise AttributeError(name)
+        return getattr(self.stream, name)
+
     def __bool__(self) -> bool:
         return bool(self.filename)
 

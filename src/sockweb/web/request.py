@@ -19,10 +19,19 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import cached_property
 from typing import IO, Any, Literal, cast, overload
+from urllib.parse import unquote
 
-from .datastructures import EnvironHeaders, FileStorage, ImmutableMultiDict, MultiDict
+from .datastructures import (
+    CombinedMultiDict,
+    EnvironHeaders,
+    FileStorage,
+    ImmutableList,
+    ImmutableMultiDict,
+    MultiDict,
+)
 from .exceptions import BadRequest, HTTPException, RequestEntityTooLarge, UnsupportedMediaType
 from .formparser import FormDataParser, parse_qs_multi
+from .header_fields import int_field, set_field, text_field
 from .httputil import (
     Accept,
     Authorization,
@@ -41,6 +50,7 @@ from .httputil import (
     parse_options_header,
     parse_range_header,
 )
+from .user_agent import UserAgent
 from .wsgi_util import ClosingIterator, get_content_length, get_current_url, get_host, get_input_stream
 
 __all__ = ["Request"]
@@ -76,6 +86,14 @@ class Request:
     #: hosts allowed in the Host header (``None``: any well-formed host)
     trusted_hosts: list[str] | None = None
     form_data_parser_class = FormDataParser
+    #: the mapping class of :attr:`args` and :attr:`form` (a MultiDict class, or ``dict``)
+    parameter_storage_class: type[Any] = ImmutableMultiDict
+    #: the mapping class of :attr:`cookies`
+    dict_storage_class: type[Any] = ImmutableMultiDict
+    #: the sequence class of :attr:`access_route`
+    list_storage_class: type[Any] = ImmutableList
+    #: the class of :attr:`user_agent` (a subclass may parse the string)
+    user_agent_class: type[UserAgent] = UserAgent
     #: what :meth:`get_json` parses with (anything with a ``loads``; a subclass may use a faster library)
     json_module: Any = json
 
@@ -125,7 +143,8 @@ class Request:
 
     def __repr__(self) -> str:
         try:
-            url = self.url
+            # Percent-decoded for reading: a repr is for people, and the path may be in any script.
+            url = unquote(self.url, errors="replace")
         except BadRequest:
             url = "(invalid URL)"
         return f"<{type(self).__name__} {url!r} [{self.method}]>"
@@ -193,14 +212,28 @@ class Request:
 
     @cached_property
     def args(self) -> ImmutableMultiDict[str, str]:
-        """The query string parameters."""
+        """The query string parameters (a :attr:`parameter_storage_class`)."""
         query = _wsgi_decode(self.environ.get("QUERY_STRING", ""))
         # The request line is already bounded by the server, so no field-count limit is needed here.
-        return cast("ImmutableMultiDict[str, str]", parse_qs_multi(query, cls=ImmutableMultiDict))
+        return cast("ImmutableMultiDict[str, str]", parse_qs_multi(query, cls=self.parameter_storage_class))
 
     @property
     def remote_addr(self) -> str | None:
         return self.environ.get("REMOTE_ADDR")
+
+    @cached_property
+    def access_route(self) -> list[str]:
+        """The client addresses of X-Forwarded-For, client first, or ``[REMOTE_ADDR]`` without it.
+
+        The header is whatever the client or the proxies in between wrote: never trust it for access
+        control unless a proxy you run sets it (:class:`~.middleware.proxy_fix.ProxyFix` does this right).
+        """
+        forwarded = self.environ.get("HTTP_X_FORWARDED_FOR")
+        if forwarded:
+            hops = [hop.strip() for hop in forwarded.split(",")]
+            return cast("list[str]", self.list_storage_class(hop for hop in hops if hop))
+        remote = self.remote_addr
+        return cast("list[str]", self.list_storage_class([remote] if remote else []))
 
     @property
     def remote_user(self) -> str | None:
@@ -215,7 +248,7 @@ class Request:
 
     @cached_property
     def cookies(self) -> ImmutableMultiDict[str, str]:
-        cookies = parse_cookie(self.environ.get("HTTP_COOKIE"), ImmutableMultiDict)
+        cookies = parse_cookie(self.environ.get("HTTP_COOKIE"), self.dict_storage_class)
         return cast("ImmutableMultiDict[str, str]", cookies)
 
     @property
@@ -244,9 +277,10 @@ class Request:
     def content_encoding(self) -> str | None:
         return self.environ.get("HTTP_CONTENT_ENCODING")
 
-    @property
-    def user_agent(self) -> str:
-        return str(self.environ.get("HTTP_USER_AGENT", ""))
+    @cached_property
+    def user_agent(self) -> UserAgent:
+        """The User-Agent header as a :attr:`user_agent_class` (a ``str``; empty when absent)."""
+        return self.user_agent_class(self.environ.get("HTTP_USER_AGENT", ""))
 
     @property
     def referrer(self) -> str | None:
@@ -300,6 +334,15 @@ class Request:
     def date(self) -> datetime | None:
         return parse_date(self.environ.get("HTTP_DATE"))
 
+    # RFC 9110 §7.6.2, RFC 9111 §5.4 (obsolete but still sent), RFC 1864
+    max_forwards = int_field("Max-Forwards", read_only=True)
+    pragma = set_field("Pragma", read_only=True)
+    content_md5 = text_field("Content-MD5", read_only=True)
+    # Fetch standard §3.2.2: the CORS request headers (a preflight sends the last two)
+    origin = text_field("Origin", read_only=True)
+    access_control_request_headers = set_field("Access-Control-Request-Headers", read_only=True)
+    access_control_request_method = text_field("Access-Control-Request-Method", read_only=True)
+
     # -- body -----------------------------------------------------------------------------------------------
 
     def _check_length(self) -> None:
@@ -352,7 +395,8 @@ class Request:
 
     @property
     def data(self) -> bytes:
-        return self.get_data()
+        """The body, after form parsing: a form body is parsed into :attr:`form` and reads as ``b""``."""
+        return self.get_data(parse_form_data=True)
 
     def _load_form_data(self) -> None:
         if self._form is not None:
@@ -360,27 +404,38 @@ class Request:
         if self._form_error is not None:
             # The body is consumed: a second access must fail the same way, not look like an empty form.
             raise self._form_error
+        if self.shallow:
+            raise RuntimeError("a shallow request must not read the body")
         form: MultiDict[str, str] = MultiDict()
         files: MultiDict[str, FileStorage] = MultiDict()
         mimetype = self.mimetype
-        parser = self.form_data_parser_class(
-            max_form_memory_size=self.max_form_memory_size,
-            max_content_length=self.max_content_length,
-            max_form_parts=self.max_form_parts,
-        )
-        if mimetype in ("multipart/form-data", "application/x-www-form-urlencoded") and not self.shallow:
+        parser = self.make_form_data_parser()
+        if mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
             if self._cached_data is not None:
                 body: IO[bytes] = io.BytesIO(self._cached_data)
             else:
                 body = self.stream
                 self._cached_data = b""
             try:
-                form, files = parser.parse(body, mimetype, self.content_length, self.mimetype_params)
+                _, form, files = parser.parse(body, mimetype, self.content_length, self.mimetype_params)
             except HTTPException as error:
                 self._form_error = error
                 raise
-        self._form = ImmutableMultiDict(form)
+        self._form = self.parameter_storage_class(form)
         self._files = ImmutableMultiDict(files)
+
+    def make_form_data_parser(self) -> FormDataParser:
+        """The parser of :attr:`form` and :attr:`files`, with this request's limits.
+
+        A malformed body is a 400 (``silent=False``) rather than an empty form: the client learns what
+        went wrong instead of the application reporting missing fields.
+        """
+        return self.form_data_parser_class(
+            max_form_memory_size=self.max_form_memory_size,
+            max_content_length=self.max_content_length,
+            silent=False,
+            max_form_parts=self.max_form_parts,
+        )
 
     @property
     def form(self) -> ImmutableMultiDict[str, str]:
@@ -397,12 +452,15 @@ class Request:
         return self._files
 
     @cached_property
-    def values(self) -> ImmutableMultiDict[str, str]:
-        """``args`` and ``form`` together (``form`` only for methods that carry a body)."""
-        combined: MultiDict[str, str] = MultiDict(self.args)
+    def values(self) -> CombinedMultiDict[str, str]:
+        """``args`` then ``form``, as one read-only view (``form`` only for methods that carry a body)."""
+        sources = [self.args]
         if self.method not in ("GET", "HEAD"):
-            combined.update(self.form)
-        return ImmutableMultiDict(combined)
+            sources.append(self.form)
+        # A plain-dict storage class has no lists(): the combined view needs MultiDicts.
+        return CombinedMultiDict(
+            [source if isinstance(source, MultiDict) else MultiDict(source) for source in sources]
+        )
 
     # -- JSON -----------------------------------------------------------------------------------------------
 

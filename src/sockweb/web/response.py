@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import mimetypes
 import os
 import unicodedata
@@ -39,6 +40,8 @@ from .httputil import (
     quote_etag,
     unquote_etag,
 )
+from .mappings import CallbackDict
+from .response_fields import ResponseFields
 from .urls import iri_to_uri
 from .wsgi_util import ClosingIterator, FileWrapper, get_current_url
 
@@ -62,7 +65,7 @@ def _wants_charset(mimetype: str) -> bool:
     return mimetype.startswith("text/") or mimetype in _TEXT_LIKE or mimetype.endswith("+xml")
 
 
-class Response:
+class Response(ResponseFields):
     """An HTTP response. ``response`` may be ``str``, ``bytes``, an iterable of either, or a binary file.
 
     ``status`` is an int (``404``) or a full status line (``"404 Not Found"``). Without ``mimetype`` or
@@ -78,6 +81,11 @@ class Response:
     #: RFC 9110 §10.2.2 allows relative references, and only the request knows the right absolute base
     #: (behind a proxy, after :class:`~.middleware.proxy_fix.ProxyFix`).
     autocorrect_location_header = False
+    #: Buffer a streamed body into a list when it is read as a whole (:meth:`get_data`) or written to
+    #: (:attr:`stream`); ``False`` makes those raise ``RuntimeError`` instead, for bodies too big to hold.
+    implicit_sequence_conversion = True
+    #: what :meth:`get_json` parses with
+    json_module: Any = json
 
     def __init__(
         self,
@@ -104,7 +112,7 @@ class Response:
         self._file_start = 0  # ranges count from the file position the body started at
         self.response: Iterable[bytes] | Iterable[str] = []
         if response is None:
-            self.set_data(b"")
+            self.response = []  # no body yet: Content-Length is computed when sent, after any writes
         elif isinstance(response, (str, bytes, bytearray)):
             self.set_data(response)
         elif hasattr(response, "read"):
@@ -118,15 +126,36 @@ class Response:
             self.response = response
 
     @classmethod
-    def from_app(cls, app: Callable[..., Iterable[bytes]], environ: WSGIEnvironment) -> Response:
-        """Run a WSGI application and capture what it answers as a (buffered) Response."""
+    def from_app(
+        cls, app: Callable[..., Iterable[bytes]], environ: WSGIEnvironment, buffered: bool = False
+    ) -> Response:
+        """Run a WSGI application and capture what it answers as a Response.
+
+        The body is read into memory now; ``buffered`` is accepted for callers written against the
+        streaming variant, which only differs in when the application's iterable is consumed.
+        """
         from .testing import run_wsgi_app
 
         app_iter, status, headers = run_wsgi_app(app, environ, buffered=True)
         typed = headers.get("Content-Type") is not None
-        response = cls([b"".join(app_iter)], status, headers)
+        response = cls([b"".join(cls._encoded_items(app_iter, cls.charset))], status, headers)
         if not typed:
             response.headers.remove("Content-Type")  # keep exactly the application's headers
+        return response
+
+    @classmethod
+    def force_type(cls, response: Any, environ: WSGIEnvironment | None = None) -> Response:
+        """``response`` as an instance of this class.
+
+        Another :class:`Response` keeps its state and takes this class (so a subclass's methods apply);
+        any other WSGI application is run against ``environ`` (required then) and its answer captured.
+        """
+        if not isinstance(response, Response):
+            if environ is None:
+                raise TypeError("a WSGI application can only be converted to a Response with an environ")
+            return cls.from_app(response, environ)
+        if not isinstance(response, cls):
+            response.__class__ = cls
         return response
 
     def _content_type_for(self, mimetype: str) -> str:
@@ -151,6 +180,8 @@ class Response:
             code, reason = value, status_name(value)
         else:
             text = str(value).strip()
+            if not text:
+                raise ValueError("Empty status argument")
             head, _, reason = text.partition(" ")
             # isascii: str.isdigit() also accepts other scripts' digits, which int() may reject.
             if not (len(head) == 3 and head.isascii() and head.isdigit()):
@@ -178,6 +209,11 @@ class Response:
     def is_streamed(self) -> bool:
         """True when the body length is unknown until it is iterated (a generator, a file)."""
         return not isinstance(self.response, (list, tuple))
+
+    @property
+    def is_sequence(self) -> bool:
+        """True when the body is a list or tuple of chunks (its length is known without iterating)."""
+        return isinstance(self.response, (list, tuple))
 
     @overload
     def get_data(self, as_text: Literal[False] = False) -> bytes: ...
@@ -212,8 +248,21 @@ class Response:
     def text(self) -> str:
         return self.get_data(as_text=True)
 
-    def _ensure_sequence(self) -> None:
-        if not self.is_streamed:
+    def _ensure_sequence(self, mutable: bool = False) -> None:
+        if self.is_sequence:
+            if mutable and not isinstance(self.response, list):
+                chunks: list[Any] = list(self.response)
+                self.response = chunks
+            return
+        if not self.implicit_sequence_conversion:
+            raise RuntimeError(
+                "the body is streamed and implicit_sequence_conversion is off: call make_sequence() first"
+            )
+        self.make_sequence()
+
+    def make_sequence(self) -> None:
+        """Read a streamed body into a list of encoded chunks (closing the original iterable)."""
+        if self.is_sequence:
             return
         chunks = list(self._encoded(self.response))
         self._close_body()
@@ -223,9 +272,13 @@ class Response:
             self.headers.set("Content-Length", str(sum(len(chunk) for chunk in chunks)))
 
     def _encoded(self, iterable: Iterable[bytes] | Iterable[str]) -> Iterator[bytes]:
+        return self._encoded_items(iterable, self.charset)
+
+    @staticmethod
+    def _encoded_items(iterable: Iterable[bytes] | Iterable[str], charset: str) -> Iterator[bytes]:
         for item in iterable:
             if isinstance(item, str):
-                yield item.encode(self.charset)
+                yield item.encode(charset)
             elif isinstance(item, (bytes, bytearray, memoryview)):
                 yield bytes(item)
             else:
@@ -233,6 +286,54 @@ class Response:
 
     def iter_encoded(self) -> Iterator[bytes]:
         return self._encoded(self.response)
+
+    @property
+    def stream(self) -> ResponseStream:
+        """A write-only file object appending to the body (``zipfile.ZipFile(response.stream, "w")``)."""
+        return ResponseStream(self)
+
+    def calculate_content_length(self) -> int | None:
+        """The body's length in bytes, or ``None`` for a streamed body (which is not consumed)."""
+        if not self.is_sequence:
+            return None
+        return sum(len(chunk) for chunk in self._encoded(self.response))
+
+    def freeze(self, no_etag: bool = False) -> None:
+        """Buffer the body (a generator is consumed), set Content-Length and, unless ``no_etag``, an ETag
+        computed from the body: the response can then be pickled, cached or served more than once."""
+        self.make_sequence()  # a streamed body is read and its iterable or file closed
+        self.response = list(self._encoded(self.response))
+        self.headers.set("Content-Length", str(sum(len(chunk) for chunk in self.response)))
+        if not no_etag:
+            self.add_etag()
+
+    # -- JSON -----------------------------------------------------------------------------------------------
+
+    @property
+    def is_json(self) -> bool:
+        """True for ``application/json`` and ``application/*+json`` bodies."""
+        mimetype = self.mimetype or ""
+        return mimetype == "application/json" or (
+            mimetype.startswith("application/") and mimetype.endswith("+json")
+        )
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON (``None`` when the content type is not JSON)."""
+        return self.get_json()
+
+    def get_json(self, force: bool = False, silent: bool = False) -> Any:
+        """The body parsed as JSON; ``None`` for another content type unless ``force``. With ``silent``,
+        a body that does not parse is ``None`` too, else the parser's ``ValueError`` propagates (a
+        response is the application's own output, so there is no client to answer with a 400)."""
+        if not (force or self.is_json):
+            return None
+        try:
+            return self.json_module.loads(self.get_data())
+        except ValueError:
+            if not silent:
+                raise
+            return None
 
     # -- headers as properties ------------------------------------------------------------------------------
 
@@ -259,7 +360,12 @@ class Response:
 
     @property
     def mimetype_params(self) -> dict[str, str]:
-        return parse_options_header(self.content_type)[1]
+        """The Content-Type parameters; changing the dict rewrites the header."""
+
+        def sync(params: CallbackDict[str, str]) -> None:
+            self.headers.set("Content-Type", dump_options_header(self.mimetype or "", params))
+
+        return CallbackDict(parse_options_header(self.content_type)[1], sync)
 
     @property
     def content_length(self) -> int | None:
@@ -317,9 +423,10 @@ class Response:
 
         return parse_cache_control(self.headers.get("Cache-Control"), on_update=sync)
 
-    def get_etag(self) -> tuple[str | None, bool]:
-        """``(tag, is_weak)`` from the ETag header (``(None, False)`` if unset)."""
-        return unquote_etag(self.headers.get("ETag"))
+    def get_etag(self) -> tuple[str, bool] | tuple[None, None]:
+        """``(tag, is_weak)`` from the ETag header, ``(None, None)`` if unset or malformed."""
+        tag, weak = unquote_etag(self.headers.get("ETag"))
+        return (None, None) if tag is None else (tag, weak)
 
     def set_etag(self, etag: str, weak: bool = False) -> None:
         self.headers.set("ETag", quote_etag(etag, weak))
@@ -418,7 +525,9 @@ class Response:
             headers.set("Location", urljoin(get_current_url(environ, strip_querystring=True), location))
         for name in _URL_HEADERS:
             value = headers.get(name)
-            if value is not None and not value.isascii():
+            # A backslash is encoded too: browsers read "/\\evil.example" as "//evil.example", a
+            # redirect to another host (the WHATWG URL parser reads "\\" as "/" in http(s) URLs).
+            if value is not None and (not value.isascii() or "\\" in value):
                 headers.set(name, iri_to_uri(value))
         if self.status_code in _NO_BODY_STATUSES or self.status_code < 200:
             headers.remove("Content-Type")
@@ -478,7 +587,11 @@ class Response:
         method = environ.get("REQUEST_METHOD", "GET").upper()
         if not 200 <= self.status_code < 300:
             return self
+        if "Date" not in self.headers:
+            # RFC 9110 §6.6.1: an origin server with a clock sends Date; a 304 needs it to be cacheable.
+            self.headers.set("Date", http_date(datetime.now(timezone.utc)))
         etag, weak = self.get_etag()
+        weak = bool(weak)
         last_modified = self.last_modified
         outcome = evaluate_preconditions(environ, (etag, weak) if etag else None, last_modified)
         if outcome is not None:
@@ -752,3 +865,57 @@ def send_from_directory(
         raise NotFound()
     kwargs.pop("_root_path", None)
     return send_file(real, environ, **kwargs)
+
+
+class ResponseStream:
+    """The write-only file of :attr:`Response.stream`: each write appends a chunk to the body.
+
+    Writing buffers a streamed body first (see :attr:`Response.implicit_sequence_conversion`) and drops
+    Content-Length, which is computed again when the response is sent.
+    """
+
+    mode = "wb"
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+        self.closed = False
+
+    def write(self, value: str | bytes) -> int:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+        response = self.response
+        response._ensure_sequence(mutable=True)
+        cast("list[Any]", response.response).append(value)
+        response.headers.remove("Content-Length")
+        return len(value)
+
+    def writelines(self, lines: Iterable[str | bytes]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def tell(self) -> int:
+        self.response._ensure_sequence()
+        return sum(len(chunk) for chunk in self.response._encoded(self.response.response))
+
+    def flush(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+
+    def close(self) -> None:
+        self.closed = True
+
+    def isatty(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:
+        return self.response.charset

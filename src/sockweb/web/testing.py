@@ -364,8 +364,9 @@ class TestResponse(Response):
         """The body parsed as JSON (ValueError if it is not JSON)."""
         return jsonlib.loads(self.get_data())
 
-    def get_json(self, silent: bool = False) -> Any:
-        """Like :attr:`json`; with ``silent``, ``None`` instead of an error for a non-JSON body."""
+    def get_json(self, force: bool = False, silent: bool = False) -> Any:
+        """Like :attr:`json` (whatever the content type, so ``force`` changes nothing); with ``silent``,
+        ``None`` instead of an error for a non-JSON body."""
         try:
             return self.json
         except ValueError:

@@ -102,7 +102,7 @@ def test_werkzeug_built_multipart_parses_here() -> None:
         builder.close()
     stream = environ["wsgi.input"]
     parser = FormDataParser()
-    form, files = parser.parse(
+    _, form, files = parser.parse(
         stream,
         "multipart/form-data",
         int(environ["CONTENT_LENGTH"]),

@@ -215,7 +215,7 @@ def test_form_parser_20mb_no_newline_upload() -> None:
             return super().read(n)
 
     options = {"boundary": content_type.split("boundary=")[1]}
-    form, files = FormDataParser().parse(CountingStream(body), "multipart/form-data", len(body), options)
+    _, form, files = FormDataParser().parse(CountingStream(body), "multipart/form-data", len(body), options)
     try:
         assert form["note"] == "hi"
         upload = files["upload"]
@@ -232,7 +232,7 @@ def test_form_parser_20mb_no_newline_upload() -> None:
 def test_encode_multipart_roundtrip_names() -> None:
     body, content_type = encode_multipart([('we"ird\nname', "v"), ("f", (b"data", "ü.txt", "text/plain"))])
     options = {"boundary": content_type.split("boundary=")[1]}
-    form, files = FormDataParser().parse(io.BytesIO(body), "multipart/form-data", len(body), options)
+    _, form, files = FormDataParser().parse(io.BytesIO(body), "multipart/form-data", len(body), options)
     # browsers percent-encode quotes and newlines in names; %22 is decoded back, a newline never is
     assert form['we"ird%0Aname'] == "v"
     assert files["f"].filename == "ü.txt"
@@ -252,7 +252,8 @@ def test_parse_form_data_and_stream_factory() -> None:
     environ = create_environ(method="POST", data={"a": "1", "f": (b"xyz", "f.txt", "text/plain")})
     stream, form, files = parse_form_data(environ, stream_factory=factory)
     assert form["a"] == "1" and files["f"].read() == b"xyz"
-    assert created == [(None, "text/plain", "f.txt")]
+    # the factory learns the size of the whole body (to choose memory or disk), not of the part
+    assert created == [(int(environ["CONTENT_LENGTH"]), "text/plain", "f.txt")]
     assert stream.read() == b""  # the body was consumed by the parser
 
 
@@ -262,10 +263,10 @@ def test_parser_limits_and_unknown_types() -> None:
     parser = FormDataParser(max_content_length=10)
     with pytest.raises(RequestEntityTooLarge):
         parser.parse(io.BytesIO(b"a=1"), "application/x-www-form-urlencoded", 11)
-    form, files = FormDataParser().parse(io.BytesIO(b"<xml/>"), "application/xml", 6)
+    _, form, files = FormDataParser().parse(io.BytesIO(b"<xml/>"), "application/xml", 6)
     assert not form and not files
     unlimited = FormDataParser(max_form_memory_size=None)
-    assert unlimited.parse(io.BytesIO(b"a=" + b"x" * 10_000), "application/x-www-form-urlencoded", None)[0][
+    assert unlimited.parse(io.BytesIO(b"a=" + b"x" * 10_000), "application/x-www-form-urlencoded", None)[1][
         "a"
     ]
 
@@ -275,7 +276,7 @@ def test_part_headers_that_are_not_tokens_are_dropped_from_file_headers() -> Non
         b"--b\r\nContent-Disposition: form-data; name=f; filename=a.txt\r\nX Bad Name: v\r\n"
         b"Content-Type: text/plain\r\n\r\ndata\r\n--b--\r\n"
     )
-    _form, files = FormDataParser().parse(
+    _, _form, files = FormDataParser().parse(
         io.BytesIO(body), "multipart/form-data", len(body), {"boundary": "b"}
     )
     storage = files["f"]
@@ -285,7 +286,7 @@ def test_part_headers_that_are_not_tokens_are_dropped_from_file_headers() -> Non
 
 def test_parts_without_a_name_are_skipped() -> None:
     body = b"--b\r\nContent-Disposition: attachment\r\n\r\nignored\r\n--b\r\n\r\nno headers\r\n--b--\r\n"
-    form, files = FormDataParser().parse(
+    _, form, files = FormDataParser().parse(
         io.BytesIO(body), "multipart/form-data", len(body), {"boundary": "b"}
     )
     assert not form and not files
