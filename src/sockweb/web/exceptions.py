@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -120,9 +121,11 @@ class HTTPException(Exception):
             payload = {"code": self.code, "name": self.name, "description": self.description or ""}
             return json.dumps(payload)
         title = html.escape(f"{self.code} {self.name}")
+        # The shortest valid HTML5 preamble (lowercase doctype, bare attribute value): client code and tests
+        # written against werkzeug-style error pages look for exactly these two first lines.
         return (
-            "<!DOCTYPE html>\n"
-            '<html lang="en">\n'
+            "<!doctype html>\n"
+            "<html lang=en>\n"
             f'<head><meta charset="utf-8"><title>{title}</title></head>\n'
             f"<body>\n<h1>{title}</h1>\n{self.get_description(environ)}\n</body>\n"
             "</html>\n"
@@ -373,21 +376,28 @@ class PreconditionRequired(HTTPException):
 
 
 class _RetryAfterMixin(HTTPException):
-    """Adds Retry-After (seconds, or an HTTP date string) when ``retry_after`` is given."""
+    """Adds Retry-After when ``retry_after`` is given: seconds (an int), a datetime (sent as an HTTP date;
+    a naive one is UTC), or a ready header string."""
 
     def __init__(
         self,
         description: str | None = None,
         response: Response | None = None,
-        retry_after: int | str | None = None,
+        retry_after: int | str | datetime | None = None,
     ) -> None:
         super().__init__(description, response)
         self.retry_after = retry_after
 
     def get_headers(self, environ: WSGIEnvironment | None = None) -> list[tuple[str, str]]:
         headers = super().get_headers(environ)
-        if self.retry_after is not None:
-            headers.append(("Retry-After", str(self.retry_after)))
+        value = self.retry_after
+        if isinstance(value, datetime):
+            from .httputil.dates import http_date
+
+            # RFC 9110 §10.2.3: Retry-After = HTTP-date / delay-seconds.
+            value = http_date(value)
+        if value is not None:
+            headers.append(("Retry-After", str(value)))
         return headers
 
 
