@@ -315,8 +315,12 @@ class UnsupportedMediaType(HTTPException):
     description = "The server does not support the media type of the request body."
 
 
-class RangeNotSatisfiable(HTTPException):
-    """416; with ``length``, adds ``Content-Range: bytes */length`` (RFC 9110 §15.5.17)."""
+class RequestedRangeNotSatisfiable(HTTPException):
+    """416; with ``length``, adds ``Content-Range: bytes */length`` (RFC 9110 §15.5.17).
+
+    Named as werkzeug names it (the class name shows in reprs and logs); :data:`RangeNotSatisfiable`,
+    RFC 9110's name for the status, is the same class.
+    """
 
     code = 416
     description = "No part of the requested range lies within the resource."
@@ -492,8 +496,8 @@ class RequestRedirect(HTTPException):
         return headers
 
 
-#: Werkzeug's name for the 416 exception.
-RequestedRangeNotSatisfiable = RangeNotSatisfiable
+#: RFC 9110's name for the 416 exception.
+RangeNotSatisfiable = RequestedRangeNotSatisfiable
 
 #: status code -> exception class, for :func:`abort`.
 default_exceptions: dict[int, type[HTTPException]] = {
@@ -513,7 +517,7 @@ default_exceptions: dict[int, type[HTTPException]] = {
         RequestEntityTooLarge,
         RequestURITooLarge,
         UnsupportedMediaType,
-        RangeNotSatisfiable,
+        RequestedRangeNotSatisfiable,
         ExpectationFailed,
         ImATeapot,
         MisdirectedRequest,

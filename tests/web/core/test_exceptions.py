@@ -156,3 +156,10 @@ def test_retry_after_from_a_datetime_is_an_http_date() -> None:
     assert ("Retry-After", "Tue, 06 May 2031 07:08:09 GMT") in exc.TooManyRequests(
         retry_after=aware
     ).get_headers()
+
+
+def test_416_class_carries_the_name_werkzeug_gives_it() -> None:
+    cls = exc.default_exceptions[416]
+    assert cls.__name__ == "RequestedRangeNotSatisfiable"
+    assert cls is exc.RangeNotSatisfiable is exc.RequestedRangeNotSatisfiable
+    assert repr(cls()) == "<RequestedRangeNotSatisfiable '416: Range Not Satisfiable'>"
