@@ -162,4 +162,4 @@ def test_416_class_carries_the_name_werkzeug_gives_it() -> None:
     cls = exc.default_exceptions[416]
     assert cls.__name__ == "RequestedRangeNotSatisfiable"
     assert cls is exc.RangeNotSatisfiable is exc.RequestedRangeNotSatisfiable
-    assert repr(cls()) == "<RequestedRangeNotSatisfiable '416: Range Not Satisfiable'>"
+    assert repr(cls()) == f"<RequestedRangeNotSatisfiable '416: {cls().name}'>"
