@@ -116,12 +116,6 @@ MODULES: dict[str, str | Alias] = {
     "werkzeug._internal": Alias(sources=(f"{W}.wsgi_util",)),
     "werkzeug.utils": Alias(
         sources=(f"{W}.utils", f"{W}.response", f"{W}.security"),
-        # The standard library's cached_property: what extensions use it for (a computed attribute kept on
-        # the instance) is the same.
-        renames={
-            "import_string": f"{F}.config:import_string",
-            "cached_property": "functools:cached_property",
-        },
     ),
     "werkzeug.urls": Alias(sources=(f"{W}.urls",)),
     "werkzeug.security": f"{W}.security",

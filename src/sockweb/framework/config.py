@@ -10,7 +10,6 @@ are valid JSON and kept as strings otherwise; ``__`` in a name reaches into nest
 from __future__ import annotations
 
 import errno
-import importlib
 import json
 import os
 import sys
@@ -23,6 +22,9 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
+
+# One implementation of import-by-dotted-name for toolkit and framework, re-exported here.
+from sockweb.web.utils import import_string
 
 #: The defaults every App starts with (documented in the framework's docs; all keys uppercase).
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -205,26 +207,6 @@ def _loader_for(path: str) -> tuple[Callable[[IO[Any]], Mapping[str, Any]], bool
     if suffix == ".json":
         return json.load, True
     raise ValueError(f"cannot tell how to load {path!r}: pass load= (known suffixes: .toml, .json)")
-
-
-def import_string(name: str) -> Any:
-    """Import ``"package.module"`` or ``"package.module:attr"`` / ``"package.module.attr"``."""
-    if ":" in name:
-        module_name, _, attr = name.partition(":")
-        return _getattr_path(importlib.import_module(module_name), attr)
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        module_name, _, attr = name.rpartition(".")
-        if not module_name:
-            raise
-        return _getattr_path(importlib.import_module(module_name), attr)
-
-
-def _getattr_path(obj: Any, path: str) -> Any:
-    for part in path.split("."):
-        obj = getattr(obj, part)
-    return obj
 
 
 def lifetime_seconds(value: timedelta | int | float) -> int:

@@ -84,7 +84,8 @@ class EnvironBuilder(BaseEnvironBuilder):
         super().__init__(path, base_url, *args, **kwargs)
 
     def close(self) -> None:
-        """Close the input stream, if one was given."""
+        """Close the files and the input stream, if one was given."""
+        super().close()
         if self.input_stream is not None:
             self.input_stream.close()
 

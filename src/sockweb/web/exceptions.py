@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -120,9 +121,11 @@ class HTTPException(Exception):
             payload = {"code": self.code, "name": self.name, "description": self.description or ""}
             return json.dumps(payload)
         title = html.escape(f"{self.code} {self.name}")
+        # The shortest valid HTML5 preamble (lowercase doctype, bare attribute value): client code and tests
+        # written against werkzeug-style error pages look for exactly these two first lines.
         return (
-            "<!DOCTYPE html>\n"
-            '<html lang="en">\n'
+            "<!doctype html>\n"
+            "<html lang=en>\n"
             f'<head><meta charset="utf-8"><title>{title}</title></head>\n'
             f"<body>\n<h1>{title}</h1>\n{self.get_description(environ)}\n</body>\n"
             "</html>\n"
@@ -312,8 +315,12 @@ class UnsupportedMediaType(HTTPException):
     description = "The server does not support the media type of the request body."
 
 
-class RangeNotSatisfiable(HTTPException):
-    """416; with ``length``, adds ``Content-Range: bytes */length`` (RFC 9110 §15.5.17)."""
+class RequestedRangeNotSatisfiable(HTTPException):
+    """416; with ``length``, adds ``Content-Range: bytes */length`` (RFC 9110 §15.5.17).
+
+    Named as werkzeug names it (the class name shows in reprs and logs); :data:`RangeNotSatisfiable`,
+    RFC 9110's name for the status, is the same class.
+    """
 
     code = 416
     description = "No part of the requested range lies within the resource."
@@ -373,21 +380,28 @@ class PreconditionRequired(HTTPException):
 
 
 class _RetryAfterMixin(HTTPException):
-    """Adds Retry-After (seconds, or an HTTP date string) when ``retry_after`` is given."""
+    """Adds Retry-After when ``retry_after`` is given: seconds (an int), a datetime (sent as an HTTP date;
+    a naive one is UTC), or a ready header string."""
 
     def __init__(
         self,
         description: str | None = None,
         response: Response | None = None,
-        retry_after: int | str | None = None,
+        retry_after: int | str | datetime | None = None,
     ) -> None:
         super().__init__(description, response)
         self.retry_after = retry_after
 
     def get_headers(self, environ: WSGIEnvironment | None = None) -> list[tuple[str, str]]:
         headers = super().get_headers(environ)
-        if self.retry_after is not None:
-            headers.append(("Retry-After", str(self.retry_after)))
+        value = self.retry_after
+        if isinstance(value, datetime):
+            from .httputil.dates import http_date
+
+            # RFC 9110 §10.2.3: Retry-After = HTTP-date / delay-seconds.
+            value = http_date(value)
+        if value is not None:
+            headers.append(("Retry-After", str(value)))
         return headers
 
 
@@ -482,8 +496,8 @@ class RequestRedirect(HTTPException):
         return headers
 
 
-#: Werkzeug's name for the 416 exception.
-RequestedRangeNotSatisfiable = RangeNotSatisfiable
+#: RFC 9110's name for the 416 exception.
+RangeNotSatisfiable = RequestedRangeNotSatisfiable
 
 #: status code -> exception class, for :func:`abort`.
 default_exceptions: dict[int, type[HTTPException]] = {
@@ -503,7 +517,7 @@ default_exceptions: dict[int, type[HTTPException]] = {
         RequestEntityTooLarge,
         RequestURITooLarge,
         UnsupportedMediaType,
-        RangeNotSatisfiable,
+        RequestedRangeNotSatisfiable,
         ExpectationFailed,
         ImATeapot,
         MisdirectedRequest,

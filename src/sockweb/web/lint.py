@@ -271,6 +271,13 @@ class _Exchange:
             return
         match = _STATUS.match(status)
         if match is None:
+            # Name every rule the line breaks (a code of two digits is also below 100 and lacks the
+            # space at position 3), so that one fix does not just reveal the next problem.
+            code = status.partition(" ")[0]
+            if not (len(code) == 3 and code.isascii() and code.isdigit()):
+                self.report(f"application: status code {code!r} must be three digits")
+            if code.isascii() and code.isdigit() and int(code) < 100:
+                self.report(f"application: status code {int(code)} is below 100")
             self.report(f"application: status {status!r} is not 'NNN Reason phrase'")
             return
         if not _latin1(status):

@@ -709,15 +709,22 @@ class _FileRangeIterable:
         self._file.close()
 
 
-def redirect(location: str, code: int = 302) -> Response:
-    """A redirect to ``location`` with a short HTML body linking to it (for clients that show bodies)."""
+# redirect()'s keyword shadows the class name inside it
+_Response = Response
+
+
+def redirect(location: str, code: int = 302, Response: type[Response] | None = None) -> Response:
+    """A redirect to ``location`` with a short HTML body linking to it (for clients that show bodies).
+
+    ``Response`` is the class to build (default :class:`Response`); werkzeug spells the keyword so.
+    """
     if not 300 <= code < 400:
         raise ValueError(f"not a redirect status: {code}")
     link = html.escape(location, quote=True)
     body = (
         f'<!DOCTYPE html>\n<title>Redirecting</title>\n<p>Redirecting to <a href="{link}">{link}</a>.</p>\n'
     )
-    response = Response(body, code, mimetype="text/html")
+    response = (Response or _Response)(body, code, mimetype="text/html")
     response.headers.set("Location", location)
     return response
 

@@ -9,8 +9,9 @@ path or None, and any doubt is None:
    as given, and after each further round of percent-decoding and Unicode NFKC normalisation (a proxy
    that decodes twice, or a file system that folds the fullwidth full stop U+FF0E to ``.``, must not
    open a hole). A segment is refused when any form is ``.`` or ``..``, holds a separator (``/`` after
-   decoding, ``\\`` anywhere), NUL or another control character, or starts with a drive letter
-   (``C:``); and, when hidden files are not allowed, when any form starts with a dot;
+   decoding, ``\\`` anywhere), NUL or another control character, starts with a drive letter
+   (``C:``), or, on Windows, names a device (``CON``, ``nul.txt``); and, when hidden files are not
+   allowed, when any form starts with a dot;
 2. an absolute path part is refused; empty segments (``a//b``) are dropped;
 3. the path is joined from the checked segments only, resolved with ``os.path.realpath`` (symlinks
    followed) and must still lie under the real folder; when hidden files are not allowed, no segment of
@@ -37,6 +38,7 @@ __all__ = [
     "check_password_hash",
     "gen_salt",
     "generate_password_hash",
+    "is_windows_device_name",
     "join_path",
     "safe_join",
 ]
@@ -59,11 +61,25 @@ def _forms(segment: str) -> list[str] | None:
     return None
 
 
+#: Names Windows maps to devices whatever the extension or trailing spaces ("CON", "con.txt", "NUL .x").
+WINDOWS_DEVICE_NAMES = frozenset(
+    ["CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))]
+)
+
+
+def is_windows_device_name(name: str) -> bool:
+    """Whether Windows would open a device for ``name`` (one path segment) instead of a file."""
+    return name.split(".", 1)[0].rstrip(" ").upper() in WINDOWS_DEVICE_NAMES
+
+
 def _unsafe_form(form: str, derived: bool) -> bool:
     """Whether one form of a segment could step outside the folder or mean something else to the OS."""
     if form in (".", "..") or (derived and "/" in form):
         return True
     if any(char in _FORBIDDEN_CHARS for char in form):
+        return True
+    # On Windows "CON" or "nul.txt" in any folder is a device, not a file there. (os.name is read per call.)
+    if os.name == "nt" and is_windows_device_name(form):
         return True
     # A drive letter (C:) or a Windows alternate data stream (C:stream) is never a plain name.
     return len(form) >= 2 and form[1] == ":" and form[0].isascii() and form[0].isalpha()

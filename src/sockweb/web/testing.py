@@ -25,13 +25,15 @@ from .datastructures import FileStorage, Headers, MultiDict
 from .httputil import Authorization, parse_date
 from .multipart import encode_multipart
 from .request import Request
-from .response import Response
-from .wsgi_util import ClosingIterator, get_current_url
+from .response import Response, _wants_charset
+from .urls import iri_to_uri
+from .wsgi_util import ClosingIterator, get_current_url, wsgi_encoding_dance
 
 __all__ = [
     "Client",
     "ClientRedirectError",
     "EnvironBuilder",
+    "FileMultiDict",
     "TestResponse",
     "create_environ",
     "run_wsgi_app",
@@ -48,27 +50,65 @@ def _is_file_value(value: Any) -> bool:
     return isinstance(value, (tuple, FileStorage)) or hasattr(value, "read")
 
 
-def _file_part(value: Any) -> tuple[bytes, str | None, str | None]:
-    """``(content, filename, content_type)`` from a file object, ``(file, name[, type])`` or FileStorage."""
-    content_type: str | None = None
+def _read_all(source: Any) -> bytes:
+    """Everything ``source`` (bytes or a file object, text or binary) holds, read in blocks."""
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source)
+    chunks: list[bytes] = []
+    while True:
+        # A sized read: some file-like objects (sockets, pipes, test doubles) require the argument.
+        chunk = source.read(64 * 1024)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk))
+
+
+def _file_storage(name: str, value: Any) -> FileStorage:
+    """A FileStorage from a file object, a ``(file_or_bytes, filename[, content_type])`` tuple or one."""
     if isinstance(value, FileStorage):
-        return value.stream.read(), value.filename, value.content_type
+        return value
     if isinstance(value, tuple):
-        source, filename = value[0], value[1]
-        if len(value) > 2:
-            content_type = value[2]
+        source = value[0]
+        filename = value[1] if len(value) > 1 else None
+        content_type = value[2] if len(value) > 2 else None
     else:
-        source, filename = value, getattr(value, "name", None)
+        source, filename, content_type = value, getattr(value, "name", None), None
         # A real file's name is its path; a browser sends only the last component.
         filename = filename.replace("\\", "/").rsplit("/", 1)[-1] if isinstance(filename, str) else None
-    content = source if isinstance(source, (bytes, bytearray)) else source.read()
-    if isinstance(content, str):
-        content = content.encode("utf-8")
-    if content_type is None and filename:
-        import mimetypes
+    if isinstance(source, (bytes, bytearray)):
+        source = io.BytesIO(bytes(source))
+    return FileMultiDict.make_storage(name, source, filename, content_type)
 
-        content_type = mimetypes.guess_type(filename)[0]
-    return bytes(content), filename, content_type
+
+def _file_part(value: FileStorage) -> tuple[bytes, str | None, str | None]:
+    """``(content, filename, content_type)`` of one file field."""
+    return _read_all(value.stream), value.filename, value.content_type
+
+
+class FileMultiDict(MultiDict[str, FileStorage]):
+    """The files of an :class:`EnvironBuilder`: field name -> :class:`FileStorage`, several per name."""
+
+    @staticmethod
+    def make_storage(
+        name: str, file: Any, filename: str | None = None, content_type: str | None = None
+    ) -> FileStorage:
+        if content_type is None and filename:
+            import mimetypes
+
+            content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        return FileStorage(file, filename, name, content_type)
+
+    def add_file(
+        self, name: str, file: Any, filename: str | None = None, content_type: str | None = None
+    ) -> None:
+        """Add a file (a file object, a path, or a FileStorage); the type is guessed from the filename."""
+        if isinstance(file, FileStorage):
+            self.add(name, file)
+            return
+        if isinstance(file, str):
+            filename = filename or file
+            file = open(file, "rb")  # noqa: SIM115 (closed by EnvironBuilder.close)
+        self.add(name, self.make_storage(name, file, filename, content_type))
 
 
 class ClientRedirectError(RuntimeError):
@@ -87,7 +127,10 @@ def stream_encode_multipart(
     ``threshold`` bytes; the stream is positioned at its start.
     """
     source = data.items(multi=True) if isinstance(data, MultiDict) else data.items()
-    fields = [(str(key), _file_part(value) if _is_file_value(value) else str(value)) for key, value in source]
+    fields = [
+        (str(key), _file_part(_file_storage(str(key), value)) if _is_file_value(value) else str(value))
+        for key, value in source
+    ]
     body, content_type = encode_multipart(fields, boundary)
     stream: IO[bytes]
     if use_tempfile and len(body) > threshold:
@@ -109,34 +152,42 @@ def _auth_header(auth: Authorization | tuple[str, str]) -> str:
 class EnvironBuilder:
     """Builds a WSGI environ for a request; :meth:`get_environ` returns a fresh one each call.
 
-    ``data`` may be bytes or text (sent as is), or a mapping: URL-encoded, or multipart when a value is a
-    file (an object with ``read``, a ``(file_or_bytes, filename[, content_type])`` tuple, or a
-    FileStorage). ``json`` serializes a value and sets ``application/json``.
+    ``data`` may be bytes or text (sent as is, or read from a file object), or a mapping whose values go to
+    :attr:`form`, or to :attr:`files` when they are files (an object with ``read``, a ``(file_or_bytes,
+    filename[, content_type])`` tuple, or a FileStorage). ``json`` serializes a value and sets
+    ``application/json``; ``mimetype`` sets the content type, with ``charset=utf-8`` for text types.
+    ``form`` and ``files`` may also be filled after construction; the body is encoded when the environ is
+    built (URL-encoded, or multipart when there is a file). :meth:`close` closes the files.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - werkzeug's positional order, which callers use
         self,
         path: str = "/",
         base_url: str | None = None,
-        *,
         query_string: str | Mapping[str, Any] | None = None,
         method: str = "GET",
         input_stream: IO[bytes] | None = None,
         content_type: str | None = None,
         content_length: int | None = None,
+        errors_stream: IO[str] | None = None,
+        multithread: bool = False,
+        multiprocess: bool = False,
+        run_once: bool = False,
         headers: Headers | Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
         data: bytes | str | IO[bytes] | Mapping[str, Any] | None = None,
-        json: Any = None,
         environ_base: Mapping[str, Any] | None = None,
         environ_overrides: Mapping[str, Any] | None = None,
+        mimetype: str | None = None,
+        json: Any = None,
         auth: Authorization | tuple[str, str] | None = None,
     ) -> None:
         url = urlsplit(path)
-        base = urlsplit(base_url or (f"{url.scheme}://{url.netloc}/" if url.netloc else "http://localhost/"))
-        self.url_scheme = base.scheme or "http"
-        self.host = base.netloc or "localhost"
-        self.script_root = base.path.rstrip("/")
-        self.path = url.path or "/"
+        if query_string is not None and "?" in path:
+            raise ValueError("the query is given twice: in the path and as query_string")
+        self.base_url = base_url or (f"{url.scheme}://{url.netloc}/" if url.netloc else "http://localhost/")
+        # The path is kept as a URI (an IRI's non-ASCII characters percent-encoded), as a client sends it.
+        self.path = iri_to_uri(url.path) or "/"
+        self.request_uri = self.path + (f"?{url.query}" if "?" in path else "")
         if query_string is None:
             query_string = url.query
         elif not isinstance(query_string, str):
@@ -146,45 +197,153 @@ class EnvironBuilder:
         self.headers = Headers(headers)
         if auth is not None:
             self.headers["Authorization"] = _auth_header(auth)
+        self.errors_stream = errors_stream
+        self.multithread, self.multiprocess, self.run_once = multithread, multiprocess, run_once
         self.environ_base = dict(environ_base or {})
         self.environ_overrides = dict(environ_overrides or {})
-        self.body: bytes | None = None
-        self.input_stream = input_stream
+        self._input_stream: IO[bytes] | None = input_stream
+        self._form: MultiDict[str, Any] | None = None
+        self._files: FileMultiDict | None = None
+        self.closed = False
         if json is not None:
             if data is not None:
                 raise TypeError("pass data or json, not both")
-            data = jsonlib.dumps(json)
+            data = self.json_dumps(json)
             content_type = content_type or "application/json"
-        if content_type is None:
-            content_type = self.headers.get("Content-Type")
+        if content_type is None and mimetype is not None:
+            content_type = f"{mimetype}; charset=utf-8" if _wants_charset(mimetype) else mimetype
+        self._content_type = content_type if content_type is not None else self.headers.get("Content-Type")
         if isinstance(data, Mapping):
-            self.body, content_type = self._encode_form(data, content_type)
-        elif isinstance(data, str):
-            self.body = data.encode("utf-8")
-        elif hasattr(data, "read"):
-            self.body = data.read()  # type: ignore[union-attr]
+            self._fill(data)
         elif data is not None:
-            self.body = bytes(data)
-        self.content_type = content_type
-        if content_length is None and self.body is not None:
-            content_length = len(self.body)
+            raw = _read_all(data) if hasattr(data, "read") else data
+            body = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
+            self._input_stream = io.BytesIO(body)
+            if content_length is None:
+                content_length = len(body)
         self.content_length = content_length
 
-    @staticmethod
-    def _encode_form(data: Mapping[str, Any], content_type: str | None) -> tuple[bytes, str]:
-        pairs: list[tuple[Any, Any]] = []
+    def json_dumps(self, obj: Any) -> str:
+        """Serialize a ``json=`` value (a subclass may use another encoder)."""
+        return jsonlib.dumps(obj)
+
+    def _fill(self, data: Mapping[str, Any]) -> None:
         source = data.items(multi=True) if isinstance(data, MultiDict) else data.items()
         for key, value in source:
             # A list gives several values; a tuple is one file spec (file, filename[, content_type]).
-            pairs.extend((key, item) for item in (value if isinstance(value, list) else [value]))
-        if any(_is_file_value(value) for _, value in pairs) or (content_type or "").startswith("multipart/"):
-            fields = [
-                (str(key), _file_part(value) if _is_file_value(value) else str(value)) for key, value in pairs
-            ]
+            for item in value if isinstance(value, list) else [value]:
+                if _is_file_value(item):
+                    self.files.add(str(key), _file_storage(str(key), item))
+                else:
+                    self.form.add(str(key), item)
+
+    # -- URL parts ----------------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """``scheme://host/script_root/``; setting it sets those three (an IRI host is IDNA-encoded)."""
+        return f"{self.url_scheme}://{self.host}{self.script_root}/"
+
+    @base_url.setter
+    def base_url(self, value: str) -> None:
+        base = urlsplit(iri_to_uri(value))
+        self.url_scheme = base.scheme or "http"
+        self.host = base.netloc or "localhost"
+        self.script_root = base.path.rstrip("/")
+
+    @property
+    def server_name(self) -> str:
+        """The host without its port."""
+        if self.host.startswith("["):
+            return self.host[: self.host.index("]") + 1]
+        return self.host.partition(":")[0]
+
+    @property
+    def server_port(self) -> int:
+        """The port of the host, else the scheme's default."""
+        rest = self.host[len(self.server_name) :]
+        if rest.startswith(":") and rest[1:].isdigit():
+            return int(rest[1:])
+        return 443 if self.url_scheme == "https" else 80
+
+    # -- body -----------------------------------------------------------------------------------------------
+
+    @property
+    def form(self) -> MultiDict[str, Any]:
+        """Form fields to send (filled from a mapping ``data``, or directly)."""
+        if self._form is None:
+            self._form = MultiDict()
+        return self._form
+
+    @property
+    def files(self) -> FileMultiDict:
+        """Files to send as multipart parts."""
+        if self._files is None:
+            self._files = FileMultiDict()
+        return self._files
+
+    @property
+    def input_stream(self) -> IO[bytes] | None:
+        """A ready body stream; setting one drops the form and files."""
+        return self._input_stream
+
+    @input_stream.setter
+    def input_stream(self, value: IO[bytes] | None) -> None:
+        self._input_stream = value
+        self._form = self._files = None
+
+    @property
+    def content_type(self) -> str | None:
+        """The given content type, else the one the form implies (multipart with files, else URL-encoded)."""
+        if self._content_type is not None:
+            return self._content_type
+        if self._input_stream is None:
+            if self._files:
+                return "multipart/form-data"
+            if self._form:
+                return "application/x-www-form-urlencoded"
+        return None
+
+    @content_type.setter
+    def content_type(self, value: str | None) -> None:
+        self._content_type = value
+
+    @property
+    def mimetype(self) -> str | None:
+        """The content type without its parameters."""
+        value = self.content_type
+        return value.split(";", 1)[0].strip().lower() if value else None
+
+    def _encoded(self) -> tuple[bytes | None, str | None]:
+        """``(body, content_type)`` of the form and files, or ``(None, content_type)`` when there is none."""
+        content_type = self.content_type
+        if self._input_stream is not None or not (self._form or self._files):
+            return None, content_type
+        # values are stringified here, so that form["n"] = 1 may be set after construction too
+        pairs = [(key, str(value)) for key, value in self.form.items(multi=True)]
+        if self._files or (content_type or "").startswith("multipart/"):
+            files = [(key, _file_part(value)) for key, value in self.files.items(multi=True)]
+            fields: list[tuple[str, Any]] = [*pairs, *files]
             body, multipart_type = encode_multipart(fields)
             return body, multipart_type
-        body = urlencode([(str(key), str(value)) for key, value in pairs]).encode("ascii")
-        return body, content_type or "application/x-www-form-urlencoded"
+        return urlencode(pairs).encode("ascii"), content_type
+
+    @property
+    def body(self) -> bytes | None:
+        """The request body as bytes (encoded form, or the data given), ``None`` without one."""
+        body, _ = self._encoded()
+        if body is None and isinstance(self._input_stream, io.BytesIO):
+            return self._input_stream.getvalue()
+        return body
+
+    def close(self) -> None:
+        """Close the files of :attr:`files` (once)."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._files:
+            for _, storage in self._files.items(multi=True):
+                storage.close()
 
     def get_environ(self) -> WSGIEnvironment:
         """A complete PEP 3333 environ for this request."""
@@ -193,13 +352,22 @@ class EnvironBuilder:
             host, _, port = self.host[1:].partition("]")
             port = port.lstrip(":")
         port = port or ("443" if self.url_scheme == "https" else "80")
-        body = self.body if self.body is not None else b""
-        stream = self.input_stream if self.input_stream is not None else io.BytesIO(body)
+        body, content_type = self._encoded()
+        content_length = self.content_length
+        stream: IO[bytes]
+        if body is not None:
+            stream, content_length = io.BytesIO(body), len(body)
+        else:
+            stream = self._input_stream if self._input_stream is not None else io.BytesIO()
+        query = f"?{self.query_string}" if self.query_string or "?" in self.request_uri else ""
         environ: WSGIEnvironment = {
             "REQUEST_METHOD": self.method,
             "SCRIPT_NAME": _to_wsgi(self.script_root),
             "PATH_INFO": _to_wsgi(self.path),
             "QUERY_STRING": self.query_string.encode("utf-8").decode("latin-1"),
+            # The target as sent on the request line, still percent-encoded (what servers put here).
+            "REQUEST_URI": wsgi_encoding_dance(self.script_root + self.path + query),
+            "RAW_URI": wsgi_encoding_dance(self.script_root + self.path + query),
             "SERVER_NAME": host,
             "SERVER_PORT": port,
             "SERVER_PROTOCOL": "HTTP/1.1",
@@ -208,10 +376,10 @@ class EnvironBuilder:
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": self.url_scheme,
             "wsgi.input": stream,
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": False,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
+            "wsgi.errors": self.errors_stream if self.errors_stream is not None else sys.stderr,
+            "wsgi.multithread": self.multithread,
+            "wsgi.multiprocess": self.multiprocess,
+            "wsgi.run_once": self.run_once,
         }
         environ.update(self.environ_base)
         given: set[str] = set()  # keys set by this request's own headers (they replace environ_base's)
@@ -228,10 +396,10 @@ class EnvironBuilder:
             else:
                 environ[key] = text
                 given.add(key)
-        if self.content_type is not None:
-            environ["CONTENT_TYPE"] = self.content_type
-        if self.content_length is not None:
-            environ["CONTENT_LENGTH"] = str(self.content_length)
+        if content_type is not None:
+            environ["CONTENT_TYPE"] = content_type
+        if content_length is not None:
+            environ["CONTENT_LENGTH"] = str(content_length)
         environ.update(self.environ_overrides)
         return environ
 
@@ -251,7 +419,7 @@ class EnvironBuilder:
         length = environ.get("CONTENT_LENGTH")
         values: dict[str, Any] = {
             "base_url": get_current_url(environ, root_only=True),
-            "query_string": environ.get("QUERY_STRING", ""),
+            "query_string": environ.get("QUERY_STRING", "").encode("latin-1").decode("utf-8", "replace"),
             "method": environ.get("REQUEST_METHOD", "GET"),
             "input_stream": environ.get("wsgi.input"),
             "content_type": environ.get("CONTENT_TYPE"),
@@ -276,7 +444,8 @@ def _url_of(builder: EnvironBuilder) -> str:
 _BUILT_KEYS = frozenset(
     {
         "REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "SERVER_NAME", "SERVER_PORT",
-        "HTTP_HOST", "CONTENT_TYPE", "CONTENT_LENGTH", "wsgi.url_scheme", "wsgi.input",
+        "HTTP_HOST", "CONTENT_TYPE", "CONTENT_LENGTH", "wsgi.url_scheme", "wsgi.input", "REQUEST_URI",
+        "RAW_URI",
     }
 )  # fmt: skip
 
@@ -287,8 +456,12 @@ def _to_wsgi(path: str) -> str:
 
 
 def create_environ(*args: Any, **kwargs: Any) -> WSGIEnvironment:
-    """Shortcut for ``EnvironBuilder(*args, **kwargs).get_environ()``."""
-    return EnvironBuilder(*args, **kwargs).get_environ()
+    """Shortcut for ``EnvironBuilder(*args, **kwargs).get_environ()`` (the builder's files are closed)."""
+    builder = EnvironBuilder(*args, **kwargs)
+    try:
+        return builder.get_environ()
+    finally:
+        builder.close()
 
 
 def run_wsgi_app(
@@ -315,9 +488,10 @@ def run_wsgi_app(
     app_rv = app(environ, start_response)
     close = getattr(app_rv, "close", None)
     body: Iterable[bytes]
+    # Chunks pass through as the application yields them (a lenient caller may join text chunks).
     if buffered:
         try:
-            body = [*written, *(bytes(chunk) for chunk in app_rv)]
+            body = [*written, *app_rv]
         finally:
             if close is not None:
                 close()
@@ -330,7 +504,7 @@ def run_wsgi_app(
                 if chunk is None:
                     break
                 state["sent"] = True
-                early.append(bytes(chunk))
+                early.append(chunk)
         except BaseException:
             if close is not None:
                 close()
@@ -341,10 +515,15 @@ def run_wsgi_app(
     return body, state["status"], Headers(state["headers"])
 
 
+def _as_bytes(chunk: bytes | str) -> bytes:
+    # PEP 3333 wants bytes; text from a sloppy application is taken as UTF-8, as Response does.
+    return chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)
+
+
 def _read_app(app: WSGIApplication, environ: WSGIEnvironment) -> tuple[bytes, str, Headers]:
     """``(body, status, headers)`` of one complete run of ``app``, its iterable always closed."""
     app_iter, status, headers = run_wsgi_app(app, environ, buffered=True)
-    return b"".join(app_iter), status, headers
+    return b"".join(map(_as_bytes, app_iter)), status, headers
 
 
 class TestResponse(Response):
@@ -354,8 +533,10 @@ class TestResponse(Response):
     __test__ = False  # not a pytest test class
     default_mimetype = None  # show exactly the headers the application sent
 
-    def __init__(self, body: bytes, status: str, headers: Headers, request: Request) -> None:
-        super().__init__([body], status, headers)
+    def __init__(
+        self, body: bytes | Iterable[bytes], status: str, headers: Headers, request: Request
+    ) -> None:
+        super().__init__([body] if isinstance(body, bytes) else body, status, headers)
         self.request = request
         self.history: tuple[TestResponse, ...] = ()
 
@@ -492,19 +673,55 @@ def _quote_cookie_for_header(value: str) -> str:
     return dump_cookie("x", value, path=None).partition("=")[2]
 
 
+def _response_class(wrapper: type[Response] | None) -> type[TestResponse]:
+    """The class of the client's responses: :class:`TestResponse`, or one that is also ``wrapper``."""
+    if wrapper is None or issubclass(wrapper, TestResponse):
+        return wrapper or TestResponse
+    cached = _WRAPPED.get(wrapper)
+    if cached is None:
+        cached = _WRAPPED[wrapper] = type(f"{wrapper.__name__}TestResponse", (TestResponse, wrapper), {})
+    return cached
+
+
+_WRAPPED: dict[type[Response], type[TestResponse]] = {}
+
+
+def _same_site(host: str, target: str, allow_subdomains: bool) -> bool:
+    """Is ``target`` the request's ``host`` (ports ignored), or, when allowed, a subdomain of it?"""
+    host, target = host.rsplit(":", 1)[0].lower(), target.rsplit(":", 1)[0].lower()
+    if target == host:
+        return True
+    if not allow_subdomains:
+        return False
+    # a subdomain of the host's parent domain (login.example.com from www.example.com or example.com)
+    parent = host.split(".", 1)[1] if host.count(".") > 1 else host
+    return target.endswith("." + parent)
+
+
 class Client:
     """Sends requests to a WSGI application in-process.
 
-    ``client.get("/path", query_string=..., headers=..., follow_redirects=True)``; ``post``/``put``/
-    ``patch`` also take ``data`` and ``json``. Cookies set by the app are sent back on later requests
-    (``use_cookies=False`` disables the jar).
+    ``client.get("/path", base_url, query_string=..., headers=..., follow_redirects=True)`` (positional and
+    keyword arguments are :class:`EnvironBuilder`'s); ``post``/``put``/``patch`` also take ``data`` and
+    ``json``. Cookies set by the app are sent back on later requests (``use_cookies=False`` disables the
+    jar). Responses are :class:`TestResponse`, or a subclass that is also ``response_wrapper``. Redirects
+    are followed only within the request's host (and its subdomains with ``allow_subdomain_redirects``):
+    the application under test cannot answer for another site.
     """
 
     __test__ = False
 
-    def __init__(self, app: WSGIApplication, use_cookies: bool = True) -> None:
-        self.application = app
+    def __init__(
+        self,
+        application: WSGIApplication,
+        response_wrapper: type[Response] | None = None,
+        use_cookies: bool = True,
+        allow_subdomain_redirects: bool = False,
+    ) -> None:
+        self.application = application
+        self.response_wrapper = _response_class(response_wrapper)
         self.cookie_jar: CookieJar | None = CookieJar() if use_cookies else None
+        self.allow_subdomain_redirects = allow_subdomain_redirects
 
     def __enter__(self) -> Client:
         return self
@@ -527,26 +744,29 @@ class Client:
 
     def open(
         self,
-        path: str | EnvironBuilder | WSGIEnvironment | Request = "/",
-        method: str = "GET",
-        *,
+        *args: Any,
+        buffered: bool = True,
         follow_redirects: bool = False,
         **kwargs: Any,
     ) -> TestResponse:
         """Send one request (and, with ``follow_redirects``, the redirects it leads to).
 
-        ``path`` may also be a ready :class:`EnvironBuilder`, a WSGI environ or a :class:`Request`; an environ
-        (or a Request's) is sent exactly as given.
+        The first argument may also be a ready :class:`EnvironBuilder`, a WSGI environ or a
+        :class:`Request`; an environ (or a Request's) is sent exactly as given. With ``buffered`` (the
+        default) the body is read and the application's iterable closed before this returns; without,
+        the last response's body stays lazy until it is read or closed (redirects in between are always
+        read whole).
         """
         environ: WSGIEnvironment | None = None
-        if isinstance(path, EnvironBuilder):
-            builder = path
-        elif isinstance(path, (dict, Request)):
-            environ = dict(path.environ if isinstance(path, Request) else path)
+        first = args[0] if args else None
+        if isinstance(first, EnvironBuilder):
+            builder = first
+        elif isinstance(first, (dict, Request)):
+            environ = dict(first.environ if isinstance(first, Request) else first)
             builder = EnvironBuilder.from_environ(environ)
         else:
-            builder = EnvironBuilder(path, method=method, **kwargs)
-        response = self._run(builder, environ)
+            builder = EnvironBuilder(*args, **kwargs)
+        response = self._run(builder, environ, buffered=buffered or follow_redirects)
         history: list[TestResponse] = []
         seen = {_url_of(builder)}
         while follow_redirects and response.status_code in _REDIRECTS and "Location" in response.headers:
@@ -554,11 +774,13 @@ class Client:
                 raise ClientRedirectError(f"more than {MAX_REDIRECTS} redirects")
             history.append(response)
             builder = self._redirect_builder(builder, response)
+            if not _same_site(response.request.host, builder.host, self.allow_subdomain_redirects):
+                raise ClientRedirectError(f"the redirect leaves the application's site: {_url_of(builder)}")
             if _url_of(builder) in seen:
                 raise ClientRedirectError(f"redirect loop at {_url_of(builder)}")
             seen.add(_url_of(builder))
             response = self._run(builder)
-        response.history = tuple(history)
+            response.history = tuple(history)
         return response
 
     def _redirect_builder(self, previous: EnvironBuilder, response: TestResponse) -> EnvironBuilder:
@@ -586,7 +808,9 @@ class Client:
             environ_base=previous.environ_base,
         )
 
-    def _run(self, builder: EnvironBuilder, environ: WSGIEnvironment | None = None) -> TestResponse:
+    def _run(
+        self, builder: EnvironBuilder, environ: WSGIEnvironment | None = None, buffered: bool = True
+    ) -> TestResponse:
         if environ is None:
             environ = builder.get_environ()
         host = builder.host.rsplit(":", 1)[0] if not builder.host.endswith("]") else builder.host
@@ -596,30 +820,38 @@ class Client:
             if header:
                 existing = environ.get("HTTP_COOKIE")
                 environ["HTTP_COOKIE"] = f"{existing}; {header}" if existing else header
-        body, status, headers = _read_app(self.application, environ)
-        response = TestResponse(body, status, headers, Request(environ, populate_request=False))
+        body: bytes | Iterable[bytes]
+        if buffered:
+            body, status, headers = _read_app(self.application, environ)
+        else:
+            body, status, headers = run_wsgi_app(self.application, environ)
+        request = Request(environ, populate_request=False)
+        response = self.response_wrapper(body, status, headers, request)
         if self.cookie_jar is not None:
             for value in response.headers.getlist("Set-Cookie"):
                 self.cookie_jar.set_from_header(value, host, request_path)
         return response
 
-    def get(self, path: str = "/", **kwargs: Any) -> TestResponse:
-        return self.open(path, "GET", **kwargs)
+    def get(self, *args: Any, **kwargs: Any) -> TestResponse:
+        return self.open(*args, method="GET", **kwargs)
 
-    def post(self, path: str = "/", **kwargs: Any) -> TestResponse:
-        return self.open(path, "POST", **kwargs)
+    def post(self, *args: Any, **kwargs: Any) -> TestResponse:
+        return self.open(*args, method="POST", **kwargs)
 
-    def put(self, path: str = "/", **kwargs: Any) -> TestResponse:
-        return self.open(path, "PUT", **kwargs)
+    def put(self, *args: Any, **kwargs: Any) -> TestResponse:
+        return self.open(*args, method="PUT", **kwargs)
 
-    def patch(self, path: str = "/", **kwargs: Any) -> TestResponse:
-        return self.open(path, "PATCH", **kwargs)
+    def patch(self, *args: Any, **kwargs: Any) -> TestResponse:
+        return self.open(*args, method="PATCH", **kwargs)
 
-    def delete(self, path: str = "/", **kwargs: Any) -> TestResponse:
-        return self.open(path, "DELETE", **kwargs)
+    def delete(self, *args: Any, **kwargs: Any) -> TestResponse:
+        return self.open(*args, method="DELETE", **kwargs)
 
-    def head(self, path: str = "/", **kwargs: Any) -> TestResponse:
-        return self.open(path, "HEAD", **kwargs)
+    def head(self, *args: Any, **kwargs: Any) -> TestResponse:
+        return self.open(*args, method="HEAD", **kwargs)
 
-    def options(self, path: str = "/", **kwargs: Any) -> TestResponse:
-        return self.open(path, "OPTIONS", **kwargs)
+    def options(self, *args: Any, **kwargs: Any) -> TestResponse:
+        return self.open(*args, method="OPTIONS", **kwargs)
+
+    def trace(self, *args: Any, **kwargs: Any) -> TestResponse:
+        return self.open(*args, method="TRACE", **kwargs)

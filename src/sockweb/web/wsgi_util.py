@@ -9,6 +9,7 @@ validating the Host header on the way.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import sys
@@ -27,6 +28,9 @@ __all__ = [
     "get_current_url",
     "get_host",
     "get_input_stream",
+    "get_path_info",
+    "host_is_trusted",
+    "responder",
     "wrap_file",
     "wsgi_encoding_dance",
 ]
@@ -75,7 +79,11 @@ class LimitedStream(io.RawIOBase):
             return 0
         if wanted <= 0:
             return 0
-        data = self._stream.read(wanted)
+        try:
+            data = self._stream.read(wanted)
+        except (OSError, ValueError) as exc:
+            # A closed or broken input stream: the client is gone, the same as an early EOF.
+            raise ClientDisconnected() from exc
         if not data:
             if self.is_max:
                 self.limit = self._pos
@@ -85,14 +93,23 @@ class LimitedStream(io.RawIOBase):
         self._pos += len(data)
         return len(data)
 
+    def on_exhausted(self) -> bytes:
+        """What a read at the limit returns: ``b""`` (EOF). A subclass may raise instead."""
+        return b""
+
     def read(self, size: int | None = -1) -> bytes:
+        if size != 0 and not self.is_max and self.is_exhausted:
+            return self.on_exhausted()
         if size is None or size < 0:
             chunks: list[bytes] = []
             while True:
-                chunk = self.read(64 * 1024)
+                chunk = self._read_some(64 * 1024)
                 if not chunk:
                     return b"".join(chunks)
                 chunks.append(chunk)
+        return self._read_some(size)
+
+    def _read_some(self, size: int) -> bytes:
         buffer = bytearray(size)
         count = self.readinto(buffer)
         return bytes(buffer[:count])
@@ -102,7 +119,7 @@ class LimitedStream(io.RawIOBase):
 
     def exhaust(self) -> None:
         """Read and drop what is left (keeps a keep-alive connection in sync)."""
-        while self.read(64 * 1024):
+        while self._read_some(64 * 1024):
             pass
 
     def tell(self) -> int:
@@ -140,18 +157,30 @@ def get_input_stream(environ: Mapping[str, Any], max_content_length: int | None 
 
 
 class ClosingIterator:
-    """Iterates ``iterable``; ``close()`` closes it, then runs ``callbacks`` (all of it at most once)."""
+    """Iterates ``iterable``; ``close()`` closes it, then runs ``callbacks`` (all of it at most once).
 
-    def __init__(self, iterable: Iterable[bytes], callbacks: Iterable[Callable[[], object]] = ()) -> None:
+    ``callbacks`` is one callable or several. ``next()`` works on the object as on any iterator.
+    """
+
+    def __init__(
+        self,
+        iterable: Iterable[bytes],
+        callbacks: Callable[[], object] | Iterable[Callable[[], object]] = (),
+    ) -> None:
         self._iterable = iterable
         self._iterator: Iterator[bytes] | None = None
-        self._callbacks = list(callbacks)
+        self._callbacks = [callbacks] if callable(callbacks) else list(callbacks)
         self._closed = False
 
     def __iter__(self) -> Iterator[bytes]:
+        # The wrapped iterator itself, not self: a server's ``for chunk in body`` then pays no extra call
+        # per chunk. ``next(self)`` advances that same iterator.
         if self._iterator is None:
             self._iterator = iter(self._iterable)
         return self._iterator
+
+    def __next__(self) -> bytes:
+        return next(iter(self))
 
     def close(self) -> None:
         if self._closed:
@@ -293,18 +322,50 @@ def get_host(environ: Mapping[str, Any], trusted_hosts: Iterable[str] | None = N
     return host
 
 
+def _split_port(host: str) -> tuple[str, str | None]:
+    """``("name", "port")`` of ``name:port``; the port is ``None`` when absent (``[::1]`` has none)."""
+    name, sep, port = host.rpartition(":")
+    if not sep or name.endswith(":") or "]" in port or (name.startswith("[") and not name.endswith("]")):
+        return host, None
+    return name, port
+
+
 def host_is_trusted(host: str, trusted_hosts: Iterable[str]) -> bool:
-    """Is ``host`` (port ignored) one of ``trusted_hosts``? ``.example.com`` allows subdomains too."""
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    name = name.lower().rstrip(".")
+    """Is ``host`` one of ``trusted_hosts``? ``.example.com`` allows subdomains too. An entry without a
+    port matches any port; an entry with one (``example.com:8080``) only that port."""
+    name, port = _split_port(host.lower())
+    name = name.rstrip(".")
     for entry in trusted_hosts:
-        trusted = entry.lower()
+        trusted, trusted_port = _split_port(entry.lower())
+        if trusted_port is not None and trusted_port != port:
+            continue
         if trusted.startswith("."):
             if name == trusted[1:] or name.endswith(trusted):
                 return True
         elif name == trusted:
             return True
     return False
+
+
+def get_path_info(environ: Mapping[str, Any]) -> str:
+    """PATH_INFO as text: the PEP 3333 latin-1 string turned back into its bytes and decoded as UTF-8
+    (undecodable bytes become U+FFFD)."""
+    return str(environ.get("PATH_INFO", "")).encode("latin-1").decode("utf-8", "replace")
+
+
+def responder(view: Callable[..., Any]) -> Callable[..., Iterable[bytes]]:
+    """Turn a function that returns a WSGI application (a Response, say) into a WSGI application.
+
+    The function gets the call's arguments unchanged (so it may be a method: ``self, environ,
+    start_response``); what it returns is then called with the last two of them.
+    """
+
+    @functools.wraps(view)
+    def application(*args: Any) -> Iterable[bytes]:
+        environ, start_response = args[-2:]
+        return view(*args)(environ, start_response)  # type: ignore[no-any-return]
+
+    return application
 
 
 def _wsgi_to_url_path(value: str) -> str:

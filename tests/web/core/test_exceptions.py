@@ -137,3 +137,29 @@ def test_bad_request_key_error_is_both() -> None:
     error = exc.BadRequestKeyError("field")
     assert isinstance(error, KeyError) and isinstance(error, exc.BadRequest)
     assert "field" in str(error)
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_html_body_opens_with_the_short_html5_preamble(code: int) -> None:
+    body = exc.default_exceptions[code]().get_body()
+    assert body.startswith("<!doctype html>\n<html lang=en>\n")
+
+
+def test_retry_after_from_a_datetime_is_an_http_date() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    naive = datetime(2031, 5, 6, 7, 8, 9)
+    assert ("Retry-After", "Tue, 06 May 2031 07:08:09 GMT") in exc.ServiceUnavailable(
+        retry_after=naive
+    ).get_headers()
+    aware = datetime(2031, 5, 6, 9, 8, 9, tzinfo=timezone(timedelta(hours=2)))
+    assert ("Retry-After", "Tue, 06 May 2031 07:08:09 GMT") in exc.TooManyRequests(
+        retry_after=aware
+    ).get_headers()
+
+
+def test_416_class_carries_the_name_werkzeug_gives_it() -> None:
+    cls = exc.default_exceptions[416]
+    assert cls.__name__ == "RequestedRangeNotSatisfiable"
+    assert cls is exc.RangeNotSatisfiable is exc.RequestedRangeNotSatisfiable
+    assert repr(cls()) == f"<RequestedRangeNotSatisfiable '416: {cls().name}'>"

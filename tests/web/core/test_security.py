@@ -254,3 +254,23 @@ def test_static_files_serve_dotfiles_when_allowed(tree: Path, path: str) -> None
 def test_users_serve_safe_paths(static_app: StaticFiles, framework_app: App, path: str) -> None:
     assert _wsgi_get(static_app, "/files/" + _as_path_info(path))[0] == 200
     assert _framework_get(framework_app, path)[0] == 200
+
+
+@pytest.mark.parametrize("name", ["CON", "nul.txt", "Aux.tar.gz", "com1", "LPT9 ", "prn . x", "docs/CON"])
+def test_windows_device_names_are_refused_on_windows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setattr(os, "name", "nt")
+    joined = safe_join(str(tmp_path), name)
+    monkeypatch.undo()  # before any assertion: a failure report must not see os.name == "nt"
+    assert joined is None
+
+
+def test_windows_device_names_are_plain_files_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "name", "posix")
+    joined = safe_join(str(tmp_path), "CON")
+    monkeypatch.undo()
+    assert joined == os.path.join(os.path.realpath(tmp_path), "CON")
+    assert safe_join(str(tmp_path), "CONSOLE.txt") is not None

@@ -10,7 +10,8 @@ import pytest
 
 from sockweb.web.request import Request
 from sockweb.web.response import Response
-from sockweb.web.testing import Client, EnvironBuilder, create_environ, run_wsgi_app
+from sockweb.web.testing import Client, ClientRedirectError, EnvironBuilder, create_environ, run_wsgi_app
+from sockweb.web.utils import redirect
 
 WSGIEnv = dict[str, Any]
 
@@ -325,3 +326,166 @@ def test_a_header_replaces_the_environ_base_value_and_repeats_still_combine() ->
     environ = builder.get_environ()
     assert environ["HTTP_USER_AGENT"] == "mine"
     assert environ["HTTP_ACCEPT"] == "a, b"
+
+
+def form_echo_app(environ: WSGIEnv, start_response: Any) -> Any:
+    request = Request(environ)
+    parts = [f"{name}={value}" for name, value in sorted(request.form.items(multi=True))] + [
+        f"file:{name}:{f.filename}:{f.content_type}:{f.read().decode()}" for name, f in request.files.items()
+    ]
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return ["|".join(parts).encode()]
+
+
+def test_builder_form_and_files_filled_after_construction() -> None:
+    builder = EnvironBuilder(method="POST")
+    assert builder.content_type is None
+    builder.form["n"] = 1  # stringified when the body is built
+    assert builder.content_type == "application/x-www-form-urlencoded"
+    builder.files.add_file("doc", io.BytesIO(b"hello"), "notes.txt")
+    assert builder.content_type == "multipart/form-data"
+    assert builder.files["doc"].content_type == "text/plain"
+    environ = builder.get_environ()
+    assert environ["CONTENT_TYPE"].startswith("multipart/form-data; boundary=")
+    body, _, _ = run_wsgi_app(form_echo_app, environ, buffered=True)
+    assert b"".join(body) == b"n=1|file:doc:notes.txt:text/plain:hello"
+    builder.close()
+    assert builder.files["doc"].stream.closed
+
+
+def test_builder_data_mapping_goes_to_form_and_files() -> None:
+    builder = EnvironBuilder(data={"a": ["1", "2"], "up": [(io.BytesIO(b"x"), "x.bin"), (b"y", "y.txt")]})
+    assert builder.form.getlist("a") == ["1", "2"]
+    assert [f.filename for f in builder.files.getlist("up")] == ["x.bin", "y.txt"]
+    text = EnvironBuilder(data="caf\u00e9")
+    assert text.input_stream is not None and text.input_stream.read() == "caf\u00e9".encode()
+
+
+def test_create_environ_closes_the_files_it_read_with_sized_reads() -> None:
+    closed: list[bool] = []
+
+    class OnlySizedReads:
+        def __init__(self) -> None:
+            self.data = io.BytesIO(b"payload")
+
+        def read(self, size: int) -> bytes:  # no default: a bare read() would fail
+            return self.data.read(size)
+
+        def close(self) -> None:
+            closed.append(True)
+
+    environ = create_environ(method="POST", data={"f": (OnlySizedReads(), "p.bin")})
+    assert b"payload" in environ["wsgi.input"].read()
+    assert closed == [True]
+
+
+def test_builder_text_file_data_is_encoded(tmp_path: Any) -> None:
+    path = tmp_path / "body.txt"
+    path.write_text("caf\u00e9", encoding="utf-8")
+    with open(path, encoding="utf-8") as handle:
+        environ = create_environ(method="POST", data=handle)
+    assert environ["CONTENT_LENGTH"] == "5"
+    assert environ["wsgi.input"].read() == "caf\u00e9".encode()
+
+
+def test_builder_url_parts() -> None:
+    builder = EnvironBuilder("/p\u00e4th", base_url="http://\u2603.example/app")
+    assert builder.path == "/p%C3%A4th"
+    assert builder.base_url == "http://xn--n3h.example/app/"
+    builder.base_url = "https://example.com:8443/"
+    assert (builder.host, builder.server_name, builder.server_port) == (
+        "example.com:8443",
+        "example.com",
+        8443,
+    )
+    assert builder.script_root == ""
+    builder.host = "[::1]"
+    assert (builder.server_name, builder.server_port) == ("[::1]", 443)
+    with pytest.raises(ValueError):
+        EnvironBuilder("/x?a=1", query_string={"b": "2"})
+
+
+def test_builder_request_uri_and_mimetype() -> None:
+    environ = create_environ("/a%2Fb", "http://localhost/root", query_string="q=1")
+    assert environ["REQUEST_URI"] == "/root/a%2Fb?q=1"
+    assert environ["PATH_INFO"] == "/a/b"
+    assert create_environ("/x%3f?")["REQUEST_URI"] == "/x%3f?"
+    assert create_environ(data=b"a{}", mimetype="text/css")["CONTENT_TYPE"] == "text/css; charset=utf-8"
+    assert create_environ(data=b"\0", mimetype="image/png")["CONTENT_TYPE"] == "image/png"
+
+
+def text_chunk_app(environ: WSGIEnv, start_response: Any) -> Any:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return ["t\u00e9", "xt"]
+
+
+def test_run_wsgi_app_passes_chunks_through_and_client_reads_text_chunks() -> None:
+    app_iter, _, _ = run_wsgi_app(text_chunk_app, create_environ(), buffered=True)
+    assert list(app_iter) == ["t\u00e9", "xt"]
+    assert Client(text_chunk_app).get("/").data == "t\u00e9xt".encode()
+
+
+def test_client_response_wrapper_and_positional_base_url() -> None:
+    class Custom(Response):
+        marker = "custom"
+
+    @Request.application
+    def app(request: Request) -> Response:
+        return Response(request.url)
+
+    client = Client(app, Custom)
+    response = client.get("/p", "http://example.com/base")
+    assert response.text == "http://example.com/base/p"
+    assert isinstance(response, Custom) and response.marker == "custom"
+    assert response.request.path == "/p"
+
+
+def test_redirect_history_is_a_chain() -> None:
+    @Request.application
+    def app(request: Request) -> Response:
+        hops = {"/1": "/2", "/2": "/3"}
+        if request.path in hops:
+            return redirect(hops[request.path])
+        return Response("end")
+
+    final = Client(app).get("/1", follow_redirects=True)
+    assert [r.request.path for r in final.history] == ["/1", "/2"]
+    assert final.history[1].history == (final.history[0],)
+    assert final.history[0].history == ()
+
+
+def test_redirects_stay_on_the_application_site() -> None:
+    @Request.application
+    def app(request: Request) -> Response:
+        if request.host == "www.example.com":
+            return redirect("http://login.example.com/in")
+        if request.host == "login.example.com":
+            return Response("logged in")
+        return redirect("http://elsewhere.test/")
+
+    with pytest.raises(ClientRedirectError):
+        Client(app).get("/", "http://localhost/", follow_redirects=True)
+    with pytest.raises(ClientRedirectError):
+        Client(app).get("/", "http://www.example.com/", follow_redirects=True)
+    sub = Client(app, allow_subdomain_redirects=True)
+    assert sub.get("/", "http://www.example.com/", follow_redirects=True).text == "logged in"
+
+
+def test_unbuffered_response_streams_until_closed() -> None:
+    events: list[str] = []
+
+    def app(environ: WSGIEnv, start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        try:
+            events.append("first")
+            yield b"a"
+            events.append("second")
+            yield b"b"
+        finally:
+            events.append("closed")
+
+    response = Client(app).get("/", buffered=False)
+    assert events == ["first"]  # the first chunk is read to find start_response; the rest waits
+    assert response.get_data() == b"ab"
+    response.close()
+    assert events == ["first", "second", "closed"]

@@ -86,3 +86,125 @@ def test_send_from_directory(txt: Path) -> None:
         txt.parent.name, "test.txt", create_environ(), _root_path=txt.parent.parent
     )
     response.close()
+
+
+@pytest.mark.parametrize(("path", "location"), [("/docs/", "./"), ("/", "./"), ("/a/b//", "./")])
+def test_append_slash_redirect_of_a_path_that_has_its_slash(path: str, location: str) -> None:
+    # The Location resolves against the request URL: "./" is the directory the path already names.
+    assert append_slash_redirect(create_environ(path)).headers["Location"] == location
+
+
+def test_redirect_builds_the_given_response_class() -> None:
+    from sockweb.web.response import Response
+    from sockweb.web.utils import redirect
+
+    class Mine(Response):
+        pass
+
+    response = redirect("/elsewhere", 307, Response=Mine)
+    assert type(response) is Mine
+    assert (response.status_code, response.headers["Location"]) == (307, "/elsewhere")
+
+
+def test_cached_property_computes_once_and_may_be_set_and_deleted() -> None:
+    import inspect
+
+    from sockweb.web.utils import cached_property
+
+    calls: list[int] = []
+
+    class Thing:
+        @cached_property
+        def value(self) -> int:
+            """the answer"""
+            calls.append(1)
+            return 42
+
+        def _other(self) -> str:
+            return "other"
+
+        other = cached_property(_other, name="other_slot")
+
+    thing = Thing()
+    assert (thing.value, thing.value, len(calls)) == (42, 42, 1)
+    thing.value = 7
+    assert thing.value == 7 and len(calls) == 1
+    del thing.value
+    assert thing.value == 42 and len(calls) == 2
+    assert thing.other == "other" and thing.__dict__["other_slot"] == "other"
+    assert Thing.value.__doc__ == "the answer" and Thing.value.__name__ == "value"
+    kinds = {attr.name: attr.kind for attr in inspect.classify_class_attrs(Thing)}
+    assert kinds["value"] == "property"
+
+
+def test_environ_and_header_properties() -> None:
+    from sockweb.web.datastructures import Headers
+    from sockweb.web.utils import environ_property, header_property
+
+    class Holder:
+        def __init__(self) -> None:
+            self.environ = {"REMOTE_USER": "ann", "COUNT": "3", "BAD": "x"}
+            self.headers = Headers([("X-Limit", "10")])
+
+        user = environ_property("REMOTE_USER")
+        missing = environ_property("NOPE", "fallback")
+        count = environ_property("COUNT", load_func=int)
+        bad = environ_property("BAD", 0, load_func=int)
+        writable = environ_property("W", None, int, str, read_only=False)
+        limit = header_property("X-Limit", None, int, str)
+
+    holder = Holder()
+    assert (holder.user, holder.missing, holder.count, holder.bad) == ("ann", "fallback", 3, 0)
+    with pytest.raises(AttributeError):
+        holder.user = "bob"  # type: ignore[misc]
+    holder.writable = 5
+    assert holder.environ["W"] == "5" and holder.writable == 5
+    holder.limit = 20
+    assert holder.headers["X-Limit"] == "20" and holder.limit == 20
+    del holder.limit
+    assert holder.limit is None
+
+
+def test_import_string_forms_and_silence() -> None:
+    import datetime
+
+    from sockweb.web.utils import import_string
+
+    assert import_string("datetime.date") is datetime.date
+    assert import_string("datetime:date") is datetime.date
+    assert import_string("os.path") is __import__("os").path
+    assert import_string("no_such_module_anywhere", silent=True) is None
+    assert import_string("datetime.no_such_name", silent=True) is None
+    with pytest.raises(ImportError):
+        import_string("datetime.no_such_name")
+
+
+def test_import_string_keeps_the_real_import_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sockweb.web.utils import import_string
+
+    package = tmp_path / "pkg_wtk_probe"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "broken.py").write_text("import a_module_that_is_not_there_at_all\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModuleNotFoundError) as info:
+        import_string("pkg_wtk_probe.broken")
+    # the module exists: the error is about what it imports, not "no attribute 'broken'"
+    assert info.value.name == "a_module_that_is_not_there_at_all"
+
+
+def test_find_modules_lists_a_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sockweb.web.utils import find_modules
+
+    root = tmp_path / "pkg_wtk_tree"
+    (root / "sub").mkdir(parents=True)
+    for name in ("__init__.py", "a.py", "b.py", "sub/__init__.py", "sub/c.py"):
+        (root / name).write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert sorted(find_modules("pkg_wtk_tree")) == ["pkg_wtk_tree.a", "pkg_wtk_tree.b"]
+    assert sorted(find_modules("pkg_wtk_tree", include_packages=True, recursive=True)) == [
+        "pkg_wtk_tree.a",
+        "pkg_wtk_tree.b",
+        "pkg_wtk_tree.sub",
+        "pkg_wtk_tree.sub.c",
+    ]

@@ -160,3 +160,74 @@ def test_hostile_header_values_scale_linearly(name: str) -> None:
     func = HOSTILE[name]
     small, large = cpu_cost(func, 10_000), cpu_cost(func, 40_000)
     assert large <= max(10 * small, 0.05), (small, large)
+
+
+def test_limited_stream_on_exhausted_hook() -> None:
+    class Strict(LimitedStream):
+        def on_exhausted(self) -> bytes:
+            raise ClientDisconnected("read past the body")
+
+    stream = Strict(io.BytesIO(b"abcdef"), 3)
+    assert stream.read() == b"abc"  # reading up to the limit is fine
+    with pytest.raises(ClientDisconnected):
+        stream.read()
+    plain = LimitedStream(io.BytesIO(b"abcdef"), 2)
+    assert (plain.read(1), plain.read(), plain.read(), plain.read(5)) == (b"a", b"b", b"", b"")
+
+
+def test_limited_stream_over_a_closed_input_is_a_disconnect() -> None:
+    source = io.BytesIO(b"x" * 10)
+    source.close()
+    with pytest.raises(ClientDisconnected):
+        LimitedStream(source, 10).read()
+
+
+def test_closing_iterator_is_an_iterator_and_takes_one_callback() -> None:
+    closed: list[str] = []
+
+    class Body:
+        def __iter__(self) -> Any:
+            yield b"a"
+            yield b"b"
+
+        def close(self) -> None:
+            closed.append("body")
+
+    body = ClosingIterator(Body(), lambda: closed.append("callback"))
+    assert next(body) == b"a"
+    assert list(body) == [b"b"]  # the same position: iter() and next() share one iterator
+    with pytest.raises(StopIteration):
+        next(body)
+    body.close()
+    assert closed == ["body", "callback"]
+
+
+def test_trusted_host_entry_with_a_port_matches_only_that_port() -> None:
+    environ = {"SERVER_NAME": "example.org", "SERVER_PORT": "8080", "wsgi.url_scheme": "http"}
+    assert get_host(environ, trusted_hosts=[".example.org:8080"]) == "example.org:8080"
+    assert get_host(environ, trusted_hosts=["example.org"]) == "example.org:8080"
+    with pytest.raises(SecurityError):
+        get_host(environ, trusted_hosts=["example.org:9090"])
+    assert host_is_trusted("[::1]:8000", ["[::1]:8000"])
+    assert not host_is_trusted("[::1]:8001", ["[::1]:8000"])
+    assert host_is_trusted("[::1]", ["[::1]"])
+
+
+def test_get_path_info_decodes_utf8() -> None:
+    from sockweb.web.wsgi_util import get_path_info
+
+    environ = create_environ("/caf%C3%A9", "http://example.com/r%C3%BCck/")
+    assert get_path_info(environ) == "/caf\u00e9"
+    assert get_path_info({"PATH_INFO": "/\xff"}) == "/\ufffd"
+
+
+def test_responder_turns_a_response_factory_into_an_app() -> None:
+    from sockweb.web.testing import Client
+    from sockweb.web.wsgi_util import responder
+
+    @responder
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Response:
+        return Response(f"path {environ['PATH_INFO']}")
+
+    assert Client(app).get("/x").text == "path /x"
+    assert app.__name__ == "app"

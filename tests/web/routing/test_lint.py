@@ -384,3 +384,9 @@ def test_a_real_framework_app_passes_strict_lint() -> None:
     serve(app.wsgi_app, make_environ(REQUEST_METHOD="GET", PATH_INFO="/redirect"), strict=True)
     serve(app.wsgi_app, make_environ(REQUEST_METHOD="GET", PATH_INFO="/missing"), strict=True)
     serve(app.wsgi_app, make_environ(REQUEST_METHOD="HEAD", PATH_INFO="/stream"), strict=True)
+
+
+def test_bad_status_line_names_every_rule_it_breaks() -> None:
+    messages = reports("is not 'NNN Reason phrase'", respond("42 Odd"))
+    assert any("status code '42' must be three digits" in message for message in messages)
+    assert any("status code 42 is below 100" in message for message in messages)
