@@ -397,3 +397,18 @@ def test_custom_converter(app, client) -> None:
         return f"{len(tags)} {url_for('tags', tags=['x', 'y'])}"
 
     assert client.get("/tags/a,b,c").text == "3 /tags/x,y"
+
+
+def test_a_child_blueprints_subdomain_is_below_its_parents() -> None:
+    from sockweb.framework import Blueprint
+
+    app = App(__name__, subdomain_matching=True)
+    app.config["SERVER_NAME"] = "shop.test"
+    parent = Blueprint("parent", __name__)
+    child = Blueprint("child", __name__, subdomain="api")
+    child.add_url_rule("/", "index", lambda: "child")
+    parent.register_blueprint(child)
+    app.register_blueprint(parent, subdomain="eu")
+    client = app.test_client()
+    assert client.get("/", base_url="http://api.eu.shop.test").text == "child"
+    assert client.get("/", base_url="http://eu.shop.test").status_code == 404

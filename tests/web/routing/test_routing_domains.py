@@ -312,3 +312,47 @@ def test_map_repr_and_default_converters() -> None:
     assert m.bind("h").match("/x") == ("w", {"w": "x"})
     assert "word" not in Map.default_converters
     assert repr(Map([Rule("/a", endpoint="a")])) == "Map([<Rule '/a' -> a>])"
+
+
+def test_a_default_wins_over_a_variable_of_the_same_name() -> None:
+    m = Map([Rule("/", defaults={"site": "main"}, host="<site>", endpoint="i")], host_matching=True)
+    assert m.bind("blog.test").match("/") == ("i", {"site": "main"})
+
+
+def test_slash_redirect_beats_405_when_the_slashed_rule_takes_the_method() -> None:
+    a = Map(
+        [Rule("/bar/", endpoint="get", methods=["GET"]), Rule("/bar", endpoint="post", methods=["POST"])]
+    ).bind("h")
+    with pytest.raises(RequestRedirect) as info:
+        a.match("/bar", "GET")
+    assert info.value.new_url == "http://h/bar/"
+    assert a.match("/bar", "POST") == ("post", {})
+    with pytest.raises(MethodNotAllowed):
+        a.match("/bar/", "POST")
+
+
+def test_converter_arguments_may_quote_parentheses_and_backslashes() -> None:
+    class Regex(BaseConverter):
+        def __init__(self, map: Map, pattern: str) -> None:
+            super().__init__(map)
+            self.regex = pattern
+
+    a = Map([Rule(r"/<re('(ab)+\.x'):v>", endpoint="r")], converters={"re": Regex}).bind("h")
+    assert a.match("/abab.x") == ("r", {"v": "abab.x"})
+    with pytest.raises(ValueError):
+        Map([Rule("/<int(min=0;max=5):v>", endpoint="v")])
+
+
+def test_bind_keeps_the_port_apart_from_an_idna_name() -> None:
+    # the port is no part of the label: with it, this label would be too long for IDNA
+    name = Map().bind("\u2603" + "a" * 52 + ":8443").server_name
+    assert name.startswith("xn--") and name.endswith(":8443") and "%" not in name
+
+
+def test_canonical_redirect_keeps_the_other_values_quoted() -> None:
+    a = Map(
+        [Rule("/<c>", defaults={"page": 1}, endpoint="c"), Rule("/<c>/page/<int:page>", endpoint="c")]
+    ).bind("h")
+    with pytest.raises(RequestRedirect) as info:
+        a.match("/a b/page/1")
+    assert info.value.new_url == "http://h/a%20b"

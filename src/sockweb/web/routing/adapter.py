@@ -141,9 +141,8 @@ class MapAdapter:
             if other.methods is not None and method not in other.methods:
                 continue
             if all(values.get(key) == value for key, value in other.defaults.items()):
-                rest = {key: value for key, value in values.items() if key not in other.build_keys}
                 try:
-                    domain, path = other.build_parts({**other.defaults, **rest})
+                    domain, path = other.build_parts({**values, **other.defaults})
                 except (ValidationError, ValueError, TypeError, KeyError):
                     continue
                 raise RequestRedirect(self._url(path, self._query_string(), self._host_for(other, domain)))
@@ -261,6 +260,10 @@ class MapAdapter:
             else:
                 return rule, values
         if allowed:
+            # The method is wrong here, but right on the same path with a slash: redirect there.
+            slashed = path + "/"
+            if not path.endswith("/") and self._slash_redirect_applies(slashed, method, websocket):
+                raise RequestRedirect(self._url(quote(slashed, safe=PATH_SAFE), self._query_string()))
             if method == "OPTIONS":
                 raise AutomaticOptions(allowed | {"OPTIONS"})
             raise MethodNotAllowed(valid_methods=sorted(allowed | {"OPTIONS"}))

@@ -177,12 +177,15 @@ DEFAULT_CONVERTERS: dict[str, type[BaseConverter]] = {
 # ---------------------------------------------------------------------------------- converter arguments
 
 _ARGUMENT = re.compile(
-    r"""\s*(?:(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*)?(?P<value>"[^"]*"|'[^']*'|[^,]*?)\s*(?:,|$)"""
+    r"""\s*(?:(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*)?(?P<value>"[^"]*"|'[^']*'|[^,;="']*?)\s*(?:,|$)"""
 )
 
 
 def _literal(text: str) -> Any:
-    """A converter argument: a Python literal (1, 2.5, True, "x") or a bare word taken as a string."""
+    """A converter argument: a quoted string taken as written (a regex keeps its backslashes), a Python
+    literal (1, 2.5, True, None) or a bare word taken as a string."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):

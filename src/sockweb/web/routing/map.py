@@ -264,7 +264,7 @@ class Map:
             raise RuntimeError("host matching is on: the host is the server name, there is no subdomain")
         return MapAdapter(
             self,
-            server_name=encode_host(server_name),
+            server_name=_encode_server_name(server_name),
             script_name=script_name or "/",
             subdomain=self.default_subdomain if subdomain is None else subdomain,
             url_scheme=url_scheme,
@@ -330,6 +330,14 @@ def _is_websocket_upgrade(environ: WSGIEnvironment) -> bool:
 
 
 _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
+
+
+def _encode_server_name(server_name: str) -> str:
+    """The server name as ASCII (IDNA), its port kept apart from the last label."""
+    host, colon, port = server_name.rpartition(":")
+    if colon and port.isdigit() and (":" not in host or host.endswith("]")):
+        return f"{encode_host(host)}:{port}"
+    return encode_host(server_name)
 
 
 def _strip_default_port(host: str, scheme: str) -> str:

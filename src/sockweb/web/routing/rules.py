@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 # A variable in a rule template: ``<name>``, ``<converter:name>``, ``<converter(args):name>``.
 # Also used by the adapter to fill ``redirect_to`` templates.
 VARIABLE = re.compile(
-    r"<(?:(?P<converter>[A-Za-z_][A-Za-z0-9_]*)(?:\((?P<args>[^)]*)\))?:)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)>"
+    r"<(?:(?P<converter>[A-Za-z_][A-Za-z0-9_]*)"
+    r"""(?:\((?P<args>(?:"[^"]*"|'[^']*'|[^)"'])*)\))?:)?"""  # arguments may quote a ")"
+    r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)>"
 )
 
 
@@ -293,9 +295,12 @@ class Rule:
 
     def match_values(self, match: re.Match[str], groups: Sequence[int | str]) -> dict[str, Any]:
         """Converted values for this rule from a regex match (raises ValidationError)."""
-        values = dict(self.defaults) if self.defaults else {}
+        values = {}
         for slot, group in zip(self._slots, groups, strict=True):
             values[slot.name] = slot.converter.to_python(match.group(group))
+        if self.defaults:
+            # A default wins over a variable of the same name: the rule fixes that value.
+            values.update(self.defaults)
         return values
 
     def build_parts(self, values: Mapping[str, Any]) -> tuple[str, str]:
