@@ -23,7 +23,7 @@ from sockweb.web.routing.rules import PATH_SAFE, VARIABLE
 from sockweb.web.urls import encode_host
 
 if TYPE_CHECKING:
-    from sockweb.web.routing.map import Map
+    from sockweb.web.routing.map import Map, _Index
     from sockweb.web.routing.rules import Rule
 
 _REPEATED_SLASHES = re.compile("//+")
@@ -100,7 +100,7 @@ class MapAdapter:
         elif not index.with_domain and self._domain != index.only_domain:
             self._raise_not_found(path, method, websocket)  # every rule is of another subdomain
         else:
-            found = self._fast_match(path, method)
+            found = self._fast_match(path, method, index)
         if isinstance(found, int):
             if found == _MISS:
                 self._raise_not_found(path, method, websocket)
@@ -192,14 +192,17 @@ class MapAdapter:
     def _subject(self, path: str) -> str:
         return f"{self._domain}|{path}" if self.map.index().with_domain else path
 
-    def _fast_match(self, path: str, method: str | None) -> tuple[Rule, dict[str, Any]] | int:
+    def _fast_match(
+        self, path: str, method: str | None, index: _Index | None = None
+    ) -> tuple[Rule, dict[str, Any]] | int:
         """The common case in a few dict lookups and one regex call per prefix group.
 
         Returns the match, or _MISS when no rule's pattern matches the path at all (a plain 404, unless a
         slash redirect applies), or _SLOW when the exhaustive scan must decide (405, ValidationError).
         ``method=None`` accepts any method.
         """
-        index = self.map.index()
+        if index is None:
+            index = self.map.index()
         subject = f"{self._domain}|{path}" if index.with_domain else path
         rules = index.static.get(subject)
         if rules is not None:
@@ -384,7 +387,7 @@ class MapAdapter:
             used = rule.build_keys
             query = self._encode_query({key: value for key, value in given.items() if key not in used})
         scheme = self.url_scheme if url_scheme is None else url_scheme
-        if scheme:
+        if scheme and (rule.websocket or scheme in _WEBSOCKET_SCHEMES):
             secure = scheme in {"https", "wss"}
             if rule.websocket:
                 scheme, force_external = ("wss" if secure else "ws"), True
