@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from sockweb.framework import App, Response, make_response, request
+from sockweb.framework import App, Response, make_response, request, url_for
 from sockweb.web.datastructures import Headers
 from sockweb.web.testing import create_environ, run_wsgi_app
 
@@ -275,9 +275,37 @@ def test_name_config_and_repr(app) -> None:
     assert App("__main__").name != ""
 
 
-def test_subdomain_is_refused_clearly(app) -> None:
-    with pytest.raises(NotImplementedError):
-        app.add_url_rule("/", "x", lambda: "x", subdomain="api")
+def test_subdomain_routes_with_subdomain_matching() -> None:
+    app = App(__name__, subdomain_matching=True)
+    app.config["SERVER_NAME"] = "shop.test"
+    app.add_url_rule("/", "home", lambda: "home")
+    app.add_url_rule("/", "api", lambda: "api", subdomain="api")
+    app.add_url_rule("/u", "user", lambda user: user, subdomain="<user>")
+    client = app.test_client()
+    assert client.get("/", base_url="http://api.shop.test").text == "api"
+    assert client.get("/", base_url="http://shop.test").text == "home"
+    assert client.get("/u", base_url="http://ann.shop.test").text == "ann"
+    with app.test_request_context("/", base_url="http://api.shop.test"):
+        assert url_for("api") == "/"
+        assert url_for("home") == "http://shop.test/"
+        assert url_for("user", user="bob") == "http://bob.shop.test/u"
+
+
+def test_without_subdomain_matching_every_host_is_the_default_subdomain() -> None:
+    app = App(__name__)
+    app.config["SERVER_NAME"] = "shop.test"
+    app.add_url_rule("/", "home", lambda: "home")
+    assert app.test_client().get("/", base_url="http://other.test").text == "home"
+
+
+def test_static_host_goes_with_host_matching() -> None:
+    app = App(__name__, host_matching=True, static_host="cdn.test")
+    assert app.url_map.rules_for_endpoint("static")[0].host == "cdn.test"
+    with pytest.raises(AssertionError):
+        App(__name__, static_host="cdn.test")
+    with pytest.raises(AssertionError):
+        App(__name__, host_matching=True)
+    App(__name__, host_matching=True, static_folder=None)
 
 
 def test_request_body_and_form(app, client) -> None:
@@ -369,3 +397,18 @@ def test_custom_converter(app, client) -> None:
         return f"{len(tags)} {url_for('tags', tags=['x', 'y'])}"
 
     assert client.get("/tags/a,b,c").text == "3 /tags/x,y"
+
+
+def test_a_child_blueprints_subdomain_is_below_its_parents() -> None:
+    from sockweb.framework import Blueprint
+
+    app = App(__name__, subdomain_matching=True)
+    app.config["SERVER_NAME"] = "shop.test"
+    parent = Blueprint("parent", __name__)
+    child = Blueprint("child", __name__, subdomain="api")
+    child.add_url_rule("/", "index", lambda: "child")
+    parent.register_blueprint(child)
+    app.register_blueprint(parent, subdomain="eu")
+    client = app.test_client()
+    assert client.get("/", base_url="http://api.eu.shop.test").text == "child"
+    assert client.get("/", base_url="http://eu.shop.test").status_code == 404

@@ -126,8 +126,13 @@ class App(Scaffold):
         instance_path: str | None = None,
         instance_relative_config: bool = False,
         host_matching: bool = False,
+        subdomain_matching: bool = False,
+        static_host: str | None = None,
     ) -> None:
         super().__init__(import_name, static_folder, static_url_path, template_folder, root_path)
+        #: requests' subdomains (relative to SERVER_NAME) select rules; off, every request is of the
+        #: map's default subdomain
+        self.subdomain_matching = subdomain_matching
         self.name = _find_app_name(import_name)
         if instance_path is None:
             instance_path = os.path.join(self.root_path, "instance")
@@ -142,6 +147,10 @@ class App(Scaffold):
         )
         self.json: JSONProvider = self.json_provider_class(self)
         self.url_map = self.url_map_class(strict_slashes=strict_slashes, host_matching=host_matching)
+        has_static_route = self.static_folder is not None and self.static_url_path is not None
+        if has_static_route and bool(static_host) != host_matching:
+            # With host matching every rule names its host, the static route too; without, there is none.
+            raise AssertionError("static_host is needed with host_matching=True, and only then")
         self.blueprints: dict[str, Blueprint] = {}
         self.extensions: dict[str, Any] = {}
         self.teardown_appcontext_funcs: list[TeardownFunc] = []
@@ -151,9 +160,12 @@ class App(Scaffold):
         self._plans: dict[str | None, Plan] = {}
         self._adapters: dict[tuple[Any, ...], MapAdapter] = {}
         self._handler_cache: dict[tuple[type[BaseException], int | None, tuple[str, ...]], Any] = {}
-        if self.static_folder is not None and self.static_url_path is not None:
+        if has_static_route:
             self.add_url_rule(
-                f"{self.static_url_path}/<path:filename>", endpoint="static", view_func=self.send_static_file
+                f"{self.static_url_path}/<path:filename>",
+                endpoint="static",
+                view_func=self.send_static_file,
+                host=static_host,
             )
 
     # -- command line, resources
@@ -307,10 +319,7 @@ class App(Scaffold):
             provide_automatic_options = "OPTIONS" not in methods
         if provide_automatic_options:
             methods.add("OPTIONS")
-        subdomain = options.pop("subdomain", None)
-        if subdomain is not None:
-            raise NotImplementedError("subdomain routing is not supported; use host= with host matching")
-        url_rule = self.url_rule_class(rule, endpoint, methods=methods, **options)
+        url_rule = self.url_rule_class(rule, endpoint=endpoint, methods=methods, **options)
         # Read at dispatch: OPTIONS on this rule is answered by the App, not the view.
         url_rule.provide_automatic_options = bool(provide_automatic_options)  # type: ignore[attr-defined]
         if view_func is not None:
@@ -629,11 +638,17 @@ class App(Scaffold):
         """A URL adapter for a request's environ, or (None) for building URLs outside a request from
         SERVER_NAME, APPLICATION_ROOT and PREFERRED_URL_SCHEME."""
         if environ is not None:
-            return self.url_map.bind_to_environ(environ, server_name=self.config["SERVER_NAME"])
+            server_name = self.config["SERVER_NAME"]
+            subdomain = None
+            if self.url_map.host_matching:
+                server_name = None  # the request's host is what rules match, not SERVER_NAME
+            elif not self.subdomain_matching:
+                subdomain = self.url_map.default_subdomain  # every request is of the default subdomain
+            return self.url_map.bind_to_environ(environ, server_name=server_name, subdomain=subdomain)
         return self.url_map.bind(
             self.config["SERVER_NAME"] or "localhost",
-            self.config["APPLICATION_ROOT"] or "/",
-            self.config["PREFERRED_URL_SCHEME"] or "http",
+            script_name=self.config["APPLICATION_ROOT"] or "/",
+            url_scheme=self.config["PREFERRED_URL_SCHEME"] or "http",
         )
 
     def process_response(self, ctx: RequestContext, response: BaseResponse, plan: Plan) -> BaseResponse:
@@ -840,7 +855,12 @@ class App(Scaffold):
         if _scheme is not None:
             if not external:
                 raise ValueError("_scheme needs an external URL (_external=True)")
-            adapter = self.url_map.bind(adapter.server_name, adapter.script_name, _scheme)
+            adapter = self.url_map.bind(
+                adapter.server_name,
+                script_name=adapter.script_name,
+                subdomain=None if self.url_map.host_matching else adapter.subdomain,
+                url_scheme=_scheme,
+            )
         self.inject_url_defaults(endpoint, values)
         try:
             url = adapter.build(endpoint, values, method=_method, force_external=external)

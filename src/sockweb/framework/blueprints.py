@@ -189,7 +189,11 @@ class Blueprint(Scaffold):
                 child_prefix = child.url_prefix
             merged["url_prefix"] = _join_prefix(state.url_prefix, child_prefix or "") or None
             merged["name_prefix"] = name
-            if state.subdomain is not None and "subdomain" not in merged:
+            # A child's subdomain is below its parent's: "api" in "parent" is "api.parent".
+            child_subdomain = merged.get("subdomain", child.subdomain)
+            if child_subdomain and state.subdomain:
+                merged["subdomain"] = f"{child_subdomain}.{state.subdomain}"
+            elif not child_subdomain and state.subdomain is not None:
                 merged["subdomain"] = state.subdomain
             child.register(app, merged)
         app._changed()

@@ -14,7 +14,8 @@ Import from this package; the submodules are its layout, one concept each:
 * ``rules``: ``Rule``, parsing and compiling one template, its sort order and per-rule building;
 * ``map``: ``Map``, the rules of an application and the index built from them for matching;
 * ``adapter``: ``MapAdapter``, a map bound to one request: ``match()`` and ``build()``;
-* ``errors``: ``ValidationError``, ``BuildError``, ``AutomaticOptions``.
+* ``factories``: ``Submount``, ``Subdomain``, ``EndpointPrefix``, ``RuleTemplate``: rules made from rules;
+* ``errors``: ``ValidationError``, ``BuildError``, ``WebsocketMismatch``, ``AutomaticOptions``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,15 @@ from sockweb.web.routing.converters import (
     UUIDConverter,
     parse_converter_args,
 )
-from sockweb.web.routing.errors import AutomaticOptions, BuildError, ValidationError
+from sockweb.web.routing.errors import AutomaticOptions, BuildError, ValidationError, WebsocketMismatch
+from sockweb.web.routing.factories import (
+    EndpointPrefix,
+    RuleFactory,
+    RuleTemplate,
+    RuleTemplateFactory,
+    Subdomain,
+    Submount,
+)
 from sockweb.web.routing.map import Map
 from sockweb.web.routing.rules import Rule
 
@@ -42,6 +51,7 @@ __all__ = [
     "AutomaticOptions",
     "BaseConverter",
     "BuildError",
+    "EndpointPrefix",
     "FloatConverter",
     "IntegerConverter",
     "Map",
@@ -49,8 +59,14 @@ __all__ = [
     "PathConverter",
     "RequestRedirect",
     "Rule",
+    "RuleFactory",
+    "RuleTemplate",
+    "RuleTemplateFactory",
+    "Subdomain",
+    "Submount",
     "UUIDConverter",
     "UnicodeConverter",
     "ValidationError",
+    "WebsocketMismatch",
     "parse_converter_args",
 ]

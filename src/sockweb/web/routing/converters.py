@@ -152,12 +152,15 @@ class AnyConverter(BaseConverter):
         super().__init__(map)
         if not items:
             raise ValueError("any() needs at least one item")
-        self.items = frozenset(str(item) for item in items)
+        self.choices = tuple(dict.fromkeys(str(item) for item in items))
+        self.items = frozenset(self.choices)
         self.regex = "(?:" + "|".join(re.escape(item) for item in sorted(self.items, key=len)[::-1]) + ")"
 
     def to_url(self, value: Any) -> str:
+        # A plain ValueError, not ValidationError: building with a value outside the set is the
+        # caller's mistake, to be reported, not a reason to try the endpoint's next rule.
         if str(value) not in self.items:
-            raise ValidationError(f"{value!r} is not one of {sorted(self.items)}")
+            raise ValueError(f"{value!r} is not one of {', '.join(map(repr, self.choices))}")
         return super().to_url(value)
 
 
@@ -174,12 +177,15 @@ DEFAULT_CONVERTERS: dict[str, type[BaseConverter]] = {
 # ---------------------------------------------------------------------------------- converter arguments
 
 _ARGUMENT = re.compile(
-    r"""\s*(?:(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*)?(?P<value>"[^"]*"|'[^']*'|[^,]*?)\s*(?:,|$)"""
+    r"""\s*(?:(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*)?(?P<value>"[^"]*"|'[^']*'|[^,;="']*?)\s*(?:,|$)"""
 )
 
 
 def _literal(text: str) -> Any:
-    """A converter argument: a Python literal (1, 2.5, True, "x") or a bare word taken as a string."""
+    """A converter argument: a quoted string taken as written (a regex keeps its backslashes), a Python
+    literal (1, 2.5, True, None) or a bare word taken as a string."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):

@@ -17,12 +17,18 @@ Walking the index for a request is the adapter's job (``MapAdapter``, made by ``
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
-from sockweb.web.routing.adapter import MapAdapter
+from sockweb.web.mappings import ImmutableDict
+from sockweb.web.routing.adapter import INVALID_DOMAIN, MapAdapter
 from sockweb.web.routing.converters import DEFAULT_CONVERTERS, BaseConverter
 from sockweb.web.routing.rules import Rule
+from sockweb.web.urls import encode_host
+
+if TYPE_CHECKING:
+    from sockweb.web.routing.factories import RuleFactory
 
 WSGIEnvironment = dict[str, Any]
 
@@ -58,25 +64,60 @@ class _Group:
 
 
 class _Index:
-    """What Map builds from its rules for matching: the static dict and the prefix groups."""
+    """What Map builds from its rules for matching: the static dict and the prefix groups.
 
-    __slots__ = ("by_endpoint", "canonical", "groups", "max_prefix", "ordered", "static")
+    ``with_domain``: subjects are ``domain|path`` (the map matches hosts, or its rules have different or
+    variable subdomains); otherwise every rule has the subdomain ``only_domain`` and subjects are paths.
+    """
 
-    def __init__(self, rules: list[Rule]) -> None:
+    __slots__ = (
+        "by_endpoint",
+        "canonical",
+        "groups",
+        "max_prefix",
+        "only_domain",
+        "ordered",
+        "static",
+        "websocket_rules",
+        "with_domain",
+    )
+
+    def __init__(self, rules: list[Rule], host_matching: bool) -> None:
+        domains = {rule.domain for rule in rules}
+        self.with_domain = (
+            host_matching or len(domains) > 1 or any(_has_slot(rule._domain_parts) for rule in rules)
+        )
+        self.only_domain = "" if self.with_domain or not domains else next(iter(domains))
+        for rule in rules:
+            rule.compile(self.with_domain)
+        # The fast path knows nothing of WebSocket rules: a map with some matches by the exact scan.
+        self.websocket_rules = any(rule.websocket for rule in rules)
         self.ordered = sorted((rule for rule in rules if not rule.build_only), key=Rule.sort_key)
         self.static: dict[str, list[Rule]] = {}
         grouped: dict[str, list[Rule]] = {}
+        slash_optional: list[Rule] = []
         for rule in self.ordered:
             if rule.is_static:
-                for key in _static_keys(rule):
-                    self.static.setdefault(key, []).append(rule)
+                self.static.setdefault(self._key(rule, _path_of(rule)), []).append(rule)
+                if not rule.strict_slashes and rule.rule != "/":
+                    slash_optional.append(rule)
             else:
                 grouped.setdefault(rule.static_prefix, []).append(rule)
+        # strict_slashes=False: the other form of the path (with or without its trailing slash) comes
+        # after every rule that has that form as its own.
+        for rule in slash_optional:
+            path = _path_of(rule)
+            other = path[:-1] if path.endswith("/") else path + "/"
+            self.static.setdefault(self._key(rule, other), []).append(rule)
         self.groups = {prefix: _Group(members) for prefix, members in grouped.items()}
-        # Build order per endpoint: specificity order, build-only rules last.
+        # Build order per endpoint (stable in definition order): canonical rules before aliases, then
+        # the rules that take more values first, so that a rule whose defaults match is picked over a
+        # more general one.
         self.by_endpoint: dict[Any, list[Rule]] = {}
-        for rule in self.ordered + [rule for rule in rules if rule.build_only]:
+        for rule in rules:
             self.by_endpoint.setdefault(rule.endpoint, []).append(rule)
+        for members in self.by_endpoint.values():
+            members.sort(key=_build_order)
         self.max_prefix = max((len(prefix) for prefix in self.groups), default=0)
         # Rules whose URL carries values that another rule of the endpoint has as defaults:
         # /page/1 is the same page as /page/ with defaults {"n": 1}, which is the canonical URL.
@@ -87,20 +128,30 @@ class _Index:
                 for other in self.by_endpoint[rule.endpoint]
                 if other is not rule
                 and other.defaults
+                and not other.alias
                 and other.defaults.keys() <= rule.arguments
                 and other.arguments <= rule.arguments
             ]
             if aliases:
                 self.canonical[id(rule)] = aliases
 
+    def _key(self, rule: Rule, path: str) -> str:
+        return f"{rule.domain}|{path}" if self.with_domain else path
 
-def _static_keys(rule: Rule) -> list[str]:
-    path = rule.rule
-    host = f"{rule.host}|" if rule.map is not None and rule.map.host_matching else ""
-    keys = [host + path]
-    if not rule.strict_slashes and path.endswith("/") and len(path) > 1:
-        keys.append(host + path[:-1])
-    return keys
+
+def _has_slot(parts: list[Any]) -> bool:
+    return any(not isinstance(part, str) for part in parts)
+
+
+def _path_of(rule: Rule) -> str:
+    """The matched path of a static rule (its template with repeated slashes merged when it merges)."""
+    part = rule._path_parts[0]
+    assert isinstance(part, str)
+    return part
+
+
+def _build_order(rule: Rule) -> tuple[int, int, int]:
+    return (1 if rule.alias else 0, -len(rule.build_keys), -len(rule.defaults))
 
 
 class Map:
@@ -108,45 +159,62 @@ class Map:
 
     ``Map([Rule("/", endpoint="index"), Rule("/user/<int:id>", endpoint="user")])``; then
     ``map.bind_to_environ(environ).match()`` or ``map.bind("example.com").build("user", {"id": 1})``.
+    Rule factories (``Submount``, ``Subdomain``, ``EndpointPrefix``, ``RuleTemplate``) may stand
+    among the rules.
 
-    Options: ``strict_slashes`` (the rules' default), ``host_matching`` (rules match ``host`` patterns,
-    rules without one match any host, ``default_host`` otherwise), ``converters`` (extra or replacement
-    converter classes by name), ``redirect_defaults`` (``/page/1`` redirects to ``/page/`` when a rule of
-    the endpoint has ``defaults={"n": 1}``), ``merge_slashes`` (``/a//b`` redirects to ``/a/b`` when
-    only that matches).
+    Options: ``strict_slashes`` and ``merge_slashes`` (the rules' defaults: a missing trailing slash,
+    or repeated slashes, redirect to the URL of the rule), ``default_subdomain`` (the subdomain of rules
+    that name none), ``host_matching`` (rules match ``host`` patterns instead of subdomains; rules
+    without one match any host, ``default_host`` otherwise), ``converters`` (extra or replacement
+    converter classes by name, over the class's ``default_converters``), ``redirect_defaults``
+    (``/page/1`` redirects to ``/page/`` when a rule of the endpoint has ``defaults={"n": 1}``),
+    ``sort_parameters``/``sort_key`` (the order of the query arguments of built URLs).
     """
+
+    default_converters: Mapping[str, type[BaseConverter]] = ImmutableDict(DEFAULT_CONVERTERS)
 
     def __init__(
         self,
-        rules: Iterable[Rule] = (),
+        rules: Iterable[RuleFactory] | None = None,
         *,
+        default_subdomain: str = "",
         strict_slashes: bool = True,
-        host_matching: bool = False,
-        converters: Mapping[str, type[BaseConverter]] | None = None,
-        default_host: str = "",
-        redirect_defaults: bool = True,
         merge_slashes: bool = True,
+        redirect_defaults: bool = True,
+        converters: Mapping[str, type[BaseConverter]] | None = None,
+        sort_parameters: bool = False,
+        sort_key: Callable[[tuple[str, Any]], Any] | None = None,
+        host_matching: bool = False,
+        default_host: str = "",
     ) -> None:
+        self.default_subdomain = default_subdomain
         self.strict_slashes = strict_slashes
         self.merge_slashes = merge_slashes
         self.redirect_defaults = redirect_defaults
         self.host_matching = host_matching
         self.default_host = default_host
-        self.converters: dict[str, type[BaseConverter]] = dict(DEFAULT_CONVERTERS)
+        self.sort_parameters = sort_parameters
+        self.sort_key = sort_key
+        self.converters: dict[str, type[BaseConverter]] = dict(self.default_converters)
         self.converters.update(converters or {})
         self._rules: list[Rule] = []
         self._by_endpoint: dict[Any, list[Rule]] = {}
         self._index: _Index | None = None
-        for rule in rules:
+        for rule in rules or ():
             self.add(rule)
 
-    def add(self, rule: Rule) -> None:
-        """Add a rule (compiles it; the matching index is rebuilt on the next match)."""
-        if self.host_matching and rule.host is None:
-            rule.host = self.default_host
-        rule.bind(self)
-        self._rules.append(rule)
-        self._by_endpoint.setdefault(rule.endpoint, []).append(rule)
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._rules!r})"
+
+    def add(self, rulefactory: RuleFactory) -> None:
+        """Add a rule, or the rules of a rule factory (compiled now; the matching index is rebuilt on the
+        next match)."""
+        for rule in rulefactory.get_rules(self):
+            if self.host_matching and rule.host is None:
+                rule.host = self.default_host
+            rule.bind(self)
+            self._rules.append(rule)
+            self._by_endpoint.setdefault(rule.endpoint, []).append(rule)
         self._index = None
 
     @property
@@ -164,49 +232,117 @@ class Map:
         """The rules of one endpoint, in definition order."""
         return list(self._by_endpoint.get(endpoint, ()))
 
+    def is_endpoint_expecting(self, endpoint: Any, *arguments: str) -> bool:
+        """Whether some rule of the endpoint takes all these arguments (from the URL or its defaults)."""
+        wanted = set(arguments)
+        return any(wanted <= rule.build_keys for rule in self._by_endpoint.get(endpoint, ()))
+
     def index(self) -> _Index:
         index = self._index
         if index is None:
             # Built lazily and assigned in one step, so concurrent first requests at worst build it twice.
-            index = self._index = _Index(self._rules)
+            index = self._index = _Index(self._rules, self.host_matching)
         return index
 
     def bind(  # noqa: PLR0917 - the positional order is the documented, werkzeug-compatible one
         self,
         server_name: str,
-        script_name: str | None = "/",
+        script_name: str | None = None,
+        subdomain: str | None = None,
         url_scheme: str = "http",
-        path_info: str = "/",
-        method: str = "GET",
+        default_method: str = "GET",
+        path_info: str | None = None,
         query_args: str | Mapping[str, Any] | None = None,
     ) -> MapAdapter:
-        """An adapter for one request (or for building URLs outside a request)."""
+        """An adapter for one request (or for building URLs outside a request).
+
+        ``subdomain`` (default: ``default_subdomain``) is the part of the request's host in front of
+        ``server_name``; rules match it unless the map matches hosts.
+        """
+        server_name = server_name.lower()
+        if self.host_matching and subdomain is not None:
+            raise RuntimeError("host matching is on: the host is the server name, there is no subdomain")
         return MapAdapter(
             self,
-            server_name=server_name.lower(),
+            server_name=_encode_server_name(server_name),
             script_name=script_name or "/",
+            subdomain=self.default_subdomain if subdomain is None else subdomain,
             url_scheme=url_scheme,
-            path_info=path_info,
-            default_method=method,
+            path_info="/" if path_info is None else path_info,
+            default_method=default_method,
             query_args=query_args,
         )
 
-    def bind_to_environ(self, environ: WSGIEnvironment, server_name: str | None = None) -> MapAdapter:
-        """An adapter for the request described by a WSGI environ."""
+    def bind_to_environ(
+        self, environ: WSGIEnvironment, server_name: str | None = None, subdomain: str | None = None
+    ) -> MapAdapter:
+        """An adapter for the request described by a WSGI environ.
+
+        ``server_name``: the application's host name; the request's host must end with it and what
+        comes in front is the subdomain (a request for another host gets the subdomain ``<invalid>``,
+        which no rule matches, and a warning). Without it the request's host is the server name.
+        A WebSocket upgrade request binds with the ``ws``/``wss`` scheme.
+        """
         scheme = environ.get("wsgi.url_scheme", "http")
+        if _is_websocket_upgrade(environ):
+            scheme = "wss" if scheme == "https" else "ws"
+        request_host = _host_from_environ(environ, scheme)
         if server_name is None:
-            server_name = _host_from_environ(environ, scheme)
+            server_name = request_host
+        else:
+            server_name = _strip_default_port(server_name.lower(), scheme)
+        if subdomain is None and not self.host_matching:
+            subdomain = _subdomain_of(request_host, server_name)
         return self.bind(
             server_name,
             _wsgi_to_str(environ.get("SCRIPT_NAME", "")) or "/",
+            subdomain,
             scheme,
-            _wsgi_to_str(environ.get("PATH_INFO", "")) or "/",
             environ.get("REQUEST_METHOD", "GET"),
+            _wsgi_to_str(environ.get("PATH_INFO", "")) or "/",
             environ.get("QUERY_STRING", ""),
         )
 
 
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
+def _subdomain_of(host: str, server_name: str) -> str:
+    """The labels of ``host`` in front of ``server_name``; ``<invalid>`` (and a warning) when the host is
+    not ``server_name`` or below it."""
+    host_labels = host.split(".")
+    server_labels = server_name.split(".")
+    if host_labels[-len(server_labels) :] != server_labels:
+        # Also when a client reaches the server by its IP address: answered with 404, not an error.
+        warnings.warn(
+            f"the request's host {host!r} is not the configured server name {server_name!r} or below it",
+            stacklevel=3,
+        )
+        return INVALID_DOMAIN
+    return ".".join(label for label in host_labels[: -len(server_labels)] if label)
+
+
+def _is_websocket_upgrade(environ: WSGIEnvironment) -> bool:
+    # RFC 6455 §4.1: the handshake carries "Upgrade: websocket" and a Connection header listing "Upgrade".
+    connection = environ.get("HTTP_CONNECTION", "").lower()
+    if "upgrade" not in connection:
+        return False
+    if not any(token.strip(" \t") == "upgrade" for token in connection.split(",")):
+        return False
+    return bool(environ.get("HTTP_UPGRADE", "").lower() == "websocket")
+
+
+_DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
+
+
+def _encode_server_name(server_name: str) -> str:
+    """The server name as ASCII (IDNA), its port kept apart from the last label."""
+    host, colon, port = server_name.rpartition(":")
+    if colon and port.isdigit() and (":" not in host or host.endswith("]")):
+        return f"{encode_host(host)}:{port}"
+    return encode_host(server_name)
+
+
+def _strip_default_port(host: str, scheme: str) -> str:
+    port = _DEFAULT_PORTS.get(scheme)
+    return host[: -len(port) - 1] if port and host.endswith(f":{port}") else host
 
 
 def _host_from_environ(environ: WSGIEnvironment, scheme: str) -> str:

@@ -12,7 +12,7 @@ at bind time, so building a URL only formats the converter values.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -24,8 +24,14 @@ if TYPE_CHECKING:
 # A variable in a rule template: ``<name>``, ``<converter:name>``, ``<converter(args):name>``.
 # Also used by the adapter to fill ``redirect_to`` templates.
 VARIABLE = re.compile(
-    r"<(?:(?P<converter>[A-Za-z_][A-Za-z0-9_]*)(?:\((?P<args>[^)]*)\))?:)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)>"
+    r"<(?:(?P<converter>[A-Za-z_][A-Za-z0-9_]*)"
+    r"""(?:\((?P<args>(?:"[^"]*"|'[^']*'|[^)"'])*)\))?:)?"""  # arguments may quote a ")"
+    r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)>"
 )
+
+
+_REPEATED_SLASHES = re.compile("//+")
+_WEBSOCKET_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class _Slot:
@@ -81,56 +87,116 @@ class Rule:
 
     ``methods``: allowed methods (None: any); HEAD is added when GET is there. ``defaults``: values
     for the endpoint that the URL does not carry (also used to pick this rule when building).
-    ``host``: a host pattern (with converters) for maps with ``host_matching=True``. ``strict_slashes``
-    (default: the map's): a rule ending in ``/`` requested without it redirects (308), otherwise the
-    trailing slash is optional. ``redirect_to``: a rule template string or a callable
-    ``(adapter, **values) -> str``; matching raises RequestRedirect to it.
+    ``subdomain``: a subdomain pattern (with converters; default: the map's ``default_subdomain``),
+    matched against the adapter's subdomain when the map does not match hosts. ``host``: a host pattern
+    for maps with ``host_matching=True``. ``strict_slashes`` (default: the map's): a rule ending in ``/``
+    requested without it redirects (308); with ``strict_slashes=False`` the trailing slash is optional,
+    for rules without one too. ``merge_slashes`` (default: the map's): ``/a//b`` redirects to ``/a/b``;
+    False keeps repeated slashes significant. ``redirect_to``: a rule template string or a callable
+    ``(adapter, **values) -> str``; matching raises RequestRedirect to it. ``alias``: a second URL of
+    the endpoint that redirects to the URL the endpoint builds for the matched values. ``websocket``:
+    the rule matches only WebSocket requests (``ws``/``wss`` adapters, or an Upgrade request), and
+    only those; its methods may only be GET, HEAD and OPTIONS.
+
+    The positional order of the arguments is the werkzeug one (``string, defaults, subdomain, methods,
+    build_only, endpoint, ...``); pass everything after ``string`` by keyword.
     """
 
-    def __init__(
+    # Rules compare by what they match; being mutable (methods, defaults), they are not hashable.
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(  # noqa: PLR0917 - the werkzeug-compatible signature
         self,
         string: str,
-        endpoint: Any = None,
-        *,
-        methods: Iterable[str] | None = None,
         defaults: Mapping[str, Any] | None = None,
-        host: str | None = None,
-        strict_slashes: bool | None = None,
-        redirect_to: str | Callable[..., str] | None = None,
+        subdomain: str | None = None,
+        methods: Iterable[str] | None = None,
         build_only: bool = False,
+        endpoint: Any = None,
+        strict_slashes: bool | None = None,
+        merge_slashes: bool | None = None,
+        redirect_to: str | Callable[..., str] | None = None,
+        alias: bool = False,
+        host: str | None = None,
+        websocket: bool = False,
     ) -> None:
         if not string.startswith("/"):
             raise ValueError(f"rule {string!r} must start with '/'")
         self.rule = string
         self.endpoint = endpoint
+        self.is_leaf = not string.endswith("/")
+        self.is_branch = not self.is_leaf
         if methods is not None:
             if isinstance(methods, str):
                 raise TypeError("methods must be a list of strings, not a string")
             upper = {method.upper() for method in methods}
             if "GET" in upper:
                 upper.add("HEAD")
-            self.methods: frozenset[str] | None = frozenset(upper)
+            if websocket and upper - _WEBSOCKET_METHODS:
+                # RFC 6455 §4.1: the opening handshake is a GET request; nothing else can become one.
+                raise ValueError("websocket rules can only use GET, HEAD and OPTIONS")
+            self.methods: set[str] | None = upper
         else:
             self.methods = None
         self.defaults: dict[str, Any] = dict(defaults or {})
+        self.subdomain = subdomain
         self.host = host
         self.strict_slashes = strict_slashes
+        self.merge_slashes = merge_slashes
         self.redirect_to = redirect_to
+        self.alias = alias
+        self.websocket = websocket
         self.build_only = build_only
         self.map: Map | None = None
-        self.arguments: frozenset[str] = frozenset()
+        self.arguments: set[str] = set()
         self.build_keys: frozenset[str] = frozenset()
         self._path_parts: list[_Part] = []
-        self._host_parts: list[_Part] = []
+        self._domain_parts: list[_Part] = []
         self._slots: list[_Slot] = []
         self._regex: re.Pattern[str] | None = None
+        self._compiled_for: bool | None = None
         self._own_groups: list[str] = []
-        self._host_build: list[_Part] = []
+        self._domain_build: list[_Part] = []
         self._path_build: list[_Part] = []
 
     def __repr__(self) -> str:
         methods = f" ({', '.join(sorted(self.methods))})" if self.methods else ""
-        return f"<Rule {self.rule!r}{methods} -> {self.endpoint!r}>"
+        return f"<Rule {self.rule!r}{methods} -> {self.endpoint}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, type(self)):
+            return NotImplemented
+        return self._identity() == other._identity()
+
+    def _identity(self) -> tuple[Any, ...]:
+        return (self.rule, self.subdomain, self.host, self.websocket, self.strict_slashes)
+
+    def get_empty_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments that recreate this rule unbound (``empty`` and the rule factories use them).
+
+        A subclass with arguments of its own extends this dict and ``__init__`` alike.
+        """
+        return {
+            "defaults": dict(self.defaults) if self.defaults else None,
+            "subdomain": self.subdomain,
+            "methods": set(self.methods) if self.methods is not None else None,
+            "build_only": self.build_only,
+            "endpoint": self.endpoint,
+            "strict_slashes": self.strict_slashes,
+            "merge_slashes": self.merge_slashes,
+            "redirect_to": self.redirect_to,
+            "alias": self.alias,
+            "host": self.host,
+            "websocket": self.websocket,
+        }
+
+    def empty(self) -> Rule:
+        """An unbound copy of this rule (the same arguments, no map), e.g. to add it to a second map."""
+        return type(self)(self.rule, **self.get_empty_kwargs())
+
+    def get_rules(self, map: Map) -> Iterator[Rule]:
+        """A rule is its own rule factory: it yields itself."""
+        yield self
 
     # -- binding and compiling
 
@@ -141,31 +207,67 @@ class Rule:
         self.map = map
         if self.strict_slashes is None:
             self.strict_slashes = map.strict_slashes
-        self._path_parts = _parse(self.rule, map)
+        if self.merge_slashes is None:
+            self.merge_slashes = map.merge_slashes
+        if self.subdomain is None:
+            self.subdomain = map.default_subdomain
+        template = self.rule
+        if self.merge_slashes:
+            # The rule's own repeated slashes merge too: it matches and builds its merged form.
+            template = _REPEATED_SLASHES.sub("/", template)
+        self._path_parts = _parse(template, map)
         if self.host is not None:
             self.host = self.host.lower()
-        self._host_parts = _parse(self.host, map) if map.host_matching and self.host else []
-        self._slots = [part for part in self._host_parts + self._path_parts if isinstance(part, _Slot)]
+        domain = (self.host if map.host_matching else self.subdomain) or ""
+        self._domain_parts = _parse(domain, map) if domain else []
+        self._slots = [part for part in self._domain_parts + self._path_parts if isinstance(part, _Slot)]
         names = [slot.name for slot in self._slots]
         if len(set(names)) != len(names):
             raise ValueError(f"rule {self.rule!r} uses a variable name twice")
-        self.arguments = frozenset(names)
-        self.build_keys = self.arguments | self.defaults.keys()
+        self.arguments = set(names)
+        self.build_keys = frozenset(self.arguments | self.defaults.keys())
         self._own_groups = [f"a{i}" for i in range(len(names))]
-        self._host_build = _quote_static(self._host_parts, "")
+        self._domain_build = _quote_static(self._domain_parts, "")
         self._path_build = _quote_static(self._path_parts, "/")
+        self.compile(map.host_matching or bool(domain))
+
+    @property
+    def domain(self) -> str:
+        """The domain template this rule matches: its host with host matching, else its subdomain."""
+        if self.map is not None and self.map.host_matching:
+            return self.host or ""
+        return self.subdomain or ""
+
+    def compile(self, with_domain: bool) -> None:
+        """Compile the rule's own regex, for subjects ``domain|path`` (``with_domain``) or ``path``.
+
+        The map decides: it matches domains once some rule has a subdomain of its own (or it matches
+        hosts), and recompiles its rules when that changes.
+        """
+        if self._compiled_for is with_domain and self._regex is not None:
+            return
+        self._compiled_for = with_domain
         self._regex = re.compile(self.pattern("a") + r"\Z", re.DOTALL)
 
     def pattern(self, prefix: str) -> str:
         """The regex source for this rule, with converter groups named ``prefix0``, ``prefix1``, ..."""
-        host = ""
-        if self.map is not None and self.map.host_matching:
-            host = (_regex(self._host_parts, prefix) if self._host_parts else "[^|]*") + r"\|"
-        host_slots = sum(isinstance(part, _Slot) for part in self._host_parts)
-        path = _regex(self._path_parts, prefix, host_slots)
-        if not self.strict_slashes and self.rule.endswith("/") and len(self.rule) > 1:
-            path = path[:-1] + "/?"
-        return host + path
+        domain = ""
+        if self._compiled_for:
+            if self._domain_parts:
+                domain = _regex(self._domain_parts, prefix)
+            elif self.map is not None and self.map.host_matching:
+                domain = "[^|]*"  # no host: any host
+            domain += r"\|"
+        domain_slots = sum(isinstance(part, _Slot) for part in self._domain_parts)
+        path = _regex(self._path_parts, prefix, domain_slots)
+        if not self.strict_slashes and len(self._path_parts[-1:]) and self.rule != "/":
+            last = self._path_parts[-1]
+            if isinstance(last, str) and last.endswith("/"):
+                path = path[:-1] + "/?"
+            elif isinstance(last, str) or last.converter.part_isolating:
+                # strict_slashes=False: a leaf also answers with a trailing slash
+                path += "/?"
+        return domain + path
 
     @property
     def is_static(self) -> bool:
@@ -181,33 +283,31 @@ class Rule:
         return text[: text.rfind("/") + 1]
 
     def sort_key(self) -> tuple[Any, ...]:
-        """Specificity, segment by segment: static < mixed < converter (by weight); fewer args first."""
-        weights: list[tuple[int, int]] = []
-        segment: list[_Part] = []
-        for part in self._path_parts:
-            pieces: list[_Part] = list(part.split("/")) if isinstance(part, str) else [part]
-            for piece_index, piece in enumerate(pieces):
-                if piece_index:  # a "/" closes the current segment
-                    weights.append(_segment_weight(segment))
-                    segment = []
-                if piece != "":
-                    segment.append(piece)
-        weights.append(_segment_weight(segment))
-        return (tuple(weights), len(self._slots), -len(self.defaults))
+        """Specificity: the domain, then segment by segment (static text first, then by weight)."""
+        return (
+            _segment_weight(self._domain_parts),
+            tuple(_segment_weight(segment) for segment in _segments(self._path_parts)),
+            len(self._slots),
+            -len(self.defaults),
+        )
 
     # -- matching and building
 
     def match_values(self, match: re.Match[str], groups: Sequence[int | str]) -> dict[str, Any]:
         """Converted values for this rule from a regex match (raises ValidationError)."""
-        values = dict(self.defaults) if self.defaults else {}
+        values = {}
         for slot, group in zip(self._slots, groups, strict=True):
             values[slot.name] = slot.converter.to_python(match.group(group))
+        if self.defaults:
+            # A default wins over a variable of the same name: the rule fixes that value.
+            values.update(self.defaults)
         return values
 
     def build_parts(self, values: Mapping[str, Any]) -> tuple[str, str]:
-        """(host, path) for these values, url-quoted (raises ValidationError)."""
-        host = _build(self._host_build, values) if self._host_build else ""
-        return host, _build(self._path_build, values)
+        """(domain, path) for these values, url-quoted (raises ValidationError); the domain is the
+        host with host matching, else the subdomain."""
+        domain = _build(self._domain_build, values) if self._domain_build else ""
+        return domain, _build(self._path_build, values)
 
     def build_problem(self, values: Mapping[str, Any], method: str | None) -> str | None:
         """Why this rule cannot build a URL from these values (None: it can, unless a converter objects)."""
@@ -226,15 +326,31 @@ class Rule:
         return None
 
 
-def _segment_weight(segment: list[_Part]) -> tuple[int, int]:
-    if all(isinstance(piece, str) for piece in segment):
-        return (0, -sum(len(piece) for piece in segment if isinstance(piece, str)))
-    slots = [piece for piece in segment if isinstance(piece, _Slot)]
-    if len(segment) > 1:
-        return (1, -sum(len(piece) for piece in segment if isinstance(piece, str)))
-    if not slots[0].converter.part_isolating:
-        return (3, slots[0].converter.weight)
-    return (2, slots[0].converter.weight)
+def _segments(parts: list[_Part]) -> list[list[_Part]]:
+    """The parts split at ``/``; from a converter that crosses slashes (``path``) on, one segment."""
+    segments: list[list[_Part]] = [[]]
+    final = False
+    for part in parts:
+        if isinstance(part, _Slot):
+            segments[-1].append(part)
+            final = final or not part.converter.part_isolating
+            continue
+        for index, piece in enumerate(part.split("/")):
+            if index and not final:
+                segments.append([])
+            if piece:
+                segments[-1].append(piece)
+    return segments
+
+
+def _segment_weight(segment: list[_Part]) -> tuple[Any, ...]:
+    """Static segments first (longer text first); then by more static pieces, more converters (a
+    ``path`` segment holds the rest of the rule) and lower converter weights, in that order."""
+    statics = tuple(-len(piece) for piece in segment if isinstance(piece, str))
+    weights = tuple(piece.converter.weight for piece in segment if isinstance(piece, _Slot))
+    if not weights:
+        return (0, (sum(statics),))
+    return (1, (-len(statics), statics, -len(weights), weights))
 
 
 # Left unquoted in built URLs: the sub-delims, ":" and "@" (RFC 3986 pchar) and "/" between segments.
