@@ -40,6 +40,7 @@ from sockweb.http import (
     error_response,
     plan_response,
 )
+from sockweb.http.semantics import own_fields
 from sockweb.server.dispatch import (
     SLOW_CALL,
     AutoPolicy,
@@ -471,7 +472,7 @@ class HttpProtocol(asyncio.Protocol):
         if plan is None:
             extra = ex.extra()
             # RFC 9110 §5.3: no second Date or Server field when the application set its own.
-            own = {name.lower() for name, _ in ex.headers if len(name) in (4, 6)}
+            own = own_fields(ex.headers)
             if own:
                 if "date" in own:
                     extra = extra.replace(state.date_line, b"", 1)
