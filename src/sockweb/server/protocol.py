@@ -49,7 +49,7 @@ from sockweb.server.dispatch import (
 from sockweb.server.filewrapper import FileWrapper, sendfile_to
 from sockweb.server.input import ClientDisconnected, StreamInput
 from sockweb.server.sinks import BufferSink, StreamSink
-from sockweb.server.wsgi import HEAD_CACHE_SIZE, BadResponse, Environ, head_environ
+from sockweb.server.wsgi import BadResponse, Environ, head_environ
 
 if TYPE_CHECKING:
     from sockweb.server.exchange_api import BodySink, ExchangeSide, Head
@@ -266,15 +266,12 @@ class HttpProtocol(asyncio.Protocol):
         if self.parser.repeated:  # type: ignore[union-attr]
             # A head the parser's memo held: its environ is probably in the environ memo (see ServerState).
             memo = state.environ_memo
-            hit = memo.get(id(req))  # the entry holds its Request, so a hit is for this very object
-            if hit is not None and hit[1] is template:
-                environ = hit[2].copy()
-                forwarded = hit[3]
+            hit = memo.lookup(req, template)
+            if hit is not None:
+                environ, forwarded = hit
             else:
                 environ, forwarded = head_environ(template, state.header_keys, req)
-                if len(memo) >= state.memo_entries:
-                    memo.clear()
-                memo[id(req)] = (req, template, environ.copy(), forwarded)
+                memo.keep(req, template, environ, forwarded)
         else:
             environ, forwarded = head_environ(template, state.header_keys, req)
         environ["REMOTE_ADDR"] = self.remote_addr
@@ -459,14 +456,14 @@ class HttpProtocol(asyncio.Protocol):
             headers = ex.headers
             method, version, asked = req.method, req.http_version, req.keep_alive
             try:
-                last = state.last_head
+                last = cache.last
                 # A tuple compare goes item by item, the app's header list against the list kept last.
                 seen = (status, body_length, headers, method, version, asked, keep)
                 if last is not None and last[0] == seen:
                     plan = last[1]
                     return plan
                 key = (status, tuple(headers), body_length, method, version, asked, keep)
-                plan = cache.get(key)
+                plan = cache.plans.get(key)
             except TypeError:  # unhashable headers: validated (and refused) by plan_response below
                 key = None
         if plan is None:
@@ -490,10 +487,10 @@ class HttpProtocol(asyncio.Protocol):
                 raise BadResponse(
                     f"Content-Length {plan.content_length} does not match the {body_length}-byte body"
                 )
-            if key is not None and cache is not None and len(cache) < HEAD_CACHE_SIZE:
-                cache[key] = plan
+            if key is not None and cache is not None and len(cache.plans) < cache.limit:
+                cache.plans[key] = plan
         if key is not None:  # a hashable head, found in the cache or validated just now: try it first next
-            state.last_head = ((status, body_length, list(ex.headers), *key[3:]), plan)
+            cache.last = ((status, body_length, list(ex.headers), *key[3:]), plan)  # type: ignore[union-attr]
         return plan
 
     def body_framer(self, head: Head) -> BodyWriter:
