@@ -13,6 +13,31 @@ through `ServerState.post`. Timeouts cost nothing per request: the state's sweep
 stalled bodies, lingering closes; its docstring holds the table of phases and deadlines) and applies the
 write deadline in every phase. Closing is staged: FIN first, then read until the client
 closes, so an error response is never destroyed by a reset.
+
+The connection's phases (h11-style: the fields that hold in each, the events it accepts, the deadline
+`check_timeouts` applies). `exchange` is the exchange whose response is under way, `sink` where the
+body being read goes (sockweb.server.sinks); everything else about one request lives in the exchange.
+
+===========  ==========================================  ==============================  =================
+phase        fields that hold                            events accepted                 deadline
+===========  ==========================================  ==============================  =================
+fresh        parser None, exchange None, sink None       data (a PROXY header first)     keepalive_timeout
+idle         parser set, exchange None, sink None,       data -> Request, eof            keepalive_timeout
+             head_start 0, idle_since
+head         exchange None, sink None, head_start set    data (more of the head), eof    header_timeout
+collecting   sink BufferSink (holds the exchange),       Data, EndOfMessage -> dispatch  body_timeout
+             exchange None, body_since
+streaming    sink StreamSink, exchange set (threaded),   Data, EndOfMessage, the         body_timeout,
+             body_since                                  thread's writes and its end     write
+responding   exchange set, sink None                     resume_writing, the thread's    write
+                                                         writes and end; reading paused
+discarding   sink DiscardSink, exchange None             Data (counted), EndOfMessage    body_timeout
+lingering    closed, lingering, linger_since/left        data (discarded), eof           LINGER_TIME,
+                                                                                         write
+closed       closed, not lingering                       connection_lost                 -
+===========  ==========================================  ==============================  =================
+
+"write": bytes left unsent for `body_timeout` without progress reset the connection, in every phase.
 """
 
 from __future__ import annotations
