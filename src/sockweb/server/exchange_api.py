@@ -89,9 +89,10 @@ class Carrier(Protocol):
     def plan_head(self, ex: ExchangeSide, body_length: int | None) -> Head:
         """Validate and plan the head of `ex`'s response (status, headers, `body_length` when known).
 
-        ValueError/TypeError/AttributeError for a head that can never be sent; ClientDisconnected when
-        the request body failed (`ex.body_error`). The version-independent rules (sockweb.http.semantics)
-        and the carrier's own framing both apply here.
+        sockweb.server.wsgi.BadResponse for a head that can never be sent (a status that is None or not
+        a str, invalid fields, a Content-Length that disagrees with `body_length`). The version-independent
+        rules (sockweb.http.semantics) and the carrier's own framing both apply here. (The exchange checks
+        its own `body_error` before calling.)
         """
 
     def body_framer(self, head: Head) -> BodyFramer | None:
