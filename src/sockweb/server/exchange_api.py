@@ -50,6 +50,12 @@ class Head(Protocol):
         """False when HTTP forbids a body (HEAD, 1xx, 204, 304): body pieces are counted, not sent."""
 
     @property
+    def framing(self) -> str:
+        """ "length": the body goes out as its own bytes after the head (HTTP/1.1 with Content-Length), so
+        a body known whole may be sent joined to the head; any other value: every piece goes through
+        `Carrier.body_framer` (HTTP/1.1 "chunked"/"close"/"none", or an HTTP/2 stream's DATA frames)."""
+
+    @property
     def keep_alive(self) -> bool:
         """Whether the carrier may serve another exchange after this one (HTTP/2: the stream ends clean)."""
 

@@ -352,6 +352,10 @@ class Exchange:
                 # (plan_response), and plan_head checked that the application's own length agrees.
                 if not plan.send_body:
                     self.send(plan.head)
+                elif plan.framing != "length":  # a carrier that frames every piece (HTTP/2 DATA frames)
+                    framer = self.conn.body_framer(plan)
+                    assert framer is not None
+                    self.send(plan.head + framer.write(chunk) + framer.finish())
                 elif size < 65536:
                     self.send(plan.head + chunk)
                 else:  # no copy of a big body: the transport writes both with one writev
