@@ -1,0 +1,334 @@
+"""One HTTP/2 stream as the carrier of one WSGI exchange (the `Carrier` of sockweb.server.exchange_api).
+
+Strategy: the exchange (sockweb.server.wsgi.Exchange) is the same as over HTTP/1.1; only the wire side
+differs. `plan_head` validates the application's status and headers with the HTTP rules every version
+shares (sockweb.http.plan_response: status syntax, field names and values, Content-Length, no
+Transfer-Encoding, which responses have no body) and turns them into an HTTP/2 field list: lowercase
+names, ``:status`` first, no connection-specific fields (RFC 9113 §8.2.2). That plan is a plain list, so it
+may be made in a worker thread; the HPACK encoder, whose state is the connection's, only ever runs on the
+event-loop thread. The "head bytes" the exchange sends are therefore empty: the first `send` of a stream
+emits its planned HEADERS, and the body bytes become DATA frames as the peer's flow-control windows allow.
+
+Output is queued per stream (`out`) and moved into the h2 connection by `pump`, frame by frame, as long as
+the stream's and the connection's send windows are open and the transport is not paused; what does not
+fit waits for a WINDOW_UPDATE. An application writing from a worker thread blocks while more than
+``--write-buffer-high`` bytes of its stream wait (the same bound as HTTP/1.1), an inline one is suspended
+(`write_paused`) and resumed when the window opens. The stream ends with END_STREAM on its last frame when
+the exchange is done, or with RST_STREAM(INTERNAL_ERROR) when the response broke after its head was sent.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from time import monotonic, perf_counter
+from typing import TYPE_CHECKING
+
+from h2.errors import ErrorCodes
+
+from sockweb.http import STATUS_REASONS, ProtocolError, plan_response
+from sockweb.server.input import ClientDisconnected
+
+if TYPE_CHECKING:
+    from sockweb.server.exchange_api import ExchangeSide
+    from sockweb.server.filewrapper import FileWrapper
+    from sockweb.server.h2conn import H2Protocol
+    from sockweb.server.input import StreamInput
+    from sockweb.server.state import ServerState
+    from sockweb.server.wsgi import Exchange
+
+__all__ = ["CONNECTION_SPECIFIC", "H2Framer", "H2Head", "H2Stream", "extra_fields"]
+
+Fields = list[tuple[bytes, bytes]]
+
+# RFC 9113 §8.2.2: "An endpoint MUST NOT generate an HTTP/2 message containing connection-specific header
+# fields" (Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade): the server drops them.
+CONNECTION_SPECIFIC = frozenset(
+    (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
+)
+
+
+class H2Head:
+    """The plan of one HTTP/2 response: its field list (sent by the stream) and whether a body follows."""
+
+    __slots__ = ("content_length", "fields", "send_body")
+
+    head = b""  # the HEADERS frame is encoded by the stream, on the loop thread (HPACK state)
+    keep_alive = True  # a stream carries one exchange; the connection's life does not depend on it
+
+    def __init__(self, fields: Fields, send_body: bool, content_length: int | None) -> None:
+        self.fields = fields
+        self.send_body = send_body
+        self.content_length = content_length
+
+
+class H2Framer:
+    """The body of an HTTP/2 response: DATA frames are cut by the stream; this checks the declared length."""
+
+    __slots__ = ("remaining",)
+
+    def __init__(self, content_length: int | None) -> None:
+        self.remaining = content_length
+
+    def write(self, data: bytes) -> bytes:
+        if self.remaining is not None:
+            self.remaining -= len(data)
+            if self.remaining < 0:
+                raise ValueError("response body longer than its Content-Length")
+        return data
+
+    def finish(self) -> bytes:
+        # RFC 9113 §8.1.1: a response whose DATA does not add up to its content-length is malformed.
+        if self.remaining:
+            raise ValueError("response body shorter than its Content-Length")
+        return b""
+
+
+def extra_fields(extra: bytes, own: set[bytes]) -> Fields:
+    """The server's extra header lines (``Date: ...\\r\\nServer: ...\\r\\n``) as fields, leaving out
+    those the application set itself (RFC 9110 §5.3: no second Date or Server field)."""
+    fields: Fields = []
+    for line in extra.split(b"\r\n"):
+        name, sep, value = line.partition(b": ")
+        if sep:
+            name = name.lower()
+            if name not in own:
+                fields.append((name, value))
+    return fields
+
+
+class H2Stream:
+    """One stream of an HTTP/2 connection and the carrier of its exchange; see the module docstring."""
+
+    __slots__ = (
+        "blocked",
+        "blocked_since",
+        "body_since",
+        "closed",
+        "conn",
+        "ended",
+        "error_sent",
+        "exchange",
+        "head",
+        "held",
+        "input",
+        "out",
+        "out_size",
+        "posted",
+        "sent_head",
+        "state",
+        "stream_id",
+        "wake",
+        "written",
+    )
+
+    def __init__(self, conn: H2Protocol, stream_id: int) -> None:
+        self.conn = conn
+        self.state: ServerState = conn.state
+        self.stream_id = stream_id
+        self.exchange: Exchange | None = None
+        self.input: StreamInput | None = None
+        self.held = 0  # received body bytes not yet acknowledged (their WINDOW_UPDATE waits for the reader)
+        self.body_since = monotonic()  # the request body last moved
+        self.head: Fields | None = None  # the planned response fields, until sent
+        self.sent_head = False
+        self.out: deque[bytes] = deque()  # response body bytes not yet handed to h2
+        self.out_size = 0
+        self.ended = False  # the exchange is done: END_STREAM goes with the last frame
+        self.error_sent = (
+            False  # the response is a complete error answer (ends clean even without keep-alive)
+        )
+        self.closed = False  # reset by either side, or the connection is gone: nothing more is sent
+        self.blocked = False  # output waits for the peer's flow-control window (or the transport)
+        self.blocked_since = 0.0
+        self.posted = 0  # bytes a worker thread handed over ...
+        self.written = 0  # ... and those of them moved into the h2 connection
+        self.wake: threading.Event | None = None
+
+    # -- Carrier: what the exchange asks ----------------------------------------------------------------
+    @property
+    def write_paused(self) -> bool:
+        return self.blocked or self.conn.write_paused
+
+    def plan_head(self, ex: ExchangeSide, body_length: int | None) -> H2Head:
+        if ex.body_error is not None:
+            raise ClientDisconnected("the request body was malformed")
+        status = ex.status
+        if status is None:
+            raise ValueError("the application did not call start_response()")
+        if type(status) is not str:
+            raise TypeError(f"the status must be a str, got {type(status).__name__}")
+        headers = ex.headers
+        # The version-independent rules (and the framing decision) are HTTP/1.1's planner's; its bytes
+        # are not used.
+        plan = plan_response(ex.request, status, headers, body_length=body_length, keep_alive=True)
+        fields: Fields = [(b":status", status[:3].encode("ascii"))]
+        own: set[bytes] = set()
+        for name, value in headers:
+            lname = name.lower().encode("latin-1")
+            own.add(lname)
+            if lname in CONNECTION_SPECIFIC or lname == b"content-length":
+                continue
+            fields.append((lname, value.encode("latin-1")))
+        fields += extra_fields(ex.extra(), own)
+        code = int(status[:3])
+        if plan.content_length is not None and code >= 200 and code != 204:
+            fields.append((b"content-length", str(plan.content_length).encode("ascii")))
+        self.head = fields
+        return H2Head(fields, plan.send_body, plan.content_length if plan.send_body else None)
+
+    def body_framer(self, head: H2Head) -> H2Framer | None:
+        return H2Framer(head.content_length) if head.send_body else None
+
+    def error_response(self, error: ProtocolError, extra: bytes) -> bytes:
+        """The answer to `error` on this stream: its fields are planned here, its body returned."""
+        reason = STATUS_REASONS.get(error.status, "Error")
+        body = f"{error.status} {reason}: {error.args[0] if error.args else ''}\n".encode(
+            "latin-1", "replace"
+        )
+        self.head = [
+            (b":status", str(error.status).encode("ascii")),
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", str(len(body)).encode("ascii")),
+            *extra_fields(extra, set()),
+        ]
+        self.error_sent = True
+        return body
+
+    def send(self, data: bytes) -> None:
+        """Queue `data` (loop thread); the connection pumps queued streams at the end of its batch."""
+        if self.closed:
+            return
+        if data:
+            self.out.append(data)
+            self.out_size += len(data)
+        conn = self.conn
+        conn.dirty.add(self)
+        if self.out_size > 65536:
+            self.pump()  # big bodies move now, so `write_paused` tells the truth about the window
+
+    def send_threadsafe(self, data: bytes) -> None:
+        """Send `data` from a worker thread; blocks while too much of this stream waits to be sent."""
+        if self.closed:
+            raise ClientDisconnected("the client reset the stream or closed the connection")
+        self.posted += len(data)
+        self.state.post(self.write_posted, data)
+        high = self.state.high
+        if self.posted - self.written > high:
+            wake = self.wake
+            assert wake is not None
+            while not self.closed and self.posted - self.written > high:
+                wake.clear()
+                if self.closed or self.posted - self.written <= high:
+                    break
+                wake.wait(1.0)
+            if self.closed:
+                raise ClientDisconnected("the client reset the stream or closed the connection")
+
+    def write_posted(self, data: bytes) -> None:
+        if self.closed:
+            self.written += len(data)
+            return
+        if data:
+            self.out.append(data)
+            self.out_size += len(data)
+        self.pump()
+        self.conn.flush()
+
+    def try_sendfile(self, ex: ExchangeSide, wrapper: FileWrapper) -> bool:
+        return False  # DATA frames are cut from the file's iteration
+
+    def exchange_done(self, ex: ExchangeSide, keep_alive: bool) -> None:
+        """The response is complete: END_STREAM after the queued bytes, or a reset if it broke."""
+        state = self.state
+        if state.access_log is not None:
+            state.access_log.log(
+                ex.environ, ex.status or "500", ex.headers, ex.sent, perf_counter() - ex.started
+            )
+        self.exchange = None
+        self.conn.running -= 1
+        if self.closed:
+            self.conn.stream_done(self)
+            return
+        if keep_alive or self.error_sent:
+            self.ended = True
+            self.pump()
+        else:
+            # The response broke after its head was sent (or the client is gone): the peer must not take
+            # the truncated body for a whole one.
+            self.conn.reset(self, ErrorCodes.INTERNAL_ERROR)
+        self.conn.stream_done(self)
+        self.conn.flush()
+
+    def thread_done(self, ex: ExchangeSide, keep_alive: bool) -> None:
+        self.exchange_done(ex, keep_alive)
+
+    # -- output ------------------------------------------------------------------------------------------
+    def pump(self) -> None:
+        """Move the head and as much of the body into the h2 connection as the windows allow."""
+        if self.closed:
+            return
+        conn = self.conn
+        h2 = conn.h2
+        sid = self.stream_id
+        out = self.out
+        if not self.sent_head:
+            if self.head is None:
+                return  # nothing planned yet (a body-less send before the head cannot happen)
+            self.sent_head = True
+            h2.send_headers(sid, self.head, end_stream=self.ended and not out)
+            if self.ended and not out:
+                self.closed = True
+                return
+        moved = 0
+        max_frame = h2.max_outbound_frame_size
+        while out and not conn.write_paused:
+            window = h2.local_flow_control_window(sid)
+            if window <= 0:
+                break
+            chunk = out[0]
+            size = min(window, max_frame, len(chunk))
+            if size == len(chunk):
+                out.popleft()
+                piece = chunk
+            else:
+                piece, out[0] = chunk[:size], chunk[size:]
+            moved += size
+            self.out_size -= size
+            h2.send_data(sid, piece, end_stream=self.ended and not out)
+        if moved:
+            self.written += moved
+            if self.wake is not None:
+                self.wake.set()
+        if out:
+            if not self.blocked:
+                self.blocked = True
+                self.blocked_since = monotonic()
+            return
+        self.blocked = False
+        if self.ended:
+            if not moved:
+                h2.end_stream(sid)  # the last bytes left earlier, before the exchange was done
+            self.closed = True
+
+    def resume(self) -> None:
+        """The window opened or the transport drained: pump, and resume a suspended inline body."""
+        self.pump()
+        ex = self.exchange
+        if ex is not None and not self.blocked and not ex.threaded and ex.iterator is not None:
+            ex.pump(True)
+
+    def lost(self) -> None:
+        """Reset by the client, or the connection is gone: wake and fail whatever waits on this stream."""
+        self.closed = True
+        self.out.clear()
+        if self.input is not None:
+            self.input.abort()
+        if self.wake is not None:
+            self.wake.set()
+        ex = self.exchange
+        if ex is not None and not ex.threaded and ex.iterator is not None:
+            self.exchange = None
+            self.conn.running -= 1
+            ex.close_result()  # a suspended inline response: the client is gone, close() it now
+            self.conn.stream_done(self)
