@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 
-from sockweb.server import protocol
 from sockweb.server.config import Config
-from sockweb.server.input import StreamInput
 from sockweb.server.protocol import HttpProtocol
+from sockweb.server.sinks import BufferSink, StreamSink
 from sockweb.server.state import ServerState
 from sockweb.server.wsgi import environ_template
 
@@ -125,7 +124,7 @@ def test_a_body_over_the_limit_streams_to_a_thread(make_state: Callable[..., Ser
     state = make_state(body_buffer=1 << 20)
     conn, _ = connect(state)
     conn.data_received(head(2 << 20))  # known to be too big: streamed at once
-    assert isinstance(conn.sink, StreamInput)
+    assert isinstance(conn.sink, StreamSink)
     assert state.buffered == 0
     conn.connection_lost(None)
 
@@ -138,9 +137,9 @@ def test_a_chunked_body_switches_to_streaming_when_it_grows_past_the_limit(
     conn.data_received(b"POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
     for _ in range(4):
         conn.data_received(b"40000\r\n" + b"x" * (256 << 10) + b"\r\n")
-    assert conn.sink is protocol._BUFFER and state.buffered == 1 << 20
+    assert isinstance(conn.sink, BufferSink) and state.buffered == 1 << 20
     conn.data_received(b"1\r\nx\r\n")
-    assert isinstance(conn.sink, StreamInput)
+    assert isinstance(conn.sink, StreamSink)
     assert state.buffered == 0  # what was collected now belongs to the stream
     conn.connection_lost(None)
 
@@ -153,15 +152,15 @@ def test_the_budget_is_shared_by_all_connections(make_state: Callable[..., Serve
     send_body(first, mib)
     second, _ = connect(state)
     second.data_received(head(3 * mib // 2))  # 1 MiB held + 1.5 MiB announced = the budget: collected
-    assert second.sink is protocol._BUFFER
+    assert isinstance(second.sink, BufferSink)
     send_body(second, mib)
     third, _ = connect(state)
     third.data_received(head(mib))  # 2 MiB held + 1 MiB announced > the budget: streamed
-    assert isinstance(third.sink, StreamInput)
+    assert isinstance(third.sink, StreamSink)
     send_body(first, 512 << 10)  # 2.5 MiB held: still within the budget
-    assert first.sink is protocol._BUFFER
+    assert isinstance(first.sink, BufferSink)
     send_body(first, 256 << 10)  # over it while collecting: the first one streams from now on
-    assert isinstance(first.sink, StreamInput)
+    assert isinstance(first.sink, StreamSink)
     assert state.buffered == mib  # only the second's collected megabyte is left
     for conn in (first, second, third):
         conn.connection_lost(None)
@@ -192,11 +191,11 @@ def test_body_buffer_zero_streams_every_body(make_state: Callable[..., ServerSta
     state = make_state(body_buffer=0)
     conn, _ = connect(state)
     conn.data_received(head(10))
-    assert isinstance(conn.sink, StreamInput)
+    assert isinstance(conn.sink, StreamSink)
     conn.connection_lost(None)
     chunked, _ = connect(state)
     chunked.data_received(b"POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
     chunked.data_received(b"1\r\nx\r\n")
-    assert isinstance(chunked.sink, StreamInput)
+    assert isinstance(chunked.sink, StreamSink)
     assert state.buffered == 0
     chunked.connection_lost(None)

@@ -171,17 +171,30 @@ class SinkOwner(Protocol):
     def close(self) -> None:
         """Close the connection (staged)."""
 
+    @property
+    def state(self) -> ServerState:
+        """The process's shared state (body buffer budget, limits)."""
+
     def protocol_error(self, exc: ProtocolError) -> None:
         """Answer `exc` and close, or, while an application runs, fail its body with it."""
+
+    def answer(self, exc: ProtocolError) -> None:
+        """Answer `exc` (no application ran) and close."""
 
 
 class BodySink(Protocol):
     """Where the body of the request being read goes; one interface for all three kinds.
 
-    The connection calls `feed` for each Data event, `end` at EndOfMessage, `lost` when the connection
-    is gone, `stalled` when the body stopped moving for `body_timeout`; `full` says whether reading must
-    stay paused. Each returns nothing: the sink itself asks its owner (`SinkOwner`) to act.
+    The connection calls `feed` for each Data event, `end` at EndOfMessage, `abort` when the body will
+    never complete (the connection is gone, the body was malformed), `stalled` when the body stopped
+    moving for `body_timeout`, and `response_done` when the response of the sink's exchange is complete
+    while the body is still arriving; `full` says whether reading must stay paused. The sink itself asks
+    its owner (`SinkOwner`) to act; the connection never asks which kind of sink it holds.
     """
+
+    @property
+    def pending(self) -> ExchangeSide | None:
+        """The exchange waiting for this body before its application runs (collected bodies only)."""
 
     @property
     def full(self) -> bool:
@@ -191,10 +204,13 @@ class BodySink(Protocol):
         """A piece of the body arrived."""
 
     def end(self, owner: SinkOwner) -> None:
-        """The body is complete."""
+        """The body is complete (the owner no longer holds the sink)."""
 
-    def lost(self, owner: SinkOwner) -> None:
-        """The connection is gone: give back what the sink holds, wake a reader."""
+    def abort(self) -> None:
+        """The body will never complete: give back what the sink holds, wake a reader."""
 
     def stalled(self, owner: SinkOwner) -> None:
         """The body stopped moving for the body timeout: answer 408 or close, as fits the sink's phase."""
+
+    def response_done(self, owner: SinkOwner, ex: ExchangeSide) -> BodySink | None:
+        """`ex`'s response is complete while its body still arrives: the sink for the rest (None: closed)."""

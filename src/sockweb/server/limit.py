@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from sockweb.http import ProtocolError, error_response
+from sockweb.http import ProtocolError
 from sockweb.server.input import ClientDisconnected
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def limited_exchange(base: type[Exchange], limit: int) -> type[Exchange]:
         if not gate.enter():
             self.status = "503 Service Unavailable"
             try:
-                self.send(error_response(_BUSY, self.extra() + retry))
+                self.send(self.conn.error_response(_BUSY, self.extra() + retry))
             except ClientDisconnected:
                 pass
             base.done(self, False)

@@ -44,6 +44,7 @@ from sockweb.server.wsgi import Environ, Exchange
 
 if TYPE_CHECKING:
     from sockweb.server.config import Config
+    from sockweb.server.exchange_api import ExchangeSide
     from sockweb.server.state import ServerState
 
 __all__ = [
@@ -135,7 +136,7 @@ class Metrics:
         self.errors = [0] * len(ERROR_STATUSES)
         # Exchanges between their head and their end, with when their application was called (0.0: not
         # yet). Written by the loop; a pool thread only sets its own entry's value (one dict store).
-        self.running: dict[Exchange, float] = {}
+        self.running: dict[ExchangeSide, float] = {}
         self.last_errors: deque[dict[str, Any]] = deque(maxlen=ERRORS_KEPT)
         self.block: StatsBlock | None = None
         self.statsd: StatsdPusher | None = None
@@ -143,7 +144,7 @@ class Metrics:
         self._publisher: threading.Thread | None = None
 
     # -- counting (loop thread) ------------------------------------------------------------------------
-    def finished(self, ex: Exchange) -> None:
+    def finished(self, ex: ExchangeSide) -> None:
         """`ex`'s response is complete (or abandoned): count it."""
         self.running.pop(ex, None)
         status = ex.status
@@ -212,7 +213,9 @@ class Metrics:
             if app_at:
                 layer = "application" if ex.plan is None else "sending response"
             else:
-                layer = "reading body" if ex.conn.pending is ex else "waiting for a thread"
+                # The body an HTTP/1.1 connection is reading (a carrier without one is never collecting).
+                sink = getattr(getattr(ex, "conn", None), "sink", None)
+                layer = "reading body" if sink is not None and sink.pending is ex else "waiting for a thread"
             env = ex.environ
             slow.append(
                 {
@@ -313,7 +316,7 @@ class MetricsProtocol(HttpProtocol):
                 408, f"the request head did not arrive in time (from {self.remote_addr})"
             )
 
-    def exchange_done(self, ex: Exchange, keep_alive: bool) -> None:
+    def exchange_done(self, ex: ExchangeSide, keep_alive: bool) -> None:
         self.state.metrics.finished(ex)  # type: ignore[union-attr]
         super().exchange_done(ex, keep_alive)
 
@@ -321,7 +324,7 @@ class MetricsProtocol(HttpProtocol):
         # An exchange that will never reach exchange_done (a body still being collected, a suspended
         # inline response) stops counting as running; one in a pool thread ends through thread_done.
         running = self.state.metrics.running  # type: ignore[union-attr]
-        for ex in (self.pending, self.exchange):
+        for ex in (self.sink.pending if self.sink is not None else None, self.exchange):
             if ex is not None and not ex.threaded:
                 running.pop(ex, None)
         super().connection_lost(exc)

@@ -24,19 +24,21 @@ import os
 import socket
 import struct
 import threading
-from io import BytesIO
 from time import monotonic, perf_counter, thread_time
 from typing import TYPE_CHECKING, Any, cast
 
 from sockweb.http import (
     CONTINUE_RESPONSE,
     NEED_DATA,
+    BodyWriter,
     Data,
     EndOfMessage,
     ProtocolError,
     Request,
     RequestParser,
+    ResponsePlan,
     error_response,
+    plan_response,
 )
 from sockweb.server.dispatch import (
     SLOW_CALL,
@@ -45,9 +47,11 @@ from sockweb.server.dispatch import (
 )
 from sockweb.server.filewrapper import FileWrapper, sendfile_to
 from sockweb.server.input import ClientDisconnected, StreamInput
-from sockweb.server.wsgi import Environ, Exchange, head_environ
+from sockweb.server.sinks import BufferSink, StreamSink
+from sockweb.server.wsgi import HEAD_CACHE_SIZE, BadResponse, Environ, head_environ
 
 if TYPE_CHECKING:
+    from sockweb.server.exchange_api import BodySink, ExchangeSide, Head
     from sockweb.server.state import ServerState
 
 try:
@@ -58,8 +62,6 @@ except ImportError:  # pragma: no cover - not on POSIX
 
 log = logging.getLogger("sockweb.error")
 
-SMALL_BODY = 64 * 1024  # collected bodies up to this size are joined into a BytesIO
-DRAIN_LIMIT = 1 << 20  # an unread body is discarded up to this size, beyond it the connection closes
 INPUT_HIGH = 256 * 1024  # a streaming body pauses reading above this many buffered bytes
 INPUT_LOW = 64 * 1024
 LINGER_TIME = 2.0  # a connection closed for writing waits this long for the client's own close
@@ -67,25 +69,18 @@ LINGER_BYTES = 16 << 20  # ... and discards at most this much of what the client
 STOP_IDLE = 0.25  # on a graceful stop, idle keep-alive connections close after this much quiet
 STOP_FRESH = 1.0  # ... and connections that have not sent a byte yet after this much
 REFUSED_LINGERING = 64  # connections over the cap answered 503 with a staged close; beyond, a reset
-_BUFFER = object()  # sink markers: collecting a body before dispatch / discarding an unread body
-_DISCARD = object()
 # ioctl(SIOCOUTQ) on a TCP socket: its bytes not yet acknowledged by the peer (Linux; TIOCOUTQ is its value).
 _OUTQ: int | None = getattr(termios, "TIOCOUTQ", None) if termios is not None else None
 _UNAVAILABLE = ProtocolError("too many open connections", status=503)
 _HEAD_TIMEOUT = ProtocolError("the request head did not arrive in time", status=408)
-_BODY_TIMEOUT = ProtocolError("the request body stalled", status=408)
 
 
 class HttpProtocol(asyncio.Protocol):
     """One client connection; see the module docstring."""
 
     __slots__ = (
-        "body_error",
-        "body_parts",
         "body_since",
-        "body_size",
         "closed",
-        "discard_left",
         "exchange",
         "head_start",
         "idle_since",
@@ -95,7 +90,6 @@ class HttpProtocol(asyncio.Protocol):
         "must_close",
         "out",
         "parser",
-        "pending",
         "posted",
         "proxy_header",
         "reading_paused",
@@ -119,17 +113,12 @@ class HttpProtocol(asyncio.Protocol):
         self.tls = tls
         self.transport: asyncio.Transport | None = None
         self.parser: RequestParser | None = None
-        self.exchange: Exchange | None = None
-        self.pending: Exchange | None = None
-        self.sink: object = None
-        self.body_parts: list[bytes] = []
-        self.body_size = 0
-        self.discard_left = 0
+        self.exchange: ExchangeSide | None = None  # the exchange whose response is under way
+        self.sink: BodySink | None = None  # where the body being read goes (see sockweb.server.sinks)
         self.out: list[bytes] = []
         self.closed = False
         self.lingering = False  # closed for writing, reading and discarding until the client closes
         self.linger_left = 0
-        self.body_error: ProtocolError | None = None
         self.must_close = False
         self.write_paused = False
         self.reading_paused = False
@@ -178,13 +167,9 @@ class HttpProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.state.connections.discard(self)
-        sink = self.sink
-        if isinstance(sink, StreamInput):
-            sink.abort()
-        elif sink is _BUFFER:
-            self.sink = None
-            self.state.buffered -= self.body_size  # a body that will never be complete
-            self.body_parts = []
+        sink, self.sink = self.sink, None
+        if sink is not None:
+            sink.abort()  # a body that will never be complete
         if self.wake is not None:
             self.wake.set()
         ex = self.exchange
@@ -240,9 +225,11 @@ class HttpProtocol(asyncio.Protocol):
                     event = parser.reader()
                     cls = type(event)
                     if cls is Data:
-                        self.on_body(event.data)  # type: ignore[union-attr]
+                        self.body_since = monotonic()  # the body is moving (checked by check_timeouts)
+                        self.sink.feed(self, event.data)  # type: ignore[union-attr]
                     elif cls is EndOfMessage:
-                        self.on_body_end()
+                        sink, self.sink = self.sink, None
+                        sink.end(self)
                     else:
                         break
                 elif self.exchange is not None:
@@ -306,56 +293,10 @@ class HttpProtocol(asyncio.Protocol):
         ):
             self.start_stream(ex, [])
         else:
-            self.sink = _BUFFER
-            self.pending = ex
-            self.body_parts = []
-            self.body_size = 0
+            self.sink = BufferSink(state, ex)
             self.body_since = monotonic()
 
-    def on_body(self, data: bytes) -> None:
-        sink = self.sink
-        if sink is _BUFFER:
-            state = self.state
-            self.body_parts.append(data)
-            self.body_size += len(data)
-            state.buffered += len(data)
-            self.body_since = monotonic()
-            if self.body_size > state.body_buffer or state.buffered > state.buffer_budget:
-                # Too big to wait for, or too much held by all connections: stream the rest.
-                state.buffered -= self.body_size
-                ex, self.pending = self.pending, None
-                assert ex is not None
-                self.start_stream(ex, self.body_parts)
-                self.body_parts = []
-        elif sink is _DISCARD:
-            self.body_since = monotonic()
-            self.discard_left -= len(data)
-            if self.discard_left < 0:
-                self.close()
-        elif isinstance(sink, StreamInput):
-            self.body_since = monotonic()  # the body is moving (checked by check_timeouts)
-            if sink.feed(data):
-                self.pause_reading()
-
-    def on_body_end(self) -> None:
-        sink, self.sink = self.sink, None
-        if sink is _BUFFER:
-            ex, self.pending = self.pending, None
-            assert ex is not None
-            parts, self.body_parts = self.body_parts, []
-            size = self.body_size
-            self.state.buffered -= size
-            if size <= SMALL_BODY:
-                ex.environ["wsgi.input"] = BytesIO(parts[0] if len(parts) == 1 else b"".join(parts))
-            else:
-                ex.environ["wsgi.input"] = StreamInput.complete_body(parts)
-            if ex.request.chunked:
-                ex.environ["CONTENT_LENGTH"] = str(size)
-            self.dispatch(ex)
-        elif isinstance(sink, StreamInput):
-            sink.finish()
-
-    def start_stream(self, ex: Exchange, parts: list[bytes]) -> None:
+    def start_stream(self, ex: ExchangeSide, parts: list[bytes]) -> None:
         """Run the application in a thread now, its wsgi.input fed from the socket as the body arrives."""
         state = self.state
         wants_continue = ex.request.expect_continue and not parts
@@ -368,7 +309,7 @@ class HttpProtocol(asyncio.Protocol):
         for part in parts:
             stream.feed(part)
         ex.environ["wsgi.input"] = ex.input = stream
-        self.sink = stream
+        self.sink = StreamSink(stream)
         self.body_since = monotonic()
         self.exchange = ex
         self.ensure_wake()
@@ -377,7 +318,7 @@ class HttpProtocol(asyncio.Protocol):
         if stream.full:
             self.pause_reading()
 
-    def dispatch(self, ex: Exchange) -> None:
+    def dispatch(self, ex: ExchangeSide) -> None:
         """The request is complete: run the application inline or in the pool."""
         state = self.state
         if state.inline:
@@ -402,7 +343,7 @@ class HttpProtocol(asyncio.Protocol):
             ex.to_thread()
             state.pool.submit(ex.run_threaded)
 
-    def run_checked(self, ex: Exchange, auto: AutoPolicy) -> bool:
+    def run_checked(self, ex: ExchangeSide, auto: AutoPolicy) -> bool:
         """Run inline, measuring wall and CPU time, and let the auto policy judge the call."""
         switches = voluntary_switches()
         started, cpu = perf_counter(), thread_time()
@@ -413,7 +354,7 @@ class HttpProtocol(asyncio.Protocol):
         self.state.inline = auto.inline
         return finished
 
-    def exchange_done(self, ex: Exchange, keep_alive: bool) -> None:
+    def exchange_done(self, ex: ExchangeSide, keep_alive: bool) -> None:
         """The response of `ex` is complete (loop thread)."""
         if self.exchange is ex:
             self.exchange = None
@@ -426,22 +367,15 @@ class HttpProtocol(asyncio.Protocol):
             self.close()
             return
         sink = self.sink
-        if isinstance(sink, StreamInput):
-            # The application did not read its whole body: discard the rest, or close if it is large.
-            sink.drain()
-            req = ex.request
-            if sink.continue_pending:
-                self.close()
+        if sink is not None:
+            # The body is still arriving (the application did not read all of it): the sink decides.
+            self.sink = sink.response_done(self, ex)
+            if self.closed:
                 return
-            self.sink = _DISCARD
-            self.discard_left = DRAIN_LIMIT
             self.body_since = monotonic()
-            if req.content_length is not None and req.content_length > DRAIN_LIMIT * 4:
-                self.close()
-                return
         self.idle_since = monotonic()
 
-    def thread_done(self, ex: Exchange, keep_alive: bool) -> None:
+    def thread_done(self, ex: ExchangeSide, keep_alive: bool) -> None:
         self.exchange_done(ex, keep_alive)
         self.after_response()
 
@@ -459,6 +393,8 @@ class HttpProtocol(asyncio.Protocol):
         out.append(data)
         if len(data) > 16384 or len(out) > 32:
             self.flush()
+
+    send = queue  # the Carrier's name (sockweb.server.exchange_api) for sending from the loop thread
 
     def flush(self) -> None:
         out = self.out
@@ -504,6 +440,67 @@ class HttpProtocol(asyncio.Protocol):
         if self.wake is None:
             self.wake = threading.Event()
 
+    # -- the response head and body framing (Carrier) ----------------------------------------------------
+    def plan_head(self, ex: ExchangeSide, body_length: int | None) -> Head:
+        """Validate `ex`'s status and headers and plan its HTTP/1.1 head (see `Carrier.plan_head`)."""
+        state = self.state
+        status: str = ex.status  # type: ignore[assignment]  # the exchange checked it is a str
+        stream = ex.input
+        keep = not (state.stopping or self.must_close) and (stream is None or not stream.continue_pending)
+        req = ex.request
+        cache = state.head_cache
+        key: tuple[Any, ...] | None = None
+        plan: ResponsePlan | None = None
+        if cache is not None and body_length is not None:
+            # The same status, headers and length give the same head (within the second of its Date).
+            # Only validated heads are cached, so a hit needs no check of the status. The head used last
+            # is tried first: comparing with it costs less than hashing a key, and apps repeat heads.
+            headers = ex.headers
+            method, version, asked = req.method, req.http_version, req.keep_alive
+            try:
+                last = state.last_head
+                # A tuple compare goes item by item, the app's header list against the list kept last.
+                seen = (status, body_length, headers, method, version, asked, keep)
+                if last is not None and last[0] == seen:
+                    plan = last[1]
+                    return plan
+                key = (status, tuple(headers), body_length, method, version, asked, keep)
+                plan = cache.get(key)
+            except TypeError:  # unhashable headers: validated (and refused) by plan_response below
+                key = None
+        if plan is None:
+            extra = ex.extra()
+            # RFC 9110 §5.3: no second Date or Server field when the application set its own.
+            own = {name.lower() for name, _ in ex.headers if len(name) in (4, 6)}
+            if own:
+                if "date" in own:
+                    extra = extra.replace(state.date_line, b"", 1)
+                if "server" in own and state.server_line:
+                    extra = extra.replace(state.server_line, b"", 1)
+            plan = plan_response(
+                req, status, ex.headers, body_length=body_length, extra=extra, keep_alive=keep
+            )
+            if (
+                body_length is not None
+                and plan.send_body
+                and plan.framing == "length"
+                and plan.content_length != body_length
+            ):
+                raise BadResponse(
+                    f"Content-Length {plan.content_length} does not match the {body_length}-byte body"
+                )
+            if key is not None and cache is not None and len(cache) < HEAD_CACHE_SIZE:
+                cache[key] = plan
+        if key is not None:  # a hashable head, found in the cache or validated just now: try it first next
+            state.last_head = ((status, body_length, list(ex.headers), *key[3:]), plan)
+        return plan
+
+    def body_framer(self, head: Head) -> BodyWriter:
+        return BodyWriter(head)  # type: ignore[arg-type]  # this carrier's heads are ResponsePlans
+
+    def error_response(self, error: ProtocolError, extra: bytes) -> bytes:
+        return error_response(error, extra)
+
     def continue_from_thread(self) -> None:
         self.state.post(self.send_continue)
 
@@ -513,7 +510,7 @@ class HttpProtocol(asyncio.Protocol):
             self.queue(CONTINUE_RESPONSE)
             self.flush()
 
-    def try_sendfile(self, ex: Exchange, wrapper: FileWrapper) -> bool:
+    def try_sendfile(self, ex: ExchangeSide, wrapper: FileWrapper) -> bool:
         """Send `wrapper` with os.sendfile from a worker thread if possible; False to iterate it instead."""
         transport = self.transport
         span = wrapper.sendfile_span()
@@ -534,7 +531,9 @@ class HttpProtocol(asyncio.Protocol):
         self.state.pool.submit(lambda: self._sendfile(ex, wrapper, sock_fd, span))
         return True
 
-    def _sendfile(self, ex: Exchange, wrapper: FileWrapper, sock_fd: int, span: tuple[int, int, int]) -> None:
+    def _sendfile(
+        self, ex: ExchangeSide, wrapper: FileWrapper, sock_fd: int, span: tuple[int, int, int]
+    ) -> None:
         file_fd, offset, count = span
         keep = False
         try:
@@ -569,9 +568,10 @@ class HttpProtocol(asyncio.Protocol):
         if not self.reading_paused or self.closed or self.transport is None or self.write_paused:
             return
         sink = self.sink
-        if isinstance(sink, StreamInput) and sink.full:
-            return
-        if sink is None and self.exchange is not None:
+        if sink is None:
+            if self.exchange is not None:
+                return
+        elif sink.full:
             return
         self.reading_paused = False
         self.transport.resume_reading()
@@ -584,13 +584,16 @@ class HttpProtocol(asyncio.Protocol):
         if self.exchange is not None:
             # The body of a request whose application is running is malformed: stop feeding it; the
             # application's next read fails, and if nothing was sent yet the answer is this error.
-            self.body_error = exc
-            sink = self.sink
-            if isinstance(sink, StreamInput):
+            self.exchange.body_failed(exc)
+            sink, self.sink = self.sink, None
+            if sink is not None:
                 sink.abort()
-            self.sink = None
             self.must_close = True
             return
+        self.answer(exc)
+
+    def answer(self, exc: ProtocolError) -> None:
+        """Answer `exc` (no application ran for it) and close."""
         self.queue(error_response(exc, self.state.extra))
         self.close()
 
@@ -660,15 +663,8 @@ class HttpProtocol(asyncio.Protocol):
     def body_stalled(self) -> None:
         """The client stopped sending its request body: answer 408 if no response has started, and close."""
         sink = self.sink
-        if sink is _DISCARD:
-            self.close()  # the response is out; the rest of the body was not wanted anyway
-        elif self.exchange is not None:
-            # The application runs with a StreamInput: its next read fails, and if nothing was sent yet
-            # the answer is 408 (as for a malformed body).
-            self.protocol_error(_BODY_TIMEOUT)
-        else:  # still collected before the call: the application never runs
-            self.queue(error_response(_BODY_TIMEOUT, self.state.extra))
-            self.close()
+        assert sink is not None
+        sink.stalled(self)
 
     def close_if_idle(self, now: float) -> None:
         # A connection that has sent nothing yet gets longer: its first request may be on the way.

@@ -25,13 +25,13 @@ from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote_to_bytes
 
-from sockweb.http import BodyWriter, ProtocolError, Request, ResponsePlan, error_response, plan_response
+from sockweb.http import ProtocolError, Request
 from sockweb.http._accel import PURE_ENV
 from sockweb.server.filewrapper import FileWrapper
 from sockweb.server.input import EMPTY_INPUT, ClientDisconnected, StreamInput
 
 if TYPE_CHECKING:
-    from sockweb.server.protocol import HttpProtocol
+    from sockweb.server.exchange_api import BodyFramer, Carrier, Head
     from sockweb.server.proxy import ProxyFixer
 
 log = logging.getLogger("sockweb.error")
@@ -212,6 +212,7 @@ class Exchange:
     """One request and its response; see the module docstring."""
 
     __slots__ = (
+        "body_error",
         "conn",
         "environ",
         "headers",
@@ -228,21 +229,22 @@ class Exchange:
         "writer",
     )
 
-    def __init__(self, conn: HttpProtocol, request: Request, environ: Environ) -> None:
+    def __init__(self, conn: Carrier, request: Request, environ: Environ) -> None:
         self.conn = conn
         self.request = request
         self.environ = environ
         self.status: str | None = None
         self.headers: list[tuple[str, str]] = []
-        self.plan: ResponsePlan | None = None
-        self.writer: BodyWriter | None = None
-        self.send: Callable[[bytes], None] = conn.queue
+        self.plan: Head | None = None
+        self.writer: BodyFramer | None = None
+        self.send: Callable[[bytes], None] = conn.send
         self.sent = 0
         self.result: Iterable[bytes] | None = None
         self.iterator: Iterator[bytes] | None = None
         self.input: StreamInput | None = None
         self.started = 0.0
         self.threaded = False
+        self.body_error: ProtocolError | None = None
 
     def to_thread(self) -> None:
         """From now on the application runs in a worker thread: send and finish through the loop."""
@@ -300,72 +302,26 @@ class Exchange:
         """The response head (the plan is recorded, and a body writer made when a body follows)."""
         plan = self.plan_head(body_length)
         if plan.send_body:
-            self.writer = BodyWriter(plan)
+            self.writer = self.conn.body_framer(plan)
         return plan.head
 
-    def plan_head(self, body_length: int | None) -> ResponsePlan:
+    def body_failed(self, error: ProtocolError) -> None:
+        """The request body broke: the application's next read fails (see `gone`)."""
+        self.body_error = error
+
+    def plan_head(self, body_length: int | None) -> Head:
         """Validate the application's status and headers and plan the response (recorded in `plan`)."""
-        status = self.status
-        conn = self.conn
-        if conn.body_error is not None:
+        if self.body_error is not None:
             raise ClientDisconnected("the request body was malformed")
-        state = conn.state
-        stream = self.input
-        keep = not (state.stopping or conn.must_close) and (stream is None or not stream.continue_pending)
-        req = self.request
-        cache = state.head_cache
-        key: tuple[Any, ...] | None = None
-        plan: ResponsePlan | None = None
-        if cache is not None and body_length is not None:
-            # The same status, headers and length give the same head (within the second of its Date).
-            # Only validated heads are cached, so a hit needs no check of the status. The head used last
-            # is tried first: comparing with it costs less than hashing a key, and apps repeat heads.
-            headers = self.headers
-            method, version, asked = req.method, req.http_version, req.keep_alive
-            try:
-                last = state.last_head
-                # A tuple compare goes item by item, the app's header list against the list kept last.
-                seen = (status, body_length, headers, method, version, asked, keep)
-                if last is not None and last[0] == seen:
-                    self.plan = plan = last[1]
-                    return plan
-                key = (status, tuple(headers), body_length, method, version, asked, keep)
-                plan = cache.get(key)
-            except TypeError:  # unhashable headers: validated (and refused) by plan_response below
-                key = None
-        if plan is None:
+        status = self.status
+        if type(status) is not str:
             if status is None:
                 raise BadResponse("the application did not call start_response()")
-            if type(status) is not str:
-                raise BadResponse(f"the status must be a str, got {type(status).__name__}")
-            try:
-                extra = self.extra()
-                # RFC 9110 §5.3: no second Date or Server field when the application set its own.
-                own = {name.lower() for name, _ in self.headers if len(name) in (4, 6)}
-                if own:
-                    if "date" in own:
-                        extra = extra.replace(state.date_line, b"", 1)
-                    if "server" in own and state.server_line:
-                        extra = extra.replace(state.server_line, b"", 1)
-                plan = plan_response(
-                    req, status, self.headers, body_length=body_length, extra=extra, keep_alive=keep
-                )
-            except (ValueError, TypeError, AttributeError) as exc:
-                raise BadResponse(f"invalid response head: {exc}") from None
-            if (
-                body_length is not None
-                and plan.send_body
-                and plan.framing == "length"
-                and plan.content_length != body_length
-            ):
-                raise BadResponse(
-                    f"Content-Length {plan.content_length} does not match the {body_length}-byte body"
-                )
-            if key is not None and cache is not None and len(cache) < HEAD_CACHE_SIZE:
-                cache[key] = plan
-        if key is not None:  # a hashable head, found in the cache or validated just now: try it first next
-            state.last_head = ((status, body_length, list(self.headers), *key[3:]), plan)
-        self.plan = plan
+            raise BadResponse(f"the status must be a str, got {type(status).__name__}")
+        try:
+            self.plan = plan = self.conn.plan_head(self, body_length)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise BadResponse(f"invalid response head: {exc}") from None
         return plan
 
     def extra(self) -> bytes:
@@ -374,11 +330,11 @@ class Exchange:
     # -- driving the response ----------------------------------------------------------------------------
     def gone(self) -> None:
         """The client went away, or sent a malformed body: answer that error if nothing was sent yet."""
-        error = self.conn.body_error
+        error = self.body_error
         if error is not None and self.plan is None:
             self.status = f"{error.status} Bad Request Body"
             try:
-                self.send(error_response(error, self.extra()))
+                self.send(self.conn.error_response(error, self.extra()))
             except ClientDisconnected:
                 pass
         self.close_result()
@@ -484,10 +440,10 @@ class Exchange:
             log.exception("%s (%s %s)", message, self.environ["REQUEST_METHOD"], self.environ["PATH_INFO"])
         self.close_result()
         if self.plan is None:
-            error = self.conn.body_error or _INTERNAL_ERROR
+            error = self.body_error or _INTERNAL_ERROR
             self.status = f"{error.status} Error"
             try:
-                self.send(error_response(error, self.extra()))
+                self.send(self.conn.error_response(error, self.extra()))
             except ClientDisconnected:
                 pass
         self.done(False)
