@@ -231,7 +231,7 @@ class H2Protocol(asyncio.Protocol):
         environ["REMOTE_PORT"] = self.remote_port
         if forwarded and state.proxy is not None:
             state.proxy.apply(environ)
-        ex = state.exchange_class(stream, req, environ)  # type: ignore[arg-type]
+        ex = state.exchange_class(stream, req, environ)
         if state.timed:
             ex.started = perf_counter()
         stream.exchange = ex

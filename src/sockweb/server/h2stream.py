@@ -30,7 +30,7 @@ from sockweb.http import STATUS_REASONS, ProtocolError, plan_response
 from sockweb.server.input import ClientDisconnected
 
 if TYPE_CHECKING:
-    from sockweb.server.exchange_api import ExchangeSide
+    from sockweb.server.exchange_api import ExchangeSide, Head
     from sockweb.server.filewrapper import FileWrapper
     from sockweb.server.h2conn import H2Protocol
     from sockweb.server.input import StreamInput
@@ -51,15 +51,14 @@ CONNECTION_SPECIFIC = frozenset(
 class H2Head:
     """The plan of one HTTP/2 response: its field list (sent by the stream) and whether a body follows."""
 
-    __slots__ = ("content_length", "fields", "send_body")
+    __slots__ = ("fields", "send_body")
 
     head = b""  # the HEADERS frame is encoded by the stream, on the loop thread (HPACK state)
     keep_alive = True  # a stream carries one exchange; the connection's life does not depend on it
 
-    def __init__(self, fields: Fields, send_body: bool, content_length: int | None) -> None:
+    def __init__(self, fields: Fields, send_body: bool) -> None:
         self.fields = fields
         self.send_body = send_body
-        self.content_length = content_length
 
 
 class H2Framer:
@@ -112,6 +111,7 @@ class H2Stream:
         "head",
         "held",
         "input",
+        "length",
         "out",
         "out_size",
         "posted",
@@ -131,6 +131,7 @@ class H2Stream:
         self.held = 0  # received body bytes not yet acknowledged (their WINDOW_UPDATE waits for the reader)
         self.body_since = monotonic()  # the request body last moved
         self.head: Fields | None = None  # the planned response fields, until sent
+        self.length: int | None = None  # the planned body's Content-Length (None: unknown or no body)
         self.sent_head = False
         self.out: deque[bytes] = deque()  # response body bytes not yet handed to h2
         self.out_size = 0
@@ -151,12 +152,8 @@ class H2Stream:
         return self.blocked or self.conn.write_paused
 
     def plan_head(self, ex: ExchangeSide, body_length: int | None) -> H2Head:
-        if ex.body_error is not None:
-            raise ClientDisconnected("the request body was malformed")
         status = ex.status
-        if status is None:
-            raise ValueError("the application did not call start_response()")
-        if type(status) is not str:
+        if type(status) is not str:  # the exchange checked it; this keeps the contract for other callers
             raise TypeError(f"the status must be a str, got {type(status).__name__}")
         headers = ex.headers
         # The version-independent rules (and the framing decision) are HTTP/1.1's planner's; its bytes
@@ -175,10 +172,12 @@ class H2Stream:
         if plan.content_length is not None and code >= 200 and code != 204:
             fields.append((b"content-length", str(plan.content_length).encode("ascii")))
         self.head = fields
-        return H2Head(fields, plan.send_body, plan.content_length if plan.send_body else None)
+        self.length = plan.content_length if plan.send_body else None
+        return H2Head(fields, plan.send_body)
 
-    def body_framer(self, head: H2Head) -> H2Framer | None:
-        return H2Framer(head.content_length) if head.send_body else None
+    def body_framer(self, head: Head) -> H2Framer | None:
+        # The length is the one this stream planned last (`plan_head` comes first, on the same thread).
+        return H2Framer(self.length) if head.send_body else None
 
     def error_response(self, error: ProtocolError, extra: bytes) -> bytes:
         """The answer to `error` on this stream: its fields are planned here, its body returned."""
