@@ -164,8 +164,12 @@ class H2Protocol(asyncio.Protocol):
         try:
             events = self.h2.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
-            # h2 queued the GOAWAY that names the error; send it and close.
+            # h2 queued the GOAWAY that names the error, except for a bad preface, which it refuses before
+            # reading frames: RFC 9113 §3.4, "MUST be treated as a connection error (PROTOCOL_ERROR)".
             log.info("HTTP/2 protocol error from %s:%s: %s", self.remote_addr, self.remote_port, exc)
+            if self.h2.state_machine.state is not h2.connection.ConnectionState.CLOSED:
+                with contextlib.suppress(h2.exceptions.ProtocolError):
+                    self.h2.close_connection(exc.error_code, last_stream_id=self.last_stream)
             self.close()
             return
         try:
@@ -217,8 +221,7 @@ class H2Protocol(asyncio.Protocol):
         except ProtocolError as exc:
             stream.send(stream.error_response(exc, self.state.extra))
             stream.ended = True
-            stream.pump()
-            self.stream_done(stream)
+            stream.pump()  # done (stream_done) once its bytes are out
             return
         if req is None:
             self.reset(stream, ErrorCodes.PROTOCOL_ERROR)

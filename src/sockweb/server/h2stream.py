@@ -245,19 +245,18 @@ class H2Stream:
                 ex.environ, ex.status or "500", ex.headers, ex.sent, perf_counter() - ex.started
             )
         self.exchange = None
-        self.conn.running -= 1
-        if self.closed:
-            self.conn.stream_done(self)
-            return
+        conn = self.conn
+        conn.running -= 1
         if keep_alive or self.error_sent:
             self.ended = True
-            self.pump()
+            self.pump()  # the stream is done once its last bytes are out (see `pump`)
         else:
             # The response broke after its head was sent (or the client is gone): the peer must not take
             # the truncated body for a whole one.
-            self.conn.reset(self, ErrorCodes.INTERNAL_ERROR)
-        self.conn.stream_done(self)
-        self.conn.flush()
+            conn.reset(self, ErrorCodes.INTERNAL_ERROR)
+        if self.closed:
+            conn.stream_done(self)
+        conn.flush()
 
     def thread_done(self, ex: ExchangeSide, keep_alive: bool) -> None:
         self.exchange_done(ex, keep_alive)
@@ -278,6 +277,7 @@ class H2Stream:
             h2.send_headers(sid, self.head, end_stream=self.ended and not out)
             if self.ended and not out:
                 self.closed = True
+                conn.stream_done(self)
                 return
         moved = 0
         max_frame = h2.max_outbound_frame_size
@@ -309,6 +309,7 @@ class H2Stream:
             if not moved:
                 h2.end_stream(sid)  # the last bytes left earlier, before the exchange was done
             self.closed = True
+            conn.stream_done(self)
 
     def resume(self) -> None:
         """The window opened or the transport drained: pump, and resume a suspended inline body."""

@@ -1,0 +1,213 @@
+"""The corpus of bad HTTP/2 input, each case answered with the right GOAWAY or RST_STREAM and nothing else
+disturbed: after every case a fresh connection is served. Also the floods (CONTINUATION, rapid reset while
+another connection is served), a client's cancel closing the application's iterable, and GOAWAY on a
+graceful stop."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from hyperframe.frame import (
+    ContinuationFrame,
+    DataFrame,
+    GoAwayFrame,
+    HeadersFrame,
+    RstStreamFrame,
+    SettingsFrame,
+    WindowUpdateFrame,
+)
+
+from server.conftest import APPS_DIR
+from server.h2.conftest import (
+    CANCEL,
+    ENHANCE_YOUR_CALM,
+    FLOW_CONTROL_ERROR,
+    FRAME_SIZE_ERROR,
+    NO_ERROR,
+    PREFACE,
+    PROTOCOL_ERROR,
+    RawClient,
+    raw_frame,
+    read_marker,
+)
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def _still_served(h2server) -> None:
+    assert h2server.proc.poll() is None, "the server died"
+    with httpx.Client(http1=False, http2=True, timeout=10) as client:
+        assert client.get(f"http://127.0.0.1:{h2server.port}/hello").text == "Hello, World!"
+
+
+def _bad_preface(client: RawClient) -> None:
+    pass  # connected with a broken preface (see CASES)
+
+
+def _oversized_frame(client: RawClient) -> None:
+    # RFC 9113 §4.2: a frame larger than SETTINGS_MAX_FRAME_SIZE (16384 here) is a FRAME_SIZE_ERROR.
+    client.send(raw_frame(0x1, 0x4, 1, b"\0" * 20000))
+
+
+def _data_on_stream_zero(client: RawClient) -> None:
+    # RFC 9113 §6.1: DATA not associated with a stream -> connection error PROTOCOL_ERROR.
+    client.send(raw_frame(0x0, 0x1, 0, b"hello"))
+
+
+def _even_stream_id(client: RawClient) -> None:
+    # RFC 9113 §5.1.1: streams initiated by a client MUST use odd-numbered stream identifiers.
+    client.send(client.headers(2))
+
+
+def _window_overflow(client: RawClient) -> None:
+    # RFC 9113 §6.9.1: a window above 2^31-1 -> FLOW_CONTROL_ERROR on the connection.
+    client.send(WindowUpdateFrame(0, 2**31 - 1))
+
+
+def _continuation_flood(client: RawClient) -> None:
+    # The 2024 CONTINUATION flood: one header block that never ends.
+    first = client.headers(1)
+    first.flags.discard("END_HEADERS")
+    client.send(first, *[ContinuationFrame(1, b"") for _ in range(200)])
+
+
+def _header_list_too_large(client: RawClient) -> None:
+    # More than SETTINGS_MAX_HEADER_LIST_SIZE (64 KiB) of decoded fields, in frames of allowed size.
+    block = client.encoder.encode(
+        [(":method", "GET"), (":scheme", "http"), (":authority", "a"), (":path", "/"), ("x-big", "v" * 70000)]
+    )
+    pieces = [block[i : i + 16384] for i in range(0, len(block), 16384)]
+    frames = [HeadersFrame(1, pieces[0], flags=["END_STREAM"])]
+    frames += [ContinuationFrame(1, p) for p in pieces[1:-1]]
+    frames.append(ContinuationFrame(1, pieces[-1], flags=["END_HEADERS"]))
+    client.send(*frames)
+
+
+def _connection_specific_field(client: RawClient) -> None:
+    # RFC 9113 §8.2.2: a connection-specific field makes the request malformed; h2 ends the connection
+    # (RFC 9113 §5.4: an endpoint may treat a stream error as a connection error).
+    client.send(client.headers(1, connection="keep-alive"))
+
+
+def _settings_on_a_stream(client: RawClient) -> None:
+    # RFC 9113 §6.5: SETTINGS with a stream identifier other than 0 -> PROTOCOL_ERROR.
+    client.send(raw_frame(0x4, 0x0, 1, b""))
+
+
+CASES: dict[str, tuple[Callable[[RawClient], None], bytes, int]] = {
+    "bad preface": (_bad_preface, b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n", PROTOCOL_ERROR),
+    "oversized frame": (_oversized_frame, PREFACE, FRAME_SIZE_ERROR),
+    "DATA on stream 0": (_data_on_stream_zero, PREFACE, PROTOCOL_ERROR),
+    "even stream id": (_even_stream_id, PREFACE, PROTOCOL_ERROR),
+    "window overflow": (_window_overflow, PREFACE, FLOW_CONTROL_ERROR),
+    "CONTINUATION flood": (_continuation_flood, PREFACE, PROTOCOL_ERROR),
+    "header list too large": (_header_list_too_large, PREFACE, ENHANCE_YOUR_CALM),
+    "SETTINGS on a stream": (_settings_on_a_stream, PREFACE, PROTOCOL_ERROR),
+    "connection-specific field": (_connection_specific_field, PREFACE, PROTOCOL_ERROR),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_gets_its_goaway(raw, h2server, case: str) -> None:
+    send, preface, code = CASES[case]
+    client = raw(preface=preface)
+    send(client)
+    goaway = client.goaway()
+    assert goaway.error_code == code
+    assert client.closed(), "the connection stays open after its GOAWAY"
+    assert not [f for f in client.frames if isinstance(f, (HeadersFrame, DataFrame))]  # nothing answered
+    _still_served(h2server)
+
+
+def test_invalid_field_value_gets_an_http_error(raw) -> None:
+    client = raw()
+    # Our parser's rules hold over HTTP/2 too: a field with "_" in its name is refused (400).
+    client.send(client.headers(1, **{"x_forwarded_for": "1.2.3.4"}))
+    frame = client.read_until(lambda f: isinstance(f, HeadersFrame) and f.stream_id == 1)
+    assert frame is not None
+    from hpack import Decoder
+
+    fields = dict(Decoder().decode(frame.data))
+    assert fields[b":status" if isinstance(next(iter(fields)), bytes) else ":status"] in (b"400", "400")
+
+
+def test_rapid_reset_flood_ends_with_enhance_your_calm(raw, h2server) -> None:
+    flooder = raw()
+    results: list[str] = []
+
+    def other_client() -> None:
+        with httpx.Client(http1=False, http2=True, timeout=20) as client:
+            for _ in range(20):
+                results.append(client.get(f"http://127.0.0.1:{h2server.port}/hello").text)
+
+    thread = threading.Thread(target=other_client)
+    thread.start()
+    frames = []
+    for i in range(600):
+        stream_id = 2 * i + 1
+        frames += [flooder.headers(stream_id, "/sleepy?t=0.2"), RstStreamFrame(stream_id, error_code=CANCEL)]
+    flooder.send(*frames)
+    goaway = flooder.goaway()
+    assert goaway.error_code == ENHANCE_YOUR_CALM
+    thread.join(30)
+    assert results == ["Hello, World!"] * 20
+    _still_served(h2server)
+
+
+def test_cancel_closes_the_iterable(raw, tmp_path: Path) -> None:
+    marker = tmp_path / "closed"
+    client = raw()
+    client.request(1, f"/endless?marker={marker}")
+    assert client.read_until(lambda f: isinstance(f, DataFrame) and f.stream_id == 1) is not None
+    client.send(RstStreamFrame(1, error_code=CANCEL), WindowUpdateFrame(0, 1 << 20))
+    assert read_marker(marker) == "closed"
+    client.request(3, "/hello")
+    assert client.body(3) == b"Hello, World!"
+
+
+def test_request_body_backpressure(raw) -> None:
+    """The server widens a stream's window only as the application reads: a client that honours flow
+    control cannot push more than about two windows into an application that does not read."""
+    client = raw()
+    window = 256 * 1024  # --http2-initial-window-size
+    client.send(client.headers(1, "/sleepy?t=4", end_stream=False, **{"content-length": str(8 << 20)}))
+    sent = 0
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        granted = window + sum(
+            f.window_increment for f in client.frames if isinstance(f, WindowUpdateFrame) and f.stream_id == 1
+        )
+        if granted > sent:
+            size = min(16384, granted - sent)
+            client.send(DataFrame(1, b"x" * size))
+            sent += size
+        else:
+            client.drain(0.2)
+    assert 0 < sent <= 2 * window + 65536, sent
+
+
+def test_goaway_on_graceful_stop(run_server) -> None:
+    # In the pool, so that the stop arrives while the application runs (inline, it would hold the loop).
+    srv = run_server("fixtureapps:dispatch", "--http2", "--dispatch", "pool", cwd=APPS_DIR)
+    client = RawClient(srv)
+    try:
+        client.request(1, "/sleepy?t=1")
+        assert client.read_until(lambda f: isinstance(f, SettingsFrame)) is not None
+        time.sleep(0.3)  # the request is in the application
+        srv.proc.send_signal(signal.SIGTERM)
+        assert client.closed(15)
+    finally:
+        client.close()
+    kinds = [(type(f).__name__, f.stream_id, sorted(f.flags)) for f in client.frames]
+    goaway = next(f for f in client.frames if isinstance(f, GoAwayFrame))
+    assert goaway.error_code == NO_ERROR and goaway.last_stream_id == 1
+    end = next(i for i, f in enumerate(client.frames) if f.stream_id == 1 and "END_STREAM" in f.flags)
+    # GOAWAY first, then the stream in flight is still answered, then the connection closes.
+    assert client.frames.index(goaway) < end, kinds
+    assert srv.proc.wait(20) == 0
