@@ -211,3 +211,11 @@ def test_goaway_on_graceful_stop(run_server) -> None:
     # GOAWAY first, then the stream in flight is still answered, then the connection closes.
     assert client.frames.index(goaway) < end, kinds
     assert srv.proc.wait(20) == 0
+
+
+def test_a_finished_response_waits_for_window(raw) -> None:
+    """A response whose application is done but whose bytes exceed the client's window is sent as the
+    window opens (the stream stays until its last byte, not until its application returns)."""
+    client = raw()
+    client.request(1, "/blob?size=300000")  # one chunk: the application returns before a byte is sent
+    assert client.body(1) == b"b" * 300000
