@@ -95,8 +95,14 @@ class H2Protocol(asyncio.Protocol):
         self.tls = tls
         config = state.config
         self.transport: asyncio.Transport | None = None
+        # Inbound fields are validated by h2 (then by our parser); outbound ones were validated by
+        # plan_response and lowercased by the stream, so h2 need not check them a second time.
         h2_config = h2.config.H2Configuration(
-            client_side=False, header_encoding=None, validate_inbound_headers=True
+            client_side=False,
+            header_encoding=None,
+            validate_inbound_headers=True,
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
         )
         conn = self.h2 = h2.connection.H2Connection(config=h2_config)
         self.window = config.http2_initial_window_size
@@ -115,6 +121,7 @@ class H2Protocol(asyncio.Protocol):
         self.max_resets = config.http2_max_resets
         self.streams: dict[int, H2Stream] = {}
         self.dirty: set[H2Stream] = set()  # streams with output queued in this batch
+        self.flush_pending = False  # a flush is scheduled (`schedule_flush`)
         self.ready: list[H2Stream] = []  # complete requests of this batch, dispatched at its end
         self.running = 0  # exchanges whose application has not finished (reset streams included)
         self.closed = False
@@ -372,7 +379,8 @@ class H2Protocol(asyncio.Protocol):
     def send_continue(self, stream: H2Stream) -> None:
         """RFC 9110 §10.1.1 (and RFC 9113 §8.1): 100 Continue is an informational HEADERS frame."""
         if not self.closed and not stream.closed and not stream.sent_head:
-            self.h2.send_headers(stream.stream_id, [(b":status", b"100")])
+            with contextlib.suppress(h2.exceptions.ProtocolError):  # the connection is closing
+                self.h2.send_headers(stream.stream_id, [(b":status", b"100")])
             self.flush()
 
     def reset(self, stream: H2Stream, code: h2.errors.ErrorCodes) -> None:
@@ -382,8 +390,15 @@ class H2Protocol(asyncio.Protocol):
                 self.h2.reset_stream(stream.stream_id, code)
 
     # -- output ------------------------------------------------------------------------------------------
+    def schedule_flush(self) -> None:
+        """Flush once the callbacks queued now have run (worker threads' writes come in batches)."""
+        if not self.flush_pending:
+            self.flush_pending = True
+            self.state.loop.call_soon(self.flush)
+
     def flush(self) -> None:
         """Pump the streams that queued output and write what h2 framed."""
+        self.flush_pending = False
         if self.dirty:
             dirty = list(self.dirty)
             self.dirty.clear()

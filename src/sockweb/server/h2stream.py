@@ -24,6 +24,7 @@ from collections import deque
 from time import monotonic, perf_counter
 from typing import TYPE_CHECKING
 
+import h2.exceptions
 from h2.errors import ErrorCodes
 
 from sockweb.http import STATUS_REASONS, ProtocolError, plan_response
@@ -197,7 +198,7 @@ class H2Stream:
     def send(self, data: bytes) -> None:
         """Queue `data` (loop thread); the connection pumps queued streams at the end of its batch."""
         if self.closed:
-            return
+            raise ClientDisconnected("the client reset the stream or closed the connection")
         if data:
             self.out.append(data)
             self.out_size += len(data)
@@ -231,8 +232,13 @@ class H2Stream:
         if data:
             self.out.append(data)
             self.out_size += len(data)
-        self.pump()
-        self.conn.flush()
+        conn = self.conn
+        conn.dirty.add(self)
+        if self.out_size > 65536:
+            self.pump()  # big bodies move now: the writer's backpressure counts what h2 took
+        # One flush for everything the worker threads posted in this batch (their ends included), so a
+        # small response is one HEADERS and one DATA frame with END_STREAM, written with its neighbours.
+        conn.schedule_flush()
 
     def try_sendfile(self, ex: ExchangeSide, wrapper: FileWrapper) -> bool:
         return False  # DATA frames are cut from the file's iteration
@@ -247,16 +253,18 @@ class H2Stream:
         self.exchange = None
         conn = self.conn
         conn.running -= 1
-        if keep_alive or self.error_sent:
-            self.ended = True
-            self.pump()  # the stream is done once its last bytes are out (see `pump`)
+        if self.closed:
+            conn.stream_done(self)
+        elif keep_alive or self.error_sent:
+            self.ended = True  # the stream is done once its last bytes are out (see `pump`)
+            conn.dirty.add(self)
+            conn.schedule_flush()
         else:
             # The response broke after its head was sent (or the client is gone): the peer must not take
             # the truncated body for a whole one.
             conn.reset(self, ErrorCodes.INTERNAL_ERROR)
-        if self.closed:
             conn.stream_done(self)
-        conn.flush()
+            conn.schedule_flush()
 
     def thread_done(self, ex: ExchangeSide, keep_alive: bool) -> None:
         self.exchange_done(ex, keep_alive)
@@ -266,6 +274,15 @@ class H2Stream:
         """Move the head and as much of the body into the h2 connection as the windows allow."""
         if self.closed:
             return
+        try:
+            self._pump()
+        except h2.exceptions.ProtocolError:
+            # The connection is closing (a GOAWAY either way: h2 then refuses every frame) or the stream
+            # was closed under us: nothing more can be sent on it.
+            self.lost()
+            self.conn.stream_done(self)
+
+    def _pump(self) -> None:
         conn = self.conn
         h2 = conn.h2
         sid = self.stream_id
@@ -328,7 +345,14 @@ class H2Stream:
             self.wake.set()
         ex = self.exchange
         if ex is not None and not ex.threaded and ex.iterator is not None:
+            # An inline response: suspended (waiting for window), or the one running right now, whose
+            # next send raises ClientDisconnected. Looked at again once the current call is over.
+            self.state.loop.call_soon(self.close_suspended, ex)
+
+    def close_suspended(self, ex: Exchange) -> None:
+        """Close the iterable of a suspended inline response whose stream is gone (the client cancelled)."""
+        if self.exchange is ex:
             self.exchange = None
             self.conn.running -= 1
-            ex.close_result()  # a suspended inline response: the client is gone, close() it now
+            ex.close_result()
             self.conn.stream_done(self)
