@@ -33,7 +33,7 @@ NO_ERROR, PROTOCOL_ERROR, FLOW_CONTROL_ERROR, FRAME_SIZE_ERROR, ENHANCE_YOUR_CAL
 CANCEL, REFUSED_STREAM = 8, 7
 
 
-def need(program: str) -> str:
+def _need(program: str) -> str:
     """The program's path; skips the test without it, fails it under CI (.ci/run installs it)."""
     path = shutil.which(program)
     if path is None:

@@ -13,13 +13,13 @@ import pytest
 import trustme
 
 from server.conftest import APPS_DIR
-from server.h2.conftest import need
+from server.h2.conftest import _need
 
 pytestmark = pytest.mark.timeout(90)
 
 
 def _curl(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([need("curl"), "-sS", *args], capture_output=True, timeout=30, check=True)
+    return subprocess.run([_need("curl"), "-sS", *args], capture_output=True, timeout=30, check=True)
 
 
 def test_curl_prior_knowledge_environ(h2server) -> None:
@@ -76,7 +76,7 @@ def test_errors_and_responses_without_a_body(h2server) -> None:
 
 def test_nghttp_concurrent_streams(h2server) -> None:
     out = subprocess.run(
-        [need("nghttp"), "-n", "-s", "-m", "8", f"http://127.0.0.1:{h2server.port}/big?mib=1"],
+        [_need("nghttp"), "-n", "-s", "-m", "8", f"http://127.0.0.1:{h2server.port}/big?mib=1"],
         capture_output=True,
         timeout=60,
         check=True,
@@ -86,7 +86,7 @@ def test_nghttp_concurrent_streams(h2server) -> None:
 
 def test_h2load_smoke(h2server) -> None:
     out = subprocess.run(
-        [need("h2load"), "-n", "400", "-c", "4", "-m", "16", f"http://127.0.0.1:{h2server.port}/hello"],
+        [_need("h2load"), "-n", "400", "-c", "4", "-m", "16", f"http://127.0.0.1:{h2server.port}/hello"],
         capture_output=True,
         timeout=60,
         check=True,
