@@ -76,9 +76,6 @@ log = logging.getLogger("sockweb.error")
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"  # RFC 9113 §3.4: the client connection preface
 RESET_WINDOW = 10.0  # seconds over which client resets are counted (see --http2-max-resets)
 ErrorCodes = h2.errors.ErrorCodes
-_PSEUDO = {b":method", b":path", b":authority", b":scheme", b":protocol"}
-_BAD_NAME = frozenset(b"\r\n\x00: \t")
-_BAD_VALUE = (b"\r", b"\n", b"\x00")
 
 
 class H2Protocol(asyncio.Protocol):
@@ -511,32 +508,31 @@ def _request(headers: list[tuple[bytes, bytes]], state: ServerState) -> Request 
     """The request of a HEADERS block, parsed as the HTTP/1.1 head it stands for (None: malformed).
 
     Our parser holds the field rules (names, values, limits, target forms, Content-Length), so the block is
-    written out as a head and parsed; bytes that would change the head's structure (CR, LF, NUL; ":" or
-    whitespace in a name) make the request malformed first (RFC 9113 §8.2.1)."""
+    written out as a head and parsed (through the same memo of heads as HTTP/1.1). h2 has already refused
+    the bytes that would change the head's structure (RFC 9113 §8.2.1: CR, LF or NUL in a value, ":" or
+    whitespace in a name); the line count of the head is checked again anyway, so that no field can
+    ever become two."""
     pseudo: dict[bytes, bytes] = {}
     lines = []
     host: bytes | None = None
     for name, value in headers:
-        if name[:1] == b":":
+        if name[0] == 58:  # ":"
             pseudo[name] = value
-            continue
-        if _BAD_NAME.intersection(name) or any(bad in value for bad in _BAD_VALUE):
-            return None
-        if name == b"host":
-            host = value
-            continue  # RFC 9113 §8.3.1: :authority, when present, is the host
-        lines.append(b"%s: %s\r\n" % (name, value))
+        elif name == b"host":
+            host = value  # RFC 9113 §8.3.1: :authority, when present, is the host (h2 checks they agree)
+        else:
+            lines.append(name + b": " + value + b"\r\n")
     method = pseudo.get(b":method")
     authority = pseudo.get(b":authority", host)
     target = pseudo.get(b":path") or (authority if method == b"CONNECT" else None)
     if method is None or target is None:
         return None
-    if any(bad in v for v in (method, target, authority or b"") for bad in (*_BAD_VALUE, b" ")):
-        return None
     if authority is not None:
-        lines.insert(0, b"host: %s\r\n" % authority)
+        lines.append(b"host: " + authority + b"\r\n")
     head = b"%s %s HTTP/1.1\r\n%s\r\n" % (method, target, b"".join(lines))
-    parser = RequestParser(state.limits, None)
+    if head.count(b"\n") != len(lines) + 2:
+        return None
+    parser = RequestParser(state.limits, state.head_memo)
     parser.feed(head)
     event = parser.reader()
     if type(event) is not Request:  # pragma: no cover - a whole head always parses or raises

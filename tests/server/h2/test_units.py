@@ -1,0 +1,71 @@
+"""Units of the HTTP/2 side: a HEADERS block becomes the Request our parser makes of it, the stream's
+response fields, the body length check, the settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from sockweb.http import Limits, ProtocolError
+from sockweb.server.config import Config, ConfigError
+from sockweb.server.h2conn import _request
+from sockweb.server.h2stream import H2Framer, extra_fields
+
+
+class _State:
+    limits = Limits()
+    head_memo = None
+
+
+BASE = [
+    (b":method", b"GET"),
+    (b":scheme", b"http"),
+    (b":authority", b"example.test:8080"),
+    (b":path", b"/a?b"),
+]
+
+
+def test_a_headers_block_becomes_a_request() -> None:
+    req = _request([*BASE, (b"cookie", b"a=1"), (b"cookie", b"b=2"), (b"x-y", b"z")], _State())  # type: ignore[arg-type]
+    assert req is not None
+    assert (req.method, req.target, req.http_version) == ("GET", b"/a?b", "1.1")
+    assert (b"host", b"example.test:8080") in req.headers
+    assert [v for n, v in req.headers if n == b"cookie"] == [b"a=1", b"b=2"]
+
+
+def test_no_field_can_become_two() -> None:
+    # h2 refuses CR/LF in values before us; were one to get through, the head would have a line too many.
+    assert _request([*BASE, (b"x-a", b"1\r\nx-injected: 2")], _State()) is None  # type: ignore[arg-type]
+
+
+def test_the_parser_rules_hold() -> None:
+    with pytest.raises(ProtocolError) as err:
+        _request([*BASE, (b"x_forwarded_for", b"1.2.3.4")], _State())  # type: ignore[arg-type]
+    assert err.value.status == 400
+    with pytest.raises(ProtocolError):
+        _request([*BASE, (b"content-length", b"1, 2")], _State())  # type: ignore[arg-type]
+    req = _request([*BASE, (b"content-length", b"12")], _State())  # type: ignore[arg-type]
+    assert req is not None and req.content_length == 12
+    assert _request([(b":method", b"GET"), (b":scheme", b"http")], _State()) is None  # type: ignore[arg-type]
+
+
+def test_framer_checks_the_declared_length() -> None:
+    framer = H2Framer(5)
+    assert framer.write(b"abc") == b"abc"
+    with pytest.raises(ValueError):
+        framer.finish()
+    with pytest.raises(ValueError):
+        H2Framer(2).write(b"abc")
+    assert H2Framer(None).write(b"abc") == b"abc" and H2Framer(None).finish() == b""
+
+
+def test_extra_fields_leave_out_the_applications_own() -> None:
+    extra = b"Date: Wed, 02 Dec 2026 03:00:00 GMT\r\nServer: sockweb\r\n"
+    assert extra_fields(extra, {b"server"}) == [(b"date", b"Wed, 02 Dec 2026 03:00:00 GMT")]
+
+
+def test_settings_are_validated() -> None:
+    with pytest.raises(ConfigError, match="http2_initial_window_size"):
+        Config(app="a:b", http2_initial_window_size=1000)
+    with pytest.raises(ConfigError, match="http2_max_concurrent_streams"):
+        Config(app="a:b", http2_max_concurrent_streams=0)
+    assert Config(app="a:b", http2=True).http2
