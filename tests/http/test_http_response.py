@@ -20,6 +20,7 @@ from sockweb.http import (
     error_response,
     plan_response,
 )
+from sockweb.http.semantics import body_allowed, check_fields, check_status, own_fields
 
 
 def req(method: str = "GET", version: str = "1.1", keep_alive: bool | None = None) -> Request:
@@ -292,3 +293,35 @@ def test_h11_reads_what_we_write(
     assert got_body == expected_body
     assert plan.send_body == (method != "HEAD" and status not in (204, 304))
     assert plan.keep_alive == (plan.framing != "close")
+
+
+# -- sockweb.http.semantics: the version-independent rules, on their own ---------------------------------
+@pytest.mark.parametrize(
+    ("headers", "own"),
+    [
+        ([], set()),
+        ([("Date", "x"), ("Content-Type", "t")], {"date"}),
+        ([("SERVER", "s"), ("date", "d")], {"date", "server"}),
+        ([("Vary", "x"), ("Expect", "y")], set()),  # four and six letters, but neither field
+    ],
+)
+def test_own_fields_names_the_date_and_server_the_application_set(
+    headers: list[tuple[str, str]], own: set[str]
+) -> None:
+    assert own_fields(headers) == own
+
+
+@pytest.mark.parametrize(
+    ("code", "head", "allowed"),
+    [(100, False, None), (204, False, None), (200, False, True), (200, True, False), (304, False, False)],
+)
+def test_body_allowed_follows_rfc_9110(code: int, head: bool, allowed: bool | None) -> None:
+    assert body_allowed(code, head) is allowed
+
+
+def test_check_fields_takes_out_the_connection_fields() -> None:
+    kept, length, close = check_fields([("Content-Length", "3"), ("Connection", "close"), ("X", "y")])
+    assert (kept, length, close) == ([("X", "y")], 3, True)
+    assert check_status("404 Not Found") == 404
+    with pytest.raises(ValueError, match="Transfer-Encoding"):
+        check_fields([("Transfer-Encoding", "chunked")])

@@ -123,4 +123,4 @@ def test_head_memo_zero_turns_both_memos_off(make_state: Callable[..., ServerSta
     conn.data_received(HEADS[1] * 4)
     assert transport.written.count(b"HTTP/1.1 200 ") == 4
     assert conn.parser is not None and not conn.parser.repeated
-    assert state.environ_memo == {}
+    assert len(state.environ_memo) == 0

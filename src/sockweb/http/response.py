@@ -1,31 +1,21 @@
-"""Responses: validate the status line and headers, decide framing and keep-alive, frame the body.
+"""HTTP/1.1 responses: the head's bytes, the body's framing (Content-Length or chunked) and keep-alive.
 
-Strategy: `plan_response` does all its checking with a handful of C-level calls (one regex over the joined
-header names, one over the joined values, one latin-1 encode of the whole head) and only walks the headers
-in Python when their names mention a field it must act on (Content-Length, Connection,
-Transfer-Encoding). The framing decision follows RFC 9112 §6: Content-Length when known, chunked for an
-HTTP/1.1 stream, close-delimited for an HTTP/1.0 stream, and no body at all for HEAD, 1xx, 204 and 304.
+Strategy: `plan_response` applies what HTTP requires of any version through `sockweb.http.semantics`
+(status and field validation, the connection's own fields taken out, which responses have no body) and
+then writes the HTTP/1.1 head with one latin-1 encode. The framing decision follows RFC 9112 §6:
+Content-Length when known, chunked for an HTTP/1.1 stream, close-delimited for an HTTP/1.0 stream, and no
+body at all for HEAD, 1xx, 204 and 304.
 """
 
 from __future__ import annotations
 
-import re
-
 from .errors import ProtocolError
 from .events import Request
+from .semantics import body_allowed, check_fields, check_status
 from .status import STATUS_REASONS
 
 LAST_CHUNK = b"0\r\n\r\n"
 CONTINUE_RESPONSE = b"HTTP/1.1 100 Continue\r\n\r\n"
-
-# RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ];
-# reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ). The WSGI status string is "NNN reason".
-_STATUS = re.compile(r"[1-5][0-9][0-9] [\t\x20-\x7e\x80-\xff]*")
-# RFC 9110 §5.1: field-name = token. The names are joined with "\n" and matched in one call.
-_NAMES = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+)*")
-# RFC 9110 §5.5: CR, LF, NUL and other CTLs (HTAB aside) are invalid in a field value (response splitting).
-_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_DIGITS = re.compile(r"[0-9]+")
 
 
 class ResponsePlan:
@@ -64,20 +54,9 @@ def plan_response(
     server knows it in advance (e.g. a one-item list). `extra` is pre-encoded header lines (Date, Server),
     each ending in CRLF. `keep_alive=False` forces the connection to close after this response.
     """
-    if _STATUS.fullmatch(status) is None:
-        raise ValueError(f"invalid status line {status!r}")
-    code = int(status[:3])
-    app_length: int | None = None
-    app_close = False
-    if headers:
-        names = "\n".join([name for name, _ in headers])
-        if _NAMES.fullmatch(names) is None:
-            raise ValueError("invalid header name")
-        if _BAD_VALUE.search("".join([value for _, value in headers])) is not None:
-            raise ValueError("invalid character in a header value")
-        lowered = names.lower()
-        if "content-length" in lowered or "connection" in lowered or "transfer-encoding" in lowered:
-            headers, app_length, app_close = _framing_headers(headers)
+    # What HTTP requires of any version (sockweb.http.semantics), then how HTTP/1.1 writes it.
+    code = check_status(status)
+    headers, app_length, app_close = check_fields(headers)
     if request is None:
         version_11, is_head, keep = True, False, False
     else:
@@ -87,14 +66,13 @@ def plan_response(
     added = ""
     send_body = False
     content_length = app_length
-    if code < 200 or code == 204:
-        # RFC 9110 §8.6: no Content-Length in a 1xx or 204 response; RFC 9112 §6.3(1): these have no body.
+    allowed = body_allowed(code, is_head)
+    if allowed is None:  # 1xx, 204: no body and no Content-Length
         framing = "none"
         if app_length is not None:
             headers = [(n, v) for n, v in headers if n.lower() != "content-length"]
             content_length = None
-    elif code == 304 or is_head:
-        # RFC 9112 §6.3(1): responses to HEAD and 304 responses end with the head, whatever the fields say.
+    elif not allowed:  # HEAD, 304: the head ends the response, whatever the fields say
         framing = "none"
     elif app_length is not None:
         framing, send_body = "length", True
@@ -115,32 +93,6 @@ def plan_response(
     lines = "".join([f"{name}: {value}\r\n" for name, value in headers])
     head = f"HTTP/1.1 {status}\r\n{lines}{added}".encode("latin-1") + extra + b"\r\n"
     return ResponsePlan(head, framing, content_length, keep, send_body)
-
-
-def _framing_headers(headers: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], int | None, bool]:
-    """Take Content-Length and Connection from the app's headers; refuse Transfer-Encoding."""
-    length: int | None = None
-    close = False
-    kept: list[tuple[str, str]] = []
-    for name, value in headers:
-        lname = name.lower()
-        if lname == "content-length":
-            digits = value.strip(" \t")
-            # RFC 9110 §8.6: Content-Length = 1*DIGIT; several values must agree.
-            if _DIGITS.fullmatch(digits) is None or (length is not None and int(digits) != length):
-                raise ValueError("invalid Content-Length header")
-            if length is not None:
-                continue
-            length = int(digits)
-        elif lname == "connection":
-            # RFC 9110 §7.6.1: Connection is hop-by-hop: the server decides it; "close" is honoured.
-            close = close or "close" in [t.strip(" \t").lower() for t in value.split(",")]
-            continue
-        elif lname == "transfer-encoding":
-            # PEP 3333: an application must not set hop-by-hop fields; framing is the server's job.
-            raise ValueError("the application must not set Transfer-Encoding")
-        kept.append((name, value))
-    return kept, length, close
 
 
 class BodyWriter:

@@ -13,6 +13,31 @@ through `ServerState.post`. Timeouts cost nothing per request: the state's sweep
 stalled bodies, lingering closes; its docstring holds the table of phases and deadlines) and applies the
 write deadline in every phase. Closing is staged: FIN first, then read until the client
 closes, so an error response is never destroyed by a reset.
+
+The connection's phases (h11-style: the fields that hold in each, the events it accepts, the deadline
+`check_timeouts` applies). `exchange` is the exchange whose response is under way, `sink` where the
+body being read goes (sockweb.server.sinks); everything else about one request lives in the exchange.
+
+===========  ==========================================  ==============================  =================
+phase        fields that hold                            events accepted                 deadline
+===========  ==========================================  ==============================  =================
+fresh        parser None, exchange None, sink None       data (a PROXY header first)     keepalive_timeout
+idle         parser set, exchange None, sink None,       data -> Request, eof            keepalive_timeout
+             head_start 0, idle_since
+head         exchange None, sink None, head_start set    data (more of the head), eof    header_timeout
+collecting   sink BufferSink (holds the exchange),       Data, EndOfMessage -> dispatch  body_timeout
+             exchange None, body_since
+streaming    sink StreamSink, exchange set (threaded),   Data, EndOfMessage, the         body_timeout,
+             body_since                                  thread's writes and its end     write
+responding   exchange set, sink None                     resume_writing, the thread's    write
+                                                         writes and end; reading paused
+discarding   sink DiscardSink, exchange None             Data (counted), EndOfMessage    body_timeout
+lingering    closed, lingering, linger_since/left        data (discarded), eof           LINGER_TIME,
+                                                                                         write
+closed       closed, not lingering                       connection_lost                 -
+===========  ==========================================  ==============================  =================
+
+"write": bytes left unsent for `body_timeout` without progress reset the connection, in every phase.
 """
 
 from __future__ import annotations
@@ -40,6 +65,7 @@ from sockweb.http import (
     error_response,
     plan_response,
 )
+from sockweb.http.semantics import own_fields
 from sockweb.server.dispatch import (
     SLOW_CALL,
     AutoPolicy,
@@ -48,7 +74,7 @@ from sockweb.server.dispatch import (
 from sockweb.server.filewrapper import FileWrapper, sendfile_to
 from sockweb.server.input import ClientDisconnected, StreamInput
 from sockweb.server.sinks import BufferSink, StreamSink
-from sockweb.server.wsgi import HEAD_CACHE_SIZE, BadResponse, Environ, head_environ
+from sockweb.server.wsgi import BadResponse, Environ, head_environ
 
 if TYPE_CHECKING:
     from sockweb.server.exchange_api import BodySink, ExchangeSide, Head
@@ -265,15 +291,12 @@ class HttpProtocol(asyncio.Protocol):
         if self.parser.repeated:  # type: ignore[union-attr]
             # A head the parser's memo held: its environ is probably in the environ memo (see ServerState).
             memo = state.environ_memo
-            hit = memo.get(id(req))  # the entry holds its Request, so a hit is for this very object
-            if hit is not None and hit[1] is template:
-                environ = hit[2].copy()
-                forwarded = hit[3]
+            hit = memo.lookup(req, template)
+            if hit is not None:
+                environ, forwarded = hit
             else:
                 environ, forwarded = head_environ(template, state.header_keys, req)
-                if len(memo) >= state.memo_entries:
-                    memo.clear()
-                memo[id(req)] = (req, template, environ.copy(), forwarded)
+                memo.keep(req, template, environ, forwarded)
         else:
             environ, forwarded = head_environ(template, state.header_keys, req)
         environ["REMOTE_ADDR"] = self.remote_addr
@@ -458,20 +481,20 @@ class HttpProtocol(asyncio.Protocol):
             headers = ex.headers
             method, version, asked = req.method, req.http_version, req.keep_alive
             try:
-                last = state.last_head
+                last = cache.last
                 # A tuple compare goes item by item, the app's header list against the list kept last.
                 seen = (status, body_length, headers, method, version, asked, keep)
                 if last is not None and last[0] == seen:
                     plan = last[1]
                     return plan
                 key = (status, tuple(headers), body_length, method, version, asked, keep)
-                plan = cache.get(key)
+                plan = cache.plans.get(key)
             except TypeError:  # unhashable headers: validated (and refused) by plan_response below
                 key = None
         if plan is None:
             extra = ex.extra()
             # RFC 9110 §5.3: no second Date or Server field when the application set its own.
-            own = {name.lower() for name, _ in ex.headers if len(name) in (4, 6)}
+            own = own_fields(ex.headers)
             if own:
                 if "date" in own:
                     extra = extra.replace(state.date_line, b"", 1)
@@ -489,10 +512,10 @@ class HttpProtocol(asyncio.Protocol):
                 raise BadResponse(
                     f"Content-Length {plan.content_length} does not match the {body_length}-byte body"
                 )
-            if key is not None and cache is not None and len(cache) < HEAD_CACHE_SIZE:
-                cache[key] = plan
+            if key is not None and cache is not None and len(cache.plans) < cache.limit:
+                cache.plans[key] = plan
         if key is not None:  # a hashable head, found in the cache or validated just now: try it first next
-            state.last_head = ((status, body_length, list(ex.headers), *key[3:]), plan)
+            cache.last = ((status, body_length, list(ex.headers), *key[3:]), plan)  # type: ignore[union-attr]
         return plan
 
     def body_framer(self, head: Head) -> BodyWriter:

@@ -22,11 +22,12 @@ from collections.abc import Callable
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 
-from sockweb.http import HeadMemo, Limits, Request, ResponsePlan
+from sockweb.http import HeadMemo, Limits
+from sockweb.server.caches import EnvironMemo, HeadCache
 from sockweb.server.dispatch import DEFAULT_THREADS, AutoPolicy, ThreadPool
 from sockweb.server.loader import WSGIApp
 from sockweb.server.protocol import HttpProtocol, ProxiedConnection
-from sockweb.server.wsgi import Environ, Exchange, environ_template, new_header_keys
+from sockweb.server.wsgi import Exchange, environ_template, new_header_keys
 
 if TYPE_CHECKING:
     from sockweb.server.config import Config
@@ -66,9 +67,8 @@ class ServerState:
         # Heads seen before, parsed once (see sockweb.http.HeadMemo), and the part of their environ that
         # the head and the listener decide, by id of the memo's Request (each entry keeps its Request, so
         # the id stays its own). Both are emptied when full.
-        self.memo_entries = config.head_memo
         self.head_memo = HeadMemo(self.limits, config.head_memo) if config.head_memo else None
-        self.environ_memo: dict[int, tuple[Request, Environ, Environ, bool]] = {}
+        self.environ_memo = EnvironMemo(config.head_memo)
         self.connections: set[HttpProtocol] = set()
         # Connections accepted but not in `connections` yet (TLS handshakes): they count against the limit.
         self.opening = 0
@@ -92,9 +92,7 @@ class ServerState:
         )
         self.extra = b""
         # Response heads by (status, headers, length, ...); cleared every second with the Date line.
-        self.head_cache: dict[tuple[Any, ...], ResponsePlan] | None = None if config.trace else {}
-        # The head planned last, and what it was planned for (see Exchange.plan_head); cleared with the cache.
-        self.last_head: tuple[Any, ...] | None = None
+        self.head_cache = None if config.trace else HeadCache()
         self._update_date()
         self.access_log = _optional_hook("accesslog", "AccessLog", config)
         self.proxy = _optional_hook("proxy", "ProxyFixer", config)
@@ -137,8 +135,7 @@ class ServerState:
         date = email.utils.formatdate(usegmt=True).encode("ascii")
         self.date_line = b"Date: " + date + b"\r\n"
         self.extra = self.date_line + self.server_line
-        self.last_head = None
-        if self.head_cache:
+        if self.head_cache is not None:
             self.head_cache.clear()
 
     # -- cross-thread calls ----------------------------------------------------------------------------

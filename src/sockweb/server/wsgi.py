@@ -53,7 +53,6 @@ FORWARDING_KEYS = frozenset(
         "HTTP_X_FORWARDED_PROTO",
     )
 )
-HEAD_CACHE_SIZE = 256
 
 
 class HeaderFiller(Protocol):
