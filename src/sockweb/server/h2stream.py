@@ -2,7 +2,7 @@
 
 Strategy: the exchange (sockweb.server.wsgi.Exchange) is the same as over HTTP/1.1; only the wire side
 differs. `plan_head` validates the application's status and headers with the HTTP rules every version
-shares (sockweb.http.plan_response: status syntax, field names and values, Content-Length, no
+shares (sockweb.http.semantics: status syntax, field names and values, Content-Length, no
 Transfer-Encoding, which responses have no body) and turns them into an HTTP/2 field list: lowercase
 names, ``:status`` first, no connection-specific fields (RFC 9113 §8.2.2). That plan is a plain list, so it
 may be made in a worker thread; the HPACK encoder, whose state is the connection's, only ever runs on the
@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING
 import h2.exceptions
 from h2.errors import ErrorCodes
 
-from sockweb.http import STATUS_REASONS, ProtocolError, plan_response
+from sockweb.http import STATUS_REASONS, ProtocolError
+from sockweb.http.semantics import body_allowed, check_fields, check_status, own_fields
 from sockweb.server.input import ClientDisconnected
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ Fields = list[tuple[bytes, bytes]]
 CONNECTION_SPECIFIC = frozenset(
     (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
 )
+# ... and Content-Length, which the stream writes itself once it has checked it against the body.
+_FRAMED_HERE = CONNECTION_SPECIFIC | {b"content-length"}
 
 
 class H2Head:
@@ -153,28 +156,28 @@ class H2Stream:
         return self.blocked or self.conn.write_paused
 
     def plan_head(self, ex: ExchangeSide, body_length: int | None) -> H2Head:
-        status = ex.status
-        if type(status) is not str:  # the exchange checked it; this keeps the contract for other callers
-            raise TypeError(f"the status must be a str, got {type(status).__name__}")
-        headers = ex.headers
-        # The version-independent rules (and the framing decision) are HTTP/1.1's planner's; its bytes
-        # are not used.
-        plan = plan_response(ex.request, status, headers, body_length=body_length, keep_alive=True)
+        status: str = ex.status  # type: ignore[assignment]  # the exchange checked it is a str
+        code = check_status(status)
+        kept, declared, _close = check_fields(ex.headers)  # Connection out, Content-Length read
         fields: Fields = [(b":status", status[:3].encode("ascii"))]
-        own: set[bytes] = set()
-        for name, value in headers:
+        for name, value in kept:
             lname = name.lower().encode("latin-1")
-            own.add(lname)
-            if lname in CONNECTION_SPECIFIC or lname == b"content-length":
-                continue
-            fields.append((lname, value.encode("latin-1")))
-        fields += extra_fields(ex.extra(), own)
-        code = int(status[:3])
-        if plan.content_length is not None and code >= 200 and code != 204:
-            fields.append((b"content-length", str(plan.content_length).encode("ascii")))
+            if lname not in _FRAMED_HERE:
+                fields.append((lname, value.encode("latin-1")))
+        fields += extra_fields(ex.extra(), {name.encode("ascii") for name in own_fields(ex.headers)})
+        allowed = body_allowed(code, ex.request.method == "HEAD")
+        if allowed:
+            if declared is not None and body_length is not None and declared != body_length:
+                raise ValueError(f"Content-Length {declared} does not match the {body_length}-byte body")
+            length = declared if declared is not None else body_length
+        else:
+            # HEAD and 304 may declare the length of the body they do not carry; 1xx and 204 may not.
+            length = declared if allowed is False else None
+        if length is not None:
+            fields.append((b"content-length", str(length).encode("ascii")))
         self.head = fields
-        self.length = plan.content_length if plan.send_body else None
-        return H2Head(fields, plan.send_body)
+        self.length = length if allowed else None
+        return H2Head(fields, bool(allowed))
 
     def body_framer(self, head: Head) -> H2Framer | None:
         # The length is the one this stream planned last (`plan_head` comes first, on the same thread).

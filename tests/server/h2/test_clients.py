@@ -158,3 +158,28 @@ def test_the_cli_says_when_h2_is_missing(tmp_path: Path) -> None:
     assert proc.returncode == 2
     err = proc.stderr.decode()
     assert "--http2: needs the h2 package" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("app", "answer"),
+    [
+        ("bad_status", 500),
+        ("bad_header", 500),
+        ("bad_length_short", 500),  # one chunk: the declared length is checked before anything is sent
+        ("bad_no_start", 500),
+        ("bad_chunk_type", 500),
+        ("bad_length_short_stream", "reset"),  # the head was sent: the stream is reset, never ended clean
+        ("bad_length_long_stream", "reset"),
+    ],
+)
+def test_invalid_responses(h2server, app: str, answer: object) -> None:
+    with httpx.Client(http1=False, http2=True, timeout=30) as client:
+        url = f"http://127.0.0.1:{h2server.port}/{app}"
+        if answer == "reset":
+            with pytest.raises(httpx.RemoteProtocolError):
+                client.get(url)
+        else:
+            r = client.get(url)
+            assert r.status_code == answer and b"pwned" not in r.content
+            assert "set-cookie" not in r.headers
+        assert client.get(f"http://127.0.0.1:{h2server.port}/hello").text == "Hello, World!"

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from sockweb.http import Limits, ProtocolError
+from sockweb.http import Limits, ProtocolError, Request
 from sockweb.server.config import Config, ConfigError
 from sockweb.server.h2conn import _request
-from sockweb.server.h2stream import H2Framer, extra_fields
+from sockweb.server.h2stream import H2Framer, H2Stream, extra_fields
 
 
 class _State:
@@ -69,3 +69,52 @@ def test_settings_are_validated() -> None:
     with pytest.raises(ConfigError, match="http2_max_concurrent_streams"):
         Config(app="a:b", http2_max_concurrent_streams=0)
     assert Config(app="a:b", http2=True).http2
+
+
+class _Ex:
+    def __init__(self, status: str, headers: list[tuple[str, str]], method: str = "GET") -> None:
+        self.status, self.headers = status, headers
+        self.request = Request(method, b"/", "1.1", [])
+
+    def extra(self) -> bytes:
+        return b"Date: Wed, 02 Dec 2026 03:00:00 GMT\r\nServer: sockweb\r\n"
+
+
+def _plan(ex: _Ex, body_length: int | None) -> tuple[list[tuple[bytes, bytes]], bool, int | None]:
+    stream = H2Stream.__new__(H2Stream)  # plan_head uses nothing of the connection
+    head = stream.plan_head(ex, body_length)  # type: ignore[arg-type]
+    return head.fields, head.send_body, stream.length
+
+
+@pytest.mark.parametrize(
+    ("ex", "body_length", "fields", "send_body", "length"),
+    [
+        (
+            _Ex("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5"), ("Connection", "close")]),
+            5,
+            [(b":status", b"200"), (b"content-type", b"text/plain"), (b"content-length", b"5")],
+            True,
+            5,
+        ),
+        (_Ex("200 OK", [("Keep-Alive", "5"), ("Upgrade", "x")]), None, [(b":status", b"200")], True, None),
+        (
+            _Ex("200 OK", [("Content-Length", "9")], "HEAD"),
+            None,
+            [(b":status", b"200"), (b"content-length", b"9")],
+            False,
+            None,
+        ),
+        (_Ex("204 No Content", [("Content-Length", "0")]), 0, [(b":status", b"204")], False, None),
+    ],
+)
+def test_response_fields(
+    ex: _Ex, body_length: int | None, fields: list[tuple[bytes, bytes]], send_body: bool, length: int | None
+) -> None:
+    got, body, planned = _plan(ex, body_length)
+    assert [f for f in got if f[0] not in (b"date", b"server")] == fields
+    assert (body, planned) == (send_body, length)
+
+
+def test_a_declared_length_must_match_the_body() -> None:
+    with pytest.raises(ValueError, match="does not match"):
+        _plan(_Ex("200 OK", [("Content-Length", "100")]), 10)
