@@ -219,3 +219,25 @@ def test_a_finished_response_waits_for_window(raw) -> None:
     client = raw()
     client.request(1, "/blob?size=300000")  # one chunk: the application returns before a byte is sent
     assert client.body(1) == b"b" * 300000
+
+
+def test_timeouts(run_server) -> None:
+    """A connection without streams ends with GOAWAY after --keepalive-timeout; a request body that stops
+    for --body-timeout gets its stream reset (the connection's other streams go on)."""
+    srv = run_server(
+        "fixtureapps:dispatch", "--http2", "--keepalive-timeout", "1", "--body-timeout", "1", cwd=APPS_DIR
+    )
+    idle = RawClient(srv)
+    stalled = RawClient(srv)
+    try:
+        stalled.send(stalled.headers(1, "/echo", end_stream=False, **{"content-length": "100"}))
+        stalled.send(DataFrame(1, b"x" * 10))
+        reset = stalled.read_until(lambda f: isinstance(f, RstStreamFrame), timeout=15)
+        assert isinstance(reset, RstStreamFrame) and reset.stream_id == 1 and reset.error_code == CANCEL
+        stalled.request(3, "/hello")
+        assert stalled.body(3) == b"Hello, World!"
+        goaway = idle.goaway(timeout=15)
+        assert goaway.error_code == NO_ERROR and idle.closed()
+    finally:
+        idle.close()
+        stalled.close()
