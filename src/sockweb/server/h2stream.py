@@ -116,6 +116,7 @@ class H2Stream:
         "held",
         "input",
         "length",
+        "offset",
         "out",
         "out_size",
         "posted",
@@ -137,7 +138,8 @@ class H2Stream:
         self.head: Fields | None = None  # the planned response fields, until sent
         self.length: int | None = None  # the planned body's Content-Length (None: unknown or no body)
         self.sent_head = False
-        self.out: deque[bytes] = deque()  # response body bytes not yet handed to h2
+        self.out: deque[bytes] = deque()  # response body bytes not yet handed to h2 ...
+        self.offset = 0  # ... of which the first `offset` bytes of out[0] were handed already
         self.out_size = 0
         self.ended = False  # the exchange is done: END_STREAM goes with the last frame
         self.error_sent = (
@@ -301,18 +303,21 @@ class H2Stream:
                 return
         moved = 0
         max_frame = h2.max_outbound_frame_size
-        while out and not conn.write_paused:
-            window = h2.local_flow_control_window(sid)
-            if window <= 0:
-                break
+        window = h2.local_flow_control_window(sid) if out and not conn.write_paused else 0
+        while out and window > 0:
             chunk = out[0]
-            size = min(window, max_frame, len(chunk))
-            if size == len(chunk):
+            start = self.offset
+            size = min(window, max_frame, len(chunk) - start)
+            if start + size == len(chunk):
                 out.popleft()
-                piece = chunk
+                self.offset = 0
+                # A view, not a copy, of a big chunk's pieces (a copy of the rest per frame was quadratic).
+                piece = chunk if not start else memoryview(chunk)[start:]
             else:
-                piece, out[0] = chunk[:size], chunk[size:]
+                self.offset = start + size
+                piece = memoryview(chunk)[start : start + size]
             moved += size
+            window -= size
             self.out_size -= size
             h2.send_data(sid, piece, end_stream=self.ended and not out)
         if moved:
@@ -342,6 +347,7 @@ class H2Stream:
         """Reset by the client, or the connection is gone: wake and fail whatever waits on this stream."""
         self.closed = True
         self.out.clear()
+        self.offset = 0
         if self.input is not None:
             self.input.abort()
         if self.wake is not None:
