@@ -118,3 +118,57 @@ def test_response_fields(
 def test_a_declared_length_must_match_the_body() -> None:
     with pytest.raises(ValueError, match="does not match"):
         _plan(_Ex("200 OK", [("Content-Length", "100")]), 10)
+
+
+class _FakeH2:
+    max_outbound_frame_size = 16384
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.frames: list[tuple[str, object, bool]] = []
+
+    def local_flow_control_window(self, stream_id: int) -> int:
+        return self.window
+
+    def send_headers(self, stream_id: int, fields: object, end_stream: bool = False) -> None:
+        self.frames.append(("HEADERS", fields, end_stream))
+
+    def send_data(self, stream_id: int, data: bytes | memoryview, end_stream: bool = False) -> None:
+        self.window -= len(data)
+        self.frames.append(("DATA", data, end_stream))
+
+    def end_stream(self, stream_id: int) -> None:
+        self.frames.append(("END", b"", True))
+
+
+class _FakeConn:
+    write_paused = False
+    state = None
+
+    def __init__(self, window: int) -> None:
+        self.h2 = _FakeH2(window)
+        self.dirty: set[object] = set()
+        self.done: list[object] = []
+
+    def stream_done(self, stream: object) -> None:
+        self.done.append(stream)
+
+
+def test_data_frames_are_views_of_the_chunk_and_respect_the_window() -> None:
+    conn = _FakeConn(window=100_000)
+    stream = H2Stream(conn, 1)  # type: ignore[arg-type]
+    stream.head = [(b":status", b"200")]
+    chunk = bytes(range(256)) * 1024  # 256 KiB, one chunk
+    stream.out.append(chunk)
+    stream.out_size = len(chunk)
+    stream.ended = True
+    stream.pump()
+    data = [f[1] for f in conn.h2.frames if f[0] == "DATA"]
+    assert sum(map(len, data)) == 100_000 and stream.blocked and not stream.closed
+    # No piece is a copy of the rest of the chunk: each is a view of the chunk itself (or the chunk).
+    assert all(isinstance(p, memoryview) and p.obj is chunk for p in data)
+    conn.h2.window = 1 << 20
+    stream.resume()
+    data = [f[1] for f in conn.h2.frames if f[0] == "DATA"]
+    assert b"".join(bytes(p) for p in data) == chunk
+    assert conn.h2.frames[-1][2] is True and stream.closed and conn.done == [stream]  # END_STREAM on the last
