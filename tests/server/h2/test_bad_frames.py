@@ -32,6 +32,7 @@ from server.h2.conftest import (
     NO_ERROR,
     PREFACE,
     PROTOCOL_ERROR,
+    REFUSED_STREAM,
     RawClient,
     raw_frame,
     read_marker,
@@ -241,3 +242,31 @@ def test_timeouts(run_server) -> None:
     finally:
         idle.close()
         stalled.close()
+
+
+def test_applications_of_reset_streams_still_count(run_server) -> None:
+    """A reset stream whose application still runs holds its place under --http2-max-concurrent-streams:
+    resetting cannot start more applications than the bound (new streams are refused, safe to retry)."""
+    srv = run_server(
+        "fixtureapps:dispatch",
+        "--http2",
+        "--dispatch",
+        "pool",
+        "--http2-max-concurrent-streams",
+        "2",
+        cwd=APPS_DIR,
+    )
+    client = RawClient(srv)
+    try:
+        for stream_id in (1, 3):
+            client.request(stream_id, "/sleepy?t=2")
+            time.sleep(0.3)  # its application runs (a stream reset in the same read would never start one)
+            client.send(RstStreamFrame(stream_id, error_code=CANCEL))
+        client.request(5, "/hello")
+        refused = client.read_until(lambda f: isinstance(f, RstStreamFrame) and f.stream_id == 5)
+        assert isinstance(refused, RstStreamFrame) and refused.error_code == REFUSED_STREAM
+        time.sleep(2.5)  # the two applications return
+        client.request(7, "/hello")
+        assert client.body(7) == b"Hello, World!"
+    finally:
+        client.close()
