@@ -508,7 +508,8 @@ def _request(headers: list[tuple[bytes, bytes]], state: ServerState) -> Request 
     """The request of a HEADERS block, parsed as the HTTP/1.1 head it stands for (None: malformed).
 
     Our parser holds the field rules (names, values, limits, target forms, Content-Length), so the block is
-    written out as a head and parsed (through the same memo of heads as HTTP/1.1). h2 has already refused
+    written out as a head and parsed (without the head memo: it keeps a head that one parser saw twice in a
+    row, and each head here gets a parser of its own). h2 has already refused
     the bytes that would change the head's structure (RFC 9113 §8.2.1: CR, LF or NUL in a value, ":" or
     whitespace in a name); the line count of the head is checked again anyway, so that no field can
     ever become two."""
@@ -532,7 +533,7 @@ def _request(headers: list[tuple[bytes, bytes]], state: ServerState) -> Request 
     head = b"%s %s HTTP/1.1\r\n%s\r\n" % (method, target, b"".join(lines))
     if head.count(b"\n") != len(lines) + 2:
         return None
-    parser = RequestParser(state.limits, state.head_memo)
+    parser = RequestParser(state.limits)
     parser.feed(head)
     event = parser.reader()
     if type(event) is not Request:  # pragma: no cover - a whole head always parses or raises

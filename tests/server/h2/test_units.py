@@ -13,7 +13,6 @@ from sockweb.server.h2stream import H2Framer, H2Stream, extra_fields
 
 class _State:
     limits = Limits()
-    head_memo = None
 
 
 BASE = [
