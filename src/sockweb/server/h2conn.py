@@ -205,8 +205,7 @@ class H2Protocol(asyncio.Protocol):
         self.write_paused = False
         self.unsent = 0
         for stream in list(self.streams.values()):
-            if stream.blocked or stream.out:
-                stream.resume()
+            stream.resume()  # blocked output, and inline bodies suspended by the transport's pause
         self.flush()
 
     # -- events ------------------------------------------------------------------------------------------
@@ -401,6 +400,10 @@ class H2Protocol(asyncio.Protocol):
             self.dirty.clear()
             for stream in dirty:
                 stream.pump()
+        self.write_out()
+
+    def write_out(self) -> None:
+        """Write what h2 has framed (the transport may call `pause_writing` from inside)."""
         data = self.h2.data_to_send()
         if data and self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)

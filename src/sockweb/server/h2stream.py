@@ -210,7 +210,7 @@ class H2Stream:
         conn = self.conn
         conn.dirty.add(self)
         if self.out_size > 65536:
-            self.pump()  # big bodies move now, so `write_paused` tells the truth about the window
+            self.pump()  # big bodies move now, so `write_paused` tells the truth (window and transport)
 
     def send_threadsafe(self, data: bytes) -> None:
         """Send `data` from a worker thread; blocks while too much of this stream waits to be sent."""
@@ -301,10 +301,10 @@ class H2Stream:
                 self.closed = True
                 conn.stream_done(self)
                 return
-        moved = 0
+        moved = unwritten = 0
         max_frame = h2.max_outbound_frame_size
         window = h2.local_flow_control_window(sid) if out and not conn.write_paused else 0
-        while out and window > 0:
+        while out and window > 0 and not conn.write_paused:
             chunk = out[0]
             start = self.offset
             size = min(window, max_frame, len(chunk) - start)
@@ -320,6 +320,12 @@ class H2Stream:
             window -= size
             self.out_size -= size
             h2.send_data(sid, piece, end_stream=self.ended and not out)
+            unwritten += size
+            if unwritten >= 65536:
+                # Hand the frames to the transport as they are made: its high-water mark, not only the
+                # client's window (which may be a GiB), is what pauses this body (`write_paused`).
+                conn.write_out()
+                unwritten = 0
         if moved:
             self.written += moved
             if self.wake is not None:

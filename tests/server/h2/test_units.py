@@ -152,6 +152,9 @@ class _FakeConn:
     def stream_done(self, stream: object) -> None:
         self.done.append(stream)
 
+    def write_out(self) -> None:
+        pass  # the frames stay in the fake h2, for the test to read
+
 
 def test_data_frames_are_views_of_the_chunk_and_respect_the_window() -> None:
     conn = _FakeConn(window=100_000)
@@ -171,3 +174,37 @@ def test_data_frames_are_views_of_the_chunk_and_respect_the_window() -> None:
     data = [f[1] for f in conn.h2.frames if f[0] == "DATA"]
     assert b"".join(bytes(p) for p in data) == chunk
     assert conn.h2.frames[-1][2] is True and stream.closed and conn.done == [stream]  # END_STREAM on the last
+
+
+class _PausingConn(_FakeConn):
+    """A connection whose transport pauses (as asyncio's does) once `high` bytes are unsent."""
+
+    def __init__(self, window: int, high: int) -> None:
+        super().__init__(window)
+        self.high = high
+        self.handed = 0  # bytes of DATA frames moved from h2 to the transport
+        self.write_paused = False
+
+    def write_out(self) -> None:
+        frames, self.h2.frames = self.h2.frames, []
+        self.handed += sum(len(f[1]) for f in frames if f[0] == "DATA")  # type: ignore[arg-type]
+        if self.handed > self.high:
+            self.write_paused = True
+
+
+def test_an_inline_body_is_suspended_by_the_transport_not_only_the_window() -> None:
+    """With a client window far larger than the body, what stops an inline application's body is the
+    transport's high-water mark: the stream hands bytes to the transport as it goes, so `write_paused`
+    turns true before the body piles up in h2's buffer."""
+    conn = _PausingConn(window=1 << 30, high=256 * 1024)
+    stream = H2Stream(conn, 1)  # type: ignore[arg-type]
+    stream.head = [(b":status", b"200")]
+    sent = 0
+    for _ in range(200):  # what Exchange.pump does: a chunk, then stop once paused
+        stream.send(b"x" * 65536)
+        sent += 65536
+        if stream.write_paused:
+            break
+    assert stream.write_paused
+    assert sent <= 512 * 1024, sent
+    assert len([f for f in conn.h2.frames if f[0] == "DATA"]) * 16384 <= 128 * 1024  # not piled up in h2
