@@ -321,7 +321,8 @@ def test_body_allowed_follows_rfc_9110(code: int, head: bool, allowed: bool | No
 
 def test_check_fields_takes_out_the_connection_fields() -> None:
     kept, length, close = check_fields([("Content-Length", "3"), ("Connection", "close"), ("X", "y")])
-    assert (kept, length, close) == ([("X", "y")], 3, True)
+    # Content-Length stays a field of the message (its value read); Connection belongs to the connection.
+    assert (kept, length, close) == ([("Content-Length", "3"), ("X", "y")], 3, True)
     assert check_status("404 Not Found") == 404
     with pytest.raises(ValueError, match="Transfer-Encoding"):
         check_fields([("Transfer-Encoding", "chunked")])

@@ -2,9 +2,10 @@
 
 Strategy: plain functions over the application's status string and header list, used by the HTTP/1.1
 writer (`sockweb.http.response`) and by any other carrier (an HTTP/2 stream encodes the same checked
-fields as its own frames). They validate (status, field names and values), take out the fields that belong
-to the connection rather than the message (Connection, Transfer-Encoding, and Content-Length, whose value
-the carrier frames with), and say whether a body may follow. Checking is done with a handful of C-level
+fields as its own frames). They validate (status, field names and values), read the fields the carrier
+frames with (Content-Length, whose repeats must agree and collapse to one), take out those that belong
+to the connection rather than the message (Connection; Transfer-Encoding is refused), and say whether a
+body may follow. Checking is done with a handful of C-level
 calls: one regex over the joined names, one over the joined values; the fields are walked in Python only
 when their names mention one that must be acted on.
 """
@@ -33,9 +34,9 @@ def check_status(status: str) -> int:
 
 
 def check_fields(headers: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], int | None, bool]:
-    """Validate the application's fields; (the fields the message keeps, its Content-Length, whether it
-    asked to close the connection). ValueError for an invalid name or value, an invalid or disagreeing
-    Content-Length, or a Transfer-Encoding (framing is the server's job)."""
+    """Validate the application's fields; (the fields the message keeps, one Content-Length among them,
+    its value, whether the application asked to close the connection). ValueError for an invalid name or
+    value, an invalid or disagreeing Content-Length, or a Transfer-Encoding (framing is the server's job)."""
     if not headers:
         return headers, None, False
     names = "\n".join([name for name, _ in headers])
