@@ -426,16 +426,18 @@ class H2Protocol(asyncio.Protocol):
         ====================================  ====================================================
         phase                                 deadline
         ====================================  ====================================================
-        unsent bytes in the transport         `body_timeout` without progress -> abort, logged
+        unsent bytes (also once closed)       `body_timeout` without progress -> abort, logged
         no open stream                        `keepalive_timeout` -> GOAWAY(NO_ERROR), close
         request body arriving (not held)      `body_timeout` without progress -> RST_STREAM(CANCEL)
         response waiting for window           `body_timeout` -> RST_STREAM(CANCEL)
         ====================================  ====================================================
         """
         transport = self.transport
-        if transport is None or self.closed:
+        if transport is None:
             return
         state = self.state
+        # The write deadline holds after `close` too: a closing transport waits for its bytes to be read,
+        # and a client that never reads them must not keep the connection (and its place) forever.
         unsent = transport.get_write_buffer_size()
         if unsent:
             unsent += kernel_unsent(transport)
@@ -454,6 +456,8 @@ class H2Protocol(asyncio.Protocol):
                 return
         else:
             self.unsent = 0
+        if self.closed:
+            return
         if not self.streams:
             if now - self.idle_since > state.keepalive_timeout:
                 self.send_goaway()
@@ -481,9 +485,12 @@ class H2Protocol(asyncio.Protocol):
         with contextlib.suppress(Exception):
             self.flush()
         self.closed = True
-        self.state.connections.discard(cast(HttpProtocol, self))
         if self.transport is not None:
-            self.transport.close()  # after the buffered bytes (the GOAWAY) are written
+            # After the buffered bytes (the GOAWAY) are written; the connection counts until then
+            # (connection_lost), under the write deadline of `check_timeouts`.
+            self.transport.close()
+        else:
+            self.state.connections.discard(cast(HttpProtocol, self))
         for stream in list(self.streams.values()):
             stream.lost()
 

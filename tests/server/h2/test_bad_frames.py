@@ -6,6 +6,7 @@ graceful stop."""
 from __future__ import annotations
 
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hpack import Decoder
+from hpack import Decoder, Encoder
 from hyperframe.frame import (
     ContinuationFrame,
     DataFrame,
@@ -280,3 +281,34 @@ def test_expect_100_continue(raw) -> None:
     assert interim is not None and dict(Decoder().decode(interim.data))[":status"] == "100"
     client.send(DataFrame(1, b"hello", flags=["END_STREAM"]))
     assert b'"body_size": 5' in client.body(1)
+
+
+def test_a_closed_connection_that_is_not_read_is_cut(run_server) -> None:
+    """A connection closed (here by a protocol error) with response bytes its client never reads still
+    counts and still has the write deadline: it is cut after --body-timeout, not kept open forever."""
+    srv = run_server("fixtureapps:dispatch", "--http2", "--body-timeout", "1", cwd=APPS_DIR)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", srv.port))
+    client = RawClient.__new__(RawClient)
+    client.sock, client.encoder, client.buf, client.frames, client.eof = (
+        sock,
+        Encoder(),
+        bytearray(),
+        [],
+        False,
+    )
+    try:
+        sock.sendall(
+            PREFACE + SettingsFrame(0, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 2**31 - 1}).serialize()
+        )
+        client.send(WindowUpdateFrame(0, 2**31 - 1 - 65535))
+        client.request(1, "/big?mib=16")
+        time.sleep(1)  # the socket buffers fill up
+        client.send(raw_frame(0x0, 0x1, 0, b"x"))  # DATA on stream 0: GOAWAY and close, with bytes unsent
+        # The sweeper sees no progress for --body-timeout and cuts the connection (its socket is closed;
+        # what the kernel still holds for the peer is no longer the server's).
+        srv.wait_for_log(r"Closing the HTTP/2 connection from .*: it accepted no bytes for 1s", timeout=15)
+    finally:
+        sock.close()
