@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -143,9 +145,6 @@ def test_the_cli_says_when_h2_is_missing(tmp_path: Path) -> None:
         "_find = importlib.util.find_spec\n"
         "importlib.util.find_spec = lambda name, *a: None if name == 'h2' else _find(name, *a)\n"
     )
-    import os
-    import sys
-
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
     proc = subprocess.run(
