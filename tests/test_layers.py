@@ -31,7 +31,7 @@ LAZY_ALLOWED: dict[str, set[str]] = {"framework": {"web.dev", "server"}}
 # third-party top-level packages each layer may import (optional ones guarded at runtime)
 THIRD_PARTY: dict[str, set[str]] = {
     "http": set(),
-    "server": {"uvloop", "setproctitle"},
+    "server": {"uvloop", "setproctitle", "h2", "hyperframe"},  # h2, hyperframe: only under --http2
     "web": set(),
     "web.dev": {"watchfiles"},
     "framework": {"jinja2", "markupsafe", "itsdangerous", "blinker", "click", "dotenv", "orjson", "redis"},

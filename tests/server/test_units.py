@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 
 import pytest
 
@@ -177,6 +178,42 @@ def test_thread_pool_grows_to_its_bound():
         assert done.acquire(timeout=10)
     pool.shutdown()
     assert names <= {"t-pool-0", "t-pool-1", "t-pool-2"}
+
+
+def test_a_burst_of_jobs_gets_a_thread_each():
+    """Jobs queued in a burst while the idle threads cannot run yet (the loop holds the GIL: here a long
+    switch interval) each get a thread, instead of all waiting for the same few idle ones."""
+    pool = ThreadPool(8, name="t-burst")
+    warm = threading.Barrier(3, timeout=10)
+    for _ in range(2):
+        pool.submit(warm.wait)
+    warm.wait()
+    deadline = time.monotonic() + 10
+    while pool._idle < 2 and time.monotonic() < deadline:  # both threads back to waiting for a job
+        time.sleep(0.01)
+    burst = threading.Barrier(8, timeout=5)
+    results: list[bool] = []
+    done = threading.Semaphore(0)
+
+    def job():
+        try:
+            burst.wait()
+            results.append(True)
+        except threading.BrokenBarrierError:
+            results.append(False)
+        done.release()
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(5.0)
+    try:
+        for _ in range(8):
+            pool.submit(job)
+    finally:
+        sys.setswitchinterval(interval)
+    for _ in range(8):
+        assert done.acquire(timeout=30)
+    pool.shutdown()
+    assert results == [True] * 8 and pool.size == 0
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="no SCHED_BATCH on this OS")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -49,6 +50,7 @@ SECTIONS: dict[str, str] = {
     "app": "Application",
     "bind": "Binding and connections",
     "http": "HTTP limits and timeouts",
+    "http2": "HTTP/2",
     "workers": "Worker processes",
     "process": "Process (pid file, user, directory)",
     "tls": "TLS",
@@ -156,6 +158,20 @@ def non_negative(value: int | float) -> int | float:
 def optional_positive(value: int | None) -> int | None:
     if value is not None and value <= 0:
         raise ValueError("expected a positive integer or 'none'")
+    return value
+
+
+def _http2_available(value: bool) -> bool:
+    """HTTP/2 needs the optional h2 package: a readable error at start-up, not a traceback later."""
+    if value and importlib.util.find_spec("h2") is None:
+        raise ValueError("needs the h2 package, which is not installed (pip install 'sockweb[http2]')")
+    return value
+
+
+def _window_size(value: int) -> int:
+    # RFC 9113 §6.5.2: SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1 is a FLOW_CONTROL_ERROR.
+    if not 65535 <= value <= 2**31 - 1:
+        raise ValueError("expected 65535 to 2147483647")
     return value
 
 
@@ -624,6 +640,51 @@ class Config:
         help="Request heads remembered by their exact bytes, so a repeated head is not parsed again and its "
         "environ is copied, not rebuilt (0: off). See docs/server.md.",
         section="http",
+    )
+
+    # HTTP/2
+    http2: bool = setting(
+        False,
+        validate=_http2_available,
+        help="Serve HTTP/2 too (needs the h2 package: pip install 'sockweb[http2]'): TLS listeners offer "
+        "h2 before http/1.1 in ALPN, cleartext listeners take h2c by prior knowledge (a connection that "
+        "opens with the HTTP/2 preface) and HTTP/1.1 otherwise. Off by default: without it TLS offers "
+        "only http/1.1 and nothing changes for HTTP/1.1 clients.",
+        section="http2",
+    )
+    http2_max_concurrent_streams: int = setting(
+        100,
+        validate=positive,
+        metavar="N",
+        help="SETTINGS_MAX_CONCURRENT_STREAMS: streams one HTTP/2 connection may have open at once; each "
+        "is one WSGI request, dispatched like an HTTP/1.1 one.",
+        section="http2",
+    )
+    http2_max_header_list_size: int = setting(
+        65536,
+        validate=positive,
+        metavar="BYTES",
+        help="SETTINGS_MAX_HEADER_LIST_SIZE: largest decoded header list of a request (RFC 9113 §6.5.2 "
+        "size: names + values + 32 per field); beyond it the connection ends with GOAWAY.",
+        section="http2",
+    )
+    http2_initial_window_size: int = setting(
+        256 * 1024,
+        validate=_window_size,
+        metavar="BYTES",
+        help="SETTINGS_INITIAL_WINDOW_SIZE: request body bytes a stream may send before the application "
+        "has read them (the server widens the window only as wsgi.input is read). The connection's window "
+        "is this times 4.",
+        section="http2",
+    )
+    http2_max_resets: int = setting(
+        200,
+        validate=positive,
+        metavar="N",
+        help="Streams the client may reset (RST_STREAM) before their response is complete, per connection "
+        "and per 10 seconds; beyond it the connection ends with GOAWAY ENHANCE_YOUR_CALM (the rapid-reset "
+        "attack, CVE-2023-44487).",
+        section="http2",
     )
 
     # Worker processes

@@ -72,8 +72,17 @@ class ThreadPool:
         return self._queue.qsize()
 
     def submit(self, job: Callable[[], None]) -> None:
+        # Each job claims an idle thread here, when it is queued, not when that thread wakes up: a burst
+        # (the streams of one HTTP/2 read) would otherwise see the same idle threads again and again
+        # while the loop holds the GIL, and queue behind them instead of starting the threads it needs.
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+                start = False
+            else:
+                start = len(self._threads) < self._max
         self._queue.put(job)
-        if self._idle == 0 and len(self._threads) < self._max:
+        if start:
             thread = threading.Thread(
                 target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True
             )
@@ -85,17 +94,15 @@ class ThreadPool:
         get = self._queue.get
         lock = self._lock
         while True:
-            with lock:
-                self._idle += 1
-            job = get()
-            with lock:
-                self._idle -= 1
+            job = get()  # a new thread takes the job that started it; the others, the one that claimed them
             if job is None:
                 return
             try:
                 job()
             except BaseException:  # a job handles its own errors; this is the last line of defence
                 log.exception("Unhandled error in a worker thread")
+            with lock:
+                self._idle += 1
 
     def shutdown(self, timeout: float = 1.0) -> None:
         """Ask every thread to exit and wait up to `timeout` in total (stuck ones are daemons)."""

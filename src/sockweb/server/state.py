@@ -115,6 +115,12 @@ class ServerState:
             self.metrics = Metrics(self)
             self.protocol_class, self.exchange_class = instrument(self.protocol_class, self.exchange_class)
             self.timed = True  # every exchange records when it started
+        if config.http2:
+            # Before the PROXY protocol class: that header comes first on the wire, the preface after it.
+            from sockweb.server.h2conn import H2Ready
+
+            base = self.protocol_class
+            self.protocol_class = type("H2" + base.__name__, (H2Ready, base), {"__slots__": ()})
         if config.proxy_protocol:
             from sockweb.server.proxy import AllowList
 

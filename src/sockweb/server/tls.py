@@ -69,4 +69,8 @@ def build_ssl_context(config: Config) -> ssl.SSLContext | None:
             context.set_ciphers(config.ciphers)
         except ssl.SSLError:
             raise TLSConfigError(f"--ciphers: no cipher matches {config.ciphers!r}") from None
+    if config.http2:
+        # RFC 9113 §3.2: "h2" in ALPN selects HTTP/2 over TLS; it comes first, so a client offering both
+        # gets HTTP/2, and one offering only http/1.1 (or no ALPN at all) keeps HTTP/1.1.
+        context.set_alpn_protocols(["h2", "http/1.1"])
     return context

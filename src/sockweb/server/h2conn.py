@@ -1,0 +1,591 @@
+"""HTTP/2 connections (RFC 9113) as an asyncio.Protocol driving the sans-io h2 library.
+
+Strategy: h2's ``H2Connection`` (server side, inbound and outbound fields validated) turns received bytes
+into events and our calls into frames; this module owns the socket side and maps every stream to one WSGI
+exchange carried by an `H2Stream` (sockweb.server.h2stream), the same `Exchange` as HTTP/1.1 runs. Events
+are dispatched through a table (`_HANDLERS`). A request's pseudo-header and fields are written out as an
+HTTP/1.1 head and parsed by sockweb.http's `RequestParser`, so field validation, limits, target forms and
+Content-Length rules live in one place, and `head_environ` builds the environ unchanged (then
+``SERVER_PROTOCOL`` is ``HTTP/2`` and ``HTTP_HOST`` comes from ``:authority``). A request without a body is
+dispatched like an HTTP/1.1 one (inline or in the pool, by ``--dispatch``); one with a body runs in a
+worker thread reading a bounded `StreamInput`, and the stream's window is only widened (WINDOW_UPDATE) as
+the application reads: that is the backpressure into ``wsgi.input``. Dispatch waits for the end of a
+received batch, so a stream opened and reset in the same read never reaches the application.
+
+Protections, each in one place here or in h2:
+
+=====================================  =================================================================
+threat                                 answer
+=====================================  =================================================================
+malformed frames, bad preface,         h2 raises; its GOAWAY (PROTOCOL_ERROR, FRAME_SIZE_ERROR,
+oversized frames, stream-id misuse,    FLOW_CONTROL_ERROR, ...) is sent, the connection closes
+window overflow
+malformed request fields               the stream gets RST_STREAM(PROTOCOL_ERROR) (h2) or an HTTP error
+                                       answer (our parser: 400, 414, 431)
+more than --http2-max-concurrent-      h2 refuses the new stream; applications still running for reset
+streams open                           streams count too: beyond the bound, RST_STREAM(REFUSED_STREAM)
+header list beyond --http2-max-        GOAWAY(ENHANCE_YOUR_CALM) (h2's HPACK decoder bound)
+header-list-size
+CONTINUATION flood                     h2 holds at most 64 frames of one header block (64 x 16 KiB, the
+                                       frame size we advertise), then GOAWAY(PROTOCOL_ERROR)
+rapid reset (CVE-2023-44487)           more than --http2-max-resets client resets in `RESET_WINDOW`
+                                       seconds: GOAWAY(ENHANCE_YOUR_CALM), close
+=====================================  =================================================================
+
+Timeouts go through the state's once-a-second sweeper (`check_timeouts`): a connection without streams
+closes after ``--keepalive-timeout`` (with GOAWAY), a body that stops for ``--body-timeout`` resets its
+stream, a response that waits that long for window is reset, and unsent bytes that do not move for that
+long abort the connection, as over HTTP/1.1. A graceful stop (or reload) sends GOAWAY(NO_ERROR) naming the
+last stream taken and closes once those streams are done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from time import monotonic, perf_counter, thread_time
+from typing import TYPE_CHECKING, Any, cast
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+import h2.settings
+from hyperframe.frame import GoAwayFrame
+
+from sockweb.http import ProtocolError, Request, RequestParser
+from sockweb.server.dispatch import SLOW_CALL, voluntary_switches
+from sockweb.server.h2stream import H2Stream
+from sockweb.server.input import StreamInput
+from sockweb.server.protocol import INPUT_HIGH, INPUT_LOW, HttpProtocol, kernel_unsent
+from sockweb.server.wsgi import Environ, head_environ
+
+if TYPE_CHECKING:
+    from sockweb.server.state import ServerState
+    from sockweb.server.wsgi import Exchange
+
+__all__ = ["PREFACE", "RESET_WINDOW", "H2Protocol", "H2Ready"]
+
+log = logging.getLogger("sockweb.error")
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"  # RFC 9113 §3.4: the client connection preface
+RESET_WINDOW = 10.0  # seconds over which client resets are counted (see --http2-max-resets)
+ErrorCodes = h2.errors.ErrorCodes
+
+
+class H2Protocol(asyncio.Protocol):
+    """One HTTP/2 connection; see the module docstring."""
+
+    # What the metrics read of every connection (HTTP/1.1's phase fields): an HTTP/2 connection is never
+    # "idle" in that sense while it has streams, which `streams` tells.
+    sink = None
+    head_start = 0.0
+
+    def __init__(self, state: ServerState, template: Environ, tls: bool) -> None:
+        self.state = state
+        self.template = template
+        self.tls = tls
+        config = state.config
+        self.transport: asyncio.Transport | None = None
+        # Inbound fields are validated by h2 (then by our parser); outbound ones were validated by
+        # plan_response and lowercased by the stream, so h2 need not check them a second time.
+        h2_config = h2.config.H2Configuration(
+            client_side=False,
+            header_encoding=None,
+            validate_inbound_headers=True,
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+        )
+        conn = self.h2 = h2.connection.H2Connection(config=h2_config)
+        self.window = config.http2_initial_window_size
+        self.max_streams = config.http2_max_concurrent_streams
+        conn.local_settings = h2.settings.Settings(
+            client=False,
+            initial_values={
+                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.max_streams,
+                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: config.http2_max_header_list_size,
+                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: self.window,
+                h2.settings.SettingCodes.ENABLE_PUSH: 0,
+            },
+        )
+        # h2 applies a header-list bound only when a changed setting is acknowledged: set it for ours.
+        conn.decoder.max_header_list_size = config.http2_max_header_list_size
+        self.max_resets = config.http2_max_resets
+        self.streams: dict[int, H2Stream] = {}
+        self.dirty: set[H2Stream] = set()  # streams with output queued in this batch
+        self.flush_pending = False  # a flush is scheduled (`schedule_flush`)
+        self.ready: list[H2Stream] = []  # complete requests of this batch, dispatched at its end
+        self.running = 0  # exchanges whose application has not finished (reset streams included)
+        self.closed = False
+        self.write_paused = False
+        self.idle_since = monotonic()
+        self.resets = 0
+        self.resets_since = 0.0
+        self.goaway_sent = False
+        self.last_stream = 0  # the highest stream id taken (the GOAWAY's last-stream-id)
+        self.unsent = 0
+        self.write_since = 0.0
+        self.remote_addr = ""
+        self.remote_port = ""
+
+    @property
+    def exchange(self) -> object:
+        """Something while streams are open (what the metrics' idle count looks at), else None."""
+        return self.streams or None
+
+    # -- asyncio callbacks ------------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport = cast(asyncio.Transport, transport)
+        self.state.connections.add(cast(HttpProtocol, self))
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple):
+            self.remote_addr, self.remote_port = peer[0], str(peer[1])
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport.set_write_buffer_limits(self.state.high, self.state.low)
+        conn = self.h2
+        conn.initiate_connection()
+        # The connection's receive window: four streams' worth, so one slow reader does not stall the rest.
+        conn.increment_flow_control_window(self.window * 4 - 65535)
+        self.flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.state.connections.discard(cast(HttpProtocol, self))
+        for stream in list(self.streams.values()):
+            stream.lost()
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            events = self.h2.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            # h2 queued the GOAWAY that names the error, except for a bad preface, which it refuses before
+            # reading frames: RFC 9113 §3.4, "MUST be treated as a connection error (PROTOCOL_ERROR)".
+            log.info("HTTP/2 protocol error from %s:%s: %s", self.remote_addr, self.remote_port, exc)
+            if self.h2.state_machine.state is not h2.connection.ConnectionState.CLOSED:
+                with contextlib.suppress(h2.exceptions.ProtocolError):
+                    self.h2.close_connection(exc.error_code, last_stream_id=self.last_stream)
+            self.close()
+            return
+        try:
+            for event in events:
+                handler = _HANDLERS.get(type(event))
+                if handler is not None:
+                    handler(self, event)
+                if self.closed:
+                    return
+            ready, self.ready = self.ready, []
+            for stream in ready:
+                if not stream.closed and stream.exchange is not None:
+                    self.dispatch(stream, stream.exchange)
+        except Exception:  # a server fault (Exchange.run handles the application's): never the loop's
+            log.exception(
+                "Internal error on the HTTP/2 connection from %s:%s", self.remote_addr, self.remote_port
+            )
+            self.abort()
+            return
+        self.flush()
+
+    def eof_received(self) -> bool:
+        return False
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self.unsent = 0
+        for stream in list(self.streams.values()):
+            stream.resume()  # blocked output, and inline bodies suspended by the transport's pause
+        self.flush()
+
+    # -- events ------------------------------------------------------------------------------------------
+    def on_request(self, event: h2.events.RequestReceived) -> None:
+        sid = event.stream_id
+        if (self.goaway_sent and sid > self.last_stream) or self.running >= self.max_streams:
+            # RFC 9113 §8.7: REFUSED_STREAM tells the client the request was not processed (safe to retry).
+            with contextlib.suppress(h2.exceptions.ProtocolError):
+                self.h2.reset_stream(sid, ErrorCodes.REFUSED_STREAM)
+            return
+        self.last_stream = max(self.last_stream, sid)
+        stream = H2Stream(self, sid)
+        self.streams[sid] = stream
+        try:
+            req = _request(event.headers or [], self.state)
+        except ProtocolError as exc:
+            stream.send(stream.error_response(exc, self.state.extra))
+            stream.ended = True
+            stream.pump()  # done (stream_done) once its bytes are out
+            return
+        if req is None:
+            self.reset(stream, ErrorCodes.PROTOCOL_ERROR)
+            self.stream_done(stream)
+            return
+        state = self.state
+        environ, forwarded = head_environ(self.template, state.header_keys, req)
+        environ["SERVER_PROTOCOL"] = "HTTP/2"
+        environ["REMOTE_ADDR"] = self.remote_addr
+        environ["REMOTE_PORT"] = self.remote_port
+        if forwarded and state.proxy is not None:
+            state.proxy.apply(environ)
+        ex = state.exchange_class(stream, req, environ)
+        if state.timed:
+            ex.started = perf_counter()
+        stream.exchange = ex
+        self.running += 1
+        if not event.stream_ended:
+            # A body follows: the application reads it from a bounded input in a worker thread.
+            if req.content_length is None:
+                environ["wsgi.input_terminated"] = True
+            wants_continue = req.expect_continue
+            stream.input = StreamInput(
+                INPUT_HIGH,
+                INPUT_LOW,
+                (lambda: state.post(self.send_continue, stream)) if wants_continue else None,
+                lambda: state.post(self.release, stream),
+            )
+            environ["wsgi.input"] = ex.input = stream.input
+        self.ready.append(stream)
+
+    def on_data(self, event: h2.events.DataReceived) -> None:
+        stream = self.streams.get(event.stream_id)
+        size = event.flow_controlled_length
+        sink = stream.input if stream is not None else None
+        if stream is None or sink is None or stream.closed:
+            # Nobody reads it (the stream is done or was refused): give the window back at once.
+            self.h2.acknowledge_received_data(size, event.stream_id)
+            return
+        stream.body_since = monotonic()
+        if sink.feed(event.data or b"") or stream.held:
+            stream.held += size  # the reader is behind: its window reopens as it reads (`release`)
+        elif size:
+            self.h2.acknowledge_received_data(size, event.stream_id)
+
+    def on_stream_end(self, event: h2.events.StreamEnded) -> None:
+        stream = self.streams.get(event.stream_id)
+        if stream is not None and stream.input is not None:
+            stream.input.finish()
+
+    def on_reset(self, event: h2.events.StreamReset) -> None:
+        stream = self.streams.get(event.stream_id)
+        if event.remote_reset:
+            now = monotonic()
+            if now - self.resets_since > RESET_WINDOW:
+                self.resets_since, self.resets = now, 0
+            self.resets += 1
+            if self.resets > self.max_resets:
+                log.info(
+                    "Closing the HTTP/2 connection from %s:%s: %d stream resets within %gs (rapid reset)",
+                    self.remote_addr,
+                    self.remote_port,
+                    self.resets,
+                    RESET_WINDOW,
+                )
+                self.h2.close_connection(ErrorCodes.ENHANCE_YOUR_CALM, last_stream_id=self.last_stream)
+                self.close()
+        if stream is None:
+            return
+        if stream in self.ready:  # reset before its application ran: it never will
+            self.ready.remove(stream)
+            stream.exchange = None
+            self.running -= 1
+        stream.lost()
+        if stream.exchange is None:
+            self.stream_done(stream)
+
+    def on_window(self, event: h2.events.WindowUpdated) -> None:
+        if event.stream_id:
+            stream = self.streams.get(event.stream_id)
+            if stream is not None and stream.blocked:
+                stream.resume()
+        else:
+            self.resume_blocked()
+
+    def on_settings(self, event: h2.events.RemoteSettingsChanged) -> None:
+        if h2.settings.SettingCodes.INITIAL_WINDOW_SIZE in event.changed_settings:
+            self.resume_blocked()
+
+    def on_goaway(self, event: h2.events.ConnectionTerminated) -> None:
+        # The client stops: finish the streams it still wants (up to its last id would be for pushes).
+        self.goaway_sent = True
+        if not self.streams:
+            self.close()
+
+    def resume_blocked(self) -> None:
+        for stream in list(self.streams.values()):
+            if stream.blocked:
+                stream.resume()
+
+    # -- streams -----------------------------------------------------------------------------------------
+    def dispatch(self, stream: H2Stream, ex: Exchange) -> None:
+        """Run the application of a complete request (inline or in the pool) or of a body that streams."""
+        state = self.state
+        if stream.input is not None or not state.inline:
+            stream.wake = threading.Event()
+            ex.to_thread()
+            state.pool.submit(ex.run_threaded)
+            return
+        auto = state.auto
+        if auto is not None and auto.checking:
+            switches = voluntary_switches()
+            started, cpu = perf_counter(), thread_time()
+            ex.run(True)
+            wall, cpu = perf_counter() - started, thread_time() - cpu
+            voluntary = voluntary_switches() - switches if switches >= 0 else -1
+            auto.checked_call(wall, cpu, monotonic(), voluntary)
+            state.inline = auto.inline
+        elif auto is not None:
+            started = perf_counter()
+            ex.run(True)
+            if perf_counter() - started > SLOW_CALL:
+                auto.slow_call()
+        else:
+            ex.run(True)
+
+    def stream_done(self, stream: H2Stream) -> None:
+        """The stream's exchange is over (or never ran): forget it once its output is out."""
+        if self.streams.get(stream.stream_id) is stream:
+            del self.streams[stream.stream_id]
+        if stream.held:
+            with contextlib.suppress(h2.exceptions.ProtocolError):
+                self.h2.acknowledge_received_data(stream.held, stream.stream_id)
+            stream.held = 0
+        if not self.streams:
+            self.idle_since = monotonic()
+            if self.goaway_sent:
+                self.close()
+
+    def release(self, stream: H2Stream) -> None:
+        """The application read its buffered body down: reopen the stream's window."""
+        held, stream.held = stream.held, 0
+        if held and not self.closed and not stream.closed:
+            with contextlib.suppress(h2.exceptions.ProtocolError):
+                self.h2.acknowledge_received_data(held, stream.stream_id)
+            self.flush()
+
+    def send_continue(self, stream: H2Stream) -> None:
+        """RFC 9110 §10.1.1 (and RFC 9113 §8.1): 100 Continue is an informational HEADERS frame."""
+        if not self.closed and not stream.closed and not stream.sent_head:
+            with contextlib.suppress(h2.exceptions.ProtocolError):  # the connection is closing
+                self.h2.send_headers(stream.stream_id, [(b":status", b"100")])
+            self.flush()
+
+    def reset(self, stream: H2Stream, code: h2.errors.ErrorCodes) -> None:
+        if not stream.closed:
+            stream.closed = True
+            with contextlib.suppress(h2.exceptions.ProtocolError):
+                self.h2.reset_stream(stream.stream_id, code)
+
+    # -- output ------------------------------------------------------------------------------------------
+    def schedule_flush(self) -> None:
+        """Flush once the callbacks queued now have run (worker threads' writes come in batches)."""
+        if not self.flush_pending:
+            self.flush_pending = True
+            self.state.loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Pump the streams that queued output and write what h2 framed."""
+        self.flush_pending = False
+        if self.dirty:
+            dirty = list(self.dirty)
+            self.dirty.clear()
+            for stream in dirty:
+                stream.pump()
+        self.write_out()
+
+    def write_out(self) -> None:
+        """Write what h2 has framed (the transport may call `pause_writing` from inside)."""
+        data = self.h2.data_to_send()
+        if data and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    # -- ending ------------------------------------------------------------------------------------------
+    def send_goaway(self) -> None:
+        """GOAWAY(NO_ERROR) with the last stream taken; streams up to it are still served.
+
+        Written as a frame of its own: h2's close_connection would refuse the DATA of those streams."""
+        if self.goaway_sent or self.closed or self.transport is None:
+            return
+        self.goaway_sent = True
+        self.flush()
+        frame = GoAwayFrame(0, last_stream_id=self.last_stream, error_code=0)
+        self.transport.write(frame.serialize())
+
+    def check_timeouts(self, now: float) -> None:
+        """The deadlines of an HTTP/2 connection (called once a second by the state's sweeper).
+
+        ====================================  ====================================================
+        phase                                 deadline
+        ====================================  ====================================================
+        unsent bytes (also once closed)       `body_timeout` without progress -> abort, logged
+        no open stream                        `keepalive_timeout` -> GOAWAY(NO_ERROR), close
+        request body arriving (not held)      `body_timeout` without progress -> RST_STREAM(CANCEL)
+        response waiting for window           `body_timeout` -> RST_STREAM(CANCEL)
+        ====================================  ====================================================
+        """
+        transport = self.transport
+        if transport is None:
+            return
+        state = self.state
+        # The write deadline holds after `close` too: a closing transport waits for its bytes to be read,
+        # and a client that never reads them must not keep the connection (and its place) forever.
+        unsent = transport.get_write_buffer_size()
+        if unsent:
+            unsent += kernel_unsent(transport)
+            if unsent < self.unsent or not self.unsent:
+                self.write_since = now
+            self.unsent = unsent
+            if now - self.write_since > state.body_timeout:
+                log.info(
+                    "Closing the HTTP/2 connection from %s:%s: it accepted no bytes for %gs (%d unsent)",
+                    self.remote_addr,
+                    self.remote_port,
+                    state.body_timeout,
+                    unsent,
+                )
+                self.abort()
+                return
+        else:
+            self.unsent = 0
+        if self.closed:
+            return
+        if not self.streams:
+            if now - self.idle_since > state.keepalive_timeout:
+                self.send_goaway()
+                self.close()
+            return
+        for stream in list(self.streams.values()):
+            sink = stream.input
+            stalled = sink is not None and not sink.complete and not stream.held
+            if (stalled and now - stream.body_since > state.body_timeout) or (
+                stream.blocked and now - stream.blocked_since > state.body_timeout
+            ):
+                self.reset(stream, ErrorCodes.CANCEL)
+                stream.lost()
+        self.flush()
+
+    def close_if_idle(self, now: float) -> None:
+        """Graceful stop: announce it with GOAWAY once, and close when the streams are done."""
+        self.send_goaway()
+        if not self.streams:
+            self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        with contextlib.suppress(Exception):
+            self.flush()
+        self.closed = True
+        if self.transport is not None:
+            # After the buffered bytes (the GOAWAY) are written; the connection counts until then
+            # (connection_lost), under the write deadline of `check_timeouts`.
+            self.transport.close()
+        else:
+            self.state.connections.discard(cast(HttpProtocol, self))
+        for stream in list(self.streams.values()):
+            stream.lost()
+
+    def abort(self) -> None:
+        self.closed = True
+        self.state.connections.discard(cast(HttpProtocol, self))
+        if self.transport is not None:
+            self.transport.abort()
+        for stream in list(self.streams.values()):
+            stream.lost()
+
+
+_HANDLERS: dict[type[Any], Callable[[H2Protocol, Any], None]] = {
+    h2.events.RequestReceived: H2Protocol.on_request,
+    h2.events.DataReceived: H2Protocol.on_data,
+    h2.events.StreamEnded: H2Protocol.on_stream_end,
+    h2.events.StreamReset: H2Protocol.on_reset,
+    h2.events.WindowUpdated: H2Protocol.on_window,
+    h2.events.RemoteSettingsChanged: H2Protocol.on_settings,
+    h2.events.ConnectionTerminated: H2Protocol.on_goaway,
+}
+
+
+def _request(headers: list[tuple[bytes, bytes]], state: ServerState) -> Request | None:
+    """The request of a HEADERS block, parsed as the HTTP/1.1 head it stands for (None: malformed).
+
+    Our parser holds the field rules (names, values, limits, target forms, Content-Length), so the block is
+    written out as a head and parsed (without the head memo: it keeps a head that one parser saw twice in a
+    row, and each head here gets a parser of its own). h2 has already refused
+    the bytes that would change the head's structure (RFC 9113 §8.2.1: CR, LF or NUL in a value, ":" or
+    whitespace in a name); the line count of the head is checked again anyway, so that no field can
+    ever become two."""
+    pseudo: dict[bytes, bytes] = {}
+    lines = []
+    host: bytes | None = None
+    for name, value in headers:
+        if name[0] == 58:  # ":"
+            pseudo[name] = value
+        elif name == b"host":
+            host = value  # RFC 9113 §8.3.1: :authority, when present, is the host (h2 checks they agree)
+        else:
+            lines.append(name + b": " + value + b"\r\n")
+    method = pseudo.get(b":method")
+    authority = pseudo.get(b":authority", host)
+    target = pseudo.get(b":path") or (authority if method == b"CONNECT" else None)
+    if method is None or target is None:
+        return None
+    if authority is not None:
+        lines.append(b"host: " + authority + b"\r\n")
+    head = b"%s %s HTTP/1.1\r\n%s\r\n" % (method, target, b"".join(lines))
+    if head.count(b"\n") != len(lines) + 2:
+        return None
+    parser = RequestParser(state.limits)
+    parser.feed(head)
+    event = parser.reader()
+    if type(event) is not Request:  # pragma: no cover - a whole head always parses or raises
+        return None
+    return event
+
+
+class H2Ready(HttpProtocol):
+    """An HTTP/1.1 connection that becomes HTTP/2 when the client asks for it (``--http2``): ALPN "h2"
+    after a TLS handshake, or the connection preface as the first bytes of a cleartext connection
+    (RFC 9113 §3.3: "prior knowledge"). A separate class, chosen at start-up, so that without --http2
+    nothing is paid."""
+
+    __slots__ = ()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if self.closed or not self.tls:
+            return
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2":
+            self.hand_over(b"")
+
+    def data_received(self, data: bytes) -> None:
+        # The first bytes of a cleartext connection: "PRI " starts no HTTP/1.1 request but the preface
+        # (RFC 9113 §3.4 reserves the PRI method for it); h2 checks the rest of it.
+        if self.parser is None and not self.tls and data[:4] == PREFACE[:4] and not self.closed:
+            self.hand_over(data)
+            return
+        super().data_received(data)
+
+    def hand_over(self, data: bytes) -> None:
+        transport = self.transport
+        assert transport is not None
+        self.state.connections.discard(self)
+        self.closed = True  # this object is done; the HTTP/2 connection owns the transport now
+        conn = H2Protocol(self.state, self.template, self.tls)
+        transport.set_protocol(conn)
+        conn.connection_made(transport)
+        conn.remote_addr, conn.remote_port = (
+            self.remote_addr or conn.remote_addr,
+            self.remote_port or conn.remote_port,
+        )
+        if data:
+            conn.data_received(data)

@@ -1,0 +1,210 @@
+"""Units of the HTTP/2 side: a HEADERS block becomes the Request our parser makes of it, the stream's
+response fields, the body length check, the settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from sockweb.http import Limits, ProtocolError, Request
+from sockweb.server.config import Config, ConfigError
+from sockweb.server.h2conn import _request
+from sockweb.server.h2stream import H2Framer, H2Stream, extra_fields
+
+
+class _State:
+    limits = Limits()
+
+
+BASE = [
+    (b":method", b"GET"),
+    (b":scheme", b"http"),
+    (b":authority", b"example.test:8080"),
+    (b":path", b"/a?b"),
+]
+
+
+def test_a_headers_block_becomes_a_request() -> None:
+    req = _request([*BASE, (b"cookie", b"a=1"), (b"cookie", b"b=2"), (b"x-y", b"z")], _State())  # type: ignore[arg-type]
+    assert req is not None
+    assert (req.method, req.target, req.http_version) == ("GET", b"/a?b", "1.1")
+    assert (b"host", b"example.test:8080") in req.headers
+    assert [v for n, v in req.headers if n == b"cookie"] == [b"a=1", b"b=2"]
+
+
+def test_no_field_can_become_two() -> None:
+    # h2 refuses CR/LF in values before us; were one to get through, the head would have a line too many.
+    assert _request([*BASE, (b"x-a", b"1\r\nx-injected: 2")], _State()) is None  # type: ignore[arg-type]
+
+
+def test_the_parser_rules_hold() -> None:
+    with pytest.raises(ProtocolError) as err:
+        _request([*BASE, (b"x_forwarded_for", b"1.2.3.4")], _State())  # type: ignore[arg-type]
+    assert err.value.status == 400
+    with pytest.raises(ProtocolError):
+        _request([*BASE, (b"content-length", b"1, 2")], _State())  # type: ignore[arg-type]
+    req = _request([*BASE, (b"content-length", b"12")], _State())  # type: ignore[arg-type]
+    assert req is not None and req.content_length == 12
+    assert _request([(b":method", b"GET"), (b":scheme", b"http")], _State()) is None  # type: ignore[arg-type]
+
+
+def test_framer_checks_the_declared_length() -> None:
+    framer = H2Framer(5)
+    assert framer.write(b"abc") == b"abc"
+    with pytest.raises(ValueError):
+        framer.finish()
+    with pytest.raises(ValueError):
+        H2Framer(2).write(b"abc")
+    assert H2Framer(None).write(b"abc") == b"abc" and H2Framer(None).finish() == b""
+
+
+def test_extra_fields_leave_out_the_applications_own() -> None:
+    extra = b"Date: Wed, 02 Dec 2026 03:00:00 GMT\r\nServer: sockweb\r\n"
+    assert extra_fields(extra, {b"server"}) == [(b"date", b"Wed, 02 Dec 2026 03:00:00 GMT")]
+
+
+def test_settings_are_validated() -> None:
+    with pytest.raises(ConfigError, match="http2_initial_window_size"):
+        Config(app="a:b", http2_initial_window_size=1000)
+    with pytest.raises(ConfigError, match="http2_max_concurrent_streams"):
+        Config(app="a:b", http2_max_concurrent_streams=0)
+    assert Config(app="a:b", http2=True).http2
+
+
+class _Ex:
+    def __init__(self, status: str, headers: list[tuple[str, str]], method: str = "GET") -> None:
+        self.status, self.headers = status, headers
+        self.request = Request(method, b"/", "1.1", [])
+
+    def extra(self) -> bytes:
+        return b"Date: Wed, 02 Dec 2026 03:00:00 GMT\r\nServer: sockweb\r\n"
+
+
+def _plan(ex: _Ex, body_length: int | None) -> tuple[list[tuple[bytes, bytes]], bool, int | None]:
+    stream = H2Stream.__new__(H2Stream)  # plan_head uses nothing of the connection
+    head = stream.plan_head(ex, body_length)  # type: ignore[arg-type]
+    return head.fields, head.send_body, stream.length
+
+
+@pytest.mark.parametrize(
+    ("ex", "body_length", "fields", "send_body", "length"),
+    [
+        (
+            _Ex("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5"), ("Connection", "close")]),
+            5,
+            [(b":status", b"200"), (b"content-type", b"text/plain"), (b"content-length", b"5")],
+            True,
+            5,
+        ),
+        (_Ex("200 OK", [("Keep-Alive", "5"), ("Upgrade", "x")]), None, [(b":status", b"200")], True, None),
+        (
+            _Ex("200 OK", [("Content-Length", "9")], "HEAD"),
+            None,
+            [(b":status", b"200"), (b"content-length", b"9")],
+            False,
+            None,
+        ),
+        (_Ex("204 No Content", [("Content-Length", "0")]), 0, [(b":status", b"204")], False, None),
+    ],
+)
+def test_response_fields(
+    ex: _Ex, body_length: int | None, fields: list[tuple[bytes, bytes]], send_body: bool, length: int | None
+) -> None:
+    got, body, planned = _plan(ex, body_length)
+    assert [f for f in got if f[0] not in (b"date", b"server")] == fields
+    assert (body, planned) == (send_body, length)
+
+
+def test_a_declared_length_must_match_the_body() -> None:
+    with pytest.raises(ValueError, match="does not match"):
+        _plan(_Ex("200 OK", [("Content-Length", "100")]), 10)
+
+
+class _FakeH2:
+    max_outbound_frame_size = 16384
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.frames: list[tuple[str, object, bool]] = []
+
+    def local_flow_control_window(self, stream_id: int) -> int:
+        return self.window
+
+    def send_headers(self, stream_id: int, fields: object, end_stream: bool = False) -> None:
+        self.frames.append(("HEADERS", fields, end_stream))
+
+    def send_data(self, stream_id: int, data: bytes | memoryview, end_stream: bool = False) -> None:
+        self.window -= len(data)
+        self.frames.append(("DATA", data, end_stream))
+
+    def end_stream(self, stream_id: int) -> None:
+        self.frames.append(("END", b"", True))
+
+
+class _FakeConn:
+    write_paused = False
+    state = None
+
+    def __init__(self, window: int) -> None:
+        self.h2 = _FakeH2(window)
+        self.dirty: set[object] = set()
+        self.done: list[object] = []
+
+    def stream_done(self, stream: object) -> None:
+        self.done.append(stream)
+
+    def write_out(self) -> None:
+        pass  # the frames stay in the fake h2, for the test to read
+
+
+def test_data_frames_are_views_of_the_chunk_and_respect_the_window() -> None:
+    conn = _FakeConn(window=100_000)
+    stream = H2Stream(conn, 1)  # type: ignore[arg-type]
+    stream.head = [(b":status", b"200")]
+    chunk = bytes(range(256)) * 1024  # 256 KiB, one chunk
+    stream.out.append(chunk)
+    stream.out_size = len(chunk)
+    stream.ended = True
+    stream.pump()
+    data = [f[1] for f in conn.h2.frames if f[0] == "DATA"]
+    assert sum(map(len, data)) == 100_000 and stream.blocked and not stream.closed
+    # No piece is a copy of the rest of the chunk: each is a view of the chunk itself (or the chunk).
+    assert all(isinstance(p, memoryview) and p.obj is chunk for p in data)
+    conn.h2.window = 1 << 20
+    stream.resume()
+    data = [f[1] for f in conn.h2.frames if f[0] == "DATA"]
+    assert b"".join(bytes(p) for p in data) == chunk
+    assert conn.h2.frames[-1][2] is True and stream.closed and conn.done == [stream]  # END_STREAM on the last
+
+
+class _PausingConn(_FakeConn):
+    """A connection whose transport pauses (as asyncio's does) once `high` bytes are unsent."""
+
+    def __init__(self, window: int, high: int) -> None:
+        super().__init__(window)
+        self.high = high
+        self.handed = 0  # bytes of DATA frames moved from h2 to the transport
+        self.write_paused = False
+
+    def write_out(self) -> None:
+        frames, self.h2.frames = self.h2.frames, []
+        self.handed += sum(len(f[1]) for f in frames if f[0] == "DATA")  # type: ignore[arg-type]
+        if self.handed > self.high:
+            self.write_paused = True
+
+
+def test_an_inline_body_is_suspended_by_the_transport_not_only_the_window() -> None:
+    """With a client window far larger than the body, what stops an inline application's body is the
+    transport's high-water mark: the stream hands bytes to the transport as it goes, so `write_paused`
+    turns true before the body piles up in h2's buffer."""
+    conn = _PausingConn(window=1 << 30, high=256 * 1024)
+    stream = H2Stream(conn, 1)  # type: ignore[arg-type]
+    stream.head = [(b":status", b"200")]
+    sent = 0
+    for _ in range(200):  # what Exchange.pump does: a chunk, then stop once paused
+        stream.send(b"x" * 65536)
+        sent += 65536
+        if stream.write_paused:
+            break
+    assert stream.write_paused
+    assert sent <= 512 * 1024, sent
+    assert len([f for f in conn.h2.frames if f[0] == "DATA"]) * 16384 <= 128 * 1024  # not piled up in h2
