@@ -226,3 +226,93 @@ def test_the_parser_runs_the_path_it_describes() -> None:
     else:
         assert describe_parser().startswith("pure Python")
         assert parser._common == parser._common_head
+
+
+def shared_parsers(scanner: object, limits: Limits) -> tuple[RequestParser, RequestParser]:
+    pure, fast = RequestParser(limits), RequestParser(limits)
+    pure._common = pure._common_head
+    fast._common = scanner.scan  # type: ignore[attr-defined]
+    return pure, fast
+
+
+@needs_speedups
+@settings(SETTINGS, max_examples=300)
+@given(st.lists(common_heads(), min_size=2, max_size=8), st.integers(min_value=0, max_value=3))
+def test_one_scanner_serves_many_connections(heads: list[bytes], limits: int) -> None:
+    # The scanner's table of names outlives a connection: names met on one are hits on the next, in
+    # whatever case and with whatever validity the next one spells them.
+    assert _speedups is not None
+    scanner = _speedups.HeadScanner(LIMITS[limits], Request)
+    for raw in heads:
+        pure, fast = shared_parsers(scanner, LIMITS[limits])
+        assert events(fast, iter([raw])) == events(pure, iter([raw])), raw
+
+
+@needs_speedups
+def test_name_table_hits_misses_and_collisions() -> None:
+    # Far more distinct names than the table has slots (so slots are taken over), each name in two
+    # spellings, long names beyond the table's bound, then the first ones again.
+    assert _speedups is not None
+    scanner = _speedups.HeadScanner(Limits(), Request)
+    names = [b"X-Name-%d" % n for n in range(400)] + [b"X-" + b"n" * 60, b"Accept", b"ACCEPT"]
+    for name in [*names, *names[:50], *[n.upper() for n in names[:50]]]:
+        raw = b"GET / HTTP/1.1\r\nHost: h\r\n" + name + b": v\r\nAccept-Language: x\r\n\r\n"
+        pure, fast = shared_parsers(scanner, Limits())
+        assert events(fast, iter([raw])) == events(pure, iter([raw]))
+        buf = bytearray(raw)
+        request = scanner.scan(buf, buf.find(b"\r\n\r\n"))
+        assert request is not None
+        assert request.headers[1] == (name.lower(), b"v")
+    # The same name in two spellings in one head is a repeated name (left to the reference).
+    raw = bytearray(b"GET / HTTP/1.1\r\nHost: h\r\nAccept: a\r\nACCEPT: b\r\n\r\n")
+    assert scanner.scan(raw, raw.find(b"\r\n\r\n")) is None
+    # A name the table holds, as part of a line without a colon: the colon of the next line is found.
+    raw = bytearray(b"GET / HTTP/1.1\r\nHost: h\r\nAccept\r\nX: b\r\n\r\n")
+    assert scanner.scan(raw, raw.find(b"\r\n\r\n")) is None
+
+
+@needs_speedups
+def test_names_with_underscores_follow_the_scanners_limits() -> None:
+    assert _speedups is not None
+    raw = bytearray(b"GET / HTTP/1.1\r\nHost: h\r\nX_Under: 1\r\n\r\n")
+    strict = _speedups.HeadScanner(Limits(), Request)
+    allowing = _speedups.HeadScanner(Limits(allow_underscore_in_names=True), Request)
+    for _ in range(2):  # the second time from the tables
+        assert strict.scan(raw, raw.find(b"\r\n\r\n")) is None
+        scanned = allowing.scan(raw, raw.find(b"\r\n\r\n"))
+        assert scanned is not None
+        assert scanned.headers == [(b"host", b"h"), (b"x_under", b"1")]
+
+
+class CalledRequest(Request):
+    """A request type whose slots are not its own: the scanner calls it instead of filling them."""
+
+    __slots__ = ("made",)
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)  # type: ignore[arg-type]
+        self.made = True
+
+
+@needs_speedups
+@pytest.mark.parametrize("request_type", [Request, CalledRequest])
+def test_requests_are_built_as_the_type_builds_them(request_type: type[Request]) -> None:
+    assert _speedups is not None
+    scanner = _speedups.HeadScanner(Limits(), request_type)
+    for raw in (BROWSER_HEAD, b"POST /f HTTP/1.0\r\nContent-Length: 12\r\nConnection: keep-alive\r\n\r\n"):
+        buf = bytearray(raw)
+        scanned = scanner.scan(buf, buf.find(b"\r\n\r\n"))
+        assert type(scanned) is request_type
+        expected = same_events(raw, Limits(), eof=False)[0]
+        assert getattr(scanned, "made", True)
+        for name in Request.__slots__:
+            assert getattr(scanned, name) == getattr(expected, name)
+
+
+def test_parsers_share_one_scanner_per_limits() -> None:
+    shared = _accel.SHARED_SCANNER
+    if shared is None:
+        assert _accel.SCANNER is None
+        return
+    assert shared(Limits(), Request) is shared(Limits(), Request)
+    assert shared(Limits(), Request) is not shared(TINY, Request)

@@ -179,3 +179,95 @@ def test_choice_of_path() -> None:
         filler, description = wsgi.load_header_filler(environ, lambda name: fake)
         assert filler is len
         assert description == "C accelerator (sockweb.server._environ)"
+
+
+# Whole requests, as the parser gives them, for the C head_environ against `_head_environ_py`.
+TARGETS = st.one_of(
+    st.sampled_from(
+        [b"/", b"/a?b=c", b"/%41%2f%2F?x=%41", b"/%", b"/%4", b"/%%41", b"/%zz%4g", b"/a%e9?", b"/?",
+         b"/p?q?r", b"*", b"http://h:8/x?y", b"https://u@h/", b"/a://b", b"x://", b"/\xe9?\xff"]
+    ),
+    st.binary(min_size=1, max_size=16).map(lambda b: b"/" + b.replace(b"%", b"%2").replace(b"#", b"")),
+)  # fmt: skip
+
+
+@st.composite
+def parsed_requests(draw: st.DrawFn) -> Request:
+    method = draw(st.sampled_from(["GET", "POST", "HEAD", "OPTIONS"]))
+    chunked = draw(st.booleans())
+    length = None if chunked else draw(st.sampled_from([None, 0, 12]))
+    headers = draw(HEADERS)
+    if length is not None:
+        headers.append((b"content-length", b"%d" % length))
+    version = draw(st.sampled_from(["1.1", "1.0"]))
+    return Request(method, draw(TARGETS), version, headers, True, False, length, chunked)
+
+
+def both_environs(req: Request, learnt: list[bytes], max_cached: int) -> tuple[Any, Any]:
+    assert _environ is not None
+    pure_keys, fast_keys = start_keys(learnt), start_keys(learnt)
+    wsgi._MAX_CACHED_KEYS, saved = max_cached, wsgi._MAX_CACHED_KEYS
+    try:
+        pure = wsgi._head_environ_py(template(), pure_keys, req)
+    finally:
+        wsgi._MAX_CACHED_KEYS = saved
+    fast = _environ.head_environ(template(), fast_keys, req, wsgi.FORWARDING_KEYS, max_cached)
+    if fast is None:  # absolute form: the reference's case
+        assert req.target[:1] != b"/"
+        assert "://" in req.target.decode("latin-1")
+        fast, fast_keys = pure, pure_keys
+    return (pure, pure_keys, list(pure_keys)), (fast, fast_keys, list(fast_keys))
+
+
+@needs_speedups
+@settings(max_examples=400, deadline=None)
+@given(req=parsed_requests(), learnt=KEYS, max_cached=st.sampled_from([0, 3, 512]))
+def test_c_head_environ_equals_reference(req: Request, learnt: list[bytes], max_cached: int) -> None:
+    pure, fast = both_environs(req, learnt, max_cached)
+    assert pure == fast
+
+
+@needs_speedups
+@pytest.mark.parametrize(
+    ("target", "path", "query"),
+    [
+        (b"/a%20b/%E9?x=%20", "/a b/\xe9", "x=%20"),
+        (b"/%%41%4", "/%A%4", ""),
+        (b"/p?q?r", "/p", "q?r"),
+        (b"/?", "/", ""),
+        (b"/a://b", "/a://b", ""),
+    ],
+)
+def test_c_head_environ_paths(target: bytes, path: str, query: str) -> None:
+    assert _environ is not None
+    req = Request("GET", target, "1.0", [(b"host", b"h")])
+    built = _environ.head_environ(template(), wsgi.new_header_keys(), req, wsgi.FORWARDING_KEYS, 512)
+    assert built is not None
+    env, forwarded = built
+    assert (env["PATH_INFO"], env["QUERY_STRING"], env["RAW_URI"]) == (path, query, target.decode("latin-1"))
+    assert env["SERVER_PROTOCOL"] == "HTTP/1.0"
+    assert forwarded is False
+    assert (env, forwarded) == wsgi._head_environ_py(template(), wsgi.new_header_keys(), req)
+
+
+@needs_speedups
+def test_c_head_environ_leaves_absolute_form_and_refuses_bad_arguments() -> None:
+    assert _environ is not None
+    keys = wsgi.new_header_keys()
+    req = Request("GET", b"http://example.com/x", "1.1", [(b"host", b"h")])
+    assert _environ.head_environ(template(), keys, req, wsgi.FORWARDING_KEYS, 512) is None
+    env, _ = wsgi.head_environ(template(), keys, req)
+    assert env["HTTP_HOST"] == "example.com"
+    with pytest.raises(TypeError):
+        _environ.head_environ(template(), keys, req)
+    with pytest.raises(TypeError):
+        _environ.head_environ(template(), keys, Request("GET", b"", "1.1", []), wsgi.FORWARDING_KEYS, 1)
+    with pytest.raises(TypeError):
+        _environ.head_environ([], keys, req, wsgi.FORWARDING_KEYS, 1)
+    with pytest.raises(TypeError):
+        _environ.head_environ(template(), keys, req, [], 1)
+    bad = Request("GET", b"/", "1.1", ())  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        _environ.head_environ(template(), keys, bad, wsgi.FORWARDING_KEYS, 1)
+    with pytest.raises(AttributeError):
+        _environ.head_environ(template(), keys, object(), wsgi.FORWARDING_KEYS, 1)

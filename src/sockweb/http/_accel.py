@@ -4,11 +4,14 @@ Strategy: the choice is made once, at import. The accelerator is used when it wa
 present at install time) and the environment variable SOCKWEB_PURE_PYTHON is not set to a non-empty value
 other than "0"; otherwise the parser runs its pure-Python reference, which is always there and gives the same
 events (tests/http/test_http_speedups.py holds the two equal). `describe_parser()` says which one runs,
-for `sockweb --version` and the server's start-up log.
+for `sockweb --version` and the server's start-up log. The parsers of a process share one scanner per set
+of Limits (`SHARED_SCANNER`), so that the scanner's table of field names (see _speedups.c) serves every
+connection, not only the requests of one.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 from collections.abc import Callable, Mapping
@@ -46,6 +49,11 @@ def load_scanner(
 
 
 SCANNER, _DESCRIPTION = load_scanner()
+# One scanner per (Limits, request type) in the process; a scanner is a pure function of those and of its
+# input, so sharing changes no result. Bound: a server has one set of Limits, tests a few more.
+SHARED_SCANNER: Callable[..., HeadScanner] | None = (
+    None if SCANNER is None else functools.lru_cache(maxsize=16)(SCANNER)
+)
 
 
 def describe_parser() -> str:

@@ -19,9 +19,16 @@
  *   - no repeated field name, no Transfer-Encoding or Expect, a valid Host (required in 1.1),
  *     Content-Length as 1 to 18 digits within `max_body_size`, Connection exactly "close" or "keep-alive"
  *     (any case).
+ *
+ * Speed (instructions per request, counted by bench/bench_request_path.py under callgrind): field values
+ * are scanned eight bytes at a time; the names a client sends come from a table of names seen before (see
+ * NameSlot), so a name costs a hash and a compare, not a new bytes object; and the Request is built by
+ * filling its slots (see Scanner.slots), without a call of its Python __init__.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
 #include <string.h>
 
 #define MAX_FIELDS 32
@@ -74,8 +81,37 @@ init_classes(void)
 static const char *const METHOD_NAMES[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"};
 #define N_METHODS 7
 
+/* What a field name means to the scanner. */
+enum { NAME_OTHER, NAME_HOST, NAME_LENGTH, NAME_CONNECTION, NAME_REFUSED /* Transfer-Encoding, Expect */ };
+
+/* The table of field names: a cache of the lowercased name object of a name as a client spells it.
+ *   bound: NAME_SLOTS slots, direct-mapped by a hash of the raw name; names up to MAX_CACHED_NAME bytes;
+ *   invalidation: none needed, an entry is a pure function of its raw bytes and of the scanner's limits
+ *     (the scanner is built for one set of Limits); a colliding name replaces the slot's entry;
+ *   why: clients send the same names on every request (a browser's dozen), so the name costs a hash and a
+ *     compare instead of a validation, a lowercasing copy and a new bytes object; and the name object
+ *     keeps its hash, so the environ's header-key lookup (sockweb.server._environ) hashes nothing.
+ * A slot holds only names that passed the token check, so a hit is a valid name. One scanner (and its
+ * table) serves every parser with the same Limits in the process (_accel.shared_scanner). */
+#define NAME_SLOTS 128
+#define MAX_CACHED_NAME 40
+
+typedef struct {
+    Py_ssize_t len; /* 0: an empty slot */
+    unsigned char raw[MAX_CACHED_NAME];
+    PyObject *lowered;
+    int kind;
+} NameSlot;
+
+/* The Request's attributes, in the order of its __init__'s parameters. */
+static const char *const SLOT_NAMES[] = {"method",          "target",         "http_version", "headers",
+                                         "keep_alive",      "expect_continue", "content_length", "chunked"};
+#define N_SLOTS 8
+
 typedef struct {
     PyObject_HEAD
+    NameSlot *names;
+    Py_ssize_t slots[N_SLOTS]; /* offsets of the request type's slots; slots[0] == 0: call the type */
     Py_ssize_t common_end;
     Py_ssize_t max_header_count;
     Py_ssize_t max_field_size;
@@ -97,6 +133,48 @@ get_size(PyObject *limits, const char *name, Py_ssize_t *out)
     *out = PyLong_AsSsize_t(value);
     Py_DECREF(value);
     return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+/* The offsets of the request type's eight slots, when it is a plain class with exactly those __slots__
+ * (as sockweb.http.events.Request is): the scan then builds a request by filling them, which is what
+ * Request.__init__ does, without the call. Any other type is called with the eight values instead. */
+static int
+find_slots(Scanner *self)
+{
+    PyTypeObject *type = (PyTypeObject *)self->request_type;
+    int i;
+    self->slots[0] = 0;
+    if (!PyType_Check(self->request_type) || type->tp_dictoffset != 0 || type->tp_new != PyBaseObject_Type.tp_new) {
+        return 0;
+    }
+    for (i = 0; i < N_SLOTS; i++) {
+        PyObject *descr = PyDict_GetItemString(type->tp_dict, SLOT_NAMES[i]); /* borrowed */
+        PyMemberDef *member;
+        if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+            self->slots[0] = 0;
+            return 0;
+        }
+        member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type != T_OBJECT_EX || (member->flags & READONLY) || member->offset <= 0) {
+            self->slots[0] = 0;
+            return 0;
+        }
+        self->slots[i] = member->offset;
+    }
+    return 0;
+}
+
+static void
+clear_names(Scanner *self)
+{
+    int i;
+    if (self->names == NULL) {
+        return;
+    }
+    for (i = 0; i < NAME_SLOTS; i++) {
+        self->names[i].len = 0;
+        Py_CLEAR(self->names[i].lowered);
+    }
 }
 
 static int
@@ -144,6 +222,14 @@ Scanner_init(Scanner *self, PyObject *args, PyObject *kwds)
     }
     Py_INCREF(request_type);
     Py_XSETREF(self->request_type, request_type);
+    if (find_slots(self) < 0) {
+        return -1;
+    }
+    if (self->names == NULL && (self->names = PyMem_Calloc(NAME_SLOTS, sizeof(NameSlot))) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    clear_names(self);
     for (i = 0; i < N_METHODS; i++) {
         if (self->methods[i] == NULL) {
             self->methods[i] = PyUnicode_InternFromString(METHOD_NAMES[i]);
@@ -178,6 +264,7 @@ Scanner_clear(Scanner *self)
     }
     Py_CLEAR(self->v10);
     Py_CLEAR(self->v11);
+    clear_names(self);
     return 0;
 }
 
@@ -186,6 +273,8 @@ Scanner_dealloc(Scanner *self)
 {
     PyObject_GC_UnTrack(self);
     Scanner_clear(self);
+    PyMem_Free(self->names);
+    self->names = NULL;
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -236,11 +325,6 @@ valid_host(const unsigned char *s, Py_ssize_t n)
     return 1;
 }
 
-static int
-name_is(const unsigned char *name, Py_ssize_t len, const char *lowered)
-{
-    return (size_t)len == strlen(lowered) && memcmp(name, lowered, (size_t)len) == 0;
-}
 
 /* `close` -> 0, `keep-alive` -> 1 (ASCII case-insensitive, as bytes.lower() compares), else -1. */
 static int
@@ -270,40 +354,136 @@ connection_token(const unsigned char *s, Py_ssize_t n)
 }
 
 typedef struct {
-    Py_ssize_t name, name_len, value, value_len;
+    Py_ssize_t value, value_len;
+    PyObject *name; /* the lowercased name: a new reference */
+    int kind;
 } Field;
 
-/* The scan proper: fills `fields`; returns the number of fields, or -1 for "not taken". */
+/* The offset of the first byte in s[pos:stop] that can end a field value: a CTL but HTAB (RFC 9110
+ * §5.5), CR among them; stop if none. Eight bytes at a time while no byte of the word is below 0x20 or
+ * equal to 0x7F (a word with an HTAB is looked at byte by byte, from there on). */
 static Py_ssize_t
-scan_fields(Scanner *self, const unsigned char *s, Py_ssize_t pos, Py_ssize_t stop, Field *fields)
+find_ctl(const unsigned char *s, Py_ssize_t pos, Py_ssize_t stop)
 {
-    Py_ssize_t count = 0;
-    unsigned char name_class = TCHAR;
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    while (pos + 8 <= stop) {
+        uint64_t word, del;
+        memcpy(&word, s + pos, 8);
+        del = word ^ (ones * 0x7f);
+        /* nonzero when some byte is below 0x20, or some byte of `del` is zero (a 0x7F) */
+        if (((word - ones * 0x20) & ~word & highs) | ((del - ones) & ~del & highs)) {
+            break;
+        }
+        pos += 8;
+    }
+    while (pos < stop && !(byte_class[s[pos]] & CTL)) {
+        pos++;
+    }
+    return pos;
+}
+
+static int
+name_is(const unsigned char *name, Py_ssize_t len, const char *lowered)
+{
+    return (size_t)len == strlen(lowered) && memcmp(name, lowered, (size_t)len) == 0;
+}
+
+/* The lowercased name object of the field name s[0:n] and its kind, from the table or made now (and
+ * kept); NULL without an exception when the name is not a valid token here. */
+static PyObject *
+field_name(Scanner *self, const unsigned char *s, Py_ssize_t n, int *kind)
+{
+    uint32_t hash = 2166136261u; /* FNV-1a */
+    Py_ssize_t i;
+    NameSlot *slot;
+    PyObject *lowered;
+    unsigned char *dst;
+    for (i = 0; i < n; i++) {
+        hash = (hash ^ s[i]) * 16777619u;
+    }
+    slot = &self->names[(hash ^ (hash >> 16)) & (NAME_SLOTS - 1)];
+    if (slot->len == n && memcmp(slot->raw, s, (size_t)n) == 0) {
+        *kind = slot->kind;
+        Py_INCREF(slot->lowered);
+        return slot->lowered;
+    }
+    /* RFC 9110 §5.1: field-name = token (and "_" only when the limits allow it) */
+    for (i = 0; i < n; i++) {
+        if (!(byte_class[s[i]] & TCHAR) || (s[i] == '_' && !self->underscore)) {
+            return NULL;
+        }
+    }
+    lowered = PyBytes_FromStringAndSize(NULL, n);
+    if (lowered == NULL) {
+        return NULL;
+    }
+    dst = (unsigned char *)PyBytes_AS_STRING(lowered);
+    for (i = 0; i < n; i++) {
+        dst[i] = (s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i];
+    }
+    if (PyObject_Hash(lowered) == -1) { /* kept in the object: every later lookup of it is free */
+        Py_DECREF(lowered);
+        return NULL;
+    }
+    if (name_is(dst, n, "host")) {
+        *kind = NAME_HOST;
+    }
+    else if (name_is(dst, n, "content-length")) {
+        *kind = NAME_LENGTH;
+    }
+    else if (name_is(dst, n, "connection")) {
+        *kind = NAME_CONNECTION;
+    }
+    else if (name_is(dst, n, "transfer-encoding") || name_is(dst, n, "expect")) {
+        *kind = NAME_REFUSED;
+    }
+    else {
+        *kind = NAME_OTHER;
+    }
+    if (n <= MAX_CACHED_NAME) {
+        Py_INCREF(lowered);
+        Py_XSETREF(slot->lowered, lowered);
+        memcpy(slot->raw, s, (size_t)n);
+        slot->len = n;
+        slot->kind = *kind;
+    }
+    return lowered;
+}
+
+/* The scan proper: fills `fields` (each with a new reference to its name, `*count` of them); returns 0,
+ * or -1 for "not taken" (with an exception set if one occurred). */
+static int
+scan_fields(Scanner *self, const unsigned char *s, Py_ssize_t pos, Py_ssize_t stop, Field *fields,
+            Py_ssize_t *count)
+{
+    *count = 0;
     while (pos < stop) {
         Py_ssize_t start = pos, i;
+        const unsigned char *colon;
         Field *f;
-        if (count == MAX_FIELDS || count == self->max_header_count) {
+        if (*count == MAX_FIELDS || *count == self->max_header_count) {
             return -1;
         }
-        f = &fields[count++];
-        /* RFC 9110 §5.1: field-name = token (and "_" only when the limits allow it) */
-        while (pos < stop && (byte_class[s[pos]] & name_class) && (s[pos] != '_' || self->underscore)) {
-            pos++;
-        }
-        if (pos == start || pos >= stop || s[pos] != ':') {
+        f = &fields[*count];
+        /* RFC 9110 §5.1: field-name = token; the name ends at the colon (a colon found past this line's
+         * end gives a name with a CR in it, which no table entry holds and the token check refuses) */
+        colon = memchr(s + pos, ':', (size_t)(stop - pos));
+        if (colon == NULL || colon == s + pos) {
             return -1;
         }
-        f->name = start;
-        f->name_len = pos - start;
-        pos++;
+        f->name = field_name(self, s + pos, colon - (s + pos), &f->kind);
+        if (f->name == NULL) {
+            return -1;
+        }
+        (*count)++;
+        pos = colon - s + 1;
         /* RFC 9112 §5.1: OWS before the value is not part of it */
         while (pos < stop && (s[pos] == ' ' || s[pos] == '\t')) {
             pos++;
         }
         f->value = pos;
         /* RFC 9110 §5.5: no CTL but HTAB in a value; the line ends at its CRLF (RFC 9112 §2.2) */
-        for (i = pos; i < stop && !(byte_class[s[i]] & CTL); i++) {
-        }
+        i = find_ctl(s, pos, stop);
         if (i + 1 >= stop || s[i] != '\r' || s[i + 1] != '\n') {
             return -1;
         }
@@ -318,7 +498,33 @@ scan_fields(Scanner *self, const unsigned char *s, Py_ssize_t pos, Py_ssize_t st
         f->value_len = i - pos;
         pos = i + 2;
     }
-    return count;
+    return 0;
+}
+
+/* A new request with the eight values (references stolen from `values`, all set to NULL on return). */
+static PyObject *
+new_request(Scanner *self, PyObject **values)
+{
+    PyObject *request;
+    int i;
+    if (self->slots[0] == 0) {
+        request = PyObject_Vectorcall(self->request_type, values, N_SLOTS, NULL);
+        for (i = 0; i < N_SLOTS; i++) {
+            Py_CLEAR(values[i]);
+        }
+        return request;
+    }
+    request = ((PyTypeObject *)self->request_type)->tp_alloc((PyTypeObject *)self->request_type, 0);
+    for (i = 0; i < N_SLOTS; i++) {
+        if (request != NULL) {
+            *(PyObject **)((char *)request + self->slots[i]) = values[i];
+        }
+        else {
+            Py_DECREF(values[i]);
+        }
+        values[i] = NULL;
+    }
+    return request;
 }
 
 static PyObject *
@@ -326,14 +532,14 @@ Scanner_scan(Scanner *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_buffer view;
     const unsigned char *s;
-    Py_ssize_t end, stop, pos, i, j, count;
+    Py_ssize_t end, stop, pos, i, j, count = 0;
     Py_ssize_t target_start, target_end;
     int method, minor, keep_alive;
     Py_ssize_t host = -1, length_field = -1, connection = -1;
     long long length = -1;
     Field fields[MAX_FIELDS];
-    PyObject *lowered[MAX_FIELDS];
-    PyObject *headers = NULL, *target = NULL, *result = NULL, *length_obj = NULL;
+    PyObject *headers = NULL, *result = NULL;
+    PyObject *values[N_SLOTS] = {NULL};
 
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "scan(buf, end) takes 2 arguments");
@@ -378,46 +584,34 @@ Scanner_scan(Scanner *self, PyObject *const *args, Py_ssize_t nargs)
         goto not_taken;
     }
     minor = s[pos + 8] - '0';
-    count = scan_fields(self, s, pos + 11, stop, fields);
-    if (count < 0) {
-        goto not_taken;
+    if (scan_fields(self, s, pos + 11, stop, fields, &count) < 0) {
+        goto not_taken_objects;
     }
     keep_alive = minor == 1;
     for (i = 0; i < count; i++) {
-        lowered[i] = PyBytes_FromStringAndSize(NULL, fields[i].name_len);
-        if (lowered[i] == NULL) {
-            count = i;
-            goto error;
-        }
-        {
-            unsigned char *dst = (unsigned char *)PyBytes_AS_STRING(lowered[i]);
-            const unsigned char *src = s + fields[i].name;
-            Py_ssize_t k, n = fields[i].name_len;
-            for (k = 0; k < n; k++) {
-                unsigned char c = src[k];
-                dst[k] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
-            }
-        }
-    }
-    for (i = 0; i < count; i++) {
-        const unsigned char *name = (const unsigned char *)PyBytes_AS_STRING(lowered[i]);
-        Py_ssize_t n = fields[i].name_len;
+        PyObject *name = fields[i].name;
+        Py_ssize_t n = PyBytes_GET_SIZE(name);
         for (j = 0; j < i; j++) {
-            if (fields[j].name_len == n && memcmp(PyBytes_AS_STRING(lowered[j]), name, (size_t)n) == 0) {
+            PyObject *other = fields[j].name;
+            if (other == name ||
+                (PyBytes_GET_SIZE(other) == n && memcmp(PyBytes_AS_STRING(other), PyBytes_AS_STRING(name), (size_t)n) == 0)) {
                 goto not_taken_objects; /* a repeated name: the reference merges or refuses it */
             }
         }
-        if (name_is(name, n, "host")) {
+        switch (fields[i].kind) {
+        case NAME_HOST:
             host = i;
-        }
-        else if (name_is(name, n, "content-length")) {
+            break;
+        case NAME_LENGTH:
             length_field = i;
-        }
-        else if (name_is(name, n, "connection")) {
+            break;
+        case NAME_CONNECTION:
             connection = i;
-        }
-        else if (name_is(name, n, "transfer-encoding") || name_is(name, n, "expect")) {
+            break;
+        case NAME_REFUSED:
             goto not_taken_objects;
+        default:
+            break;
         }
     }
     /* RFC 9112 §3.2: an HTTP/1.1 request without Host, or with an invalid one, is the reference's case */
@@ -465,51 +659,49 @@ Scanner_scan(Scanner *self, PyObject *const *args, Py_ssize_t nargs)
             Py_DECREF(value);
             goto error;
         }
-        PyTuple_SET_ITEM(pair, 0, lowered[i]);
+        PyTuple_SET_ITEM(pair, 0, fields[i].name);
         PyTuple_SET_ITEM(pair, 1, value);
-        lowered[i] = NULL; /* the tuple owns it now */
+        fields[i].name = NULL; /* the tuple owns it now */
         PyList_SET_ITEM(headers, i, pair);
     }
-    count = 0;
-    target = PyBytes_FromStringAndSize((const char *)s + target_start, target_end - target_start);
-    if (target == NULL) {
+    values[1] = PyBytes_FromStringAndSize((const char *)s + target_start, target_end - target_start);
+    if (values[1] == NULL) {
         goto error;
     }
-    if (length >= 0) {
-        length_obj = PyLong_FromLongLong(length);
-        if (length_obj == NULL) {
-            goto error;
-        }
+    if (length >= 0 && (values[6] = PyLong_FromLongLong(length)) == NULL) {
+        goto error;
     }
-    {
-        PyObject *call_args[8] = {
-            self->methods[method],
-            target,
-            minor ? self->v11 : self->v10,
-            headers,
-            keep_alive ? Py_True : Py_False,
-            Py_False,
-            length_obj == NULL ? Py_None : length_obj,
-            Py_False,
-        };
-        result = PyObject_Vectorcall(self->request_type, call_args, 8, NULL);
+    values[0] = Py_NewRef(self->methods[method]);
+    values[2] = Py_NewRef(minor ? self->v11 : self->v10);
+    values[3] = headers;
+    headers = NULL;
+    values[4] = Py_NewRef(keep_alive ? Py_True : Py_False);
+    values[5] = Py_NewRef(Py_False);
+    if (values[6] == NULL) {
+        values[6] = Py_NewRef(Py_None);
     }
+    values[7] = Py_NewRef(Py_False);
+    result = new_request(self, values);
 error:
     for (i = 0; i < count; i++) {
-        Py_XDECREF(lowered[i]);
+        Py_XDECREF(fields[i].name);
+    }
+    for (i = 0; i < N_SLOTS; i++) {
+        Py_XDECREF(values[i]);
     }
     Py_XDECREF(headers);
-    Py_XDECREF(target);
-    Py_XDECREF(length_obj);
     PyBuffer_Release(&view);
     return result;
 
 not_taken_objects:
     for (i = 0; i < count; i++) {
-        Py_DECREF(lowered[i]);
+        Py_DECREF(fields[i].name);
     }
 not_taken:
     PyBuffer_Release(&view);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
     Py_RETURN_NONE;
 }
 

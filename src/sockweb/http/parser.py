@@ -19,7 +19,7 @@ from binascii import crc32
 from collections.abc import Callable
 
 from . import _abnf
-from ._accel import SCANNER
+from ._accel import SHARED_SCANNER
 from ._head import MAX_LENGTH_DIGITS as _MAX_LENGTH_DIGITS
 from ._head import bad_request_line, longest_line, parse_fields, parse_head
 from .errors import BadRequest, ContentTooLarge, HeaderFieldsTooLarge, ProtocolError, URITooLong
@@ -143,10 +143,11 @@ class RequestParser:
             self._trimmed_line = _abnf.TRIMMED_FIELD_LINE_NO_UNDERSCORE
         # `_common_head` takes heads up to this offset of their CRLF CRLF: within both head limits.
         self._common_end = min(limits.max_request_line, limits.max_head_size - 4)
-        # The common-head parser: the C accelerator's scan when it is in use (see _accel), else the
-        # reference below; both return the same Request, or None to leave the head to `parse_head`.
+        # The common-head parser: the C accelerator's scan when it is in use (see _accel; one scanner per
+        # Limits, shared), else the reference below; both return the same Request, or None to leave the
+        # head to `parse_head`.
         self._common: Callable[[bytearray, int], Request | None] = (
-            self._common_head if SCANNER is None else SCANNER(limits, Request).scan
+            self._common_head if SHARED_SCANNER is None else SHARED_SCANNER(limits, Request).scan
         )
         self._buf = bytearray()
         self._direct = False  # reading a Content-Length body with nothing buffered: see `_feed_body`

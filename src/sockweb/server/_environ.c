@@ -10,12 +10,23 @@
  *     (RFC 9110 §5.3), or + "; " for HTTP_COOKIE (RFC 6265 §5.4).
  * It returns whether a forwarding key was seen. Names that are not ASCII take the reference's own str
  * methods (str.upper of latin-1 text can leave latin-1), so the keys are the same by construction.
+ *
+ * `head_environ(template, keys, req, forwarding_keys, max_cached)` does what the reference
+ * `wsgi._head_environ_py` does for a request whose target is not in absolute form (for one in absolute
+ * form it returns None, and the reference builds the environ): a copy of the template, REQUEST_METHOD,
+ * RAW_URI, PATH_INFO (percent-decoded as urllib.parse.unquote_to_bytes does, then latin-1), QUERY_STRING,
+ * SERVER_PROTOCOL, the header fields as above, wsgi.input_terminated or CONTENT_LENGTH; it returns
+ * (environ, forwarded). One C call from the parsed head to its environ, instead of a Python function
+ * around the header loop.
  * tests/server/test_environ_speedups.py holds the two paths equal.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 static PyObject *COOKIE_KEY;  /* "HTTP_COOKIE" */
+/* The keys and attribute names head_environ uses, interned once. */
+static PyObject *S_TARGET, *S_METHOD, *S_VERSION, *S_HEADERS, *S_CHUNKED, *S_LENGTH, *S_V11, *S_HTTP10;
+static PyObject *K_METHOD, *K_RAW_URI, *K_PATH, *K_QUERY, *K_PROTOCOL, *K_TERMINATED, *K_LENGTH;
 static PyObject *COMMA_SEP;   /* ", " */
 static PyObject *COOKIE_SEP;  /* "; " */
 
@@ -169,7 +180,164 @@ fill_header_environ(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return PyBool_FromLong(forwarded);
 }
 
+static int
+hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* PATH_INFO of the path s[0:n] that holds a "%": each "%" and two hex digits is that byte (a "%" without
+ * them stays as it is), as urllib.parse.unquote_to_bytes; then latin-1 text. */
+static PyObject *
+unquoted_path(const unsigned char *s, Py_ssize_t n)
+{
+    unsigned char *buf = PyMem_Malloc(n > 0 ? (size_t)n : 1);
+    Py_ssize_t i, j = 0;
+    if (buf == NULL) return PyErr_NoMemory();
+    for (i = 0; i < n; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < n && (hi = hex_value(s[i + 1])) >= 0 && (lo = hex_value(s[i + 2])) >= 0) {
+            buf[j++] = (unsigned char)(hi * 16 + lo);
+            i += 2;
+        }
+        else {
+            buf[j++] = s[i];
+        }
+    }
+    PyObject *text = PyUnicode_DecodeLatin1((const char *)buf, j, NULL);
+    PyMem_Free(buf);
+    return text;
+}
+
+static int
+set_new(PyObject *env, PyObject *key, PyObject *value)
+{
+    if (value == NULL) return -1;
+    int rc = PyDict_SetItem(env, key, value);
+    Py_DECREF(value);
+    return rc;
+}
+
+static PyObject *
+head_environ(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "head_environ takes 5 arguments");
+        return NULL;
+    }
+    PyObject *template = args[0], *keys = args[1], *req = args[2], *forwarding = args[3];
+    if (!PyDict_Check(template) || !PyDict_Check(keys)) {
+        PyErr_SetString(PyExc_TypeError, "template and keys must be dicts");
+        return NULL;
+    }
+    if (!PyAnySet_Check(forwarding)) {
+        PyErr_SetString(PyExc_TypeError, "forwarding_keys must be a set or frozenset");
+        return NULL;
+    }
+    Py_ssize_t max_cached = PyLong_AsSsize_t(args[4]);
+    if (max_cached == -1 && PyErr_Occurred()) return NULL;
+    PyObject *target = PyObject_GetAttr(req, S_TARGET);
+    if (target == NULL) return NULL;
+    if (!PyBytes_Check(target) || PyBytes_GET_SIZE(target) == 0) {
+        Py_DECREF(target);
+        PyErr_SetString(PyExc_TypeError, "the request target must be non-empty bytes");
+        return NULL;
+    }
+    const unsigned char *t = (const unsigned char *)PyBytes_AS_STRING(target);
+    Py_ssize_t n = PyBytes_GET_SIZE(target);
+    PyObject *env = NULL, *headers = NULL, *result = NULL, *raw_uri;
+    Py_ssize_t i;
+    if (t[0] != '/') {
+        for (i = 0; i + 2 < n; i++) {
+            if (t[i] == ':' && t[i + 1] == '/' && t[i + 2] == '/') {
+                Py_DECREF(target);
+                Py_RETURN_NONE; /* absolute form: the reference's case */
+            }
+        }
+    }
+    env = PyDict_Copy(template);
+    if (env == NULL) goto done;
+    if (set_new(env, K_METHOD, PyObject_GetAttr(req, S_METHOD)) < 0) goto done;
+    raw_uri = PyUnicode_DecodeLatin1((const char *)t, n, NULL);
+    if (raw_uri == NULL) goto done;
+    if (PyDict_SetItem(env, K_RAW_URI, raw_uri) < 0) {
+        Py_DECREF(raw_uri);
+        goto done;
+    }
+    const unsigned char *question = memchr(t, '?', (size_t)n);
+    Py_ssize_t path_len = question == NULL ? n : question - t;
+    if (question != NULL &&
+        set_new(env, K_QUERY, PyUnicode_DecodeLatin1((const char *)question + 1, n - path_len - 1, NULL)) < 0) {
+        Py_DECREF(raw_uri);
+        goto done;
+    }
+    PyObject *path;
+    if (memchr(t, '%', (size_t)path_len) != NULL) {
+        path = unquoted_path(t, path_len);
+    }
+    else if (question == NULL) {
+        path = Py_NewRef(raw_uri);
+    }
+    else {
+        path = PyUnicode_DecodeLatin1((const char *)t, path_len, NULL);
+    }
+    Py_DECREF(raw_uri);
+    if (set_new(env, K_PATH, path) < 0) goto done;
+    PyObject *version = PyObject_GetAttr(req, S_VERSION);
+    if (version == NULL) goto done;
+    int is_11 = PyObject_RichCompareBool(version, S_V11, Py_EQ);
+    Py_DECREF(version);
+    if (is_11 < 0) goto done;
+    if (!is_11 && PyDict_SetItem(env, K_PROTOCOL, S_HTTP10) < 0) goto done; /* the template holds 1.1 */
+    headers = PyObject_GetAttr(req, S_HEADERS);
+    if (headers == NULL) goto done;
+    if (!PyList_Check(headers)) {
+        PyErr_SetString(PyExc_TypeError, "headers must be a list");
+        goto done;
+    }
+    int forwarded = 0;
+    for (i = 0; i < PyList_GET_SIZE(headers); i++) {
+        PyObject *field = PyList_GET_ITEM(headers, i);
+        Py_INCREF(field);
+        int rc = fill_one(env, keys, field, forwarding, max_cached, &forwarded);
+        Py_DECREF(field);
+        if (rc < 0) goto done;
+    }
+    PyObject *chunked = PyObject_GetAttr(req, S_CHUNKED);
+    if (chunked == NULL) goto done;
+    int is_chunked = PyObject_IsTrue(chunked);
+    Py_DECREF(chunked);
+    if (is_chunked < 0) goto done;
+    if (is_chunked) {
+        if (PyDict_SetItem(env, K_TERMINATED, Py_True) < 0) goto done;
+    }
+    else {
+        int has_length = PyDict_Contains(env, K_LENGTH);
+        if (has_length < 0) goto done;
+        if (has_length) {
+            /* RFC 9110 §8.6: repeated equal lengths were accepted as one; the application sees that one. */
+            PyObject *length = PyObject_GetAttr(req, S_LENGTH);
+            if (length == NULL) goto done;
+            int rc = set_new(env, K_LENGTH, PyObject_Str(length));
+            Py_DECREF(length);
+            if (rc < 0) goto done;
+        }
+    }
+    result = PyTuple_Pack(2, env, forwarded ? Py_True : Py_False);
+done:
+    Py_DECREF(target);
+    Py_XDECREF(env);
+    Py_XDECREF(headers);
+    return result;
+}
+
 static PyMethodDef environ_methods[] = {
+    {"head_environ", (PyCFunction)(void (*)(void))head_environ, METH_FASTCALL,
+     "head_environ(template, keys, req, forwarding_keys, max_cached) -> (environ, forwarded) | None\n\n"
+     "The environ of a request as wsgi._head_environ_py builds it; None for an absolute-form target."},
     {"fill_header_environ", (PyCFunction)(void (*)(void))fill_header_environ, METH_FASTCALL,
      "fill_header_environ(env, keys, headers, forwarding_keys, max_cached) -> bool\n\n"
      "Add the header fields to the WSGI environ as head_environ's loop does; True when a forwarding key "
@@ -192,5 +360,16 @@ PyInit__environ(void)
     COMMA_SEP = PyUnicode_InternFromString(", ");
     COOKIE_SEP = PyUnicode_InternFromString("; ");
     if (COOKIE_KEY == NULL || COMMA_SEP == NULL || COOKIE_SEP == NULL) return NULL;
+    struct { PyObject **slot; const char *text; } names[] = {
+        {&S_TARGET, "target"}, {&S_METHOD, "method"}, {&S_VERSION, "http_version"},
+        {&S_HEADERS, "headers"}, {&S_CHUNKED, "chunked"}, {&S_LENGTH, "content_length"},
+        {&S_V11, "1.1"}, {&S_HTTP10, "HTTP/1.0"}, {&K_METHOD, "REQUEST_METHOD"}, {&K_RAW_URI, "RAW_URI"},
+        {&K_PATH, "PATH_INFO"}, {&K_QUERY, "QUERY_STRING"}, {&K_PROTOCOL, "SERVER_PROTOCOL"},
+        {&K_TERMINATED, "wsgi.input_terminated"}, {&K_LENGTH, "CONTENT_LENGTH"},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        *names[i].slot = PyUnicode_InternFromString(names[i].text);
+        if (*names[i].slot == NULL) return NULL;
+    }
     return PyModule_Create(&environ_module);
 }

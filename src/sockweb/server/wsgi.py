@@ -70,6 +70,21 @@ class HeaderFiller(Protocol):
     ) -> bool: ...
 
 
+class HeadEnvironBuilder(Protocol):
+    """The C `head_environ` (sockweb.server._environ): `_head_environ_py`'s result, or None for a target
+    in absolute form (left to the reference)."""
+
+    def __call__(
+        self,
+        template: Environ,
+        keys: dict[bytes, str],
+        req: Request,
+        forwarding_keys: frozenset[str],
+        max_cached: int,
+        /,
+    ) -> tuple[Environ, bool] | None: ...
+
+
 def load_header_filler(
     environ: Mapping[str, str] = os.environ,
     import_module: Callable[[str], ModuleType] = importlib.import_module,
@@ -88,6 +103,10 @@ def load_header_filler(
 
 
 _FILL_HEADERS, _ENVIRON_DESCRIPTION = load_header_filler()
+# The whole head -> environ step in C, from the same extension (None with the pure path).
+_HEAD_ENVIRON: HeadEnvironBuilder | None = (
+    None if _FILL_HEADERS is None else importlib.import_module("sockweb.server._environ").head_environ
+)
 
 
 def describe_environ() -> str:
@@ -144,7 +163,19 @@ def build_environ(  # noqa: PLR0917 - positional on purpose
 
 def head_environ(template: Environ, keys: dict[bytes, str], req: Request) -> tuple[Environ, bool]:
     """The part of `req`'s environ that its listener and its head decide (all but REMOTE_ADDR/PORT and
-    the proxy fixes), and whether the head carries a forwarding header (see `build_environ`)."""
+    the proxy fixes), and whether the head carries a forwarding header (see `build_environ`).
+
+    One C call when the extension is built (sockweb.server._environ.head_environ), for every target but
+    the absolute form; `_head_environ_py` is its reference (tests/server/test_environ_speedups.py)."""
+    if _HEAD_ENVIRON is not None:
+        built = _HEAD_ENVIRON(template, keys, req, FORWARDING_KEYS, _MAX_CACHED_KEYS)
+        if built is not None:
+            return built
+    return _head_environ_py(template, keys, req)
+
+
+def _head_environ_py(template: Environ, keys: dict[bytes, str], req: Request) -> tuple[Environ, bool]:
+    """head_environ in Python: the reference of the C path, and the path of absolute-form targets."""
     env = template.copy()
     target = req.target
     authority = None
