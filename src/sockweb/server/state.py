@@ -30,7 +30,7 @@ from sockweb.server.wsgi import Environ, Exchange, environ_template, new_header_
 
 if TYPE_CHECKING:
     from sockweb.server.config import Config
-    from sockweb.server.metrics import Metrics
+    from sockweb.server.metrics import Metrics, Tally
 
 log = logging.getLogger("sockweb.error")
 
@@ -111,11 +111,15 @@ class ServerState:
 
             self.protocol_class, self.exchange_class = TraceProtocol, TraceExchange
         self.metrics: Metrics | None = None
+        # The metrics' counters, which the connection updates itself (a check of this field is all that
+        # metrics cost per request when they are off).
+        self.tally: Tally | None = None
         if config.metrics_bind or config.statsd_host:
             from sockweb.server.metrics import Metrics, instrument
 
             self.metrics = Metrics(self)
-            self.protocol_class, self.exchange_class = instrument(self.protocol_class, self.exchange_class)
+            self.tally = self.metrics.tally
+            self.protocol_class = instrument(self.protocol_class)
             self.timed = True  # every exchange records when it started
         if config.proxy_protocol:
             from sockweb.server.proxy import AllowList
