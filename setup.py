@@ -36,5 +36,6 @@ extensions = []
 if os.environ.get("SOCKWEB_NO_EXTENSIONS", "") in ("", "0"):
     extensions.append(Extension("sockweb.http._speedups", ["src/sockweb/http/_speedups.c"], optional=True))
     extensions.append(Extension("sockweb.server._environ", ["src/sockweb/server/_environ.c"], optional=True))
+    extensions.append(Extension("sockweb.server._metrics", ["src/sockweb/server/_metrics.c"], optional=True))
 
 setup(ext_modules=extensions, cmdclass={"build_ext": OptionalBuildExt})

@@ -46,7 +46,6 @@ from browser_heads import head as browser_head  # noqa: E402
 
 from sockweb.http import NEED_DATA, HeadMemo, Request, RequestParser  # noqa: E402
 from sockweb.server.config import Config  # noqa: E402
-from sockweb.server.protocol import HttpProtocol  # noqa: E402
 from sockweb.server.state import ServerState  # noqa: E402
 from sockweb.server.wsgi import environ_template, head_environ  # noqa: E402
 
@@ -104,10 +103,11 @@ def heads(workload: str, count: int) -> list[bytes]:
     raise SystemExit(f"unknown workload {workload!r}")
 
 
-def serve(datas: list[bytes], served: int, memo: int, stage: str) -> Transport:
+def serve(datas: list[bytes], served: int, memo: int, stage: str, metrics: bool = False) -> Transport:
     """Feed the first `served` of `datas` to one connection (or, for stage "parse", to a parser)."""
     loop = asyncio.new_event_loop()
-    state = ServerState(Config(head_memo=memo), hello, loop)
+    config = Config(head_memo=memo, metrics_bind="127.0.0.1:0" if metrics else None)
+    state = ServerState(config, hello, loop)
     transport = Transport()
     if stage in {"parse", "environ"}:
         parser = RequestParser(state.limits, HeadMemo(state.limits, memo) if memo else None)
@@ -119,7 +119,7 @@ def serve(datas: list[bytes], served: int, memo: int, stage: str) -> Transport:
                 if environ and type(event) is Request:
                     head_environ(template, state.header_keys, event)
     else:
-        conn = HttpProtocol(state, environ_template("127.0.0.1", "8000", "http", True), False)
+        conn = state.protocol_class(state, environ_template("127.0.0.1", "8000", "http", True), False)
         conn.connection_made(transport)  # type: ignore[arg-type]
         received = conn.data_received
         for data in datas[:served]:
@@ -149,6 +149,7 @@ def instructions(args: argparse.Namespace, served: int) -> int:
             str(args.requests),
             "--served",
             str(served),
+            *(["--metrics"] if args.metrics else []),
         ]
         env = dict(os.environ, PYTHONHASHSEED="0")
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -166,6 +167,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=20000, help="heads generated")
     ap.add_argument("--served", type=int, default=None, help="heads served (default: all)")
     ap.add_argument("--callgrind", action="store_true", help="print instructions per request")
+    ap.add_argument("--metrics", action="store_true", help="count as --metrics-bind does (no listener runs)")
     args = ap.parse_args()
     if args.callgrind:
         low, high = args.requests // 4, args.requests
@@ -176,7 +178,7 @@ def main() -> None:
     datas = heads(args.workload, args.requests)
     served = args.requests if args.served is None else args.served
     started = time.perf_counter()
-    transport = serve(datas, served, args.memo, args.stage)
+    transport = serve(datas, served, args.memo, args.stage, args.metrics)
     elapsed = time.perf_counter() - started
     if args.served is None:
         print(

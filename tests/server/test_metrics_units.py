@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import mmap
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -16,11 +17,12 @@ from sockweb.server.metrics import (
     GAUGES,
     N_COUNTERS,
     OFFSETS,
-    MetricsExchange,
     MetricsProtocol,
     StatsBlock,
     StatsdPusher,
+    Tally,
     View,
+    load_tally,
     render_prometheus,
 )
 from sockweb.server.protocol import HttpProtocol
@@ -45,6 +47,7 @@ def test_off_by_default_the_plain_classes_serve(loop: asyncio.AbstractEventLoop)
     assert state.metrics is None
     assert state.protocol_class is HttpProtocol
     assert state.exchange_class is Exchange
+    assert state.tally is None
     state.shutdown()
 
 
@@ -53,9 +56,9 @@ def test_enabled_the_counting_classes_serve(loop: asyncio.AbstractEventLoop, tra
     state = ServerState(Config(app="x:y", metrics_bind="127.0.0.1:9100", trace=trace), app, loop)
     assert state.metrics is not None
     assert issubclass(state.protocol_class, MetricsProtocol)
-    assert issubclass(state.exchange_class, MetricsExchange)
+    assert state.tally is state.metrics.tally
     assert issubclass(state.protocol_class, TraceProtocol) is trace
-    assert issubclass(state.exchange_class, TraceExchange) is trace
+    assert (state.exchange_class is TraceExchange) is trace  # exchanges are counted by the connection
     state.shutdown()
 
 
@@ -135,3 +138,97 @@ def test_statsd_lines(tags: tuple[str, ...], expected: str) -> None:
 def test_bad_settings_are_refused(field: str, value: str) -> None:
     with pytest.raises(ConfigError, match=field):
         Config(app="x:y", **{field: value})  # type: ignore[arg-type]
+
+
+# -- the per-request counter: the C Tally held equal to its reference -----------------------------------
+
+
+class _Req:
+    def __init__(self, method: str) -> None:
+        self.method = method
+
+
+class _Plan:
+    def __init__(self, head: bytes) -> None:
+        self.head = head
+
+
+class _Ex:
+    """What Tally.count reads of an exchange."""
+
+    def __init__(
+        self, method: str, status: object, ago: float, sent: int, head: bytes | None, threaded: bool
+    ):
+        self.request = _Req(method)
+        self.status = status
+        self.started = time.perf_counter() - ago
+        self.sent = sent
+        self.plan = None if head is None else _Plan(head)
+        self.threaded = threaded
+
+
+EXCHANGES = [
+    ("GET", "200 OK", 0.0001, 5, b"HTTP/1.1 200 OK\r\n\r\n", False),
+    ("POST", "302 Found", 0.003, 0, b"x" * 40, True),
+    ("HEAD", "404 Not Found", 0.2, 0, b"y" * 10, False),
+    ("BREW", "500 Error", 20.0, 7, None, False),  # an unknown method, slower than every bucket
+    ("GET", None, 0.0, 0, None, False),  # never started a response: counted as 5xx
+    ("OPTIONS", "101 Switching Protocols", 0.0007, 0, b"", True),
+    ("DELETE", 503, 0.05, 0, None, True),  # not a str: 5xx
+    ("PATCH", "", 1.5, 1 << 40, b"z", False),
+]
+
+
+def _same_but_duration(a: list[int], b: list[int]) -> None:
+    # Durations come from two reads of the clock: equal buckets (the gaps above are far from the bounds),
+    # sums within a few milliseconds.
+    at = OFFSETS["duration_us"]
+    assert a[:at] == b[:at] and a[at + 1 :] == b[at + 1 :]
+    assert abs(a[at] - b[at]) < 50_000
+
+
+def test_the_c_tally_counts_as_its_reference() -> None:
+    fast = load_tally()
+    if fast is Tally:
+        pytest.skip("the C accelerator is not built (or SOCKWEB_PURE_PYTHON is set)")
+    ref, c = Tally(N_COUNTERS), fast(N_COUNTERS)
+    for args in EXCHANGES:
+        ex = _Ex(*args)
+        assert ref.count(ex) == c.count(ex), args  # type: ignore[arg-type]
+    ref.received(1234)
+    c.received(1234)
+    ref.add(OFFSETS["protocol_errors"] + 2, 3)
+    c.add(OFFSETS["protocol_errors"] + 2, 3)
+    _same_but_duration(ref.values(), c.values())
+
+
+def test_the_tally_counts_by_method_class_duration_bytes_and_dispatch() -> None:
+    for cls in {Tally, load_tally()}:
+        t = cls(N_COUNTERS)
+        fails = [t.count(_Ex(*args)) for args in EXCHANGES]  # type: ignore[arg-type]
+        assert fails == [False, False, False, True, True, False, True, True]
+        v = t.values()
+        r = OFFSETS["requests"]
+        assert v[r + 0 * 5 + 1] == 1  # GET 2xx
+        assert v[r + 2 * 5 + 2] == 1  # POST 3xx
+        assert v[r + 1 * 5 + 3] == 1  # HEAD 4xx
+        assert v[r + 7 * 5 + 4] == 1  # other 5xx
+        assert v[r + 0 * 5 + 4] == 1  # GET without a status: 5xx
+        assert sum(v[r : r + 40]) == len(EXCHANGES)
+        b = OFFSETS["duration_bucket"]
+        assert sum(v[b : b + len(BUCKETS) + 1]) == len(EXCHANGES)
+        assert v[b + len(BUCKETS)] == 1  # the 20 s one: +Inf
+        assert v[b + BUCKETS.index(0.0005)] >= 1  # 0.1 ms
+        assert v[OFFSETS["bytes_out"]] == 5 + 19 + 40 + 10 + 7 + 0 + 1 + (1 << 40)
+        assert v[OFFSETS["dispatch_pool"]] == 3
+        assert v[OFFSETS["dispatch_inline"]] == 5
+        assert v[OFFSETS["duration_us"]] >= 21_700_000
+
+
+def test_the_pure_path_is_chosen_when_asked_or_not_built() -> None:
+    assert load_tally(environ={"SOCKWEB_PURE_PYTHON": "1"}) is Tally
+
+    def missing(name: str) -> object:
+        raise ImportError(name)
+
+    assert load_tally(environ={}, import_module=missing) is Tally  # type: ignore[arg-type]

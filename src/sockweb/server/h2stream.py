@@ -59,6 +59,7 @@ class H2Head:
 
     head = b""  # the HEADERS frame is encoded by the stream, on the loop thread (HPACK state)
     keep_alive = True  # a stream carries one exchange; the connection's life does not depend on it
+    framing = "frames"  # every body piece goes through the stream's framer (DATA frames)
 
     def __init__(self, fields: Fields, send_body: bool) -> None:
         self.fields = fields

@@ -1,14 +1,16 @@
 """Counting what the server does (``--metrics-bind``, ``--statsd-host``), and the Prometheus text it becomes.
 
-Strategy: nothing is paid when metrics are off -- counting is a pair of subclasses (`MetricsProtocol`,
-`MetricsExchange`) that `ServerState` picks once at start-up instead of the plain ones, as ``--trace``
-does. When on, each process holds one `Metrics` object of plain ints and lists, changed only on the
-event loop thread (a pool thread's exchange is counted when its ``thread_done`` reaches the loop), so the
-hot path takes no lock. Once a second a worker of the arbiter copies its numbers into its `StatsBlock`
-(shared memory made before the fork, next to the heartbeat), where the master reads them when scraped;
-it does so from a small thread, not the loop, so a request that blocks the loop still shows on the
-status page. A single process is read directly by its status listener (a thread too). Readers copy
-(``list(...)`` of ints and of the running dict, atomic under the GIL); only the loop writes.
+Strategy: the one per-request cost is `Tally.count`, which the connection calls at the end of each
+exchange (and `Tally.received` for each read); with metrics off `ServerState.tally` is None and that is
+one check. `Tally` is a C type over int64 slots (sockweb.server._metrics) with the Python class below as
+its reference and fallback. Nothing is kept per request for the status page: the requests in flight are
+read off the connections when asked. `MetricsProtocol` (picked once at start-up, as ``--trace`` is)
+counts only the rare events: protocol errors, refusals and timeouts. Only the event loop's thread
+writes, so the hot path takes no lock. Once a second a worker of the arbiter copies its numbers into
+its `StatsBlock` (shared memory made before the fork, next to the heartbeat), where the master reads
+them when scraped; it does so from a small thread, not the loop, so a request that blocks the loop
+still shows on the status page. A single process is read directly by its status listener (a thread
+too). Readers copy (the tally's values, the set of connections), which is atomic under the GIL.
 
 The numbers have one fixed layout, `COUNTERS` then `GAUGES`, each a run of int64 slots: counters only
 grow, and the master keeps those of dead workers (so totals never drop on a restart); gauges describe a
@@ -24,6 +26,7 @@ need. The writer is ~80 lines: HELP/TYPE lines, escaped label values, cumulative
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import mmap
 import os
@@ -33,14 +36,15 @@ import threading
 import time
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from sockweb.http import ProtocolError, Request
+from sockweb.http import ProtocolError
+from sockweb.http._accel import PURE_ENV
 from sockweb.server.protocol import HttpProtocol
-from sockweb.server.wsgi import Environ, Exchange
 
 if TYPE_CHECKING:
     from sockweb.server.config import Config
@@ -52,7 +56,6 @@ __all__ = [
     "COUNTERS",
     "GAUGES",
     "Metrics",
-    "MetricsExchange",
     "MetricsProtocol",
     "StatsBlock",
     "StatsdPusher",
@@ -102,6 +105,91 @@ for _name, _n in COUNTERS:
     _at += _n
 del _at, _name, _n
 
+_REQUESTS = OFFSETS["requests"]
+_BUCKETS = OFFSETS["duration_bucket"]
+_DURATION = OFFSETS["duration_us"]
+_BYTES_IN = OFFSETS["bytes_in"]
+_BYTES_OUT = OFFSETS["bytes_out"]
+_INLINE = OFFSETS["dispatch_inline"]
+_POOL = OFFSETS["dispatch_pool"]
+_ERRORS = OFFSETS["protocol_errors"]
+BUCKETS_US = tuple(round(b * 1e6) for b in BUCKETS)
+
+
+class Tally:
+    """The counters of one process, in the `COUNTERS` layout, and the one per-request cost of the metrics.
+
+    This is the reference of the C `Tally` (sockweb.server._metrics), which tests/server/test_metrics_units.py
+    holds equal to it. Only the event loop's thread writes; `values` is a copy any thread may take."""
+
+    __slots__ = ("slots",)
+
+    def __init__(self, size: int) -> None:
+        self.slots = [0] * size
+
+    def count(self, ex: ExchangeSide) -> bool:
+        """Count one finished exchange; True when it was a 5xx.
+
+        The request by method and status class (no status line at all counts as 5xx: the response
+        failed), its duration since its head in whole microseconds (``perf_counter``, the clock
+        `Exchange.started` was read from) into the histogram and the sum, the bytes sent with the head,
+        and whether it ran inline or in the pool."""
+        slots = self.slots
+        status = ex.status
+        # "1" -> 0 ... "4" -> 3; 5xx, and no status line at all, -> 4
+        cls = ord(status[0]) - 49 if type(status) is str and status and "1" <= status[0] <= "4" else 4
+        slots[_REQUESTS + _METHOD_INDEX.get(ex.request.method, 7) * len(CLASSES) + cls] += 1
+        elapsed = int((perf_counter() - ex.started) * 1e6)
+        slots[_BUCKETS + bisect_left(BUCKETS_US, elapsed)] += 1
+        slots[_DURATION] += elapsed
+        plan = ex.plan
+        slots[_BYTES_OUT] += ex.sent + (len(plan.head) if plan is not None else 0)
+        slots[_POOL if ex.threaded else _INLINE] += 1
+        return cls == 4
+
+    def add(self, index: int, n: int) -> None:
+        self.slots[index] += n
+
+    def received(self, n: int) -> None:
+        """`n` bytes arrived on a connection."""
+        self.slots[_BYTES_IN] += n
+
+    def values(self) -> list[int]:
+        return list(self.slots)
+
+
+def load_tally(
+    environ: Mapping[str, str] = os.environ,
+    import_module: Callable[[str], ModuleType] = importlib.import_module,
+) -> type[Tally]:
+    """The C `Tally`, or the reference (the rule of the other accelerators: SOCKWEB_PURE_PYTHON set to a
+    non-empty value other than "0", or an extension that was not built, means the reference)."""
+    if environ.get(PURE_ENV, "") not in ("", "0"):
+        return Tally
+    try:
+        module = import_module("sockweb.server._metrics")
+    except ImportError:
+        return Tally
+    module.configure(
+        perf_counter,
+        _REQUESTS,
+        _METHOD_INDEX,
+        len(CLASSES),
+        _BUCKETS,
+        BUCKETS_US,
+        _DURATION,
+        _BYTES_OUT,
+        _INLINE,
+        _POOL,
+        _BYTES_IN,
+    )
+    fast: type[Tally] = module.Tally
+    return fast
+
+
+TALLY = load_tally()
+
+
 SLOW_SHOWN = 5  # slowest running requests per worker on the status page
 ERRORS_KEPT = 10  # last errors per worker
 _TEXT_MAX = 200  # longest path or message kept
@@ -111,32 +199,13 @@ def _short(text: str) -> str:
     return text if len(text) <= _TEXT_MAX else text[: _TEXT_MAX - 3] + "..."
 
 
-def _status_class(status: object) -> int:
-    """0..4 for 1xx..5xx; 5xx for anything that is not a status line (the response failed)."""
-    if type(status) is str and status:
-        index = ord(status[0]) - 49  # "1" -> 0
-        if 0 <= index <= 4:
-            return index
-    return 4
-
-
 class Metrics:
     """One process's numbers (loop thread only), and what it publishes once a second."""
 
     def __init__(self, state: ServerState) -> None:
         self.state = state
         self.started = time.time()
-        self.requests = [0] * (len(METHODS) * len(CLASSES))
-        self.buckets = [0] * (len(BUCKETS) + 1)
-        self.duration = 0.0
-        self.bytes_in = 0
-        self.bytes_out = 0
-        self.inline = 0
-        self.pool = 0
-        self.errors = [0] * len(ERROR_STATUSES)
-        # Exchanges between their head and their end, with when their application was called (0.0: not
-        # yet). Written by the loop; a pool thread only sets its own entry's value (one dict store).
-        self.running: dict[ExchangeSide, float] = {}
+        self.tally = TALLY(N_COUNTERS)
         self.last_errors: deque[dict[str, Any]] = deque(maxlen=ERRORS_KEPT)
         self.block: StatsBlock | None = None
         self.statsd: StatsdPusher | None = None
@@ -144,27 +213,13 @@ class Metrics:
         self._publisher: threading.Thread | None = None
 
     # -- counting (loop thread) ------------------------------------------------------------------------
-    def finished(self, ex: ExchangeSide) -> None:
-        """`ex`'s response is complete (or abandoned): count it."""
-        self.running.pop(ex, None)
-        status = ex.status
-        cls = _status_class(status)
-        self.requests[_METHOD_INDEX.get(ex.request.method, 7) * 5 + cls] += 1
-        elapsed = perf_counter() - ex.started
-        self.buckets[bisect_left(BUCKETS, elapsed)] += 1
-        self.duration += elapsed
-        plan = ex.plan
-        self.bytes_out += ex.sent + (len(plan.head) if plan is not None else 0)
-        if ex.threaded:
-            self.pool += 1
-        else:
-            self.inline += 1
-        if cls == 4:
-            env = ex.environ
-            self.error(str(status)[:3], f"{env['REQUEST_METHOD']} {_short(env['PATH_INFO'])}")
+    def failed(self, ex: ExchangeSide) -> None:
+        """`ex` was counted as a 5xx by the tally: keep its text for the status page."""
+        env = ex.environ
+        self.error(str(ex.status)[:3], f"{env['REQUEST_METHOD']} {_short(env['PATH_INFO'])}")
 
     def protocol_error(self, status: int, message: str) -> None:
-        self.errors[_ERROR_INDEX.get(status, len(ERROR_STATUSES) - 1)] += 1
+        self.tally.add(_ERRORS + _ERROR_INDEX.get(status, len(ERROR_STATUSES) - 1), 1)
         self.error(str(status), message)
 
     def error(self, status: str, message: str) -> None:
@@ -172,17 +227,8 @@ class Metrics:
 
     # -- reading ---------------------------------------------------------------------------------------
     def counter_values(self) -> list[int]:
-        """The counters in `COUNTERS` order."""
-        return [
-            *self.requests,
-            *self.buckets,
-            int(self.duration * 1e6),
-            self.bytes_in,
-            self.bytes_out,
-            self.inline,
-            self.pool,
-            *self.errors,
-        ]
+        """The counters in `COUNTERS` order (a copy: atomic under the GIL, safe from any thread)."""
+        return self.tally.values()
 
     def gauge_values(self) -> list[int]:
         """The gauges in `GAUGES` order (read from any thread: copies, no iteration of live sets)."""
@@ -195,7 +241,7 @@ class Metrics:
             int(self.started * 1e6),
             len(conns),
             idle,
-            len(self.running),
+            len(self.running()),
             state.pool.size,
             state.pool.queued,
             cpu,
@@ -203,19 +249,33 @@ class Metrics:
             fds,
         ]
 
+    def running(self) -> list[ExchangeSide]:
+        """The exchanges between their head and their last byte, read off the connections (any thread).
+
+        Nothing is kept per request for this: an HTTP/1.1 connection holds the exchange whose body it is
+        collecting (its sink's `pending`) and the one whose application runs (`exchange`, inline too) or
+        whose response is being sent. Readers copy the set of connections first; each attribute read is
+        atomic under the GIL. (HTTP/2 connections are not counted here.)"""
+        found: dict[int, ExchangeSide] = {}
+        for conn in list(self.state.connections):
+            sink = getattr(conn, "sink", None)
+            for ex in (getattr(sink, "pending", None), getattr(conn, "exchange", None)):
+                if ex is not None:
+                    found[id(ex)] = ex
+        return list(found.values())
+
     def details(self) -> dict[str, Any]:
         """The slowest requests running now (method, path, seconds, layer) and the last errors."""
         now = perf_counter()
-        running = list(self.running.items())
-        running.sort(key=lambda item: item[0].started)
+        running = self.running()
+        running.sort(key=lambda ex: ex.started)
         slow = []
-        for ex, app_at in running[:SLOW_SHOWN]:
-            if app_at:
-                layer = "application" if ex.plan is None else "sending response"
+        for ex in running[:SLOW_SHOWN]:
+            sink = getattr(getattr(ex, "conn", None), "sink", None)
+            if sink is not None and sink.pending is ex:
+                layer = "reading body"
             else:
-                # The body an HTTP/1.1 connection is reading (a carrier without one is never collecting).
-                sink = getattr(getattr(ex, "conn", None), "sink", None)
-                layer = "reading body" if sink is not None and sink.pending is ex else "waiting for a thread"
+                layer = "application" if ex.plan is None else "sending response"
             env = ex.environ
             slow.append(
                 {
@@ -294,10 +354,6 @@ class MetricsProtocol(HttpProtocol):
         if self.closed:  # over --max-connections: refused with a 503 (or reset)
             self.state.metrics.protocol_error(503, "too many open connections")  # type: ignore[union-attr]
 
-    def data_received(self, data: bytes) -> None:
-        self.state.metrics.bytes_in += len(data)  # type: ignore[union-attr]
-        super().data_received(data)
-
     def protocol_error(self, exc: ProtocolError) -> None:
         self.state.metrics.protocol_error(exc.status, f"{exc} (from {self.remote_addr})")  # type: ignore[union-attr]
         super().protocol_error(exc)
@@ -316,49 +372,15 @@ class MetricsProtocol(HttpProtocol):
                 408, f"the request head did not arrive in time (from {self.remote_addr})"
             )
 
-    def exchange_done(self, ex: ExchangeSide, keep_alive: bool) -> None:
-        self.state.metrics.finished(ex)  # type: ignore[union-attr]
-        super().exchange_done(ex, keep_alive)
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        # An exchange that will never reach exchange_done (a body still being collected, a suspended
-        # inline response) stops counting as running; one in a pool thread ends through thread_done.
-        running = self.state.metrics.running  # type: ignore[union-attr]
-        for ex in (self.sink.pending if self.sink is not None else None, self.exchange):
-            if ex is not None and not ex.threaded:
-                running.pop(ex, None)
-        super().connection_lost(exc)
+def instrument(protocol: type[HttpProtocol]) -> type[HttpProtocol]:
+    """The counting version of the connection class chosen so far (plain or traced).
 
-
-class MetricsExchange(Exchange):
-    """An exchange that is listed as running from its head to its end, with when its app was called."""
-
-    __slots__ = ()
-
-    def __init__(self, conn: Any, request: Request, environ: Environ) -> None:
-        super().__init__(conn, request, environ)
-        conn.state.metrics.running[self] = 0.0
-
-    def run(self, suspendable: bool) -> bool:
-        running = self.conn.state.metrics.running  # type: ignore[union-attr]
-        if self in running:
-            running[self] = perf_counter()
-        return super().run(suspendable)
-
-
-def instrument(
-    protocol: type[HttpProtocol], exchange: type[Exchange]
-) -> tuple[type[HttpProtocol], type[Exchange]]:
-    """The counting versions of the connection and exchange classes chosen so far (plain or traced)."""
+    The exchange needs no counting class: the connection counts it at its end (`exchange_done`), and the
+    requests running are read off the connections (`Metrics.running`)."""
     if protocol is not HttpProtocol:
-        protocol = type("Metered" + protocol.__name__, (MetricsProtocol, protocol), {"__slots__": ()})
-    else:
-        protocol = MetricsProtocol
-    if exchange is not Exchange:
-        exchange = type("Metered" + exchange.__name__, (MetricsExchange, exchange), {"__slots__": ()})
-    else:
-        exchange = MetricsExchange
-    return protocol, exchange
+        return type("Metered" + protocol.__name__, (MetricsProtocol, protocol), {"__slots__": ()})
+    return MetricsProtocol
 
 
 # -- shared memory --------------------------------------------------------------------------------------

@@ -210,6 +210,9 @@ class HttpProtocol(asyncio.Protocol):
         parser = self.parser
         if parser is None:
             parser = self.parser = RequestParser(self.state.limits, self.state.head_memo)
+        tally = self.state.tally
+        if tally is not None:
+            tally.received(len(data))
         parser.feed(data)
         if self.sink is None and self.exchange is not None:
             # A response is pending: keep the next request buffered, stop reading more.
@@ -346,6 +349,9 @@ class HttpProtocol(asyncio.Protocol):
     def dispatch(self, ex: ExchangeSide) -> None:
         """The request is complete: run the application inline or in the pool."""
         state = self.state
+        # The connection holds its exchange while the application runs, inline too, so a reader on
+        # another thread (the status page) sees a request that blocks the loop.
+        self.exchange = ex
         if state.inline:
             auto = state.auto
             if auto is None:
@@ -357,13 +363,10 @@ class HttpProtocol(asyncio.Protocol):
                 finished = ex.run(True)
                 if perf_counter() - started > SLOW_CALL:
                     auto.slow_call()
-            if not finished:
-                if self.closed and not ex.threaded:
-                    ex.close_result()  # suspended, but the connection is already gone
-                else:
-                    self.exchange = ex
+            if not finished and self.closed and not ex.threaded:
+                self.exchange = None
+                ex.close_result()  # suspended, but the connection is already gone
         else:
-            self.exchange = ex
             self.ensure_wake()
             ex.to_thread()
             state.pool.submit(ex.run_threaded)
@@ -384,6 +387,9 @@ class HttpProtocol(asyncio.Protocol):
         if self.exchange is ex:
             self.exchange = None
         state = self.state
+        tally = state.tally
+        if tally is not None and tally.count(ex):
+            state.metrics.failed(ex)  # type: ignore[union-attr]
         if state.access_log is not None:
             state.access_log.log(
                 ex.environ, ex.status or "500", ex.headers, ex.sent, perf_counter() - ex.started

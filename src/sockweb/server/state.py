@@ -31,7 +31,7 @@ from sockweb.server.wsgi import Exchange, environ_template, new_header_keys
 
 if TYPE_CHECKING:
     from sockweb.server.config import Config
-    from sockweb.server.metrics import Metrics
+    from sockweb.server.metrics import Metrics, Tally
 
 log = logging.getLogger("sockweb.error")
 
@@ -109,11 +109,15 @@ class ServerState:
 
             self.protocol_class, self.exchange_class = TraceProtocol, TraceExchange
         self.metrics: Metrics | None = None
+        # The metrics' counters, which the connection updates itself (a check of this field is all that
+        # metrics cost per request when they are off).
+        self.tally: Tally | None = None
         if config.metrics_bind or config.statsd_host:
             from sockweb.server.metrics import Metrics, instrument
 
             self.metrics = Metrics(self)
-            self.protocol_class, self.exchange_class = instrument(self.protocol_class, self.exchange_class)
+            self.tally = self.metrics.tally
+            self.protocol_class = instrument(self.protocol_class)
             self.timed = True  # every exchange records when it started
         if config.http2:
             # Before the PROXY protocol class: that header comes first on the wire, the preface after it.

@@ -522,13 +522,6 @@ class FileStorage:
     def __iter__(self) -> Iterator[bytes]:
         return iter(self.stream)
 
-    def __getattr__(self, name: str) -> Any:
-        # The rest of the file API (closed, readable, readline, tell, ...) is the stream's, so a
-        # FileStorage can go wherever a file object is expected.
-        if name.startswith("__") or name == "stream":
-            raise AttributeError(name)
-        return getattr(self.stream, name)
-
     def __bool__(self) -> bool:
         return bool(self.filename)
 
@@ -536,8 +529,9 @@ class FileStorage:
         return f"<{type(self).__name__}: {self.filename!r} ({self.content_type!r})>"
 
     def __getattr__(self, name: str) -> Any:
-        # The rest of the file API (fileno, readable, seekable, tell, ...) is the stream's; a temporary
-        # file from the form parser lacks some io.IOBase methods, so they are looked up, not inherited.
-        if name.startswith("__"):
+        # The rest of the file API (closed, fileno, readable, readline, tell, ...) is the stream's, so a
+        # FileStorage can go wherever a file object is expected; a temporary file from the form parser
+        # lacks some io.IOBase methods, so they are looked up, not inherited.
+        if name.startswith("__") or name == "stream":
             raise AttributeError(name)
         return getattr(self.__dict__.get("stream"), name)
