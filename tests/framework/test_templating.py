@@ -81,7 +81,7 @@ def test_filters_globals_and_jinja_options(tapp) -> None:
 
     with tapp.app_context():
         assert render_template_string("{{ 'hi'|shout }} {{ answer() }}") == "HI 42"
-        assert render_template_string("{{ {'b': 1, 'a': [2]}|tojson }}") == '{"a":[2],"b":1}'
+        assert render_template_string("{{ {'b': 1, 'a': [2]}|tojson }}") == '{"a": [2], "b": 1}'
 
 
 def test_auto_reload_follows_debug(tapp, tmp_path) -> None:

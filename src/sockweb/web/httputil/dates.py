@@ -7,17 +7,19 @@ refused before parsing, and every failure maps to ``None``.
 from __future__ import annotations
 
 import email.utils
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from time import time
 
 
-def http_date(timestamp: datetime | float | None = None) -> str:
+def http_date(timestamp: datetime | date | float | None = None) -> str:
     """An IMF-fixdate (RFC 9110 §5.6.7), e.g. ``Sun, 06 Nov 1994 08:49:37 GMT``; ``None`` means now.
 
-    Naive datetimes are taken as UTC.
+    Naive datetimes are taken as UTC; a date means its midnight, UTC.
     """
     if timestamp is None:
         timestamp = time()
+    elif isinstance(timestamp, date) and not isinstance(timestamp, datetime):
+        timestamp = datetime(timestamp.year, timestamp.month, timestamp.day, tzinfo=timezone.utc)
     if isinstance(timestamp, datetime):
         if timestamp.tzinfo is None:
             timestamp = timestamp.replace(tzinfo=timezone.utc)
