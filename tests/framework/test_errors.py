@@ -272,6 +272,7 @@ def test_url_build_error_handlers_give_urls_in_order(app) -> None:
         app.url_build_error_handlers.append(lambda error, endpoint, values: f"/elsewhere/{endpoint}")
         # the handler's URL is url_for's answer as it is (no anchor added)
         assert url_for("nowhere", _anchor="a") == "/elsewhere/nowhere"
+    app.config["SERVER_NAME"] = "app.test"
     with app.app_context():
         assert url_for("nowhere") == "/elsewhere/nowhere"
         assert seen[-1][1]["_external"] is True  # outside a request URLs are external
@@ -325,3 +326,23 @@ def test_trap_http_exceptions_still_traps_everything(app, client) -> None:
     app.add_url_rule("/", "i", lambda: abort(404))
     with pytest.raises(NotFound):
         client.get("/")
+
+
+def test_log_exception_receives_exc_info_and_can_be_overridden(tmp_path) -> None:
+    from sockweb.framework import App
+
+    seen = []
+
+    class Quiet(App):
+        def log_exception(self, exc_info):
+            seen.append(exc_info)
+
+    app = Quiet("quiet", root_path=str(tmp_path))
+
+    @app.get("/")
+    def index():
+        raise KeyError("boom")
+
+    response = app.test_client().get("/")
+    assert response.status_code == 500
+    assert seen[0][0] is KeyError and isinstance(seen[0][1], KeyError)

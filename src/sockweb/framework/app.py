@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar, overload
 
 from sockweb.web.datastructures import Headers
 from sockweb.web.exceptions import (
+    Aborter,
     BadRequest,
     BadRequestKeyError,
     HTTPException,
@@ -108,6 +109,8 @@ class App(Scaffold):
     url_map_class = Map
     url_rule_class = Rule
     app_ctx_globals_class = _AppCtxGlobals
+    #: the class of :attr:`aborter`
+    aborter_class: type[Aborter] = Aborter
     session_interface: SessionInterface = SecureCookieSessionInterface()
     jinja_options: dict[str, Any] = {}
     test_client_class: type[Client] | None = None
@@ -141,6 +144,8 @@ class App(Scaffold):
             self.instance_path if instance_relative_config else self.root_path, self.default_config
         )
         self.json: JSONProvider = self.json_provider_class(self)
+        #: what :func:`.abort` raises through: add codes to ``app.aborter.mapping`` for custom errors
+        self.aborter: Aborter = self.aborter_class()
         self.url_map = self.url_map_class(strict_slashes=strict_slashes, host_matching=host_matching)
         self.blueprints: dict[str, Blueprint] = {}
         self.extensions: dict[str, Any] = {}
@@ -467,13 +472,20 @@ class App(Scaffold):
         """Handle one request. Wrap this attribute (``app.wsgi_app = Middleware(app.wsgi_app)``) to add
         WSGI middleware while keeping ``app`` itself."""
         ctx = RequestContext(self, environ)
-        app_ctx = ctx.app_ctx = AppContext(self)
-        app_token = _cv_app.set(app_ctx)
+        # A request inside an active context of this App (``with app.app_context(): client.get(...)``)
+        # runs in that context: same ``g``, and its teardown stays with the outer ``with``.
+        outer = _cv_app.get(None)
+        own_app_ctx = outer is None or outer.app is not self
+        if own_app_ctx:
+            app_ctx = ctx.app_ctx = AppContext(self)
+            app_token = _cv_app.set(app_ctx)
+            if appcontext_pushed.receivers:
+                appcontext_pushed.send(self)
+        else:
+            ctx.app_ctx = outer
         request_token = _cv_request.set(ctx)
         error: BaseException | None = None
         deferred = False
-        if appcontext_pushed.receivers:
-            appcontext_pushed.send(self)
         try:
             try:
                 response = self.full_dispatch_request(ctx)
@@ -484,7 +496,7 @@ class App(Scaffold):
             if ctx.streaming:
                 # stream_with_context: the teardown waits until the server has sent the whole body.
                 deferred = True
-                return ClosingIterator(result, [lambda: self._finish_streamed(ctx)])
+                return ClosingIterator(result, [lambda: self._finish_streamed(ctx, own_app_ctx)])
             return result
         except BaseException as e:
             error = e
@@ -495,14 +507,15 @@ class App(Scaffold):
                 preserve(ctx)  # the test client inside 'with client:' keeps the contexts active
             try:
                 if not deferred:
-                    self._end_request(ctx, error)
+                    self._end_request(ctx, error, own_app_ctx)
             finally:
                 _cv_request.reset(request_token)
-                _cv_app.reset(app_token)
-                if appcontext_popped.receivers and not deferred:
-                    appcontext_popped.send(self)
+                if own_app_ctx:
+                    _cv_app.reset(app_token)
+                    if appcontext_popped.receivers and not deferred:
+                        appcontext_popped.send(self)
 
-    def _end_request(self, ctx: RequestContext, error: BaseException | None) -> None:
+    def _end_request(self, ctx: RequestContext, error: BaseException | None, own_app_ctx: bool) -> None:
         try:
             plan = ctx.plan
             if plan is None or plan.teardown or request_tearing_down.receivers:
@@ -511,24 +524,28 @@ class App(Scaffold):
             try:
                 ctx.request.close()  # uploaded files' temporary files
             finally:
-                if self.teardown_appcontext_funcs or appcontext_tearing_down.receivers:
+                if own_app_ctx and (self.teardown_appcontext_funcs or appcontext_tearing_down.receivers):
                     self.do_teardown_appcontext(error)
 
-    def _finish_streamed(self, ctx: RequestContext) -> None:
+    def _finish_streamed(self, ctx: RequestContext, own_app_ctx: bool) -> None:
         # Runs when the server closes the body, maybe in another thread: set the variables afresh.
         assert ctx.app_ctx is not None
         app_token = _cv_app.set(ctx.app_ctx)
         request_token = _cv_request.set(ctx)
         try:
-            self._end_request(ctx, None)
+            self._end_request(ctx, None, own_app_ctx)
         finally:
             _cv_request.reset(request_token)
             _cv_app.reset(app_token)
-            if appcontext_popped.receivers:
+            if own_app_ctx and appcontext_popped.receivers:
                 appcontext_popped.send(self)
 
-    def full_dispatch_request(self, ctx: RequestContext) -> BaseResponse:
-        """Match, run the before hooks and the view, then the after hooks; errors go to the handlers."""
+    def full_dispatch_request(self, ctx: RequestContext | None = None) -> BaseResponse:
+        """Match, run the before hooks and the view, then the after hooks; errors go to the handlers.
+
+        ``ctx`` defaults to the active request context (``with app.test_request_context(): ...``)."""
+        if ctx is None:
+            ctx = _active_request_context()
         request = ctx.request
         plan = ctx.plan = self._match(ctx)
         if request_started.receivers:
@@ -544,9 +561,11 @@ class App(Scaffold):
             else:
                 if request.routing_exception is not None:
                     raise request.routing_exception
-                limit = self.config["MAX_CONTENT_LENGTH"]
-                if limit is not None and (request.content_length or 0) > limit:
-                    raise RequestEntityTooLarge()
+                # Only read the request's limit (which a hook may have changed) when the App has one.
+                if self.config["MAX_CONTENT_LENGTH"] is not None:
+                    limit = request.max_content_length
+                    if limit is not None and (request.content_length or 0) > limit:
+                        raise RequestEntityTooLarge()
                 view = plan.view
                 if view is None:
                     raise LookupError(f"no view function is registered for endpoint {request.endpoint!r}")
@@ -759,7 +778,7 @@ class App(Scaffold):
             got_request_exception.send(self, exception=e)
         if self._propagate_exceptions():
             raise e
-        self.log_exception(ctx, e)
+        self.log_exception((type(e), e, e.__traceback__))
         server_error = InternalServerError(original_exception=e)
         rule = ctx.request.url_rule
         plan = self._plan(rule.endpoint if rule is not None else None)
@@ -774,11 +793,10 @@ class App(Scaffold):
             self.logger.exception("Request finalizing failed with an error while handling an error")
             return response
 
-    def log_exception(self, ctx: RequestContext, e: BaseException) -> None:
-        request = ctx.request
-        self.logger.error(
-            "Exception on %s [%s]", request.path, request.method, exc_info=(type(e), e, e.__traceback__)
-        )
+    def log_exception(self, exc_info: tuple[type[BaseException], BaseException, Any]) -> None:
+        """Log an unhandled exception of the active request (override to send it elsewhere)."""
+        request = _active_request_context().request
+        self.logger.error("Exception on %s [%s]", request.path, request.method, exc_info=exc_info)
 
     # -- teardown
 
@@ -820,7 +838,7 @@ class App(Scaffold):
         """The URL of ``endpoint``; ``.name`` is relative to the current blueprint.
 
         Inside a request the URL is relative (``/path``) unless ``_external``; outside one it is absolute,
-        built from SERVER_NAME (default ``localhost``). Unknown values become query arguments.
+        built from SERVER_NAME (RuntimeError when it is not set). Unknown values become query arguments.
         """
         from urllib.parse import quote
 
@@ -834,6 +852,12 @@ class App(Scaffold):
         else:
             app_ctx = _cv_app.get(None)
             adapter_or_none = app_ctx.url_adapter if app_ctx is not None and app_ctx.app is self else None
+            if adapter_or_none is None and not self.config["SERVER_NAME"]:
+                # A guessed host (localhost) would make links in mails and tasks silently wrong.
+                raise RuntimeError(
+                    "url_for outside a request needs the SERVER_NAME setting (and APPLICATION_ROOT, "
+                    "PREFERRED_URL_SCHEME) to know where the App is served"
+                )
             adapter = adapter_or_none or self.create_url_adapter(None)
             endpoint = endpoint.lstrip(".")
             external = True if _external is None else _external
@@ -866,6 +890,12 @@ class App(Scaffold):
             if rv is not None:
                 return rv
         raise error
+
+    def redirect(self, location: str, code: int = 302) -> BaseResponse:
+        """The response of :func:`.redirect` in this App (override to change every redirect)."""
+        from .helpers import make_redirect
+
+        return make_redirect(location, code, self.response_class)
 
     # -- static files
 
@@ -911,6 +941,13 @@ class App(Scaffold):
         options.setdefault("use_reloader", use_debug)
         options.setdefault("use_debugger", use_debug)
         run_simple(host, port, self, **options)
+
+
+def _active_request_context() -> RequestContext:
+    ctx = _cv_request.get(None)
+    if ctx is None:
+        raise RuntimeError("this needs an active request context (app.test_request_context())")
+    return ctx
 
 
 def _request_environ() -> WSGIEnvironment | None:
