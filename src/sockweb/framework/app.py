@@ -66,6 +66,7 @@ if TYPE_CHECKING:
 
     from .blueprints import Blueprint
     from .cli import AppGroup
+    from .templating import Environment as TemplateEnvironment
     from .testing import AppCliRunner
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -271,6 +272,21 @@ class App(Scaffold):
         from .templating import create_environment
 
         return create_environment(self)
+
+    @property
+    def jinja_environment(self) -> type[TemplateEnvironment]:
+        """The class of :attr:`jinja_env` (a subclass of :class:`.templating.Environment`); a subclass
+        of the App may set it as a class attribute."""
+        from .templating import Environment
+
+        return Environment
+
+    def create_global_jinja_loader(self) -> jinja2.BaseLoader:
+        """The loader of :attr:`jinja_env`: the App's template folder, then each blueprint's (override
+        to load templates from elsewhere)."""
+        from .templating import DispatchingLoader
+
+        return DispatchingLoader(self)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
