@@ -319,6 +319,29 @@ def test_run_uses_the_dev_server_lazily(app, monkeypatch) -> None:
     assert calls[0][1] == {"use_reloader": False, "use_debugger": False, "threads": 2}
 
 
+@pytest.mark.parametrize(
+    ("host", "port", "server_name", "expected"),
+    [
+        (None, None, None, ("127.0.0.1", 5000)),
+        (None, None, "api.test:8080", ("api.test", 8080)),
+        ("0.0.0.0", None, "api.test:8080", ("0.0.0.0", 8080)),
+        (None, 0, "api.test:8080", ("api.test", 0)),
+        (None, None, "api.test", ("api.test", 5000)),
+        (None, None, "[::1]:81", ("[::1]", 81)),
+    ],
+)
+def test_run_takes_host_and_port_from_server_name(
+    app, monkeypatch, host, port, server_name, expected
+) -> None:
+    import sockweb.web.dev as dev
+
+    calls = []
+    monkeypatch.setattr(dev, "run_simple", lambda *a, **kw: calls.append(a[:2]))
+    app.config["SERVER_NAME"] = server_name
+    app.run(host, port)
+    assert calls == [expected]
+
+
 def test_run_loads_dotenv(app, monkeypatch, tmp_path) -> None:
     import sockweb.web.dev as dev
 

@@ -938,25 +938,41 @@ class App(Scaffold):
 
     def run(
         self,
-        host: str = "127.0.0.1",
-        port: int = 5000,
+        host: str | None = None,
+        port: int | None = None,
         debug: bool | None = None,
         load_dotenv: bool = False,
         **options: Any,
     ) -> None:
-        """Serve the App with the development server (reloader and debugger when ``debug``)."""
+        """Serve the App with the development server (reloader and debugger when ``debug``).
+
+        ``host`` and ``port`` default to those of SERVER_NAME when it is set, else 127.0.0.1:5000."""
         if load_dotenv:
             from .config import load_dotenv as load_env_file
 
             load_env_file(os.path.join(os.getcwd(), ".env"))
         if debug is not None:
             self.debug = bool(debug)
+        name_host, name_port = _split_server_name(self.config["SERVER_NAME"])
+        host = host or name_host or "127.0.0.1"
+        if port is None:
+            port = name_port if name_port is not None else 5000
         from sockweb.web.dev import run_simple
 
         use_debug = self.debug
         options.setdefault("use_reloader", use_debug)
         options.setdefault("use_debugger", use_debug)
         run_simple(host, port, self, **options)
+
+
+def _split_server_name(server_name: str | None) -> tuple[str | None, int | None]:
+    """``("example.com", 8080)`` for ``"example.com:8080"``; the port is None when absent."""
+    if not server_name:
+        return None, None
+    host, colon, port = server_name.rpartition(":")
+    if colon and port.isdigit() and not host.endswith(":"):  # not the inside of a bare IPv6 address
+        return host, int(port)
+    return server_name, None
 
 
 def _active_request_context() -> RequestContext:
