@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -392,3 +393,57 @@ def test_custom_converter(app, client) -> None:
         return f"{len(tags)} {url_for('tags', tags=['x', 'y'])}"
 
     assert client.get("/tags/a,b,c").text == "3 /tags/x,y"
+
+
+def test_static_url_path_follows_the_folder_name(tmp_path) -> None:
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "a.css").write_text("a")
+    (tmp_path / "root.txt").write_text("root")
+    app = App("s", root_path=str(tmp_path), static_folder="assets")
+    assert app.static_url_path == "/assets"
+    assert app.test_client().get("/assets/a.css").text == "a"
+    top = App("t", root_path=str(tmp_path), static_folder="")  # the root folder, served from "/"
+    assert top.static_url_path == ""
+    assert top.test_client().get("/root.txt").text == "root"
+
+
+def test_a_dropped_app_is_freed_without_the_garbage_collector(tmp_path) -> None:
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        app = App("freed", root_path=str(tmp_path))
+        assert app.view_functions["static"] and app.json.sort_keys
+        ref = weakref.ref(app)
+        del app
+        assert ref() is None
+    finally:
+        gc.enable()
+
+
+def test_the_same_method_bound_twice_is_the_same_view(app, client) -> None:
+    class Views:
+        def __init__(self, app):
+            app.add_url_rule("/", "index", self.index)
+            app.add_url_rule("/<name>/", "index", self.index)
+
+        def index(self, name="top"):
+            return name
+
+    Views(app)
+    assert client.get("/").text == "top" and client.get("/x/").text == "x"
+
+
+@pytest.mark.parametrize(
+    ("rv", "message"),
+    [
+        (None, "endpoint 'bad' did not return a valid response: it returned None"),
+        (("body",), "endpoint 'bad' returned a tuple of 1 items: the tuple must have the form"),
+        (True, "but it was a bool"),
+    ],
+)
+def test_bad_return_values_name_the_endpoint(app, client, rv, message) -> None:
+    app.add_url_rule("/", "bad", lambda: rv)
+    with pytest.raises(TypeError, match=re.escape(message)):
+        client.get("/")

@@ -346,3 +346,37 @@ def test_log_exception_receives_exc_info_and_can_be_overridden(tmp_path) -> None
     response = app.test_client().get("/")
     assert response.status_code == 500
     assert seen[0][0] is KeyError and isinstance(seen[0][1], KeyError)
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_missing_form_key_names_the_key_only_in_debug(app, client, debug) -> None:
+    from sockweb.framework import request
+
+    app.config.update(TESTING=False, DEBUG=debug, TRAP_BAD_REQUEST_ERRORS=False)
+
+    @app.post("/")
+    def index():
+        return request.form["secret_field"]
+
+    response = client.post("/", data={})
+    assert response.status_code == 400
+    assert ("secret_field" in response.text) is debug
+
+
+def test_debug_mode_refuses_a_redirect_that_drops_a_posted_form(app, client, monkeypatch) -> None:
+    from sockweb.framework import request
+    from sockweb.framework.debug import FormDataRoutingRedirect
+    from sockweb.web.exceptions import RequestRedirect
+
+    @app.route("/form/", methods=["GET", "POST"])
+    def form():
+        return request.form.get("v", "")
+
+    app.debug = True
+    assert client.post("/form", data={"v": "kept"}, follow_redirects=True).text == "kept"  # 308
+    monkeypatch.setattr(RequestRedirect, "code", 301)
+    with pytest.raises(FormDataRoutingRedirect, match="canonical URL 'http://localhost/form/'"):
+        client.post("/form", data={"v": "lost"})
+    assert client.get("/form").status_code == 301  # a GET loses nothing
+    app.debug = False
+    assert client.post("/form", data={"v": "x"}).status_code == 301

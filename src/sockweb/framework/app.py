@@ -16,6 +16,7 @@ import inspect
 import logging
 import os
 import sys
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
 from functools import cached_property
@@ -100,7 +101,8 @@ class App(Scaffold):
     """A web application: ``app = App(__name__)``, then ``@app.route("/")`` and a WSGI server.
 
     ``static_folder`` (relative to ``root_path``, the folder of the ``import_name`` module) is served
-    under ``static_url_path``; ``template_folder`` holds the Jinja2 templates.
+    under ``static_url_path`` (default: ``/`` and the folder's name); ``template_folder`` holds the Jinja2
+    templates.
     """
 
     request_class: type[Request] = Request
@@ -122,7 +124,7 @@ class App(Scaffold):
         self,
         import_name: str,
         static_folder: str | os.PathLike[str] | None = "static",
-        static_url_path: str | None = "/static",
+        static_url_path: str | None = None,
         template_folder: str | os.PathLike[str] | None = "templates",
         root_path: str | None = None,
         *,
@@ -158,9 +160,16 @@ class App(Scaffold):
         self._adapters: dict[tuple[Any, ...], MapAdapter] = {}
         self._handler_cache: dict[tuple[type[BaseException], int | None, tuple[str, ...]], Any] = {}
         if self.static_folder is not None and self.static_url_path is not None:
-            self.add_url_rule(
-                f"{self.static_url_path}/<path:filename>", endpoint="static", view_func=self.send_static_file
-            )
+            # The view reaches the App through a weak reference: a bound method in view_functions would
+            # be a cycle keeping a dropped App alive until the garbage collector runs.
+            app_ref = weakref.ref(self)
+
+            def static(filename: str) -> BaseResponse:
+                app = app_ref()
+                assert app is not None
+                return app.send_static_file(filename)
+
+            self.add_url_rule(f"{self.static_url_path}/<path:filename>", endpoint="static", view_func=static)
 
     # -- command line, resources
 
@@ -336,7 +345,8 @@ class App(Scaffold):
         url_rule.provide_automatic_options = bool(provide_automatic_options)  # type: ignore[attr-defined]
         if view_func is not None:
             existing = self.view_functions.get(endpoint)
-            if existing is not None and existing is not view_func:
+            # != rather than "is not": the same method of one object, bound twice, is equal, not identical.
+            if existing is not None and existing != view_func:
                 raise AssertionError(
                     f"endpoint {endpoint!r} already has view function {existing.__qualname__}; give this "
                     "route another endpoint= name"
@@ -645,6 +655,10 @@ class App(Scaffold):
                 self.create_url_adapter(environ).match()
             except HTTPException as fresh:
                 request.routing_exception = fresh
+            if self.debug:
+                from .debug import check_redirect_keeps_body
+
+                check_redirect_keeps_body(request)
             return self._plan(None)
         except AutomaticOptions as e:
             # Every rule that wants OPTIONS answered lists it (add_url_rule), so the router's own answer
@@ -703,8 +717,8 @@ class App(Scaffold):
                     rv, status = rv
             else:
                 raise TypeError(
-                    "a view returned a tuple of the wrong size: use (body, status), (body, headers) or "
-                    "(body, status, headers)"
+                    f"{_view_name()} returned a tuple of {size} items: the tuple must have the form "
+                    "(body, status), (body, headers) or (body, status, headers)"
                 )
         kind = type(rv)
         if kind is str or kind is bytes:
@@ -722,13 +736,16 @@ class App(Scaffold):
             response = rv.get_response(_request_environ())
         elif rv is None:
             raise TypeError(
-                "the view did not return a valid response: it returned None (or ended without a return "
-                "statement); return a string, dict, list, tuple or Response"
+                f"{_view_name()} did not return a valid response: it returned None (or ended without a "
+                "return statement); return a string, dict, list, tuple or Response"
             )
         elif isinstance(rv, Iterator) or (isinstance(rv, Iterable) and not isinstance(rv, Mapping)):
             response = self.response_class(rv)
         else:
-            raise TypeError(f"the view returned a {type(rv).__name__}, which is not a valid response value")
+            raise TypeError(
+                f"{_view_name()} did not return a valid response: the return type must be a string, dict, "
+                f"list, tuple, iterable or Response, but it was a {type(rv).__name__}"
+            )
         if status is not None:
             response.status = status
         if headers is not None:
@@ -781,6 +798,9 @@ class App(Scaffold):
                 raise e
             handler = self._find_error_handler(e, blueprints)
             if handler is None:
+                if isinstance(e, BadRequestKeyError) and not self.debug:
+                    # The missing key names a field of the app's code: tell the developer, not clients.
+                    return BadRequest().get_response(ctx.request.environ)
                 return e.get_response(ctx.request.environ)
             return handler(e)
         handler = self._find_error_handler(e, blueprints)
@@ -973,6 +993,13 @@ def _split_server_name(server_name: str | None) -> tuple[str | None, int | None]
     if colon and port.isdigit() and not host.endswith(":"):  # not the inside of a bare IPv6 address
         return host, int(port)
     return server_name, None
+
+
+def _view_name() -> str:
+    """``the view of endpoint 'name'`` for error messages about a view's return value."""
+    ctx = _cv_request.get(None)
+    endpoint = ctx.request.endpoint if ctx is not None else None
+    return f"the view of endpoint {endpoint!r}" if endpoint is not None else "the view"
 
 
 def _active_request_context() -> RequestContext:

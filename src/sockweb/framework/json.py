@@ -23,9 +23,10 @@ import enum
 import importlib
 import json as _json
 import uuid
+import weakref
 from collections.abc import Callable
 from datetime import date, time
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from sockweb.web.httputil import http_date
 
@@ -81,7 +82,9 @@ class JSONProvider:
     default: Callable[[Any], Any] = staticmethod(default)
 
     def __init__(self, app: App) -> None:
-        self._app = app
+        # A proxy, not the App: the App holds its provider, and a cycle would keep a dropped App alive
+        # until the garbage collector runs.
+        self._app: App = cast("App", weakref.proxy(app))
         self._sort_keys: bool | None = None
 
     @property

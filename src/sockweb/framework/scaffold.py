@@ -60,7 +60,7 @@ def exception_class_and_code(
             raise ValueError(f"{exc_class_or_code} is not an HTTP error status this framework knows")
         return cls, exc_class_or_code
     if isinstance(exc_class_or_code, BaseException):
-        raise TypeError(f"{exc_class_or_code!r} is an instance, not a class; register the class")
+        raise TypeError(f"{exc_class_or_code!r} is an instance, not a class. Register the class itself.")
     if not isinstance(exc_class_or_code, type) or not issubclass(exc_class_or_code, Exception):
         raise ValueError(f"{exc_class_or_code!r} is not an exception class")
     if issubclass(exc_class_or_code, HTTPException):
@@ -118,7 +118,8 @@ class Scaffold:
         if self._static_url_path is not None:
             return self._static_url_path
         if self.static_folder is not None:
-            return "/" + os.path.basename(self.static_folder.rstrip("/\\"))
+            # "" for the root folder itself: its files are served from the top of the URL space
+            return ("/" + os.path.basename(self.static_folder.rstrip("/\\"))).rstrip("/")
         return None
 
     @static_url_path.setter

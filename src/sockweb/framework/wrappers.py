@@ -20,7 +20,6 @@ from sockweb.web.request import Request as BaseRequest
 from sockweb.web.response import Response as BaseResponse
 
 if TYPE_CHECKING:
-    from sockweb.web.exceptions import HTTPException
     from sockweb.web.routing import Rule
 
     from .app import App
@@ -36,7 +35,7 @@ class Request(BaseRequest):
     #: the values of the URL's variables, or None when routing failed
     view_args: dict[str, Any] | None = None
     #: the routing error (404, 405, redirect) to raise when the view would have run
-    routing_exception: HTTPException | None = None
+    routing_exception: Exception | None = None
 
     @property
     def endpoint(self) -> str | None:
