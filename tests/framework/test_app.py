@@ -447,3 +447,51 @@ def test_bad_return_values_name_the_endpoint(app, client, rv, message) -> None:
     app.add_url_rule("/", "bad", lambda: rv)
     with pytest.raises(TypeError, match=re.escape(message)):
         client.get("/")
+
+
+def _make_module(folder, name: str, package: bool = False) -> None:
+    code = "from sockweb.framework import App\napp = App(__name__)\n"
+    if package:
+        (folder / name).mkdir(parents=True)
+        (folder / name / "__init__.py").write_text(code)
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.py").write_text(code)
+
+
+@pytest.mark.parametrize("package", [False, True])
+def test_instance_folder_is_beside_the_project_code(tmp_path, monkeypatch, package) -> None:
+    import importlib
+    import sys
+
+    name = f"sw_instance_{'pkg' if package else 'mod'}"
+    _make_module(tmp_path / "project", name, package)
+    monkeypatch.syspath_prepend(str(tmp_path / "project"))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    app = importlib.import_module(name).app
+    monkeypatch.delitem(sys.modules, name)
+    assert app.instance_path == str(tmp_path / "project" / "instance")
+
+
+@pytest.mark.parametrize("layout", ["lib/python3.x/site-packages", "Lib/site-packages", "prefix-path"])
+def test_instance_folder_of_installed_code_is_under_the_prefix_var(tmp_path, monkeypatch, layout) -> None:
+    import importlib
+    import sys
+
+    prefix = tmp_path / "env"
+    folder = prefix / ("path" if layout == "prefix-path" else layout)
+    name = "sw_installed_" + layout.replace("/", "_").replace(".", "_").replace("-", "_").lower()
+    _make_module(folder, name, package=True)
+    monkeypatch.syspath_prepend(str(folder))
+    if layout == "prefix-path":
+        monkeypatch.setattr(sys, "prefix", str(prefix))  # anything under sys.prefix is installed code
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    app = importlib.import_module(name).app
+    monkeypatch.delitem(sys.modules, name)
+    assert app.instance_path == str(prefix / "var" / f"{name}-instance")
+
+
+def test_instance_folder_of_an_unimportable_app_is_in_its_root(tmp_path) -> None:
+    assert App("not_a_module_anywhere", root_path=str(tmp_path)).instance_path == str(tmp_path / "instance")
+    with pytest.raises(ValueError, match="must be absolute"):
+        App("x", instance_path="relative")

@@ -47,6 +47,7 @@ from .scaffold import (
     Scaffold,
     TeardownFunc,
     ViewFunc,
+    find_instance_path,
 )
 from .sessions import SecureCookieSession, SecureCookieSessionInterface, SessionInterface
 from .signals import (
@@ -136,9 +137,9 @@ class App(Scaffold):
         super().__init__(import_name, static_folder, static_url_path, template_folder, root_path)
         self.name = _find_app_name(import_name)
         if instance_path is None:
-            instance_path = os.path.join(self.root_path, "instance")
+            instance_path = find_instance_path(import_name, self.name, self.root_path)
         elif not os.path.isabs(instance_path):
-            raise ValueError("instance_path must be an absolute path")
+            raise ValueError(f"instance_path must be absolute, not {instance_path!r}")
         #: a folder for files the deployment owns (configuration, databases), not the package
         self.instance_path = instance_path
         self.instance_relative_config = instance_relative_config
