@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 
 import pytest
@@ -380,3 +381,21 @@ def test_debug_mode_refuses_a_redirect_that_drops_a_posted_form(app, client, mon
     assert client.get("/form").status_code == 301  # a GET loses nothing
     app.debug = False
     assert client.post("/form", data={"v": "x"}).status_code == 301
+
+
+def test_debug_mode_explains_files_of_a_form_without_multipart(app, client) -> None:
+    from sockweb.framework import request
+    from sockweb.framework.debug import DebugFilesKeyError
+
+    @app.post("/upload")
+    def upload():
+        return request.files["doc"].filename or ""
+
+    app.debug = True
+    with pytest.raises(DebugFilesKeyError, match=r"This was submitted: 'report\.pdf'") as info:
+        client.post("/upload", data={"doc": "report.pdf"})
+    assert "multipart/form-data" in str(info.value) and isinstance(info.value, KeyError)
+    assert client.post("/upload", data={"doc": (io.BytesIO(b"x"), "a.txt")}).text == "a.txt"
+    app.debug = False
+    app.testing = False
+    assert client.post("/upload", data={"doc": "report.pdf"}).status_code == 400

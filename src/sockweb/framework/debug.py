@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from sockweb.web.datastructures import FileStorage, ImmutableMultiDict
+
 if TYPE_CHECKING:
     from .wrappers import Request
 
@@ -57,3 +59,35 @@ def check_redirect_keeps_body(request: Request) -> None:
         "such a redirect. Send the request to the canonical URL, or use a 307/308 redirect code."
     )
     request.routing_exception = error
+
+
+class DebugFilesKeyError(KeyError, AssertionError):
+    """Debug mode: ``request.files[name]`` of a form that was not sent as multipart/form-data."""
+
+    def __init__(self, request: Request, key: str) -> None:
+        names = request.form.getlist(key)
+        message = (
+            f"request.files has no {key!r}: the request's type is {request.mimetype!r}, not "
+            "'multipart/form-data', so no file contents were transmitted. Give the HTML form "
+            'enctype="multipart/form-data".'
+        )
+        if names:
+            shown = ", ".join(repr(name) for name in names)
+            message += f" The browser sent the file names as form fields instead. This was submitted: {shown}"
+        super().__init__(message)
+        self.msg = message
+
+    def __str__(self) -> str:
+        return self.msg
+
+
+class DebugFiles(ImmutableMultiDict[str, FileStorage]):
+    """The empty ``request.files`` of a request that is not multipart, in debug mode: a missing key
+    raises :class:`DebugFilesKeyError`, which says why, instead of a bare 400."""
+
+    def __init__(self, request: Request) -> None:
+        super().__init__()
+        self._request = request
+
+    def __getitem__(self, key: str) -> FileStorage:
+        raise DebugFilesKeyError(self._request, key)

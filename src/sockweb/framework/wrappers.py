@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from sockweb.web.datastructures import Headers
+from sockweb.web.datastructures import FileStorage, Headers, ImmutableMultiDict
 from sockweb.web.exceptions import BadRequest
 from sockweb.web.request import Request as BaseRequest
 from sockweb.web.response import Response as BaseResponse
@@ -64,6 +64,19 @@ class Request(BaseRequest):
         ``get_json`` does the rest (415 for a non-JSON type unless ``force``, 400 for a bad body)."""
         app = self.app
         return _json if app is None else app.json
+
+    @property
+    def files(self) -> ImmutableMultiDict[str, FileStorage]:
+        """The uploaded files; in debug mode, asking for a file of a form that was not sent as
+        multipart/form-data explains the missing ``enctype`` (:class:`.debug.DebugFilesKeyError`)."""
+        files = super().files
+        if not files and self.mimetype != "multipart/form-data":
+            app = self.app
+            if app is not None and app.debug:
+                from .debug import DebugFiles
+
+                return DebugFiles(self)
+        return files
 
     def on_json_loading_failed(self, error: BaseException) -> Any:
         """A bad JSON body: 400 with the parser's detail in debug mode, the plain 400 otherwise (the
