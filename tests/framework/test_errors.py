@@ -399,3 +399,12 @@ def test_debug_mode_explains_files_of_a_form_without_multipart(app, client) -> N
     app.debug = False
     app.testing = False
     assert client.post("/upload", data={"doc": "report.pdf"}).status_code == 400
+
+
+def test_register_error_handler_says_what_to_register_instead(app) -> None:
+    with pytest.raises(TypeError, match=r"is an instance, not a class\. Register the class"):
+        app.register_error_handler(KeyError("k"), lambda e: "")
+    with pytest.raises(ValueError, match="'list' is not a subclass of Exception"):
+        app.register_error_handler(list, lambda e: "")
+    with pytest.raises(ValueError, match="Use a subclass of HTTPException"):
+        app.register_error_handler(999, lambda e: "")

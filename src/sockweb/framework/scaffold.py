@@ -115,12 +115,18 @@ def exception_class_and_code(
     if isinstance(exc_class_or_code, int):
         cls = default_exceptions.get(exc_class_or_code)
         if cls is None:
-            raise ValueError(f"{exc_class_or_code} is not an HTTP error status this framework knows")
+            raise ValueError(
+                f"{exc_class_or_code} is not an HTTP error status this framework knows. Use a subclass of "
+                "HTTPException with that code instead."
+            )
         return cls, exc_class_or_code
     if isinstance(exc_class_or_code, BaseException):
         raise TypeError(f"{exc_class_or_code!r} is an instance, not a class. Register the class itself.")
     if not isinstance(exc_class_or_code, type) or not issubclass(exc_class_or_code, Exception):
-        raise ValueError(f"{exc_class_or_code!r} is not an exception class")
+        name = getattr(exc_class_or_code, "__name__", repr(exc_class_or_code))
+        raise ValueError(
+            f"{name!r} is not a subclass of Exception. Register an exception class or a status code."
+        )
     if issubclass(exc_class_or_code, HTTPException):
         return exc_class_or_code, exc_class_or_code.code
     return exc_class_or_code, None
