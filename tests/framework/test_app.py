@@ -495,3 +495,13 @@ def test_instance_folder_of_an_unimportable_app_is_in_its_root(tmp_path) -> None
     assert App("not_a_module_anywhere", root_path=str(tmp_path)).instance_path == str(tmp_path / "instance")
     with pytest.raises(ValueError, match="must be absolute"):
         App("x", instance_path="relative")
+
+
+def test_405_lists_options_only_when_a_rule_answers_it(app, client) -> None:
+    app.add_url_rule("/plain", "plain", lambda: "p", provide_automatic_options=False)
+    app.add_url_rule("/auto", "auto", lambda: "a")
+    app.add_url_rule("/own", "own", lambda: "o", methods=["GET", "OPTIONS"])
+    assert client.post("/plain").headers["Allow"] == "GET, HEAD"
+    assert client.open("/plain", method="OPTIONS").status_code == 405
+    assert client.post("/auto").headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert client.post("/own").headers["Allow"] == "GET, HEAD, OPTIONS"

@@ -667,6 +667,9 @@ class App(Scaffold):
             allowed = sorted(set(e.allowed_methods) - {"OPTIONS"})
             request.routing_exception = MethodNotAllowed(valid_methods=allowed)
             return self._plan(None)
+        except MethodNotAllowed as e:
+            request.routing_exception = self._without_router_options(adapter, environ, e)
+            return self._plan(None)
         except HTTPException as e:
             request.routing_exception = e
             return self._plan(None)
@@ -674,6 +677,26 @@ class App(Scaffold):
         request.view_args = view_args
         plan = self._plans.get(rule.endpoint)
         return plan if plan is not None else self._plan(rule.endpoint)
+
+    @staticmethod
+    def _without_router_options(
+        adapter: MapAdapter, environ: WSGIEnvironment, error: MethodNotAllowed
+    ) -> MethodNotAllowed:
+        """The 405 for a path, without OPTIONS in Allow when its rules opted out of automatic OPTIONS.
+
+        The router lists OPTIONS on every 405 (it answers OPTIONS itself); here a rule that answers OPTIONS
+        lists it (add_url_rule), so when an OPTIONS request would get the router's own answer, no rule
+        does. Only 405s pay for the second match."""
+        methods = error.valid_methods or []
+        if "OPTIONS" not in methods:
+            return error
+        try:
+            adapter.match(_path_from_environ(environ), "OPTIONS")
+        except AutomaticOptions:
+            return MethodNotAllowed(valid_methods=[m for m in methods if m != "OPTIONS"])
+        except HTTPException:
+            pass
+        return error
 
     def create_url_adapter(self, environ: WSGIEnvironment | None) -> MapAdapter:
         """A URL adapter for a request's environ, or (None) for building URLs outside a request from
