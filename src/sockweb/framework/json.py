@@ -26,7 +26,7 @@ import uuid
 import weakref
 from collections.abc import Callable
 from datetime import date, time
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any
 
 from sockweb.web.httputil import http_date
 
@@ -82,26 +82,36 @@ class JSONProvider:
     default: Callable[[Any], Any] = staticmethod(default)
 
     def __init__(self, app: App) -> None:
-        # A proxy, not the App: the App holds its provider, and a cycle would keep a dropped App alive
-        # until the garbage collector runs.
-        self._app: App = cast("App", weakref.proxy(app))
+        # A weak reference: the App holds its provider, and a cycle would keep a dropped App alive until
+        # the garbage collector runs.
+        self._app_ref = weakref.ref(app)
         self._sort_keys: bool | None = None
 
     @property
+    def _app(self) -> App:
+        app = self._app_ref()
+        if app is None:
+            raise RuntimeError("the App of this JSON provider no longer exists")
+        return app
+
+    @property
     def sort_keys(self) -> bool:
-        if self._sort_keys is not None:
-            return self._sort_keys
-        return bool(self._app.config.get("JSON_SORT_KEYS", True))
+        return self._sorts(self._app)
 
     @sort_keys.setter
     def sort_keys(self, value: bool) -> None:
         self._sort_keys = bool(value)
 
-    def _pretty(self) -> bool:
+    def _sorts(self, app: App) -> bool:
+        if self._sort_keys is not None:
+            return self._sort_keys
+        return bool(app.config.get("JSON_SORT_KEYS", True))
+
+    def _pretty(self, app: App) -> bool:
         if self.compact is not None:
             return not self.compact
-        setting = self._app.config.get("JSONIFY_PRETTYPRINT")
-        return bool(self._app.debug if setting is None else setting)
+        setting = app.config.get("JSONIFY_PRETTYPRINT")
+        return bool(app.debug if setting is None else setting)
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         """Serialize to a string like :func:`json.dumps` (same keyword arguments and separators), with
@@ -166,8 +176,9 @@ class JSONProvider:
             obj = args[0]
         else:
             obj = list(args)
-        body = self._encode(obj, self.sort_keys, self._pretty())
-        cls = self._app.response_class
+        app = self._app  # resolved once: the weak reference costs a call
+        body = self._encode(obj, self._sorts(app), self._pretty(app))
+        cls = app.response_class
         if issubclass(cls, FrameworkResponse):
             return cls.from_body(body, self.mimetype)
         return cls(body, mimetype=self.mimetype)
