@@ -45,6 +45,10 @@ except ImportError:  # pragma: no cover - orjson is optional
     pass
 
 
+# Dates go through default() (HTTP dates, not orjson's ISO 8601); bodies end in a newline.
+_ORJSON_OPTIONS = 0 if _orjson is None else _orjson.OPT_PASSTHROUGH_DATETIME | _orjson.OPT_APPEND_NEWLINE
+
+
 def default(o: Any) -> Any:
     """Convert the values JSON has no type for; raise TypeError for anything else."""
     if isinstance(o, date):
@@ -131,9 +135,8 @@ class JSONProvider:
 
     def _encode(self, obj: Any, sort_keys: bool, pretty: bool) -> bytes:
         if _orjson is not None and not self.ensure_ascii:
-            # Dates go through default() (HTTP dates); orjson's own output for dataclasses and UUIDs
-            # matches default().
-            option = _orjson.OPT_PASSTHROUGH_DATETIME | _orjson.OPT_APPEND_NEWLINE
+            # orjson's own output for dataclasses and UUIDs matches default().
+            option = _ORJSON_OPTIONS
             if sort_keys:
                 option |= _orjson.OPT_SORT_KEYS
             if pretty:
@@ -176,8 +179,13 @@ class JSONProvider:
             obj = args[0]
         else:
             obj = list(args)
-        app = self._app  # resolved once: the weak reference costs a call
-        body = self._encode(obj, self._sorts(app), self._pretty(app))
+        app = self._app_ref()  # resolved once, without the property: this runs for every JSON response
+        if app is None:
+            raise RuntimeError("the App of this JSON provider no longer exists")
+        sort_keys = self._sort_keys
+        if sort_keys is None:
+            sort_keys = bool(app.config.get("JSON_SORT_KEYS", True))
+        body = self._encode(obj, sort_keys, self._pretty(app))
         cls = app.response_class
         if issubclass(cls, FrameworkResponse):
             return cls.from_body(body, self.mimetype)
