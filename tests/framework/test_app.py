@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -88,11 +89,11 @@ def test_methods_must_be_a_list(app) -> None:
     [
         ("<b>hi</b>", 200, "text/html; charset=utf-8", b"<b>hi</b>"),
         (b"raw", 200, "text/html; charset=utf-8", b"raw"),
-        ({"a": 1}, 200, "application/json", b'{"a":1}'),
-        ([1, 2], 200, "application/json", b"[1,2]"),
+        ({"a": 1}, 200, "application/json", b'{"a":1}\n'),
+        ([1, 2], 200, "application/json", b"[1,2]\n"),
         (("created", 201), 201, "text/html; charset=utf-8", b"created"),
         (("teapot", "418 I'm a teapot"), 418, "text/html; charset=utf-8", b"teapot"),
-        (({"ok": True}, 202), 202, "application/json", b'{"ok":true}'),
+        (({"ok": True}, 202), 202, "application/json", b'{"ok":true}\n'),
         (("x", {"Content-Type": "text/plain"}), 200, "text/plain", b"x"),
         (("x", 203, [("X-A", "1")]), 203, "text/html; charset=utf-8", b"x"),
         (Response("resp", 200, mimetype="text/plain"), 200, "text/plain; charset=utf-8", b"resp"),
@@ -347,6 +348,29 @@ def test_run_uses_the_dev_server_lazily(app, monkeypatch) -> None:
     assert calls[0][1] == {"use_reloader": False, "use_debugger": False, "threads": 2}
 
 
+@pytest.mark.parametrize(
+    ("host", "port", "server_name", "expected"),
+    [
+        (None, None, None, ("127.0.0.1", 5000)),
+        (None, None, "api.test:8080", ("api.test", 8080)),
+        ("0.0.0.0", None, "api.test:8080", ("0.0.0.0", 8080)),
+        (None, 0, "api.test:8080", ("api.test", 0)),
+        (None, None, "api.test", ("api.test", 5000)),
+        (None, None, "[::1]:81", ("[::1]", 81)),
+    ],
+)
+def test_run_takes_host_and_port_from_server_name(
+    app, monkeypatch, host, port, server_name, expected
+) -> None:
+    import sockweb.web.dev as dev
+
+    calls = []
+    monkeypatch.setattr(dev, "run_simple", lambda *a, **kw: calls.append(a[:2]))
+    app.config["SERVER_NAME"] = server_name
+    app.run(host, port)
+    assert calls == [expected]
+
+
 def test_run_loads_dotenv(app, monkeypatch, tmp_path) -> None:
     import sockweb.web.dev as dev
 
@@ -412,3 +436,115 @@ def test_a_child_blueprints_subdomain_is_below_its_parents() -> None:
     client = app.test_client()
     assert client.get("/", base_url="http://api.eu.shop.test").text == "child"
     assert client.get("/", base_url="http://eu.shop.test").status_code == 404
+
+
+def test_static_url_path_follows_the_folder_name(tmp_path) -> None:
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "a.css").write_text("a")
+    (tmp_path / "root.txt").write_text("root")
+    app = App("s", root_path=str(tmp_path), static_folder="assets")
+    assert app.static_url_path == "/assets"
+    assert app.test_client().get("/assets/a.css").text == "a"
+    top = App("t", root_path=str(tmp_path), static_folder="")  # the root folder, served from "/"
+    assert top.static_url_path == ""
+    assert top.test_client().get("/root.txt").text == "root"
+
+
+def test_a_dropped_app_is_freed_without_the_garbage_collector(tmp_path) -> None:
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        app = App("freed", root_path=str(tmp_path))
+        assert app.view_functions["static"] and app.json.sort_keys
+        ref = weakref.ref(app)
+        del app
+        assert ref() is None
+    finally:
+        gc.enable()
+
+
+def test_the_same_method_bound_twice_is_the_same_view(app, client) -> None:
+    class Views:
+        def __init__(self, app):
+            app.add_url_rule("/", "index", self.index)
+            app.add_url_rule("/<name>/", "index", self.index)
+
+        def index(self, name="top"):
+            return name
+
+    Views(app)
+    assert client.get("/").text == "top" and client.get("/x/").text == "x"
+
+
+@pytest.mark.parametrize(
+    ("rv", "message"),
+    [
+        (None, "endpoint 'bad' did not return a valid response: it returned None"),
+        (("body",), "endpoint 'bad' returned a tuple of 1 items: the tuple must have the form"),
+        (True, "but it was a bool"),
+    ],
+)
+def test_bad_return_values_name_the_endpoint(app, client, rv, message) -> None:
+    app.add_url_rule("/", "bad", lambda: rv)
+    with pytest.raises(TypeError, match=re.escape(message)):
+        client.get("/")
+
+
+def _make_module(folder, name: str, package: bool = False) -> None:
+    code = "from sockweb.framework import App\napp = App(__name__)\n"
+    if package:
+        (folder / name).mkdir(parents=True)
+        (folder / name / "__init__.py").write_text(code)
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.py").write_text(code)
+
+
+@pytest.mark.parametrize("package", [False, True])
+def test_instance_folder_is_beside_the_project_code(tmp_path, monkeypatch, package) -> None:
+    import importlib
+    import sys
+
+    name = f"sw_instance_{'pkg' if package else 'mod'}"
+    _make_module(tmp_path / "project", name, package)
+    monkeypatch.syspath_prepend(str(tmp_path / "project"))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    app = importlib.import_module(name).app
+    monkeypatch.delitem(sys.modules, name)
+    assert app.instance_path == str(tmp_path / "project" / "instance")
+
+
+@pytest.mark.parametrize("layout", ["lib/python3.x/site-packages", "Lib/site-packages", "prefix-path"])
+def test_instance_folder_of_installed_code_is_under_the_prefix_var(tmp_path, monkeypatch, layout) -> None:
+    import importlib
+    import sys
+
+    prefix = tmp_path / "env"
+    folder = prefix / ("path" if layout == "prefix-path" else layout)
+    name = "sw_installed_" + layout.replace("/", "_").replace(".", "_").replace("-", "_").lower()
+    _make_module(folder, name, package=True)
+    monkeypatch.syspath_prepend(str(folder))
+    if layout == "prefix-path":
+        monkeypatch.setattr(sys, "prefix", str(prefix))  # anything under sys.prefix is installed code
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    app = importlib.import_module(name).app
+    monkeypatch.delitem(sys.modules, name)
+    assert app.instance_path == str(prefix / "var" / f"{name}-instance")
+
+
+def test_instance_folder_of_an_unimportable_app_is_in_its_root(tmp_path) -> None:
+    assert App("not_a_module_anywhere", root_path=str(tmp_path)).instance_path == str(tmp_path / "instance")
+    with pytest.raises(ValueError, match="must be absolute"):
+        App("x", instance_path="relative")
+
+
+def test_405_lists_options_only_when_a_rule_answers_it(app, client) -> None:
+    app.add_url_rule("/plain", "plain", lambda: "p", provide_automatic_options=False)
+    app.add_url_rule("/auto", "auto", lambda: "a")
+    app.add_url_rule("/own", "own", lambda: "o", methods=["GET", "OPTIONS"])
+    assert client.post("/plain").headers["Allow"] == "GET, HEAD"
+    assert client.open("/plain", method="OPTIONS").status_code == 405
+    assert client.post("/auto").headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert client.post("/own").headers["Allow"] == "GET, HEAD, OPTIONS"

@@ -206,3 +206,38 @@ def test_nested_prefix_survives_url_prefix_none(
     parent.register_blueprint(child, url_prefix=child_registration)
     app.register_blueprint(parent, url_prefix=parent_registration)
     assert client.get("/parent/child/").status_code == 200
+
+
+def test_blueprint_endpoint_decorator_serves_an_app_rule(app, client) -> None:
+    from sockweb.web.routing import Rule
+
+    app.url_map.add(Rule("/raw", endpoint="raw"))
+    bp = Blueprint("bp", __name__)
+
+    @bp.endpoint("raw")
+    def raw():
+        return f"raw {request.endpoint}"
+
+    app.register_blueprint(bp, url_prefix="/bp")
+    assert client.get("/raw").text == "raw raw"
+
+
+def test_blueprint_static_max_age_can_be_overridden(app, tmp_path) -> None:
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "x.css").write_text("x")
+
+    class ShortLived(Blueprint):
+        def get_send_file_max_age(self, filename):
+            return 7
+
+    bp = ShortLived("bp", __name__, static_folder=str(tmp_path / "static"))
+    app.register_blueprint(bp)
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 3600
+    with app.test_request_context():
+        response = bp.send_static_file("x.css")
+        assert response.cache_control.max_age == 7
+        response.close()
+        plain = Blueprint("plain", __name__, static_folder=str(tmp_path / "static"))
+        response = plain.send_static_file("x.css")
+        assert response.cache_control.max_age == 3600  # the App's setting
+        response.close()

@@ -264,3 +264,13 @@ def test_top_level_usage_names_the_app_options(capsys) -> None:
     assert "--app IMPORT" in capsys.readouterr().out
     assert sockweb_main(["--app"]) == 2  # the group's own message: the option needs a value
     assert "requires an argument" in capsys.readouterr().err
+
+
+def test_run_exclude_patterns_are_split_like_path(monkeypatch) -> None:
+    import os
+
+    from sockweb.framework.cli import run_command
+
+    context = run_command.make_context("run", ["--exclude-patterns", f"*/a/*{os.pathsep}*.tmp"])
+    assert context.params["exclude_patterns"] == ["*/a/*", "*.tmp"]
+    assert run_command.make_context("run", []).params["exclude_patterns"] is None

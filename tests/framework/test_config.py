@@ -98,6 +98,16 @@ def test_from_prefixed_env(tmp_path, monkeypatch) -> None:
     assert custom == {"X": "1", "Y": {"Z": "2"}}
 
 
+def test_from_prefixed_env_reads_flask_variables_under_sockweb_ones(tmp_path) -> None:
+    config = Config(tmp_path)
+    env = {"FLASK_A": "1", "FLASK_B": "flask", "SOCKWEB_B": "sockweb", "FLASK_C__D": "true"}
+    config.from_prefixed_env(environ=env)
+    assert config == {"A": 1, "B": "sockweb", "C": {"D": True}}
+    only = Config(tmp_path)
+    only.from_prefixed_env("SOCKWEB", environ=env)  # an explicit prefix is the only one
+    assert only == {"B": "sockweb"}
+
+
 def test_get_namespace(tmp_path) -> None:
     config = Config(tmp_path, {"IMAGE_STORE_TYPE": "fs", "IMAGE_STORE_PATH": "/x", "OTHER": 1})
     assert config.get_namespace("IMAGE_STORE_") == {"type": "fs", "path": "/x"}

@@ -163,3 +163,32 @@ def test_test_request_context_matches_the_url(app) -> None:
         assert url_for(".index") == "/shop/"
     with app.test_request_context("/nowhere"):
         assert request.endpoint is None and request.routing_exception is not None
+
+
+def test_request_inside_an_app_context_of_the_same_app_runs_in_it(app, client) -> None:
+    torn_down: list[object] = []
+    app.teardown_appcontext(torn_down.append)
+
+    @app.get("/")
+    def index():
+        return g.get("outer", "none")
+
+    with app.app_context():
+        g.outer = "shared"
+        assert client.get("/").text == "shared"  # same g
+        assert torn_down == []  # the request did not end the outer context
+    assert torn_down == [None]
+    assert client.get("/").text == "none"  # alone, the request has its own context, torn down after
+    assert torn_down == [None, None]
+    other = App("other")
+    with other.app_context():
+        g.outer = "other app"
+        assert client.get("/").text == "none"
+
+
+def test_full_dispatch_request_uses_the_active_request_context(app) -> None:
+    app.add_url_rule("/", "index", lambda: "hello")
+    with app.test_request_context("/"):
+        assert app.full_dispatch_request().get_data() == b"hello"
+    with pytest.raises(RuntimeError, match="request context"):
+        app.full_dispatch_request()

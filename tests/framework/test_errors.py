@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 
 import pytest
@@ -272,6 +273,7 @@ def test_url_build_error_handlers_give_urls_in_order(app) -> None:
         app.url_build_error_handlers.append(lambda error, endpoint, values: f"/elsewhere/{endpoint}")
         # the handler's URL is url_for's answer as it is (no anchor added)
         assert url_for("nowhere", _anchor="a") == "/elsewhere/nowhere"
+    app.config["SERVER_NAME"] = "app.test"
     with app.app_context():
         assert url_for("nowhere") == "/elsewhere/nowhere"
         assert seen[-1][1]["_external"] is True  # outside a request URLs are external
@@ -325,3 +327,84 @@ def test_trap_http_exceptions_still_traps_everything(app, client) -> None:
     app.add_url_rule("/", "i", lambda: abort(404))
     with pytest.raises(NotFound):
         client.get("/")
+
+
+def test_log_exception_receives_exc_info_and_can_be_overridden(tmp_path) -> None:
+    from sockweb.framework import App
+
+    seen = []
+
+    class Quiet(App):
+        def log_exception(self, exc_info):
+            seen.append(exc_info)
+
+    app = Quiet("quiet", root_path=str(tmp_path))
+
+    @app.get("/")
+    def index():
+        raise KeyError("boom")
+
+    response = app.test_client().get("/")
+    assert response.status_code == 500
+    assert seen[0][0] is KeyError and isinstance(seen[0][1], KeyError)
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_missing_form_key_names_the_key_only_in_debug(app, client, debug) -> None:
+    from sockweb.framework import request
+
+    app.config.update(TESTING=False, DEBUG=debug, TRAP_BAD_REQUEST_ERRORS=False)
+
+    @app.post("/")
+    def index():
+        return request.form["secret_field"]
+
+    response = client.post("/", data={})
+    assert response.status_code == 400
+    assert ("secret_field" in response.text) is debug
+
+
+def test_debug_mode_refuses_a_redirect_that_drops_a_posted_form(app, client, monkeypatch) -> None:
+    from sockweb.framework import request
+    from sockweb.framework.debug import FormDataRoutingRedirect
+    from sockweb.web.exceptions import RequestRedirect
+
+    @app.route("/form/", methods=["GET", "POST"])
+    def form():
+        return request.form.get("v", "")
+
+    app.debug = True
+    assert client.post("/form", data={"v": "kept"}, follow_redirects=True).text == "kept"  # 308
+    monkeypatch.setattr(RequestRedirect, "code", 301)
+    with pytest.raises(FormDataRoutingRedirect, match="canonical URL 'http://localhost/form/'"):
+        client.post("/form", data={"v": "lost"})
+    assert client.get("/form").status_code == 301  # a GET loses nothing
+    app.debug = False
+    assert client.post("/form", data={"v": "x"}).status_code == 301
+
+
+def test_debug_mode_explains_files_of_a_form_without_multipart(app, client) -> None:
+    from sockweb.framework import request
+    from sockweb.framework.debug import DebugFilesKeyError
+
+    @app.post("/upload")
+    def upload():
+        return request.files["doc"].filename or ""
+
+    app.debug = True
+    with pytest.raises(DebugFilesKeyError, match=r"This was submitted: 'report\.pdf'") as info:
+        client.post("/upload", data={"doc": "report.pdf"})
+    assert "multipart/form-data" in str(info.value) and isinstance(info.value, KeyError)
+    assert client.post("/upload", data={"doc": (io.BytesIO(b"x"), "a.txt")}).text == "a.txt"
+    app.debug = False
+    app.testing = False
+    assert client.post("/upload", data={"doc": "report.pdf"}).status_code == 400
+
+
+def test_register_error_handler_says_what_to_register_instead(app) -> None:
+    with pytest.raises(TypeError, match=r"is an instance, not a class\. Register the class"):
+        app.register_error_handler(KeyError("k"), lambda e: "")
+    with pytest.raises(ValueError, match="'list' is not a subclass of Exception"):
+        app.register_error_handler(list, lambda e: "")
+    with pytest.raises(ValueError, match="Use a subclass of HTTPException"):
+        app.register_error_handler(999, lambda e: "")

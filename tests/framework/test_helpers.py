@@ -55,7 +55,8 @@ def test_url_for_in_a_request(uapp) -> None:
 
 def test_url_for_outside_a_request(uapp) -> None:
     with uapp.app_context():
-        assert url_for("item", item_id=1) == "http://localhost/items/1"
+        with pytest.raises(RuntimeError, match="SERVER_NAME"):
+            url_for("item", item_id=1)  # no host to put in the URL
         uapp.config.update(SERVER_NAME="api.test", PREFERRED_URL_SCHEME="https", APPLICATION_ROOT="/v1")
         assert url_for("item", item_id=1) == "https://api.test/v1/items/1"
         assert url_for("item", item_id=1, _external=False) == "/v1/items/1"
@@ -174,3 +175,51 @@ def test_url_for_accepts_self_and_endpoint_as_values(app) -> None:
     with app.test_request_context():
         assert url_for("index", self="2") == "/2"
         assert app.url_for("e", endpoint="x") == "/e/x"
+
+
+def test_abort_goes_through_the_app_aborter(app) -> None:
+    from sockweb.framework import abort
+    from sockweb.web.exceptions import Aborter, HTTPException
+
+    class Teapot(HTTPException):
+        code = 499
+
+    class MyAborter(Aborter):
+        pass
+
+    class MyApp(App):
+        aborter_class = MyAborter
+
+    assert isinstance(MyApp("m").aborter, MyAborter)
+    app.aborter.mapping[499] = Teapot
+    with app.app_context(), pytest.raises(Teapot):
+        abort(499)
+    with pytest.raises(LookupError):
+        abort(499)  # outside the App: the toolkit's table
+
+
+def test_redirect_is_made_by_the_app(app) -> None:
+    from sockweb.framework import redirect
+
+    made = []
+
+    def app_redirect(location, code=302):
+        made.append((location, code))
+        return app.response_class("moved", code, headers={"Location": location})
+
+    app.redirect = app_redirect  # type: ignore[method-assign]
+    with app.app_context():
+        assert redirect("/there", 307).status_code == 307
+    assert made == [("/there", 307)]
+    assert redirect("/plain").headers["Location"] == "/plain"  # no App: the default redirect
+
+
+def test_send_static_file_takes_a_path_object(app, tmp_path) -> None:
+    import pathlib
+
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "a.txt").write_text("A")
+    with app.test_request_context():
+        response = app.send_static_file(pathlib.PurePosixPath("a.txt"))  # type: ignore[arg-type]
+        assert response.get_data() == b"A"
+        response.close()

@@ -277,3 +277,24 @@ def test_max_cookie_size_warns(app, client) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         client.get("/")
+
+
+def test_vary_cookie_joins_the_one_vary_header(sapp) -> None:
+    from sockweb.framework import Response
+
+    @sapp.get("/vary/<given>")
+    def vary(given):
+        response = Response("v")
+        if given != "none":
+            response.headers.set("Vary", given)
+        session["k"] = "v"
+        return response
+
+    client = sapp.test_client()
+    for given, expected in [
+        ("none", "Cookie"),
+        ("Accept-Encoding", "Accept-Encoding, Cookie"),
+        ("Accept-Encoding, cookie", "Accept-Encoding, cookie"),
+        ("*", "*"),
+    ]:
+        assert client.get(f"/vary/{given}").headers.getlist("Vary") == [expected]

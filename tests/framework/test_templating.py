@@ -81,7 +81,7 @@ def test_filters_globals_and_jinja_options(tapp) -> None:
 
     with tapp.app_context():
         assert render_template_string("{{ 'hi'|shout }} {{ answer() }}") == "HI 42"
-        assert render_template_string("{{ {'b': 1, 'a': [2]}|tojson }}") == '{"a":[2],"b":1}'
+        assert render_template_string("{{ {'b': 1, 'a': [2]}|tojson }}") == '{"a": [2], "b": 1}'
 
 
 def test_auto_reload_follows_debug(tapp, tmp_path) -> None:
@@ -131,3 +131,29 @@ def test_rendering_does_not_open_the_session_unless_used(tapp) -> None:
         assert opened == []
         assert render_template_string("{{ session.get('a') }}") == "None"
         assert opened == [True]
+
+
+def test_macro_from_python(tapp, tmp_path) -> None:
+    from sockweb.framework import get_template_attribute
+
+    (tmp_path / "templates" / "_macros.html").write_text("{% macro hi(name) %}Hi {{ name }}!{% endmacro %}")
+    with tapp.app_context():
+        assert get_template_attribute("_macros.html", "hi")("<you>") == "Hi &lt;you&gt;!"
+
+
+def test_environment_class_and_loader_can_be_replaced(tmp_path) -> None:
+    from sockweb.framework.templating import Environment
+
+    class MyEnvironment(Environment):
+        pass
+
+    class MyApp(App):
+        jinja_environment = MyEnvironment
+
+        def create_global_jinja_loader(self):
+            return jinja2.DictLoader({"page.html": "from the dict"})
+
+    app = MyApp("custom", root_path=str(tmp_path))
+    assert isinstance(app.jinja_env, MyEnvironment)
+    with app.app_context():
+        assert render_template("page.html") == "from the dict"

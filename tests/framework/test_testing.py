@@ -95,3 +95,16 @@ def test_cli_runner_class(app) -> None:
 
     app.test_cli_runner_class = Runner
     assert isinstance(app.test_cli_runner(), Runner)
+
+
+def test_open_an_environ_rebuilds_it_with_the_client_environ_base(app, client) -> None:
+    from sockweb.framework import request
+    from sockweb.framework.testing import EnvironBuilder
+
+    @app.post("/who")
+    def who():
+        return f"{request.remote_addr} {request.args['q']} {request.get_data(as_text=True)}"
+
+    environ = EnvironBuilder(app, "/who?q=1", method="POST", data="body").get_environ()
+    client.environ_base["REMOTE_ADDR"] = "10.0.0.9"
+    assert client.open(environ).text == "10.0.0.9 1 body"

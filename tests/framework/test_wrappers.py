@@ -86,8 +86,8 @@ def test_request_routing_attributes(app) -> None:
         assert request.max_content_length == 5
         assert request.max_form_memory_size == app.config["MAX_FORM_MEMORY_SIZE"]
         assert request.max_form_parts == app.config["MAX_FORM_PARTS"]
-        with pytest.raises(AttributeError):
-            request.max_content_length = 1
+        request.max_content_length = 1  # one request may raise or lower the App's limit
+        assert request.max_content_length == 1 and app.config["MAX_CONTENT_LENGTH"] == 5
     with app.test_request_context("/missing") as ctx:
         app._match(ctx)
         assert ctx.request.endpoint is None and ctx.request.blueprint is None
@@ -97,7 +97,23 @@ def test_request_routing_attributes(app) -> None:
 def test_request_without_app_uses_toolkit_defaults() -> None:
     request = Request(create_environ("/"))
     assert request.max_content_length is None
-    assert request.max_form_parts == 1000 and request.max_form_memory_size == 500 * 1024
+    assert request.max_form_parts == 1000 and request.max_form_memory_size == 500_000
+
+
+def test_request_limits_come_from_the_active_app_unless_set_on_the_request() -> None:
+    app = App("limits")
+    app.config.update(MAX_CONTENT_LENGTH=10, MAX_FORM_MEMORY_SIZE=20, MAX_FORM_PARTS=3)
+    request = Request(create_environ("/"))  # made outside any request context: no request.app
+    with app.app_context():
+        assert (request.max_content_length, request.max_form_memory_size, request.max_form_parts) == (
+            10,
+            20,
+            3,
+        )
+    request.max_form_parts = 7
+    request.max_form_memory_size = None
+    with app.app_context():
+        assert request.max_form_parts == 7 and request.max_form_memory_size is None
 
 
 def test_response_class_can_be_the_toolkit_one(tmp_path) -> None:

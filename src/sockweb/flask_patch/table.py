@@ -90,7 +90,7 @@ MODULES: dict[str, str | Alias] = {
     "flask.views": f"{F}.views",
     "flask.signals": f"{F}.signals",
     "flask.logging": f"{F}.logging",
-    "flask.debughelpers": f"{F}.debughelpers",
+    "flask.debughelpers": Alias(sources=(f"{F}.debug",)),
     "flask.typing": f"{F}.typing",
     # ---- werkzeug
     "werkzeug": Alias(

@@ -43,6 +43,7 @@ from .signals import (
     template_rendered,
 )
 from .templating import (
+    get_template_attribute,
     render_template,
     render_template_string,
     stream_template,
@@ -66,6 +67,7 @@ __all__ = [
     "flash",
     "g",
     "get_flashed_messages",
+    "get_template_attribute",
     "got_request_exception",
     "has_app_context",
     "has_request_context",

@@ -16,6 +16,7 @@ import inspect
 import logging
 import os
 import sys
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
 from functools import cached_property
@@ -23,6 +24,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar, overload
 
 from sockweb.web.datastructures import Headers
 from sockweb.web.exceptions import (
+    Aborter,
     BadRequest,
     BadRequestKeyError,
     HTTPException,
@@ -45,6 +47,7 @@ from .scaffold import (
     Scaffold,
     TeardownFunc,
     ViewFunc,
+    find_instance_path,
 )
 from .sessions import SecureCookieSession, SecureCookieSessionInterface, SessionInterface
 from .signals import (
@@ -65,6 +68,7 @@ if TYPE_CHECKING:
 
     from .blueprints import Blueprint
     from .cli import AppGroup
+    from .templating import Environment as TemplateEnvironment
     from .testing import AppCliRunner
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -98,7 +102,8 @@ class App(Scaffold):
     """A web application: ``app = App(__name__)``, then ``@app.route("/")`` and a WSGI server.
 
     ``static_folder`` (relative to ``root_path``, the folder of the ``import_name`` module) is served
-    under ``static_url_path``; ``template_folder`` holds the Jinja2 templates.
+    under ``static_url_path`` (default: ``/`` and the folder's name); ``template_folder`` holds the Jinja2
+    templates.
     """
 
     request_class: type[Request] = Request
@@ -108,6 +113,8 @@ class App(Scaffold):
     url_map_class = Map
     url_rule_class = Rule
     app_ctx_globals_class = _AppCtxGlobals
+    #: the class of :attr:`aborter`
+    aborter_class: type[Aborter] = Aborter
     session_interface: SessionInterface = SecureCookieSessionInterface()
     jinja_options: dict[str, Any] = {}
     test_client_class: type[Client] | None = None
@@ -118,7 +125,7 @@ class App(Scaffold):
         self,
         import_name: str,
         static_folder: str | os.PathLike[str] | None = "static",
-        static_url_path: str | None = "/static",
+        static_url_path: str | None = None,
         template_folder: str | os.PathLike[str] | None = "templates",
         root_path: str | None = None,
         *,
@@ -135,9 +142,9 @@ class App(Scaffold):
         self.subdomain_matching = subdomain_matching
         self.name = _find_app_name(import_name)
         if instance_path is None:
-            instance_path = os.path.join(self.root_path, "instance")
+            instance_path = find_instance_path(import_name, self.name, self.root_path)
         elif not os.path.isabs(instance_path):
-            raise ValueError("instance_path must be an absolute path")
+            raise ValueError(f"instance_path must be absolute, not {instance_path!r}")
         #: a folder for files the deployment owns (configuration, databases), not the package
         self.instance_path = instance_path
         self.instance_relative_config = instance_relative_config
@@ -146,6 +153,8 @@ class App(Scaffold):
             self.instance_path if instance_relative_config else self.root_path, self.default_config
         )
         self.json: JSONProvider = self.json_provider_class(self)
+        #: what :func:`.abort` raises through: add codes to ``app.aborter.mapping`` for custom errors
+        self.aborter: Aborter = self.aborter_class()
         self.url_map = self.url_map_class(strict_slashes=strict_slashes, host_matching=host_matching)
         has_static_route = self.static_folder is not None and self.static_url_path is not None
         if has_static_route and bool(static_host) != host_matching:
@@ -161,10 +170,19 @@ class App(Scaffold):
         self._adapters: dict[tuple[Any, ...], MapAdapter] = {}
         self._handler_cache: dict[tuple[type[BaseException], int | None, tuple[str, ...]], Any] = {}
         if has_static_route:
+            # The view reaches the App through a weak reference: a bound method in view_functions would
+            # be a cycle keeping a dropped App alive until the garbage collector runs.
+            app_ref = weakref.ref(self)
+
+            def static(filename: str) -> BaseResponse:
+                app = app_ref()
+                assert app is not None
+                return app.send_static_file(filename)
+
             self.add_url_rule(
                 f"{self.static_url_path}/<path:filename>",
                 endpoint="static",
-                view_func=self.send_static_file,
+                view_func=static,
                 host=static_host,
             )
 
@@ -279,6 +297,21 @@ class App(Scaffold):
 
         return create_environment(self)
 
+    @property
+    def jinja_environment(self) -> type[TemplateEnvironment]:
+        """The class of :attr:`jinja_env` (a subclass of :class:`.templating.Environment`); a subclass
+        of the App may set it as a class attribute."""
+        from .templating import Environment
+
+        return Environment
+
+    def create_global_jinja_loader(self) -> jinja2.BaseLoader:
+        """The loader of :attr:`jinja_env`: the App's template folder, then each blueprint's (override
+        to load templates from elsewhere)."""
+        from .templating import DispatchingLoader
+
+        return DispatchingLoader(self)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
@@ -324,7 +357,8 @@ class App(Scaffold):
         url_rule.provide_automatic_options = bool(provide_automatic_options)  # type: ignore[attr-defined]
         if view_func is not None:
             existing = self.view_functions.get(endpoint)
-            if existing is not None and existing is not view_func:
+            # != rather than "is not": the same method of one object, bound twice, is equal, not identical.
+            if existing is not None and existing != view_func:
                 raise AssertionError(
                     f"endpoint {endpoint!r} already has view function {existing.__qualname__}; give this "
                     "route another endpoint= name"
@@ -476,13 +510,20 @@ class App(Scaffold):
         """Handle one request. Wrap this attribute (``app.wsgi_app = Middleware(app.wsgi_app)``) to add
         WSGI middleware while keeping ``app`` itself."""
         ctx = RequestContext(self, environ)
-        app_ctx = ctx.app_ctx = AppContext(self)
-        app_token = _cv_app.set(app_ctx)
+        # A request inside an active context of this App (``with app.app_context(): client.get(...)``)
+        # runs in that context: same ``g``, and its teardown stays with the outer ``with``.
+        outer = _cv_app.get(None)
+        own_app_ctx = outer is None or outer.app is not self
+        if own_app_ctx:
+            app_ctx = ctx.app_ctx = AppContext(self)
+            app_token = _cv_app.set(app_ctx)
+            if appcontext_pushed.receivers:
+                appcontext_pushed.send(self)
+        else:
+            ctx.app_ctx = outer
         request_token = _cv_request.set(ctx)
         error: BaseException | None = None
         deferred = False
-        if appcontext_pushed.receivers:
-            appcontext_pushed.send(self)
         try:
             try:
                 response = self.full_dispatch_request(ctx)
@@ -493,7 +534,7 @@ class App(Scaffold):
             if ctx.streaming:
                 # stream_with_context: the teardown waits until the server has sent the whole body.
                 deferred = True
-                return ClosingIterator(result, [lambda: self._finish_streamed(ctx)])
+                return ClosingIterator(result, [lambda: self._finish_streamed(ctx, own_app_ctx)])
             return result
         except BaseException as e:
             error = e
@@ -504,14 +545,15 @@ class App(Scaffold):
                 preserve(ctx)  # the test client inside 'with client:' keeps the contexts active
             try:
                 if not deferred:
-                    self._end_request(ctx, error)
+                    self._end_request(ctx, error, own_app_ctx)
             finally:
                 _cv_request.reset(request_token)
-                _cv_app.reset(app_token)
-                if appcontext_popped.receivers and not deferred:
-                    appcontext_popped.send(self)
+                if own_app_ctx:
+                    _cv_app.reset(app_token)
+                    if appcontext_popped.receivers and not deferred:
+                        appcontext_popped.send(self)
 
-    def _end_request(self, ctx: RequestContext, error: BaseException | None) -> None:
+    def _end_request(self, ctx: RequestContext, error: BaseException | None, own_app_ctx: bool) -> None:
         try:
             plan = ctx.plan
             if plan is None or plan.teardown or request_tearing_down.receivers:
@@ -520,24 +562,28 @@ class App(Scaffold):
             try:
                 ctx.request.close()  # uploaded files' temporary files
             finally:
-                if self.teardown_appcontext_funcs or appcontext_tearing_down.receivers:
+                if own_app_ctx and (self.teardown_appcontext_funcs or appcontext_tearing_down.receivers):
                     self.do_teardown_appcontext(error)
 
-    def _finish_streamed(self, ctx: RequestContext) -> None:
+    def _finish_streamed(self, ctx: RequestContext, own_app_ctx: bool) -> None:
         # Runs when the server closes the body, maybe in another thread: set the variables afresh.
         assert ctx.app_ctx is not None
         app_token = _cv_app.set(ctx.app_ctx)
         request_token = _cv_request.set(ctx)
         try:
-            self._end_request(ctx, None)
+            self._end_request(ctx, None, own_app_ctx)
         finally:
             _cv_request.reset(request_token)
             _cv_app.reset(app_token)
-            if appcontext_popped.receivers:
+            if own_app_ctx and appcontext_popped.receivers:
                 appcontext_popped.send(self)
 
-    def full_dispatch_request(self, ctx: RequestContext) -> BaseResponse:
-        """Match, run the before hooks and the view, then the after hooks; errors go to the handlers."""
+    def full_dispatch_request(self, ctx: RequestContext | None = None) -> BaseResponse:
+        """Match, run the before hooks and the view, then the after hooks; errors go to the handlers.
+
+        ``ctx`` defaults to the active request context (``with app.test_request_context(): ...``)."""
+        if ctx is None:
+            ctx = _active_request_context()
         request = ctx.request
         plan = ctx.plan = self._match(ctx)
         if request_started.receivers:
@@ -553,9 +599,11 @@ class App(Scaffold):
             else:
                 if request.routing_exception is not None:
                     raise request.routing_exception
-                limit = self.config["MAX_CONTENT_LENGTH"]
-                if limit is not None and (request.content_length or 0) > limit:
-                    raise RequestEntityTooLarge()
+                # Only read the request's limit (which a hook may have changed) when the App has one.
+                if self.config["MAX_CONTENT_LENGTH"] is not None:
+                    limit = request.max_content_length
+                    if limit is not None and (request.content_length or 0) > limit:
+                        raise RequestEntityTooLarge()
                 view = plan.view
                 if view is None:
                     raise LookupError(f"no view function is registered for endpoint {request.endpoint!r}")
@@ -619,12 +667,19 @@ class App(Scaffold):
                 self.create_url_adapter(environ).match()
             except HTTPException as fresh:
                 request.routing_exception = fresh
+            if self.debug:
+                from .debug import check_redirect_keeps_body
+
+                check_redirect_keeps_body(request)
             return self._plan(None)
         except AutomaticOptions as e:
             # Every rule that wants OPTIONS answered lists it (add_url_rule), so the router's own answer
             # means the matching rules opted out with provide_automatic_options=False.
             allowed = sorted(set(e.allowed_methods) - {"OPTIONS"})
             request.routing_exception = MethodNotAllowed(valid_methods=allowed)
+            return self._plan(None)
+        except MethodNotAllowed as e:
+            request.routing_exception = self._without_router_options(adapter, environ, e)
             return self._plan(None)
         except HTTPException as e:
             request.routing_exception = e
@@ -633,6 +688,26 @@ class App(Scaffold):
         request.view_args = view_args
         plan = self._plans.get(rule.endpoint)
         return plan if plan is not None else self._plan(rule.endpoint)
+
+    @staticmethod
+    def _without_router_options(
+        adapter: MapAdapter, environ: WSGIEnvironment, error: MethodNotAllowed
+    ) -> MethodNotAllowed:
+        """The 405 for a path, without OPTIONS in Allow when its rules opted out of automatic OPTIONS.
+
+        The router lists OPTIONS on every 405 (it answers OPTIONS itself); here a rule that answers OPTIONS
+        lists it (add_url_rule), so when an OPTIONS request would get the router's own answer, no rule
+        does. Only 405s pay for the second match."""
+        methods = error.valid_methods or []
+        if "OPTIONS" not in methods:
+            return error
+        try:
+            adapter.match(_path_from_environ(environ), "OPTIONS")
+        except AutomaticOptions:
+            return MethodNotAllowed(valid_methods=[m for m in methods if m != "OPTIONS"])
+        except HTTPException:
+            pass
+        return error
 
     def create_url_adapter(self, environ: WSGIEnvironment | None) -> MapAdapter:
         """A URL adapter for a request's environ, or (None) for building URLs outside a request from
@@ -683,8 +758,8 @@ class App(Scaffold):
                     rv, status = rv
             else:
                 raise TypeError(
-                    "a view returned a tuple of the wrong size: use (body, status), (body, headers) or "
-                    "(body, status, headers)"
+                    f"{_view_name()} returned a tuple of {size} items: the tuple must have the form "
+                    "(body, status), (body, headers) or (body, status, headers)"
                 )
         kind = type(rv)
         if kind is str or kind is bytes:
@@ -702,13 +777,16 @@ class App(Scaffold):
             response = rv.get_response(_request_environ())
         elif rv is None:
             raise TypeError(
-                "the view did not return a valid response: it returned None (or ended without a return "
-                "statement); return a string, dict, list, tuple or Response"
+                f"{_view_name()} did not return a valid response: it returned None (or ended without a "
+                "return statement); return a string, dict, list, tuple or Response"
             )
         elif isinstance(rv, Iterator) or (isinstance(rv, Iterable) and not isinstance(rv, Mapping)):
             response = self.response_class(rv)
         else:
-            raise TypeError(f"the view returned a {type(rv).__name__}, which is not a valid response value")
+            raise TypeError(
+                f"{_view_name()} did not return a valid response: the return type must be a string, dict, "
+                f"list, tuple, iterable or Response, but it was a {type(rv).__name__}"
+            )
         if status is not None:
             response.status = status
         if headers is not None:
@@ -761,6 +839,9 @@ class App(Scaffold):
                 raise e
             handler = self._find_error_handler(e, blueprints)
             if handler is None:
+                if isinstance(e, BadRequestKeyError) and not self.debug:
+                    # The missing key names a field of the app's code: tell the developer, not clients.
+                    return BadRequest().get_response(ctx.request.environ)
                 return e.get_response(ctx.request.environ)
             return handler(e)
         handler = self._find_error_handler(e, blueprints)
@@ -774,7 +855,7 @@ class App(Scaffold):
             got_request_exception.send(self, exception=e)
         if self._propagate_exceptions():
             raise e
-        self.log_exception(ctx, e)
+        self.log_exception((type(e), e, e.__traceback__))
         server_error = InternalServerError(original_exception=e)
         rule = ctx.request.url_rule
         plan = self._plan(rule.endpoint if rule is not None else None)
@@ -789,11 +870,10 @@ class App(Scaffold):
             self.logger.exception("Request finalizing failed with an error while handling an error")
             return response
 
-    def log_exception(self, ctx: RequestContext, e: BaseException) -> None:
-        request = ctx.request
-        self.logger.error(
-            "Exception on %s [%s]", request.path, request.method, exc_info=(type(e), e, e.__traceback__)
-        )
+    def log_exception(self, exc_info: tuple[type[BaseException], BaseException, Any]) -> None:
+        """Log an unhandled exception of the active request (override to send it elsewhere)."""
+        request = _active_request_context().request
+        self.logger.error("Exception on %s [%s]", request.path, request.method, exc_info=exc_info)
 
     # -- teardown
 
@@ -835,7 +915,7 @@ class App(Scaffold):
         """The URL of ``endpoint``; ``.name`` is relative to the current blueprint.
 
         Inside a request the URL is relative (``/path``) unless ``_external``; outside one it is absolute,
-        built from SERVER_NAME (default ``localhost``). Unknown values become query arguments.
+        built from SERVER_NAME (RuntimeError when it is not set). Unknown values become query arguments.
         """
         from urllib.parse import quote
 
@@ -849,6 +929,12 @@ class App(Scaffold):
         else:
             app_ctx = _cv_app.get(None)
             adapter_or_none = app_ctx.url_adapter if app_ctx is not None and app_ctx.app is self else None
+            if adapter_or_none is None and not self.config["SERVER_NAME"]:
+                # A guessed host (localhost) would make links in mails and tasks silently wrong.
+                raise RuntimeError(
+                    "url_for outside a request needs the SERVER_NAME setting (and APPLICATION_ROOT, "
+                    "PREFERRED_URL_SCHEME) to know where the App is served"
+                )
             adapter = adapter_or_none or self.create_url_adapter(None)
             endpoint = endpoint.lstrip(".")
             external = True if _external is None else _external
@@ -887,6 +973,12 @@ class App(Scaffold):
                 return rv
         raise error
 
+    def redirect(self, location: str, code: int = 302) -> BaseResponse:
+        """The response of :func:`.redirect` in this App (override to change every redirect)."""
+        from .helpers import make_redirect
+
+        return make_redirect(location, code, self.response_class)
+
     # -- static files
 
     def get_send_file_max_age(self, filename: str | None) -> int | None:
@@ -912,25 +1004,55 @@ class App(Scaffold):
 
     def run(
         self,
-        host: str = "127.0.0.1",
-        port: int = 5000,
+        host: str | None = None,
+        port: int | None = None,
         debug: bool | None = None,
         load_dotenv: bool = False,
         **options: Any,
     ) -> None:
-        """Serve the App with the development server (reloader and debugger when ``debug``)."""
+        """Serve the App with the development server (reloader and debugger when ``debug``).
+
+        ``host`` and ``port`` default to those of SERVER_NAME when it is set, else 127.0.0.1:5000."""
         if load_dotenv:
             from .config import load_dotenv as load_env_file
 
             load_env_file(os.path.join(os.getcwd(), ".env"))
         if debug is not None:
             self.debug = bool(debug)
+        name_host, name_port = _split_server_name(self.config["SERVER_NAME"])
+        host = host or name_host or "127.0.0.1"
+        if port is None:
+            port = name_port if name_port is not None else 5000
         from sockweb.web.dev import run_simple
 
         use_debug = self.debug
         options.setdefault("use_reloader", use_debug)
         options.setdefault("use_debugger", use_debug)
         run_simple(host, port, self, **options)
+
+
+def _split_server_name(server_name: str | None) -> tuple[str | None, int | None]:
+    """``("example.com", 8080)`` for ``"example.com:8080"``; the port is None when absent."""
+    if not server_name:
+        return None, None
+    host, colon, port = server_name.rpartition(":")
+    if colon and port.isdigit() and not host.endswith(":"):  # not the inside of a bare IPv6 address
+        return host, int(port)
+    return server_name, None
+
+
+def _view_name() -> str:
+    """``the view of endpoint 'name'`` for error messages about a view's return value."""
+    ctx = _cv_request.get(None)
+    endpoint = ctx.request.endpoint if ctx is not None else None
+    return f"the view of endpoint {endpoint!r}" if endpoint is not None else "the view"
+
+
+def _active_request_context() -> RequestContext:
+    ctx = _cv_request.get(None)
+    if ctx is None:
+        raise RuntimeError("this needs an active request context (app.test_request_context())")
+    return ctx
 
 
 def _request_environ() -> WSGIEnvironment | None:

@@ -234,6 +234,9 @@ class Blueprint(Scaffold):
             target_spec = app.error_handler_spec.setdefault(scope(key), {})
             for code, handlers in by_code.items():
                 target_spec.setdefault(code, {}).update(handlers)
+        # Views given with @bp.endpoint(name) serve a rule added to the App itself: the name is the
+        # App's, as written (routes added through the blueprint go to the App at registration).
+        app.view_functions.update(self.view_functions)
 
     # -- folders
 
@@ -246,7 +249,15 @@ class Blueprint(Scaffold):
             from sockweb.web.exceptions import NotFound
 
             raise NotFound()
-        return send_from_directory(folder, filename, allow_hidden=False)
+        return send_from_directory(
+            folder, filename, allow_hidden=False, max_age=self.get_send_file_max_age(filename)
+        )
+
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        """The Cache-Control max-age of this blueprint's static files: the App's (override to change)."""
+        from .globals import current_app
+
+        return current_app.get_send_file_max_age(filename)
 
     # -- app-wide variants of the hooks
 

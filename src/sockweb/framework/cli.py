@@ -518,6 +518,11 @@ def _validate_cert(ctx: click.Context, param: click.Parameter, value: str | None
     return value
 
 
+def _split_paths(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    # One option holding several paths, split as PATH is (":" on POSIX, ";" on Windows).
+    return [part for part in value.split(os.pathsep) if part] if value else None
+
+
 @click.command("run", short_help="Run the development server.")
 @click.option("--host", "-h", default="127.0.0.1", help="The interface to bind to.")
 @click.option("--port", "-p", default=5000, help="The port to bind to.")
@@ -537,6 +542,10 @@ def _validate_cert(ctx: click.Context, param: click.Parameter, value: str | None
     "--extra-files", default=None, type=click.Path(), multiple=True,
     help="More files whose change triggers a reload.",
 )  # fmt: skip
+@click.option(
+    "--exclude-patterns", default=None, callback=_split_paths,
+    help=f"fnmatch patterns of files the reloader ignores, separated by {os.pathsep!r}.",
+)  # fmt: skip
 @pass_script_info
 def run_command(  # noqa: PLR0917 - click passes the options positionally by name
     info: ScriptInfo,
@@ -546,6 +555,7 @@ def run_command(  # noqa: PLR0917 - click passes the options positionally by nam
     reload: bool | None,
     debugger: bool | None,
     extra_files: tuple[str, ...],
+    exclude_patterns: list[str] | None,
 ) -> None:
     """Serve the App with the development server: sockweb's server plus reloader and debugger."""
     try:
@@ -569,6 +579,7 @@ def run_command(  # noqa: PLR0917 - click passes the options positionally by nam
         use_reloader=debug if reload is None else reload,
         use_debugger=debug if debugger is None else debugger,
         extra_files=extra_files or None,
+        exclude_patterns=exclude_patterns,
         **options,
     )
 

@@ -149,7 +149,7 @@ class Config(dict[str, Any]):
 
     def from_prefixed_env(
         self,
-        prefix: str = "SOCKWEB",
+        prefix: str | None = None,
         *,
         loads: Callable[[str], Any] = json.loads,
         environ: Mapping[str, str] | None = None,
@@ -159,7 +159,12 @@ class Config(dict[str, Any]):
         Values go through ``loads`` (JSON by default: ``true``, ``42``, ``[1, 2]``, ``{"a": 1}``); a value
         that does not parse stays a string. ``PREFIX_A__B=1`` sets ``config["A"]["B"] = 1``, creating the
         inner dict when needed. Keys are loaded in sorted order so nested updates are deterministic.
+        Without ``prefix``, ``FLASK_`` variables are loaded and then ``SOCKWEB_`` ones, which win (as for
+        the other environment switches, a Flask project's variables keep working).
         """
+        if prefix is None:
+            self.from_prefixed_env("FLASK", loads=loads, environ=environ)
+            prefix = "SOCKWEB"
         source = os.environ if environ is None else environ
         start = f"{prefix}_"
         for name in sorted(source):

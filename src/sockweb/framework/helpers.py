@@ -14,9 +14,9 @@ import functools
 import html
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from sockweb.web.exceptions import NotFound, abort
+from sockweb.web.exceptions import Aborter, NotFound
 from sockweb.web.response import Response as BaseResponse
 from sockweb.web.response import send_file as _send_file
 from sockweb.web.security import safe_join
@@ -63,11 +63,30 @@ def url_for(
     )
 
 
+_default_aborter = Aborter()
+
+
+def abort(status: int | BaseResponse, *args: Any, **kwargs: Any) -> NoReturn:
+    """Raise the HTTP exception for ``status`` (extra arguments go to its constructor), through the
+    active App's :attr:`~.App.aborter` (which may map more codes) or the toolkit's default one."""
+    ctx = current_app_ctx()
+    (ctx.app.aborter if ctx is not None else _default_aborter)(status, *args, **kwargs)
+
+
 def redirect(location: str, code: int = 302, Response: type[BaseResponse] | None = None) -> BaseResponse:
-    """A redirect response to ``location`` (302 by default; 303 after a POST, 307/308 keep the method)."""
+    """A redirect response to ``location`` (302 by default; 303 after a POST, 307/308 keep the method).
+
+    Inside an application context (and without ``Response``) the App's :meth:`~.App.redirect` makes it,
+    so an App may change how every redirect looks."""
     if Response is None:
         ctx = current_app_ctx()
-        Response = ctx.app.response_class if ctx is not None else BaseResponse
+        if ctx is not None:
+            return ctx.app.redirect(location, code)
+    return make_redirect(location, code, Response or BaseResponse)
+
+
+def make_redirect(location: str, code: int, Response: type[BaseResponse]) -> BaseResponse:
+    """The redirect response of :func:`redirect`, built with the ``Response`` class."""
     escaped = html.escape(location, quote=True)
     body = (
         "<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n<h1>Redirecting...</h1>\n"
@@ -121,13 +140,18 @@ def send_file(  # noqa: PLR0917 - the positional order is the documented, Flask-
 
 
 def send_from_directory(
-    directory: str | os.PathLike[str], path: str, *, allow_hidden: bool = True, **kwargs: Any
+    directory: str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    *,
+    allow_hidden: bool = True,
+    **kwargs: Any,
 ) -> BaseResponse:
     """Send ``path`` from ``directory``; anything :func:`~sockweb.web.security.safe_join` refuses
     (``..``, encoded separators, symlinks out ...) or missing is 404, and with ``allow_hidden=False`` so
     is a hidden file or folder (the static routes pass that, as ``sockweb static`` does by default)."""
     ctx = _request_ctx()
     root = os.fspath(directory)
+    path = os.fspath(path)
     if not os.path.isabs(root):
         root = os.path.join(ctx.app.root_path, root)
     # the toolkit's one rule: refused and missing are the same 404

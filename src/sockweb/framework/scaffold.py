@@ -50,6 +50,64 @@ def get_root_path(import_name: str) -> str:
     return os.path.dirname(os.path.abspath(path))
 
 
+def _package_parent(import_name: str) -> str | None:
+    """The folder holding the top-level package or module of ``import_name`` (a ``sys.path`` entry, or
+    for a namespace package the entry that holds ``import_name``'s part); None when it cannot be found."""
+    top = import_name.partition(".")[0]
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    locations = list(spec.submodule_search_locations or ())
+    if not locations:  # a plain module: its folder
+        return os.path.dirname(spec.origin) if spec.origin else None
+    if spec.origin not in (None, "namespace"):  # a regular package: the folder above its __init__.py
+        return os.path.dirname(os.path.dirname(spec.origin))
+    # A namespace package spans several folders: take the one that holds the named part.
+    target = locations[0]
+    if import_name != top:
+        try:
+            part = importlib.util.find_spec(import_name)
+        except (ImportError, ValueError):
+            part = None
+        origin = part.origin if part is not None else None
+        if origin:
+            target = next((loc for loc in locations if _is_under(origin, loc)), target)
+    return os.path.dirname(target)
+
+
+def _is_under(path: str, folder: str) -> bool:
+    path, folder = os.path.abspath(path), os.path.abspath(folder)
+    return os.path.commonpath([path, folder]) == folder
+
+
+def find_instance_path(import_name: str, app_name: str, root_path: str) -> str:
+    """Where an App keeps its instance folder when none is given.
+
+    Next to the project: ``instance`` beside the top-level package or module. For code installed into
+    a Python environment (under ``sys.prefix``, or a ``site-packages`` folder) the project folder is
+    not the user's: ``<prefix>/var/<app name>-instance`` instead. When the module cannot be found
+    (an App made in a test or a shell), ``instance`` in ``root_path``.
+    """
+    parent = _package_parent(import_name)
+    if parent is None:
+        return os.path.join(root_path, "instance")
+    prefix = os.path.abspath(sys.prefix)
+    if _is_under(parent, prefix):
+        return os.path.join(prefix, "var", f"{app_name}-instance")
+    base, folder = os.path.split(os.path.abspath(parent))
+    if folder.lower() == "site-packages":
+        # The environment's prefix is above its "lib": lib/pythonX.Y/site-packages, or Lib/site-packages.
+        if os.path.basename(base).lower() == "lib":
+            base = os.path.dirname(base)
+        elif os.path.basename(os.path.dirname(base)).lower() == "lib":
+            base = os.path.dirname(os.path.dirname(base))
+        return os.path.join(base, "var", f"{app_name}-instance")
+    return os.path.join(parent, "instance")
+
+
 def exception_class_and_code(
     exc_class_or_code: type[BaseException] | int,
 ) -> tuple[type[BaseException], int | None]:
@@ -57,12 +115,18 @@ def exception_class_and_code(
     if isinstance(exc_class_or_code, int):
         cls = default_exceptions.get(exc_class_or_code)
         if cls is None:
-            raise ValueError(f"{exc_class_or_code} is not an HTTP error status this framework knows")
+            raise ValueError(
+                f"{exc_class_or_code} is not an HTTP error status this framework knows. Use a subclass of "
+                "HTTPException with that code instead."
+            )
         return cls, exc_class_or_code
     if isinstance(exc_class_or_code, BaseException):
-        raise TypeError(f"{exc_class_or_code!r} is an instance, not a class; register the class")
+        raise TypeError(f"{exc_class_or_code!r} is an instance, not a class. Register the class itself.")
     if not isinstance(exc_class_or_code, type) or not issubclass(exc_class_or_code, Exception):
-        raise ValueError(f"{exc_class_or_code!r} is not an exception class")
+        name = getattr(exc_class_or_code, "__name__", repr(exc_class_or_code))
+        raise ValueError(
+            f"{name!r} is not a subclass of Exception. Register an exception class or a status code."
+        )
     if issubclass(exc_class_or_code, HTTPException):
         return exc_class_or_code, exc_class_or_code.code
     return exc_class_or_code, None
@@ -118,7 +182,8 @@ class Scaffold:
         if self._static_url_path is not None:
             return self._static_url_path
         if self.static_folder is not None:
-            return "/" + os.path.basename(self.static_folder.rstrip("/\\"))
+            # "" for the root folder itself: its files are served from the top of the URL space
+            return ("/" + os.path.basename(self.static_folder.rstrip("/\\"))).rstrip("/")
         return None
 
     @static_url_path.setter

@@ -214,7 +214,7 @@ class SecureCookieSessionInterface(SessionInterface):
         samesite = self.get_cookie_samesite(app)
         httponly = self.get_cookie_httponly(app)
         if session.accessed:
-            response.headers.add("Vary", "Cookie")
+            _vary_on_cookie(response)
         if not session:
             if session.modified:  # emptied during this request: remove the cookie
                 response.delete_cookie(
@@ -237,3 +237,14 @@ class SecureCookieSessionInterface(SessionInterface):
             secure=secure,
             samesite=samesite,
         )
+        _vary_on_cookie(response)
+
+
+def _vary_on_cookie(response: _Response) -> None:
+    """Add ``Cookie`` to the response's one Vary header (RFC 9110 §12.5.5: a list of field names; a
+    shared cache must not give this response to a client with another session)."""
+    names = [name.strip() for value in response.headers.getlist("Vary") for name in value.split(",")]
+    names = [name for name in names if name]
+    if any(name == "*" or name.lower() == "cookie" for name in names):
+        return
+    response.headers.set("Vary", ", ".join([*names, "Cookie"]))

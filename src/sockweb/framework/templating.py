@@ -66,10 +66,11 @@ class DispatchingLoader(jinja2.BaseLoader):
 
 
 class Environment(jinja2.Environment):
-    """A Jinja2 environment that knows its App."""
+    """A Jinja2 environment that knows its App; its loader is ``app.create_global_jinja_loader()``."""
 
     def __init__(self, app: App, **options: Any) -> None:
-        options.setdefault("loader", DispatchingLoader(app))
+        if "loader" not in options:
+            options["loader"] = app.create_global_jinja_loader()
         super().__init__(**options)
         self.app = app
 
@@ -82,7 +83,7 @@ def create_environment(app: App) -> Environment:
     if "auto_reload" not in options:
         setting = app.config.get("TEMPLATES_AUTO_RELOAD")
         options["auto_reload"] = app.debug if setting is None else bool(setting)
-    env = Environment(app, **options)
+    env = app.jinja_environment(app, **options)
     env.globals.update(url_for=url_for, get_flashed_messages=get_flashed_messages, config=app.config)
     env.policies["json.dumps_function"] = app.json.dumps
     return env
@@ -121,6 +122,12 @@ def render_template(
     app = _app()
     template = app.jinja_env.get_or_select_template(template_name_or_list)
     return _render(app, template, _context_for(app, context))
+
+
+def get_template_attribute(template_name: str, attribute: str) -> Any:
+    """A name a template exports, e.g. a macro to call from Python:
+    ``get_template_attribute("_forms.html", "field")(form.name)``."""
+    return getattr(_app().jinja_env.get_template(template_name).module, attribute)
 
 
 def render_template_string(source: str, **context: Any) -> str:

@@ -127,9 +127,13 @@ class AppClient(Client):
     def open(
         self, *args: Any, follow_redirects: bool = False, buffered: bool = False, **kwargs: Any
     ) -> TestResponse:
-        """Send one request: ``open("/path", method="POST", json=...)``, or an EnvironBuilder."""
+        """Send one request: ``open("/path", method="POST", json=...)``, an EnvironBuilder, or an environ
+        (rebuilt, with this client's :attr:`environ_base` over the environ's own extra keys)."""
         if args and isinstance(args[0], BaseEnvironBuilder):
             builder = args[0]
+        elif args and isinstance(args[0], dict):
+            builder = BaseEnvironBuilder.from_environ(args[0])
+            builder.environ_base = {**(builder.environ_base or {}), **self.environ_base}
         else:
             kwargs["environ_base"] = {**self.environ_base, **(kwargs.get("environ_base") or {})}
             builder = EnvironBuilder(self.app, *args, **kwargs)

@@ -14,12 +14,12 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from sockweb.web.datastructures import Headers
+from sockweb.web.datastructures import FileStorage, Headers, ImmutableMultiDict
+from sockweb.web.exceptions import BadRequest
 from sockweb.web.request import Request as BaseRequest
 from sockweb.web.response import Response as BaseResponse
 
 if TYPE_CHECKING:
-    from sockweb.web.exceptions import HTTPException
     from sockweb.web.routing import Rule
 
     from .app import App
@@ -35,7 +35,7 @@ class Request(BaseRequest):
     #: the values of the URL's variables, or None when routing failed
     view_args: dict[str, Any] | None = None
     #: the routing error (404, 405, redirect) to raise when the view would have run
-    routing_exception: HTTPException | None = None
+    routing_exception: Exception | None = None
 
     @property
     def endpoint(self) -> str | None:
@@ -66,31 +66,81 @@ class Request(BaseRequest):
         return _json if app is None else app.json
 
     @property
-    def max_content_length(self) -> int | None:
-        """The App's MAX_CONTENT_LENGTH (larger bodies are answered 413)."""
+    def files(self) -> ImmutableMultiDict[str, FileStorage]:
+        """The uploaded files; in debug mode, asking for a file of a form that was not sent as
+        multipart/form-data explains the missing ``enctype`` (:class:`.debug.DebugFilesKeyError`)."""
+        files = super().files
+        if not files and self.mimetype != "multipart/form-data":
+            app = self.app
+            if app is not None and app.debug:
+                from .debug import DebugFiles
+
+                return DebugFiles(self)
+        return files
+
+    def on_json_loading_failed(self, error: BaseException) -> Any:
+        """A bad JSON body: 400 with the parser's detail in debug mode, the plain 400 otherwise (the
+        detail helps the developer and tells a client nothing it needs)."""
+        try:
+            return super().on_json_loading_failed(error)
+        except BadRequest as detailed:
+            app = self._current_app()
+            if app is not None and app.debug:
+                raise
+            raise BadRequest() from detailed
+
+    def _current_app(self) -> App | None:
+        """The App of this request, else the App of the active application context."""
         app = self.app
         if app is None:
-            return None
-        value: int | None = app.config["MAX_CONTENT_LENGTH"]
+            from .globals import _cv_app
+
+            app_ctx = _cv_app.get(None)
+            if app_ctx is not None:
+                app = app_ctx.app
+        return app
+
+    def _limit(self, name: str, fallback: int | None) -> int | None:
+        # A value set on this request wins; then the App's config; then the toolkit's default.
+        override = self.__dict__.get(f"_{name}", _UNSET)
+        if override is not _UNSET:
+            return override  # type: ignore[no-any-return]
+        app = self._current_app()
+        if app is None:
+            return fallback
+        value: int | None = app.config[name.upper()]
         return value
+
+    @property
+    def max_content_length(self) -> int | None:
+        """MAX_CONTENT_LENGTH of the App (larger bodies are answered 413), unless set on this request
+        (``request.max_content_length = ...`` in a before_request hook raises or lowers it for one view)."""
+        return self._limit("max_content_length", BaseRequest.max_content_length)
 
     @max_content_length.setter
     def max_content_length(self, value: int | None) -> None:
-        raise AttributeError("set the App's MAX_CONTENT_LENGTH config value instead")
+        self.__dict__["_max_content_length"] = value
 
     @property
-    def max_form_memory_size(self) -> int | None:  # type: ignore[override]
-        """The App's MAX_FORM_MEMORY_SIZE (in-memory size of non-file form fields)."""
-        app = self.app
-        value: int | None = app.config["MAX_FORM_MEMORY_SIZE"] if app is not None else 500 * 1024
-        return value
+    def max_form_memory_size(self) -> int | None:
+        """MAX_FORM_MEMORY_SIZE of the App (in-memory size of non-file form fields), unless set here."""
+        return self._limit("max_form_memory_size", BaseRequest.max_form_memory_size)
+
+    @max_form_memory_size.setter
+    def max_form_memory_size(self, value: int | None) -> None:
+        self.__dict__["_max_form_memory_size"] = value
 
     @property
-    def max_form_parts(self) -> int | None:  # type: ignore[override]
-        """The App's MAX_FORM_PARTS (number of multipart parts)."""
-        app = self.app
-        value: int | None = app.config["MAX_FORM_PARTS"] if app is not None else 1000
-        return value
+    def max_form_parts(self) -> int | None:
+        """MAX_FORM_PARTS of the App (number of multipart parts), unless set on this request."""
+        return self._limit("max_form_parts", BaseRequest.max_form_parts)
+
+    @max_form_parts.setter
+    def max_form_parts(self, value: int | None) -> None:
+        self.__dict__["_max_form_parts"] = value
+
+
+_UNSET: Any = object()
 
 
 class Response(BaseResponse):

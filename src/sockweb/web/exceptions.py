@@ -476,10 +476,11 @@ class RequestRedirect(HTTPException):
 
     code = 308
 
-    def __init__(self, new_url: str, code: int = 308) -> None:
+    def __init__(self, new_url: str, code: int | None = None) -> None:
         super().__init__(None)
         self.new_url = new_url
-        self.code = code
+        if code is not None:  # else the class's code, which an application may change
+            self.code = code
         self.description = f"The resource moved to {new_url}."
 
     def get_description(self, environ: WSGIEnvironment | None = None) -> str:

@@ -81,7 +81,7 @@ class Request:
     """
 
     max_content_length: int | None = None
-    max_form_memory_size: int | None = 500 * 1024
+    max_form_memory_size: int | None = 500_000  # the same default as the framework's MAX_FORM_MEMORY_SIZE
     max_form_parts: int | None = 1000
     #: hosts allowed in the Host header (``None``: any well-formed host)
     trusted_hosts: list[str] | None = None
@@ -509,7 +509,7 @@ class Request:
             detail = f"{error.msg} at line {error.lineno} column {error.colno}"
         else:
             detail = str(error)
-        raise BadRequest(f"The request body is not valid JSON: {detail}.") from error
+        raise BadRequest(f"Failed to decode JSON object: {detail}.") from error
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 

@@ -58,6 +58,7 @@ def test_http_date_formats() -> None:
     aware = datetime(1994, 11, 6, 10, 49, 37, tzinfo=timezone(timedelta(hours=2)))
     assert http_date(aware) == "Sun, 06 Nov 1994 08:49:37 GMT"
     assert http_date().endswith(" GMT")
+    assert http_date(date(1975, 1, 5)) == "Sun, 05 Jan 1975 00:00:00 GMT"  # a date is its midnight, UTC
 
 
 @pytest.mark.parametrize(

@@ -285,7 +285,7 @@ class TestJSON:
         request = make(method="POST", data=b'{"a": 1,}', content_type="application/json")
         with pytest.raises(BadRequest) as info:
             request.get_json()
-        assert "not valid JSON" in (info.value.description or "")
+        assert "Failed to decode JSON object" in (info.value.description or "")
         assert "line 1 column" in (info.value.description or "")
         assert request.get_json(silent=True) is None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
@@ -310,3 +311,29 @@ def test_run_simple_script_with_reloader_and_debugger(tmp_path: Path) -> None:
         wait_reply(
             url, lambda r: r.status == 200 and r.text.isdigit() and r.text != pid, "extra file reload", "/pid"
         )
+
+
+def test_child_does_not_report_excluded_files(tmp_path: Path) -> None:
+    import socket
+
+    from sockweb.web.dev._child import ChildContext
+
+    kept, skipped = tmp_path / "kept.py", tmp_path / "skip_me.py"
+    kept.write_text("")
+    skipped.write_text("")
+    ours, theirs = socket.socketpair()
+    context = ChildContext([], theirs.detach())
+    try:
+        context.exclude = ("*/skip_*", "*/sockweb/*")
+        context.report([str(kept), str(skipped)])
+        ours.setblocking(False)  # report() has returned: everything it sent is in the buffer
+        chunks = []
+        with contextlib.suppress(BlockingIOError):
+            while chunk := ours.recv(65536):
+                chunks.append(chunk)
+        reported = b"".join(chunks).decode()
+        assert str(kept) in reported and str(skipped) not in reported
+        assert "/sockweb/" not in reported  # module files are filtered too
+    finally:
+        context.channel.close()
+        ours.close()

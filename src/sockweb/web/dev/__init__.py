@@ -100,6 +100,7 @@ def run_simple(  # noqa: PLR0917 - werkzeug's positional signature, kept for fam
     use_debugger: bool = False,
     use_evalex: bool = True,
     extra_files: Iterable[str] | None = None,
+    exclude_patterns: Iterable[str] | None = None,
     reloader_type: str = "auto",
     threaded: bool = True,
     **server_options: Any,
@@ -109,7 +110,8 @@ def run_simple(  # noqa: PLR0917 - werkzeug's positional signature, kept for fam
     ``use_debugger`` wraps it in :class:`DebuggedApplication` (the console, with ``use_evalex``, needs
     the PIN printed at startup) after switching on its debug mode (:func:`~.debug.enable_debug_mode`).
     ``use_reloader`` runs this program again in a child process that is restarted when an imported
-    module or one of ``extra_files`` changes; call ``run_simple`` from a script or a module run with
+    module or one of ``extra_files`` changes (files matching an :mod:`fnmatch` pattern of
+    ``exclude_patterns`` are not watched); call ``run_simple`` from a script or a module run with
     ``python -m``. ``threaded=False`` calls the app on the event loop.
     ``server_options`` are :class:`~sockweb.server.config.Config` fields (``keepalive_timeout=...``).
     """
@@ -134,6 +136,7 @@ def run_simple(  # noqa: PLR0917 - werkzeug's positional signature, kept for fam
     context = _child.take_context()
     if context is not None:  # we are the reloader's child: serve the inherited sockets
         configure_dev_logging(config)
+        context.exclude = tuple(exclude_patterns or ())
         context.report(extra_files or ())
         context.start_lifeline()
         serve(config, application, context.sockets)

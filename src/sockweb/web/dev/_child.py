@@ -33,7 +33,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .reloader import CHILD_ENV, encode_report, module_files, watchable
+from .reloader import CHILD_ENV, encode_report, excluded, module_files, watchable
 
 __all__ = ["ChildContext", "error_app", "main", "take_context"]
 
@@ -51,6 +51,8 @@ class ChildContext:
         self.sockets = [socket.socket(fileno=fd) for fd in fds]
         self.channel = socket.socket(fileno=report_fd)
         self.reported: set[str] = set()
+        #: fnmatch patterns of files never reported (run_simple's ``exclude_patterns``)
+        self.exclude: tuple[str, ...] = ()
         self.lock = threading.Lock()
         self.serving = False
 
@@ -58,6 +60,8 @@ class ChildContext:
         """Send the module files (and ``extra`` files) not sent yet."""
         with self.lock:
             paths = (module_files() | {os.path.abspath(p) for p in extra if watchable(p)}) - self.reported
+            if self.exclude:
+                paths = {p for p in paths if not excluded(p, self.exclude)}
             if not paths:
                 return
             try:

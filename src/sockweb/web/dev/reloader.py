@@ -20,6 +20,7 @@ one (inotify and friends, through the optional ``watchfiles`` package) and a sta
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import logging
 import os
@@ -264,6 +265,11 @@ def watchable(path: str | None) -> bool:
     if not path or path.startswith("<") or not os.path.isfile(path):
         return False
     return not os.path.realpath(path).startswith(_SKIP_PREFIXES)
+
+
+def excluded(path: str, patterns: Iterable[str]) -> bool:
+    """True when ``path`` matches one of the :mod:`fnmatch` ``patterns`` (``*/migrations/*``)."""
+    return any(fnmatch.fnmatch(path, pattern) for pattern in patterns)
 
 
 def module_files() -> set[str]:

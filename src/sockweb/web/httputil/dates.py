@@ -14,12 +14,12 @@ from time import time
 def http_date(timestamp: datetime | date | float | None = None) -> str:
     """An IMF-fixdate (RFC 9110 §5.6.7), e.g. ``Sun, 06 Nov 1994 08:49:37 GMT``; ``None`` means now.
 
-    Naive datetimes are taken as UTC; a ``date`` is its midnight, UTC.
+    Naive datetimes are taken as UTC; a date means its midnight, UTC.
     """
     if timestamp is None:
         timestamp = time()
-    if isinstance(timestamp, date) and not isinstance(timestamp, datetime):
-        timestamp = datetime(timestamp.year, timestamp.month, timestamp.day)
+    elif isinstance(timestamp, date) and not isinstance(timestamp, datetime):
+        timestamp = datetime(timestamp.year, timestamp.month, timestamp.day, tzinfo=timezone.utc)
     if isinstance(timestamp, datetime):
         if timestamp.tzinfo is None:
             timestamp = timestamp.replace(tzinfo=timezone.utc)
