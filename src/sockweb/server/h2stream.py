@@ -283,8 +283,8 @@ class H2Stream:
         try:
             self._pump()
         except h2.exceptions.ProtocolError:
-            # The connection is closing (a GOAWAY either way: h2 then refuses every frame) or the stream
-            # was closed under us: nothing more can be sent on it.
+            # The connection is closing (a GOAWAY with an error code, either way: h2 then refuses every
+            # frame) or the stream was closed under us: nothing more can be sent on it.
             self.lost()
             self.conn.stream_done(self)
 
