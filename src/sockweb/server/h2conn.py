@@ -66,6 +66,7 @@ from sockweb.server.protocol import INPUT_HIGH, INPUT_LOW, HttpProtocol, kernel_
 from sockweb.server.wsgi import Environ, head_environ
 
 if TYPE_CHECKING:
+    from sockweb.server.exchange_api import ExchangeSide
     from sockweb.server.state import ServerState
     from sockweb.server.wsgi import Exchange
 
@@ -138,6 +139,11 @@ class H2Protocol(asyncio.Protocol):
         """Something while streams are open (what the metrics' idle count looks at), else None."""
         return self.streams or None
 
+    def running_exchanges(self) -> list[ExchangeSide]:
+        """The exchanges of the streams whose application runs or whose response is being made (read by
+        the metrics from any thread: the copy of the dict is atomic under the GIL)."""
+        return [ex for ex in [stream.exchange for stream in list(self.streams.values())] if ex is not None]
+
     # -- asyncio callbacks ------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport = cast(asyncio.Transport, transport)
@@ -165,6 +171,9 @@ class H2Protocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
+        tally = self.state.tally
+        if tally is not None:
+            tally.received(len(data))
         try:
             events = self.h2.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
