@@ -36,7 +36,8 @@ Timeouts go through the state's once-a-second sweeper (`check_timeouts`): a conn
 closes after ``--keepalive-timeout`` (with GOAWAY), a body that stops for ``--body-timeout`` resets its
 stream, a response that waits that long for window is reset, and unsent bytes that do not move for that
 long abort the connection, as over HTTP/1.1. A graceful stop (or reload) sends GOAWAY(NO_ERROR) naming the
-last stream taken and closes once those streams are done.
+last stream taken and closes once those streams are done; a client's GOAWAY(NO_ERROR) ends the connection
+the same way (`_ServerConnection` keeps h2 open for it), one with an error code closes it at once.
 """
 
 from __future__ import annotations
