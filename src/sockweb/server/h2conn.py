@@ -36,7 +36,8 @@ Timeouts go through the state's once-a-second sweeper (`check_timeouts`): a conn
 closes after ``--keepalive-timeout`` (with GOAWAY), a body that stops for ``--body-timeout`` resets its
 stream, a response that waits that long for window is reset, and unsent bytes that do not move for that
 long abort the connection, as over HTTP/1.1. A graceful stop (or reload) sends GOAWAY(NO_ERROR) naming the
-last stream taken and closes once those streams are done.
+last stream taken and closes once those streams are done; a client's GOAWAY(NO_ERROR) ends the connection
+the same way (`_ServerConnection` keeps h2 open for it), one with an error code closes it at once.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
-from hyperframe.frame import GoAwayFrame
+from hyperframe.frame import Frame, GoAwayFrame
 
 from sockweb.http import ProtocolError, Request, RequestParser
 from sockweb.server.dispatch import SLOW_CALL, voluntary_switches
@@ -66,6 +67,7 @@ from sockweb.server.protocol import INPUT_HIGH, INPUT_LOW, HttpProtocol, kernel_
 from sockweb.server.wsgi import Environ, head_environ
 
 if TYPE_CHECKING:
+    from sockweb.server.exchange_api import ExchangeSide
     from sockweb.server.state import ServerState
     from sockweb.server.wsgi import Exchange
 
@@ -101,7 +103,7 @@ class H2Protocol(asyncio.Protocol):
             validate_outbound_headers=False,
             normalize_outbound_headers=False,
         )
-        conn = self.h2 = h2.connection.H2Connection(config=h2_config)
+        conn = self.h2 = _ServerConnection(config=h2_config)
         self.window = config.http2_initial_window_size
         self.max_streams = config.http2_max_concurrent_streams
         conn.local_settings = h2.settings.Settings(
@@ -138,6 +140,11 @@ class H2Protocol(asyncio.Protocol):
         """Something while streams are open (what the metrics' idle count looks at), else None."""
         return self.streams or None
 
+    def running_exchanges(self) -> list[ExchangeSide]:
+        """The exchanges of the streams whose application runs or whose response is being made (read by
+        the metrics from any thread: the copy of the dict is atomic under the GIL)."""
+        return [ex for ex in [stream.exchange for stream in list(self.streams.values())] if ex is not None]
+
     # -- asyncio callbacks ------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport = cast(asyncio.Transport, transport)
@@ -165,6 +172,9 @@ class H2Protocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
+        tally = self.state.tally
+        if tally is not None:
+            tally.received(len(data))
         try:
             events = self.h2.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
@@ -315,8 +325,20 @@ class H2Protocol(asyncio.Protocol):
             self.resume_blocked()
 
     def on_goaway(self, event: h2.events.ConnectionTerminated) -> None:
-        # The client stops: finish the streams it still wants (up to its last id would be for pushes).
-        self.goaway_sent = True
+        """The client's GOAWAY: it opens no more streams (its last-stream-id names server-initiated
+        streams, which we never open). With NO_ERROR, the streams in flight are finished (`_ServerConnection`
+        keeps h2 open for them); with an error code the client is done with the connection: close now."""
+        if event.error_code != ErrorCodes.NO_ERROR:
+            log.info(
+                "Closing the HTTP/2 connection from %s:%s: the client sent GOAWAY(%s), %d stream(s) dropped",
+                self.remote_addr,
+                self.remote_port,
+                getattr(event.error_code, "name", event.error_code),
+                len(self.streams),
+            )
+            self.close()
+            return
+        self.goaway_sent = True  # nothing more to announce; new streams are refused (`on_request`)
         if not self.streams:
             self.close()
 
@@ -501,6 +523,29 @@ class H2Protocol(asyncio.Protocol):
             self.transport.abort()
         for stream in list(self.streams.values()):
             stream.lost()
+
+
+class _ServerConnection(h2.connection.H2Connection):
+    """h2's connection, except for a client's GOAWAY(NO_ERROR).
+
+    h2 moves its state machine to CLOSED on any received GOAWAY and empties its output buffer; from then
+    on it refuses every frame either way (our HEADERS and DATA, the client's WINDOW_UPDATE, ...), so the
+    responses to streams the client already opened would be lost. RFC 9113 §6.8: "Receivers of a GOAWAY
+    frame MUST NOT open additional streams on the connection", and "activity on streams numbered lower than
+    or equal to the last stream identifier might still complete successfully"; the last-stream-id of a
+    client's GOAWAY is about server-initiated streams, so every stream the client opened may complete.
+    Here a GOAWAY(NO_ERROR) is only reported (`ConnectionTerminated`) and the connection stays open for
+    the streams in flight; `H2Protocol.on_goaway` refuses new ones and closes once they are done. A GOAWAY
+    with an error code keeps h2's behaviour (and we close at once)."""
+
+    def _receive_goaway_frame(self, frame: GoAwayFrame) -> tuple[list[Frame], list[h2.events.Event]]:
+        if frame.error_code != ErrorCodes.NO_ERROR:
+            return super()._receive_goaway_frame(frame)
+        event = h2.events.ConnectionTerminated()
+        event.error_code = ErrorCodes.NO_ERROR
+        event.last_stream_id = frame.last_stream_id
+        event.additional_data = frame.additional_data or None
+        return [], [event]
 
 
 _HANDLERS: dict[type[Any], Callable[[H2Protocol, Any], None]] = {

@@ -252,11 +252,16 @@ class H2Stream:
     def exchange_done(self, ex: ExchangeSide, keep_alive: bool) -> None:
         """The response is complete: END_STREAM after the queued bytes, or a reset if it broke."""
         state = self.state
+        self.exchange = None  # not running any more (the metrics' list), though bytes may wait for window
+        tally = state.tally
+        # Counted as over HTTP/1.1, except that the bytes out are the body's (DATA payloads): the HEADERS
+        # frame is HPACK-encoded later, by `pump`, and its size is not known here (`H2Head.head` is b"").
+        if tally is not None and tally.count(ex):
+            state.metrics.failed(ex)  # type: ignore[union-attr]
         if state.access_log is not None:
             state.access_log.log(
                 ex.environ, ex.status or "500", ex.headers, ex.sent, perf_counter() - ex.started
             )
-        self.exchange = None
         conn = self.conn
         conn.running -= 1
         if self.closed:
@@ -283,8 +288,8 @@ class H2Stream:
         try:
             self._pump()
         except h2.exceptions.ProtocolError:
-            # The connection is closing (a GOAWAY either way: h2 then refuses every frame) or the stream
-            # was closed under us: nothing more can be sent on it.
+            # The connection is closing (a GOAWAY with an error code, either way: h2 then refuses every
+            # frame) or the stream was closed under us: nothing more can be sent on it.
             self.lost()
             self.conn.stream_done(self)
 

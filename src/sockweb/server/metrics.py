@@ -252,17 +252,13 @@ class Metrics:
     def running(self) -> list[ExchangeSide]:
         """The exchanges between their head and their last byte, read off the connections (any thread).
 
-        Nothing is kept per request for this: an HTTP/1.1 connection holds the exchange whose body it is
-        collecting (its sink's `pending`) and the one whose application runs (`exchange`, inline too) or
-        whose response is being sent. Readers copy the set of connections first; each attribute read is
-        atomic under the GIL. (HTTP/2 connections are not counted here.)"""
-        found: dict[int, ExchangeSide] = {}
+        Nothing is kept per request for this: each connection lists its own (`running_exchanges`: an
+        HTTP/1.1 connection's one or two, an HTTP/2 connection's streams). Readers copy the set of
+        connections first; each connection's reads are atomic under the GIL."""
+        found: list[ExchangeSide] = []
         for conn in list(self.state.connections):
-            sink = getattr(conn, "sink", None)
-            for ex in (getattr(sink, "pending", None), getattr(conn, "exchange", None)):
-                if ex is not None:
-                    found[id(ex)] = ex
-        return list(found.values())
+            found += conn.running_exchanges()
+        return found
 
     def details(self) -> dict[str, Any]:
         """The slowest requests running now (method, path, seconds, layer) and the last errors."""

@@ -203,6 +203,17 @@ class HttpProtocol(asyncio.Protocol):
             self.exchange = None
             ex.close_result()  # a suspended inline response: the client is gone, close() it now
 
+    def running_exchanges(self) -> list[ExchangeSide]:
+        """The exchanges between their head and their last byte (read by the metrics from any thread:
+        each attribute read is atomic under the GIL): the one whose body the sink collects and the one
+        whose application runs (inline too) or whose response is being sent."""
+        sink = self.sink
+        pending = sink.pending if sink is not None else None
+        ex = self.exchange
+        if pending is None or pending is ex:
+            return [] if ex is None else [ex]
+        return [pending] if ex is None else [pending, ex]
+
     def data_received(self, data: bytes) -> None:
         if self.closed:
             self.discard(data)
