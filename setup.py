@@ -1,8 +1,10 @@
-"""Build the optional C accelerators (the request parser's head scanner, the environ's header loop); everything else is declared in pyproject.toml.
+"""Build the optional C accelerators (the request parser's head scanner, the environ's header loop, the
+metrics' counters); everything else is declared in pyproject.toml.
 
 The extension is optional: when it cannot be compiled (no compiler, no Python headers), the build says so
-and the install goes on without it, and the parser and the environ run their pure-Python references (`sockweb --version`
-names the path in use). SOCKWEB_NO_EXTENSIONS=1 skips the build on purpose.
+and the install goes on without it, and the parser, the environ and the metrics run their pure-Python
+references (`sockweb --version` names the parser's and the environ's path). SOCKWEB_NO_EXTENSIONS=1 skips
+the build on purpose.
 """
 
 from __future__ import annotations
