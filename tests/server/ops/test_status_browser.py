@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from ops_helpers import Server, wait_until
-from test_metrics import in_background, metrics_port
+from test_metrics import fetch, in_background, metrics_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -59,6 +59,10 @@ def test_status_page_draws_itself_and_shows_the_slow_request(
     port = metrics_port(server)
     in_background(server, "/slow?20")
     wait_until((app_dir / "inflight.log").exists, what="the slow request to reach the app")
+    # Workers publish their numbers to the master once a second: wait until /status.json has the request,
+    # then see that the page draws what it says (headless Chromium's virtual time passes in a moment, so
+    # the page's own refreshes cannot be relied on to wait for the next publication).
+    wait_until(lambda: '"/slow"' in fetch(port, "/status.json")[1], what="the slow request on /status.json")
     dom = dump_dom(f"http://127.0.0.1:{port}/status")
     updated = re.search(r'<body data-updated="(\d+)"', dom)
     assert updated is not None and int(updated.group(1)) >= 1, dom[:2000]  # drawn by the script
