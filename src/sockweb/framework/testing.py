@@ -158,30 +158,6 @@ class AppClient(Client):
             self._preserved.append((_cv_app.set(ctx.app_ctx), _cv_request.set(ctx)))
         return response
 
-    def get(self, *args: Any, **kwargs: Any) -> TestResponse:
-        return self.open(*args, method="GET", **kwargs)
-
-    def post(self, *args: Any, **kwargs: Any) -> TestResponse:
-        return self.open(*args, method="POST", **kwargs)
-
-    def put(self, *args: Any, **kwargs: Any) -> TestResponse:
-        return self.open(*args, method="PUT", **kwargs)
-
-    def patch(self, *args: Any, **kwargs: Any) -> TestResponse:
-        return self.open(*args, method="PATCH", **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> TestResponse:
-        return self.open(*args, method="DELETE", **kwargs)
-
-    def head(self, *args: Any, **kwargs: Any) -> TestResponse:
-        return self.open(*args, method="HEAD", **kwargs)
-
-    def options(self, *args: Any, **kwargs: Any) -> TestResponse:
-        return self.open(*args, method="OPTIONS", **kwargs)
-
-    def trace(self, *args: Any, **kwargs: Any) -> TestResponse:
-        return self.open(*args, method="TRACE", **kwargs)
-
     @contextmanager
     def session_transaction(self, path: str = "/", **kwargs: Any) -> Iterator[SecureCookieSession]:
         """``with client.session_transaction() as sess: sess["user"] = 1`` before a request."""

@@ -145,6 +145,23 @@ fail:
     return -1;
 }
 
+/* fill_one over every field of the list `headers`; 0, or -1 with an exception. */
+static int
+fill_fields(PyObject *env, PyObject *keys, PyObject *headers, PyObject *forwarding, Py_ssize_t max_cached,
+            int *forwarded)
+{
+    /* The list may change size under us only through the dict operations' __eq__/__hash__ of foreign
+     * objects; index on every turn, never a stale pointer. */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); i++) {
+        PyObject *field = PyList_GET_ITEM(headers, i);
+        Py_INCREF(field);
+        int rc = fill_one(env, keys, field, forwarding, max_cached, forwarded);
+        Py_DECREF(field);
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
 static PyObject *
 fill_header_environ(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -168,15 +185,7 @@ fill_header_environ(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t max_cached = PyLong_AsSsize_t(args[4]);
     if (max_cached == -1 && PyErr_Occurred()) return NULL;
     int forwarded = 0;
-    /* The list may change size under us only through the dict operations' __eq__/__hash__ of foreign
-     * objects; index on every turn, never a stale pointer. */
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); i++) {
-        PyObject *field = PyList_GET_ITEM(headers, i);
-        Py_INCREF(field);
-        int rc = fill_one(env, keys, field, forwarding, max_cached, &forwarded);
-        Py_DECREF(field);
-        if (rc < 0) return NULL;
-    }
+    if (fill_fields(env, keys, headers, forwarding, max_cached, &forwarded) < 0) return NULL;
     return PyBool_FromLong(forwarded);
 }
 
@@ -299,13 +308,7 @@ head_environ(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     }
     int forwarded = 0;
-    for (i = 0; i < PyList_GET_SIZE(headers); i++) {
-        PyObject *field = PyList_GET_ITEM(headers, i);
-        Py_INCREF(field);
-        int rc = fill_one(env, keys, field, forwarding, max_cached, &forwarded);
-        Py_DECREF(field);
-        if (rc < 0) goto done;
-    }
+    if (fill_fields(env, keys, headers, forwarding, max_cached, &forwarded) < 0) goto done;
     PyObject *chunked = PyObject_GetAttr(req, S_CHUNKED);
     if (chunked == NULL) goto done;
     int is_chunked = PyObject_IsTrue(chunked);

@@ -45,7 +45,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import threading
 from collections.abc import Callable
 from time import monotonic, perf_counter, thread_time
@@ -63,7 +62,7 @@ from sockweb.http import ProtocolError, Request, RequestParser
 from sockweb.server.dispatch import SLOW_CALL, voluntary_switches
 from sockweb.server.h2stream import H2Stream
 from sockweb.server.input import StreamInput
-from sockweb.server.protocol import INPUT_HIGH, INPUT_LOW, HttpProtocol, kernel_unsent
+from sockweb.server.protocol import INPUT_HIGH, INPUT_LOW, HttpProtocol, kernel_unsent, prepare_transport
 from sockweb.server.wsgi import Environ, head_environ
 
 if TYPE_CHECKING:
@@ -149,14 +148,7 @@ class H2Protocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport = cast(asyncio.Transport, transport)
         self.state.connections.add(cast(HttpProtocol, self))
-        peer = transport.get_extra_info("peername")
-        if isinstance(peer, tuple):
-            self.remote_addr, self.remote_port = peer[0], str(peer[1])
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        transport.set_write_buffer_limits(self.state.high, self.state.low)
+        self.remote_addr, self.remote_port = prepare_transport(transport, self.state)
         conn = self.h2
         conn.initiate_connection()
         # The connection's receive window: four streams' worth, so one slow reader does not stall the rest.

@@ -181,14 +181,7 @@ class HttpProtocol(asyncio.Protocol):
             self.close()
             return
         state.connections.add(self)
-        peer = transport.get_extra_info("peername")
-        if isinstance(peer, tuple):
-            self.remote_addr, self.remote_port = peer[0], str(peer[1])
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        transport.set_write_buffer_limits(state.high, state.low)
+        self.remote_addr, self.remote_port = prepare_transport(transport, state)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -770,6 +763,21 @@ class HttpProtocol(asyncio.Protocol):
         self.state.connections.discard(self)
         if self.transport is not None:
             self.transport.abort()
+
+
+def prepare_transport(transport: asyncio.Transport, state: ServerState) -> tuple[str, str]:
+    """Set up a new connection's transport (TCP_NODELAY, the write buffer's marks); its peer's address and
+    port ("" for a Unix socket). Every connection class calls this from its connection_made."""
+    addr = port = ""
+    peer = transport.get_extra_info("peername")
+    if isinstance(peer, tuple):
+        addr, port = peer[0], str(peer[1])
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    transport.set_write_buffer_limits(state.high, state.low)
+    return addr, port
 
 
 def kernel_unsent(transport: asyncio.Transport) -> int:

@@ -24,6 +24,8 @@ from .mappings import (
     ImmutableList,
     ImmutableTypeConversionDict,
     TypeConversionDict,
+    convert,
+    convert_all,
 )
 from .multidict import (
     CombinedMultiDict,
@@ -144,26 +146,13 @@ class Headers:
             value = self[key]
         except KeyError:
             return default
-        if type is None:
-            return value
-        try:
-            return type(value)
-        except (ValueError, TypeError):
-            return default
+        return convert(value, type, default)
 
     def getlist(self, key: str, type: Callable[[str], Any] | None = None) -> list[Any]:
         """Every value of ``key`` in order."""
         lower = key.lower()
         values = [value for name, value in self._list if name.lower() == lower]
-        if type is None:
-            return values
-        result = []
-        for value in values:
-            try:
-                result.append(type(value))
-            except (ValueError, TypeError):
-                pass
-        return result
+        return convert_all(values, type)
 
     get_all = getlist
 
@@ -379,12 +368,7 @@ class EnvironHeaders(Headers):
             value = self[key]
         except KeyError:
             return []
-        if type is None:
-            return [value]
-        try:
-            return [type(value)]
-        except (ValueError, TypeError):
-            return []
+        return convert_all([value], type)
 
     get_all = getlist
 

@@ -9,7 +9,7 @@ always shows their current contents (``request.values`` over ``args`` and ``form
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NoReturn, TypeVar
 
 K = TypeVar("K")
@@ -28,6 +28,30 @@ def _refuse(self: object, *args: Any, **kwargs: Any) -> NoReturn:
     raise TypeError(f"{type(self).__name__} objects are immutable")
 
 
+def convert(value: Any, type: Callable[[Any], Any] | None, default: Any) -> Any:
+    """``type(value)``, or ``default`` when ``type`` refuses it (``ValueError``/``TypeError``; other
+    errors propagate); ``value`` itself without a ``type``. The rule of every ``get(..., type=)``."""
+    if type is None:
+        return value
+    try:
+        return type(value)
+    except (ValueError, TypeError):
+        return default
+
+
+def convert_all(values: Iterable[Any], type: Callable[[Any], Any] | None) -> list[Any]:
+    """The values ``type`` accepts, converted (all of them without a ``type``): every ``getlist(type=)``."""
+    if type is None:
+        return list(values)
+    result = []
+    for value in values:
+        try:
+            result.append(type(value))
+        except (ValueError, TypeError):
+            pass
+    return result
+
+
 class TypeConversionDict(dict[K, V]):
     """A dict whose ``get`` can convert: ``d.get("page", 1, type=int)``; a value ``type`` refuses
     (``ValueError``/``TypeError``) gives the default, other errors propagate."""
@@ -35,13 +59,7 @@ class TypeConversionDict(dict[K, V]):
     def get(self, key: K, default: Any = None, type: Callable[[V], Any] | None = None) -> Any:
         if key not in self:
             return default
-        value = self[key]
-        if type is None:
-            return value
-        try:
-            return type(value)
-        except (ValueError, TypeError):
-            return default
+        return convert(self[key], type, default)
 
 
 class ImmutableDict(dict[K, V]):

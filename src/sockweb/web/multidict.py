@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NoReturn, TypeVar, cast, overload
 
 from .exceptions import BadRequestKeyError
-from .mappings import TypeConversionDict
+from .mappings import TypeConversionDict, convert, convert_all
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -145,25 +145,12 @@ class MultiDict(TypeConversionDict[K, V]):
             value = self[key]
         except KeyError:
             return default
-        if type is None:
-            return value
-        try:
-            return type(value)
-        except (ValueError, TypeError):
-            return default
+        return convert(value, type, default)
 
     def getlist(self, key: K, type: Callable[[V], Any] | None = None) -> list[Any]:
         """Every value of ``key`` (empty list if absent); with ``type``, those that convert."""
         values: list[V] = _get_list(self, key, ())
-        if type is None:
-            return list(values)
-        result = []
-        for value in values:
-            try:
-                result.append(type(value))
-            except (ValueError, TypeError):
-                pass
-        return result
+        return convert_all(values, type)
 
     @overload  # type: ignore[override]
     def items(self) -> Iterator[tuple[K, V]]: ...
