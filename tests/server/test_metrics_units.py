@@ -174,7 +174,7 @@ EXCHANGES = [
     ("BREW", "500 Error", 20.0, 7, None, False),  # an unknown method, slower than every bucket
     ("GET", None, 0.0, 0, None, False),  # never started a response: counted as 5xx
     ("OPTIONS", "101 Switching Protocols", 0.0007, 0, b"", True),
-    ("DELETE", 503, 0.05, 0, None, True),  # not a str: 5xx
+    ("DELETE", 503, 0.04, 0, None, True),  # not a str: 5xx
     ("PATCH", "", 1.5, 1 << 40, b"z", False),
 ]
 
@@ -195,8 +195,10 @@ def test_the_c_tally_counts_as_its_reference() -> None:
     for args in EXCHANGES:
         ex = _Ex(*args)
         assert ref.count(ex) == c.count(ex), args  # type: ignore[arg-type]
-    ref.received(1234)
-    c.received(1234)
+    ref.received(b"x" * 1234)
+    c.received(bytearray(1234))
+    c.received(memoryview(b"ab"))
+    ref.received(b"ab")
     ref.add(OFFSETS["protocol_errors"] + 2, 3)
     c.add(OFFSETS["protocol_errors"] + 2, 3)
     _same_but_duration(ref.values(), c.values())
@@ -232,3 +234,89 @@ def test_the_pure_path_is_chosen_when_asked_or_not_built() -> None:
         raise ImportError(name)
 
     assert load_tally(environ={}, import_module=missing) is Tally  # type: ignore[arg-type]
+
+
+class _SlotReq:
+    __slots__ = ("method",)
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+
+
+class _SlotPlan:
+    __slots__ = ("head",)
+
+    def __init__(self, head: bytes) -> None:
+        self.head = head
+
+
+class _SlotEx:
+    """An exchange with __slots__, as the server's: the C count reads its slots through its inline cache."""
+
+    __slots__ = ("plan", "request", "sent", "started", "status", "threaded")
+
+    def __init__(
+        self, method: str, status: object, ago: float, sent: int, head: bytes | None, threaded: bool
+    ):
+        self.request = _SlotReq(method)
+        self.status = status
+        self.started = time.perf_counter() - ago
+        self.sent = sent
+        self.plan = None if head is None else _SlotPlan(head)
+        self.threaded = threaded
+
+
+def test_the_c_tally_reads_slots_as_attributes_even_when_their_class_changes() -> None:
+    fast = load_tally()
+    if fast is Tally:
+        pytest.skip("the C accelerator is not built (or SOCKWEB_PURE_PYTHON is set)")
+    ref, c = Tally(N_COUNTERS), fast(N_COUNTERS)
+    # slotted and dict-based exchanges in turn: the cache of each attribute moves between types
+    for _ in range(3):
+        for args in EXCHANGES:
+            for kind in (_SlotEx, _Ex):
+                ex = kind(*args)
+                assert ref.count(ex) == c.count(ex), (kind, args)  # type: ignore[arg-type]
+    _same_but_duration(ref.values(), c.values())
+
+    # a class changed after its slots were cached: the new attribute is what counts
+    class Changing(_SlotEx):
+        __slots__ = ()
+
+    ex = Changing("GET", "200 OK", 0.0, 0, None, False)
+    c.count(ex)  # type: ignore[arg-type]
+    c.count(ex)  # type: ignore[arg-type]  # (a hit)
+    before = c.values()[OFFSETS["dispatch_pool"]]
+    Changing.threaded = property(lambda self: True)  # type: ignore[assignment]
+    assert c.count(ex) is False  # type: ignore[arg-type]
+    assert c.values()[OFFSETS["dispatch_pool"]] == before + 1
+
+    # an unset slot: Python's own AttributeError, no crash
+    empty = _SlotEx.__new__(_SlotEx)
+    with pytest.raises(AttributeError):
+        c.count(empty)  # type: ignore[arg-type]
+
+
+def test_the_c_tally_counts_the_servers_own_exchange() -> None:
+    from sockweb.http.events import Request
+    from sockweb.server.wsgi import Exchange
+
+    fast = load_tally()
+    if fast is Tally:
+        pytest.skip("the C accelerator is not built (or SOCKWEB_PURE_PYTHON is set)")
+
+    class Conn:
+        send = None
+
+    req = Request.__new__(Request)
+    req.method = "POST"
+    ref, c = Tally(N_COUNTERS), fast(N_COUNTERS)
+    for status in ("200 OK", "404 Not Found", None):
+        ex = Exchange(Conn(), req, {})  # type: ignore[arg-type]
+        ex.status = status
+        ex.started = time.perf_counter()
+        ex.sent = 17
+        for t in (ref, c):
+            t.count(ex)  # type: ignore[arg-type]
+    _same_but_duration(ref.values(), c.values())
+    assert c.values()[OFFSETS["requests"] + 2 * 5 + 1] == 1  # POST 2xx

@@ -12,11 +12,17 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
+#include <time.h>
 
 #define MAX_BUCKETS 64
 
 static PyObject *clock_func;      /* time.perf_counter */
 static PyObject *method_index;    /* dict: method -> index; others take `n_methods_known` */
+#define MAX_METHODS 16
+static PyObject *method_keys[MAX_METHODS];  /* its keys (interned, as the parser's methods), by index */
+static Py_ssize_t n_method_keys;
+static int clock_is_monotonic;    /* the clock reads CLOCK_MONOTONIC: read it here, without a call */
 static Py_ssize_t requests_at, n_classes, buckets_at, duration_at, bytes_out_at, inline_at, pool_at, bytes_in_at;
 static long long bucket_bounds[MAX_BUCKETS];
 static Py_ssize_t n_bounds;
@@ -43,13 +49,14 @@ add(Tally *t, Py_ssize_t i, long long n)
 static PyObject *
 configure(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 11) {
-        PyErr_SetString(PyExc_TypeError, "configure() takes 11 arguments");
+    if (nargs != 12) {
+        PyErr_SetString(PyExc_TypeError, "configure() takes 12 arguments");
         return NULL;
     }
     if (!PyCallable_Check(args[0]) || !PyDict_Check(args[2]) || !PyTuple_Check(args[5])) {
         PyErr_SetString(PyExc_TypeError, "configure(clock, requests_at, method_index: dict, n_classes, "
-                                         "buckets_at, bounds: tuple, duration_at, bytes_out_at, inline_at, pool_at, bytes_in_at)");
+                                         "buckets_at, bounds: tuple, duration_at, bytes_out_at, inline_at, pool_at, bytes_in_at, "
+                                         "clock_is_monotonic: bool)");
         return NULL;
     }
     Py_ssize_t values[8];
@@ -78,10 +85,72 @@ configure(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     bytes_in_at = values[7];
     Py_INCREF(args[0]);
     Py_XSETREF(clock_func, args[0]);
+    Py_ssize_t n_keys = PyDict_Size(args[2]);
+    if (n_keys > MAX_METHODS) {
+        PyErr_SetString(PyExc_ValueError, "too many methods");
+        return NULL;
+    }
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(args[2], &pos, &key, &value)) {
+        Py_ssize_t k = PyLong_AsSsize_t(value);
+        if (k == -1 && PyErr_Occurred()) return NULL;
+        if (k < 0 || k >= n_keys) {
+            PyErr_SetString(PyExc_ValueError, "method indices must be 0..len-1");
+            return NULL;
+        }
+        Py_INCREF(key);
+        Py_XSETREF(method_keys[k], key);
+    }
+    n_method_keys = n_keys;
+    int monotonic = PyObject_IsTrue(args[11]);
+    if (monotonic < 0) return NULL;
+#ifdef CLOCK_MONOTONIC
+    clock_is_monotonic = monotonic;
+#else
+    clock_is_monotonic = 0;
+#endif
     Py_INCREF(args[2]);
     Py_XSETREF(method_index, args[2]);
     Py_RETURN_NONE;
 }
+
+/* A read of one attribute with an inline cache, as the interpreter's own LOAD_ATTR_SLOT: the first read
+ * of a type looks the name up on the type; when it is a __slots__ member (an object slot) of a type that
+ * keeps the generic attribute lookup, the slot's offset is kept with the type and its version tag, and
+ * the next reads of an object of that type load the slot directly. Any other type, or a type changed
+ * since (its version tag moves on every change to it or its bases), takes PyObject_GetAttr. An unset
+ * slot falls back too, so the error is Python's own AttributeError. New reference, or NULL. */
+typedef struct {
+    PyTypeObject *type;        /* strong reference, or NULL */
+    unsigned int version;      /* type->tp_version_tag when the offset was taken */
+    Py_ssize_t offset;         /* of the slot in the object */
+} SlotCache;
+
+static PyObject *
+get_cached(PyObject *obj, PyObject *name, SlotCache *cache)
+{
+    PyTypeObject *type = Py_TYPE(obj);
+    if (type == cache->type && type->tp_version_tag == cache->version) {
+        PyObject *value = *(PyObject **)((char *)obj + cache->offset);
+        if (value != NULL) return Py_NewRef(value);
+        return PyObject_GetAttr(obj, name);
+    }
+    PyObject *descr = _PyType_Lookup(type, name);  /* borrowed; assigns the version tag */
+    if (descr != NULL && Py_IS_TYPE(descr, &PyMemberDescr_Type) && type->tp_getattro == PyObject_GenericGetAttr
+        && PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG) && type->tp_version_tag != 0) {
+        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type == T_OBJECT_EX && !(member->flags & READ_RESTRICTED)) {
+            Py_INCREF(type);
+            Py_XSETREF(cache->type, type);
+            cache->version = type->tp_version_tag;
+            cache->offset = member->offset;
+        }
+    }
+    return PyObject_GetAttr(obj, name);
+}
+
+static SlotCache c_status, c_request, c_method, c_started, c_plan, c_head, c_sent, c_threaded;
 
 /* The status class 0..4 (1xx..5xx); anything that is not a status line counts as 5xx. */
 static Py_ssize_t
@@ -101,37 +170,57 @@ tally_count(Tally *counts, PyObject *ex)
         PyErr_SetString(PyExc_RuntimeError, "count() before configure()");
         return NULL;
     }
-    PyObject *status = PyObject_GetAttr(ex, s_status);
+    PyObject *status = get_cached(ex, s_status, &c_status);
     if (status == NULL) return NULL;
     Py_ssize_t cls = status_class(status);
     Py_DECREF(status);
 
-    PyObject *request = PyObject_GetAttr(ex, s_request);
+    PyObject *request = get_cached(ex, s_request, &c_request);
     if (request == NULL) return NULL;
-    PyObject *method = PyObject_GetAttr(request, s_method);
+    PyObject *method = get_cached(request, s_method, &c_method);
     Py_DECREF(request);
     if (method == NULL) return NULL;
-    Py_ssize_t m = PyDict_Size(method_index);  /* "other" follows the known methods */
-    PyObject *found = PyDict_GetItemWithError(method_index, method);  /* borrowed */
-    Py_DECREF(method);
-    if (found != NULL) {
-        m = PyLong_AsSsize_t(found);
-        if (m == -1 && PyErr_Occurred()) return NULL;
-    } else if (PyErr_Occurred()) {
-        return NULL;
+    /* The method's index: the parser's methods are the interned keys themselves, so compare pointers
+     * first; other strings (another parser, a test) take the dict. "other" follows the known methods. */
+    Py_ssize_t m = 0;
+    while (m < n_method_keys && method_keys[m] != method) m++;
+    if (m == n_method_keys) {
+        PyObject *found = PyDict_GetItemWithError(method_index, method);  /* borrowed */
+        if (found != NULL) {
+            m = PyLong_AsSsize_t(found);
+            if (m == -1 && PyErr_Occurred()) {
+                Py_DECREF(method);
+                return NULL;
+            }
+        } else if (PyErr_Occurred()) {
+            Py_DECREF(method);
+            return NULL;
+        }
     }
+    Py_DECREF(method);
     if (add(counts, requests_at + m * n_classes + cls, 1) < 0) return NULL;
 
-    PyObject *started = PyObject_GetAttr(ex, s_started);
+    PyObject *started = get_cached(ex, s_started, &c_started);
     if (started == NULL) return NULL;
     double since = PyFloat_AsDouble(started);
     Py_DECREF(started);
     if (since == -1.0 && PyErr_Occurred()) return NULL;
-    PyObject *now_obj = PyObject_CallNoArgs(clock_func);
-    if (now_obj == NULL) return NULL;
-    double now = PyFloat_AsDouble(now_obj);
-    Py_DECREF(now_obj);
-    if (now == -1.0 && PyErr_Occurred()) return NULL;
+    double now;
+#ifdef CLOCK_MONOTONIC
+    if (clock_is_monotonic) {
+        /* what time.perf_counter returns here (time.get_clock_info says so), without the call */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = (double)((long long)ts.tv_sec * 1000000000LL + ts.tv_nsec) / 1e9;
+    } else
+#endif
+    {
+        PyObject *now_obj = PyObject_CallNoArgs(clock_func);
+        if (now_obj == NULL) return NULL;
+        now = PyFloat_AsDouble(now_obj);
+        Py_DECREF(now_obj);
+        if (now == -1.0 && PyErr_Occurred()) return NULL;
+    }
     /* int((now - since) * 1e6): truncated toward zero, as Python's int() of a float */
     long long elapsed = (long long)((now - since) * 1e6);
     Py_ssize_t bucket = 0;  /* bisect_left(bounds, elapsed) */
@@ -139,15 +228,15 @@ tally_count(Tally *counts, PyObject *ex)
     if (add(counts, buckets_at + bucket, 1) < 0 || add(counts, duration_at, elapsed) < 0) return NULL;
 
     long long out = 0;
-    PyObject *sent = PyObject_GetAttr(ex, s_sent);
+    PyObject *sent = get_cached(ex, s_sent, &c_sent);
     if (sent == NULL) return NULL;
     out = PyLong_AsLongLong(sent);
     Py_DECREF(sent);
     if (out == -1 && PyErr_Occurred()) return NULL;
-    PyObject *plan = PyObject_GetAttr(ex, s_plan);
+    PyObject *plan = get_cached(ex, s_plan, &c_plan);
     if (plan == NULL) return NULL;
     if (plan != Py_None) {
-        PyObject *head = PyObject_GetAttr(plan, s_head);
+        PyObject *head = get_cached(plan, s_head, &c_head);
         Py_DECREF(plan);
         if (head == NULL) return NULL;
         Py_ssize_t size = PyObject_Length(head);
@@ -159,7 +248,7 @@ tally_count(Tally *counts, PyObject *ex)
     }
     if (add(counts, bytes_out_at, out) < 0) return NULL;
 
-    PyObject *threaded = PyObject_GetAttr(ex, s_threaded);
+    PyObject *threaded = get_cached(ex, s_threaded, &c_threaded);
     if (threaded == NULL) return NULL;
     int in_pool = PyObject_IsTrue(threaded);
     Py_DECREF(threaded);
@@ -183,10 +272,10 @@ tally_add(Tally *t, PyObject *const *args, Py_ssize_t nargs)
 }
 
 static PyObject *
-tally_received(Tally *t, PyObject *n_obj)
+tally_received(Tally *t, PyObject *data)
 {
-    long long n = PyLong_AsLongLong(n_obj);
-    if (n == -1 && PyErr_Occurred()) return NULL;
+    Py_ssize_t n = PyBytes_CheckExact(data) ? PyBytes_GET_SIZE(data) : PyObject_Length(data);
+    if (n < 0) return NULL;
     if (add(t, bytes_in_at, n) < 0) return NULL;
     Py_RETURN_NONE;
 }
@@ -238,7 +327,7 @@ static PyMethodDef tally_methods[] = {
     {"count", (PyCFunction)tally_count, METH_O,
      "count(exchange) -> bool\n\nCount a finished exchange as metrics.Tally.count does; True when it was a 5xx."},
     {"add", (PyCFunction)(void (*)(void))tally_add, METH_FASTCALL, "add(index, n): slot `index` grows by n."},
-    {"received", (PyCFunction)tally_received, METH_O, "received(n): n bytes arrived on a connection."},
+    {"received", (PyCFunction)tally_received, METH_O, "received(data): data arrived on a connection (its length counts)."},
     {"values", (PyCFunction)tally_values, METH_NOARGS, "values() -> list[int]: the slots, a copy."},
     {NULL, NULL, 0, NULL},
 };

@@ -166,7 +166,7 @@ class H2Protocol(asyncio.Protocol):
             return
         tally = self.state.tally
         if tally is not None:
-            tally.received(len(data))
+            tally.received(data)
         try:
             events = self.h2.receive_data(data)
         except h2.exceptions.ProtocolError as exc:

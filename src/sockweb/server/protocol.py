@@ -216,7 +216,7 @@ class HttpProtocol(asyncio.Protocol):
             parser = self.parser = RequestParser(self.state.limits, self.state.head_memo)
         tally = self.state.tally
         if tally is not None:
-            tally.received(len(data))
+            tally.received(data)
         parser.feed(data)
         if self.sink is None and self.exchange is not None:
             # A response is pending: keep the next request buffered, stop reading more.
