@@ -20,6 +20,8 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from sockweb.web.httputil.fields import HOP_BY_HOP_HEADERS
+
 __all__ = ["HTTPWarning", "LintError", "LintMiddleware", "WSGIWarning", "check_environ"]
 
 WSGIEnvironment = dict[str, Any]
@@ -55,11 +57,6 @@ REQUIRED_KEYS = (
     "wsgi.multiprocess",
     "wsgi.run_once",
 )
-# RFC 9110 §7.6.1: connection-specific fields; PEP 3333 forbids applications from sending them.
-HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
-     "transfer-encoding", "upgrade"}
-)  # fmt: skip
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _STATUS = re.compile(r"([1-9][0-9]{2}) ([^\x00-\x1f\x7f]+)\Z")
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -309,7 +306,7 @@ class _Exchange:
             self.report(f"application: header name {name!r} is not an HTTP token")
         if lower == "status":
             self.report("application: 'Status' is not a header; pass the status to start_response")
-        if lower in HOP_BY_HOP:
+        if lower in HOP_BY_HOP_HEADERS:  # PEP 3333: connection-specific fields are the server's
             self.report(f"application: hop-by-hop header {name!r} is forbidden (PEP 3333)")
         if _BAD_VALUE.search(value):
             self.report(f"application: header {name!r} value {value!r} holds control characters (CR/LF?)")
