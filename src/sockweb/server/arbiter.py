@@ -145,8 +145,12 @@ class Arbiter:
         argv: list[str],
         environ: MutableMapping[str, str] | None = None,
         cwd: str | None = None,
+        sockets: list[socket.socket] | None = None,
     ) -> None:
         self.config = config
+        # Listening sockets bound by the caller (who reported the address already): served as they are,
+        # like systemd's, instead of binding `config.bind` again after a gap another process could take.
+        self.given = sockets
         self.argv = argv
         self.environ = os.environ if environ is None else environ
         self.pid = os.getpid()
@@ -174,7 +178,7 @@ class Arbiter:
         if state is not None:
             self._adopt(json.loads(state))
             return
-        activated = systemd.listen_fds(self.environ)
+        activated = self.given or systemd.listen_fds(self.environ)
         if activated:
             self.listeners = [_Listener(s, None, False, self.config.backlog) for s in activated]
             return

@@ -154,7 +154,8 @@ def test_demo_default_database_is_in_the_user_data_folder(start_demo, tmp_path: 
 
 @pytest.mark.slow
 def test_demo_with_several_workers_shares_one_database(start_demo, tmp_path: Path) -> None:
-    demo = start_demo("--port", str(free_port()), "--db", str(tmp_path / "links.db"), "--workers", "2")
+    # port 0: the workers serve the very socket the command bound and reported
+    demo = start_demo("--port", "0", "--db", str(tmp_path / "links.db"), "--workers", "2")
     _, headers, _ = fetch(demo.url + "/", data=b"url=http%3A%2F%2Fexample.com%2F", follow=False)
     short_id = headers["Location"].strip("/+").rsplit("/", 1)[-1]
     for _ in range(10):
@@ -176,7 +177,6 @@ def test_demo_on_redis(start_demo, redis_url: str) -> None:
     [
         (["--db", "/dev/null/shortly.db"], 1, "cannot open the database"),
         (["--port", "70000"], 2, "--port must be from 0 to 65535"),
-        (["--workers", "2", "--port", "0"], 2, "--port 0 needs --workers 1"),
         (["--db", "x.db", "--redis", "redis://localhost"], 2, "not allowed with argument"),
     ],
 )

@@ -58,8 +58,6 @@ def main(argv: list[str], prog: str = "sockweb demo") -> int:
         return _fail(prog, f"--port must be from 0 to 65535, got {args.port}", 2)
     if args.workers < 1:
         return _fail(prog, f"--workers must be at least 1, got {args.workers}", 2)
-    if args.workers > 1 and args.port == 0:
-        return _fail(prog, "--port 0 needs --workers 1 (the workers must share one known port)", 2)
     try:
         storage = open_storage(args.db, args.redis)
     except StorageError as exc:
@@ -93,15 +91,13 @@ def _serve(args: argparse.Namespace, prog: str, where: str) -> int:
     if args.workers > 1:
         from sockweb.server.arbiter import Arbiter
 
-        # The arbiter binds its own sockets (and rebinds them on reload): this bind only checked that the
-        # address is free, so that a taken port is reported here and the line below is true.
-        for sock in sockets:
-            sock.close()
+        # The arbiter serves the sockets bound here: a taken port is reported above, and the line below
+        # is true as soon as it is printed.
         print(
-            f"Shortly running on http://{host}:{args.port} ({args.workers} workers; links in {where})",
+            f"Shortly running on http://{describe(sockets[0])} ({args.workers} workers; links in {where})",
             flush=True,
         )
-        return Arbiter(config, argv=[]).run()
+        return Arbiter(config, argv=[], sockets=sockets).run()
 
     from sockweb.server.runner import serve
 
