@@ -157,3 +157,38 @@ def test_environment_class_and_loader_can_be_replaced(tmp_path) -> None:
     assert isinstance(app.jinja_env, MyEnvironment)
     with app.app_context():
         assert render_template("page.html") == "from the dict"
+
+
+class _Row(dict):  # a dict subclass may have attributes of its own
+    label = "attribute"
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{{ row.name }}", "sock"),  # an item
+        ("{{ row.items is callable }}", "True"),  # a dict method wins over the item "items"
+        ("{{ row['items'] }}", "3"),
+        ("{{ row.missing is undefined }}", "True"),
+        ("{{ row.label }}", "item"),  # a plain dict: the item
+        ("{{ sub.label }}", "attribute"),  # a subclass: its attribute first, as Jinja2 does
+        ("{{ sub.name }}", "sub"),
+        ("{{ obj.real }}", "5"),  # not a dict at all
+    ],
+)
+def test_attributes_of_dicts_resolve_as_in_jinja2(tapp, source: str, expected: str) -> None:
+    values = {
+        "row": {"name": "sock", "items": 3, "label": "item"},
+        "sub": _Row(name="sub", label="item"),
+        "obj": 5,
+    }
+    plain = jinja2.Environment(autoescape=True)
+    with tapp.app_context():
+        assert render_template_string(source, **values) == expected
+    assert plain.from_string(source).render(**values) == expected
+
+
+def test_a_missing_dict_item_is_the_configured_undefined(tapp) -> None:
+    tapp.jinja_options = {"undefined": jinja2.StrictUndefined}
+    with tapp.app_context(), pytest.raises(jinja2.UndefinedError, match="'dict object' has no attribute"):
+        render_template_string("{{ row.missing }}", row={})
