@@ -86,6 +86,7 @@ class H2Protocol(asyncio.Protocol):
     # "idle" in that sense while it has streams, which `streams` tells.
     sink = None
     head_start = 0.0
+    connection_class: type[_ServerConnection]  # h2's connection (set below the class; --trace's logs more)
 
     def __init__(self, state: ServerState, template: Environ, tls: bool) -> None:
         self.state = state
@@ -102,7 +103,7 @@ class H2Protocol(asyncio.Protocol):
             validate_outbound_headers=False,
             normalize_outbound_headers=False,
         )
-        conn = self.h2 = _ServerConnection(config=h2_config)
+        conn = self.h2 = self.connection_class(config=h2_config)
         self.window = config.http2_initial_window_size
         self.max_streams = config.http2_max_concurrent_streams
         conn.local_settings = h2.settings.Settings(
@@ -155,6 +156,12 @@ class H2Protocol(asyncio.Protocol):
         conn.increment_flow_control_window(self.window * 4 - 65535)
         self.flush()
 
+    def follow(self, before: HttpProtocol, how: str) -> None:
+        """Take over from the HTTP/1.1 connection `before` (`how`: ALPN or the preface): its peer's
+        address, which a PROXY protocol header may have set."""
+        self.remote_addr = before.remote_addr or self.remote_addr
+        self.remote_port = before.remote_port or self.remote_port
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.state.connections.discard(cast(HttpProtocol, self))
@@ -173,6 +180,7 @@ class H2Protocol(asyncio.Protocol):
             # h2 queued the GOAWAY that names the error, except for a bad preface, which it refuses before
             # reading frames: RFC 9113 §3.4, "MUST be treated as a connection error (PROTOCOL_ERROR)".
             log.info("HTTP/2 protocol error from %s:%s: %s", self.remote_addr, self.remote_port, exc)
+            self.count_error(exc.error_code, str(exc))
             if self.h2.state_machine.state is not h2.connection.ConnectionState.CLOSED:
                 with contextlib.suppress(h2.exceptions.ProtocolError):
                     self.h2.close_connection(exc.error_code, last_stream_id=self.last_stream)
@@ -217,6 +225,8 @@ class H2Protocol(asyncio.Protocol):
             # RFC 9113 §8.7: REFUSED_STREAM tells the client the request was not processed (safe to retry).
             with contextlib.suppress(h2.exceptions.ProtocolError):
                 self.h2.reset_stream(sid, ErrorCodes.REFUSED_STREAM)
+            if self.state.metrics is not None:
+                self.state.metrics.http2_reset(ErrorCodes.REFUSED_STREAM, False)
             return
         self.last_stream = max(self.last_stream, sid)
         stream = H2Stream(self, sid)
@@ -224,6 +234,8 @@ class H2Protocol(asyncio.Protocol):
         try:
             req = _request(event.headers or [], self.state)
         except ProtocolError as exc:
+            if self.state.metrics is not None:  # counted as HTTP/1.1's are (by status)
+                self.state.metrics.protocol_error(exc.status, f"{exc} (from {self.remote_addr}, HTTP/2)")
             stream.send(stream.error_response(exc, self.state.extra))
             stream.ended = True
             stream.pump()  # done (stream_done) once its bytes are out
@@ -280,6 +292,8 @@ class H2Protocol(asyncio.Protocol):
     def on_reset(self, event: h2.events.StreamReset) -> None:
         stream = self.streams.get(event.stream_id)
         if event.remote_reset:
+            if self.state.metrics is not None:
+                self.state.metrics.http2_reset(event.error_code or 0, True)
             now = monotonic()
             if now - self.resets_since > RESET_WINDOW:
                 self.resets_since, self.resets = now, 0
@@ -292,6 +306,7 @@ class H2Protocol(asyncio.Protocol):
                     self.resets,
                     RESET_WINDOW,
                 )
+                self.count_error(ErrorCodes.ENHANCE_YOUR_CALM, f"{self.resets} stream resets (rapid reset)")
                 self.h2.close_connection(ErrorCodes.ENHANCE_YOUR_CALM, last_stream_id=self.last_stream)
                 self.close()
         if stream is None:
@@ -398,6 +413,13 @@ class H2Protocol(asyncio.Protocol):
             stream.closed = True
             with contextlib.suppress(h2.exceptions.ProtocolError):
                 self.h2.reset_stream(stream.stream_id, code)
+            if self.state.metrics is not None:
+                self.state.metrics.http2_reset(code, False)
+
+    def count_error(self, code: int, message: str) -> None:
+        """A connection error of the client's: counted (``sockweb_http2_connection_errors_total``)."""
+        if self.state.metrics is not None:
+            self.state.metrics.http2_connection_error(int(code), f"{message} (from {self.remote_addr})")
 
     # -- output ------------------------------------------------------------------------------------------
     def schedule_flush(self) -> None:
@@ -540,6 +562,8 @@ class _ServerConnection(h2.connection.H2Connection):
         return [], [event]
 
 
+H2Protocol.connection_class = _ServerConnection
+
 _HANDLERS: dict[type[Any], Callable[[H2Protocol, Any], None]] = {
     h2.events.RequestReceived: H2Protocol.on_request,
     h2.events.DataReceived: H2Protocol.on_data,
@@ -617,12 +641,14 @@ class H2Ready(HttpProtocol):
         assert transport is not None
         self.state.connections.discard(self)
         self.closed = True  # this object is done; the HTTP/2 connection owns the transport now
-        conn = H2Protocol(self.state, self.template, self.tls)
+        cls = H2Protocol
+        if self.state.config.trace:
+            from sockweb.server.h2trace import TraceH2Protocol
+
+            cls = TraceH2Protocol
+        conn = cls(self.state, self.template, self.tls)
         transport.set_protocol(conn)
         conn.connection_made(transport)
-        conn.remote_addr, conn.remote_port = (
-            self.remote_addr or conn.remote_addr,
-            self.remote_port or conn.remote_port,
-        )
+        conn.follow(self, "ALPN h2" if not data else "prior knowledge (the preface)")
         if data:
             conn.data_received(data)
