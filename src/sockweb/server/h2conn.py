@@ -37,7 +37,10 @@ closes after ``--keepalive-timeout`` (with GOAWAY), a body that stops for ``--bo
 stream, a response that waits that long for window is reset, and unsent bytes that do not move for that
 long abort the connection, as over HTTP/1.1. A graceful stop (or reload) sends GOAWAY(NO_ERROR) naming the
 last stream taken and closes once those streams are done; a client's GOAWAY(NO_ERROR) ends the connection
-the same way (`_ServerConnection` keeps h2 open for it), one with an error code closes it at once.
+the same way (`_ServerConnection` keeps h2 open for it), one with an error code closes it at once. Every
+close is staged as over HTTP/1.1 (`Linger`: FIN after the last frames, then what the client still sends
+is read and dropped until it closes), so a WINDOW_UPDATE or a stream racing the GOAWAY cannot make the
+kernel reset the connection and destroy the last response or the GOAWAY itself.
 """
 
 from __future__ import annotations
@@ -62,7 +65,14 @@ from sockweb.http import ProtocolError, Request, RequestParser
 from sockweb.server.dispatch import SLOW_CALL, voluntary_switches
 from sockweb.server.h2stream import H2Stream
 from sockweb.server.input import StreamInput
-from sockweb.server.protocol import INPUT_HIGH, INPUT_LOW, HttpProtocol, kernel_unsent, prepare_transport
+from sockweb.server.protocol import (
+    INPUT_HIGH,
+    INPUT_LOW,
+    HttpProtocol,
+    Linger,
+    kernel_unsent,
+    prepare_transport,
+)
 from sockweb.server.wsgi import Environ, head_environ
 
 if TYPE_CHECKING:
@@ -124,6 +134,7 @@ class H2Protocol(asyncio.Protocol):
         self.ready: list[H2Stream] = []  # complete requests of this batch, dispatched at its end
         self.running = 0  # exchanges whose application has not finished (reset streams included)
         self.closed = False
+        self.linger: Linger | None = None  # the staged close (`close`)
         self.write_paused = False
         self.idle_since = monotonic()
         self.resets = 0
@@ -170,6 +181,8 @@ class H2Protocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
+            if self.linger is not None:
+                self.linger.discard(data)
             return
         tally = self.state.tally
         if tally is not None:
@@ -466,6 +479,7 @@ class H2Protocol(asyncio.Protocol):
         no open stream                        `keepalive_timeout` -> GOAWAY(NO_ERROR), close
         request body arriving (not held)      `body_timeout` without progress -> RST_STREAM(CANCEL)
         response waiting for window           `body_timeout` -> RST_STREAM(CANCEL)
+        closed, lingering, nothing unsent     `LINGER_TIME` after the FIN -> close
         ====================================  ====================================================
         """
         transport = self.transport
@@ -493,6 +507,8 @@ class H2Protocol(asyncio.Protocol):
         else:
             self.unsent = 0
         if self.closed:
+            if self.linger is not None:
+                self.linger.check(now, unsent)
             return
         if not self.streams:
             if now - self.idle_since > state.keepalive_timeout:
@@ -522,9 +538,12 @@ class H2Protocol(asyncio.Protocol):
             self.flush()
         self.closed = True
         if self.transport is not None:
-            # After the buffered bytes (the GOAWAY) are written; the connection counts until then
-            # (connection_lost), under the write deadline of `check_timeouts`.
-            self.transport.close()
+            # The staged close of HTTP/1.1 (`Linger`): a client still sending (a WINDOW_UPDATE, a stream
+            # racing our GOAWAY) must not get a reset that destroys the last response or the GOAWAY. The
+            # connection counts until it is gone (connection_lost), under the write deadline.
+            self.linger = Linger.begin(self.transport)
+            if self.linger is None:
+                self.transport.close()
         else:
             self.state.connections.discard(cast(HttpProtocol, self))
         for stream in list(self.streams.values()):
