@@ -48,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import threading
 from collections.abc import Callable
 from time import monotonic, perf_counter, thread_time
@@ -59,6 +60,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+from hyperframe.exceptions import HyperframeError
 from hyperframe.frame import Frame, GoAwayFrame
 
 from sockweb.http import ProtocolError, Request, RequestParser
@@ -162,9 +164,28 @@ class H2Protocol(asyncio.Protocol):
         self.state.connections.add(cast(HttpProtocol, self))
         self.remote_addr, self.remote_port = prepare_transport(transport, self.state)
         conn = self.h2
-        conn.initiate_connection()
+        if conn.state_machine.state is h2.connection.ConnectionState.IDLE:  # (an upgrade initiated it)
+            conn.initiate_connection()
         # The connection's receive window: four streams' worth, so one slow reader does not stall the rest.
         conn.increment_flow_control_window(self.window * 4 - 65535)
+        self.flush()
+
+    def take_upgrade_request(self, req: Request) -> None:
+        """RFC 7540 §3.2: the HTTP/1.1 request that asked for h2c is stream 1, complete (h2's
+        `initiate_upgrade_connection` made the stream); it goes the way of a received HEADERS block."""
+        event = h2.events.RequestReceived(stream_id=1)
+        event.headers = [
+            (b":method", req.method.encode("ascii")),
+            (b":scheme", b"http"),
+            (b":path", req.target),
+            *[(name, value) for name, value in req.headers if name not in _HOP_FIELDS],
+        ]
+        event.stream_ended = h2.events.StreamEnded(stream_id=1)
+        self.on_request(event)
+        ready, self.ready = self.ready, []
+        for stream in ready:
+            if stream.exchange is not None:
+                self.dispatch(stream, stream.exchange)
         self.flush()
 
     def follow(self, before: HttpProtocol, how: str) -> None:
@@ -633,9 +654,10 @@ def _request(headers: list[tuple[bytes, bytes]], state: ServerState) -> Request 
 
 class H2Ready(HttpProtocol):
     """An HTTP/1.1 connection that becomes HTTP/2 when the client asks for it (``--http2``): ALPN "h2"
-    after a TLS handshake, or the connection preface as the first bytes of a cleartext connection
-    (RFC 9113 §3.3: "prior knowledge"). A separate class, chosen at start-up, so that without --http2
-    nothing is paid."""
+    after a TLS handshake, the connection preface as the first bytes of a cleartext connection
+    (RFC 9113 §3.3: "prior knowledge"), or a body-less cleartext request with ``Upgrade: h2c`` (RFC 7540
+    §3.2; deprecated by RFC 9113 §3.1, still sent by curl ``--http2`` and ``nghttp -u``). A separate
+    class, chosen at start-up, so that without --http2 nothing is paid."""
 
     __slots__ = ()
 
@@ -655,19 +677,90 @@ class H2Ready(HttpProtocol):
             return
         super().data_received(data)
 
-    def hand_over(self, data: bytes) -> None:
-        transport = self.transport
-        assert transport is not None
-        self.state.connections.discard(self)
-        self.closed = True  # this object is done; the HTTP/2 connection owns the transport now
+    def on_request(self, req: Request) -> None:
+        settings = None if self.tls else _h2c_settings(req)
+        if settings is None or not self.upgrade(req, settings):
+            super().on_request(req)
+
+    def successor(self) -> H2Protocol:
+        """The HTTP/2 connection that takes over (traced with --trace), not connected yet."""
         cls = H2Protocol
         if self.state.config.trace:
             from sockweb.server.h2trace import TraceH2Protocol
 
             cls = TraceH2Protocol
-        conn = cls(self.state, self.template, self.tls)
-        transport.set_protocol(conn)
-        conn.connection_made(transport)
-        conn.follow(self, "ALPN h2" if not data else "prior knowledge (the preface)")
+        return cls(self.state, self.template, self.tls)
+
+    def hand_over(self, data: bytes) -> None:
+        conn = self.successor()
+        self.switch(conn, "ALPN h2" if not data else "prior knowledge (the preface)")
         if data:
             conn.data_received(data)
+
+    def switch(self, conn: H2Protocol, how: str) -> None:
+        transport = self.transport
+        assert transport is not None
+        self.state.connections.discard(self)
+        self.closed = True  # this object is done; the HTTP/2 connection owns the transport now
+        transport.set_protocol(conn)
+        conn.connection_made(transport)
+        conn.follow(self, how)
+
+    def upgrade(self, req: Request, settings: bytes) -> bool:
+        """RFC 7540 §3.2: answer 101 and carry on in HTTP/2, the request being stream 1 (False: the
+        HTTP2-Settings field is not a valid SETTINGS payload; RFC 9110 §7.8 lets the server ignore the
+        Upgrade, and the request is served over HTTP/1.1)."""
+        conn = self.successor()
+        try:
+            conn.h2.initiate_upgrade_connection(settings)
+        except (ValueError, h2.exceptions.ProtocolError, HyperframeError) as exc:  # a bad length, a bad value
+            log.info("Upgrade to h2c from %s:%s ignored: %s", self.remote_addr, self.remote_port, exc)
+            return False
+        parser = self.parser
+        assert parser is not None and self.transport is not None
+        parser.reader()  # the EndOfMessage of the body-less request
+        rest = parser.trailing_data  # the preface, if the client did not wait for the 101
+        self.head_start = 0.0
+        if self.out:
+            self.flush()  # the responses to the requests before it, in order
+        self.transport.write(_SWITCHING)
+        self.switch(conn, "Upgrade: h2c")
+        conn.take_upgrade_request(req)
+        if rest:
+            conn.data_received(rest)
+        return True
+
+
+_BASE64URL = re.compile(rb"[A-Za-z0-9_-]*")
+_SWITCHING = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+# Fields of an HTTP/1.1 request that mean nothing in HTTP/2 (RFC 9113 §8.2.2), dropped from an upgraded one.
+_HOP_FIELDS = frozenset(
+    (b"connection", b"upgrade", b"http2-settings", b"keep-alive", b"proxy-connection", b"transfer-encoding")
+)
+
+
+def _h2c_settings(req: Request) -> bytes | None:
+    """The HTTP2-Settings field of a request that asks for h2c (RFC 7540 §3.2), None for any other.
+
+    RFC 7540 §3.2.1: exactly one HTTP2-Settings field, named as a connection option; the request has no
+    body (one would have to be read in full over HTTP/1.1 first: such a request is served as HTTP/1.1)."""
+    upgrade: bytes | None = None
+    settings = connection = b""
+    count = 0
+    for name, value in req.headers:
+        if name == b"upgrade":
+            upgrade = value
+        elif name == b"http2-settings":
+            settings = value
+            count += 1
+        elif name == b"connection":
+            connection += b"," + value
+    if upgrade is None or count != 1 or req.chunked or req.content_length or req.http_version != "1.1":
+        return None
+    if b"h2c" not in {token.strip().lower() for token in upgrade.split(b",")}:
+        return None
+    options = {token.strip().lower() for token in connection.split(b",")}
+    if b"upgrade" not in options or b"http2-settings" not in options:
+        return None
+    # RFC 7540 §3.2.1: "token68", base64url without padding (Python's decoder would skip other bytes).
+    return settings if _BASE64URL.fullmatch(settings) else None

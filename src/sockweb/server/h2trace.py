@@ -4,10 +4,11 @@ Strategy: as for HTTP/1.1 (sockweb.server.trace), tracing costs nothing when off
 chosen once, when a connection is handed over to HTTP/2 with ``--trace`` on. `TraceH2Connection` sits
 between h2 and the connection and logs what crosses it: the frames received that change the connection
 (the preface's SETTINGS and later ones, streams opened, resets, GOAWAY) and the resets and GOAWAY h2 is
-asked to send; `TraceH2Protocol` logs the hand-over (ALPN or prior knowledge) with the settings sent, the
-streams closed, the GOAWAY of a graceful stop or an idle connection (written as a frame of its own), the
-staged close and the end of the connection. Each line starts with the connection's ``conn#N``, the one
-its HTTP/1.1 beginnings were logged under; requests log ``conn#N stream S`` (`TraceExchange`).
+asked to send; `TraceH2Protocol` logs the hand-over (ALPN, prior knowledge or ``Upgrade: h2c``, whose
+request is stream 1) with the settings sent, the streams closed, the GOAWAY of a graceful stop or an
+idle connection (written as a frame of its own) and the end of the connection. Each line starts with
+the connection's ``conn#N``, the one its HTTP/1.1 beginnings were logged under; requests log
+``conn#N stream S`` (`TraceExchange`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sockweb.server.trace import next_conn_id
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
+    from sockweb.http import Request
     from sockweb.server.h2stream import H2Stream
     from sockweb.server.protocol import HttpProtocol
     from sockweb.server.state import ServerState
@@ -45,10 +47,14 @@ def _settings(values: Iterable[tuple[Any, Any]]) -> str:
     return ", ".join(f"{_code(name)}={value}" for name, value in values)
 
 
+def _text(value: Any) -> str:
+    return bytes(value).decode("latin-1")
+
+
 def _opened(event: h2.events.RequestReceived) -> str:
     fields = dict(event.headers or [])
-    method = bytes(fields.get(b":method", b"?")).decode("latin-1")
-    path = bytes(fields.get(b":path", b"")).decode("latin-1")
+    method = _text(fields.get(b":method", b"?"))
+    path = _text(fields.get(b":path", b""))
     body = "" if event.stream_ended else " (body follows)"
     return f"stream {event.stream_id} opened: {method} {path}{body}"
 
@@ -114,7 +120,7 @@ class TraceH2Protocol(H2Protocol):
 
     def __init__(self, state: ServerState, template: Environ, tls: bool) -> None:
         super().__init__(state, template, tls)
-        self.conn_id = next_conn_id()
+        self.conn_id = 0  # that of the HTTP/1.1 connection it follows (`follow`)
         self.t_accept = perf_counter()
 
     def _log(self, text: str, *args: object) -> None:
@@ -122,11 +128,16 @@ class TraceH2Protocol(H2Protocol):
 
     def follow(self, before: HttpProtocol, how: str) -> None:
         super().follow(before, how)
-        self.conn_id = getattr(before, "conn_id", self.conn_id)
+        self.conn_id = getattr(before, "conn_id", 0) or next_conn_id()
         self.t_accept = getattr(before, "t_accept", self.t_accept)
         self.h2.label = f"conn#{self.conn_id}"  # type: ignore[attr-defined]
         sent = self.h2.local_settings
         self._log("speaks HTTP/2 by %s; settings sent: %s", how, _settings((k, sent[k]) for k in sent))
+
+    def take_upgrade_request(self, req: Request) -> None:
+        self.h2.opened += 1  # type: ignore[attr-defined]
+        self._log("stream 1 opened: %s %s (the upgraded request)", req.method, _text(req.target))
+        super().take_upgrade_request(req)
 
     def stream_done(self, stream: H2Stream) -> None:
         if self.streams.get(stream.stream_id) is stream:

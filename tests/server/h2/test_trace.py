@@ -1,4 +1,4 @@
-"""``--trace`` over HTTP/2: a connection's life (hand-over by the preface, settings both ways, streams
+"""``--trace`` over HTTP/2: a connection's life (hand-over by the preface or an upgrade, settings, streams
 opened, closed and reset, GOAWAY received and sent, a protocol error, the close) and each request's
 journey under its ``conn#N stream S``."""
 
@@ -8,10 +8,10 @@ import re
 import signal
 
 import pytest
-from hyperframe.frame import GoAwayFrame, RstStreamFrame
+from hyperframe.frame import GoAwayFrame, RstStreamFrame, SettingsFrame
 
-from server.conftest import APPS_DIR
-from server.h2.conftest import CANCEL, FRAME_SIZE_ERROR, NO_ERROR, RawClient, raw_frame
+from server.conftest import APPS_DIR, connect
+from server.h2.conftest import CANCEL, FRAME_SIZE_ERROR, NO_ERROR, PREFACE, RawClient, raw_frame
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -68,3 +68,18 @@ def test_trace_shows_an_http2_connections_life(run_server) -> None:
     srv.wait_for_log(rf"conn#{busy_id} stream 1 closed")
     assert srv.proc.wait(15) == 0
     assert not re.search(r"Traceback|Error in", srv.log()), srv.log()
+
+
+def test_trace_shows_an_upgrade_to_h2c(run_server) -> None:
+    srv = run_server("fixtureapps:dispatch", "--http2", "--trace", cwd=APPS_DIR)
+    with connect(srv) as sock:
+        sock.sendall(
+            b"GET /hello HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+            b"HTTP2-Settings: AAMAAABk\r\n\r\n" + PREFACE + SettingsFrame(0).serialize()
+        )
+        c = r"conn#" + srv.wait_for_log(r"conn#(\d+) accepted from").group(1) + " "
+        srv.wait_for_log(c + r"speaks HTTP/2 by Upgrade: h2c; settings sent: ")
+        srv.wait_for_log(c + r"stream 1 opened: GET /hello \(the upgraded request\)")
+        srv.wait_for_log(c + r"stream 1 GET /hello 200: accepted")
+        srv.wait_for_log(c + r"stream 1 closed")
+    srv.wait_for_log(c + r"closed after [\d.]+ ms \(HTTP/2, 1 stream\(s\)\)")
