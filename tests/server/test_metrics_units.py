@@ -109,6 +109,38 @@ def test_prometheus_text_sums_workers_and_the_retired() -> None:
     assert len(families) == len(set(families))
 
 
+def test_http2_events_are_counted_by_code_and_side(loop: asyncio.AbstractEventLoop) -> None:
+    state = ServerState(Config(app="x:y", metrics_bind="127.0.0.1:9100"), app, loop)
+    metrics = state.metrics
+    assert metrics is not None
+    try:
+        metrics.http2_connection_error(0x3, "window overflow (from 127.0.0.1)")
+        metrics.http2_connection_error(0xD, "HTTP_1_1_REQUIRED is not a listed code")
+        metrics.http2_reset(0x7, False)
+        metrics.http2_reset(0x8, True)
+        metrics.http2_reset(0x42, True)  # an unknown code
+        current = metrics.view("0")
+        lines = render_prometheus([current], [0] * N_COUNTERS).splitlines()
+        assert 'sockweb_http2_connection_errors_total{code="FLOW_CONTROL_ERROR"} 1' in lines
+        assert 'sockweb_http2_connection_errors_total{code="other"} 1' in lines
+        assert 'sockweb_http2_stream_resets_total{by="server",code="REFUSED_STREAM"} 1' in lines
+        assert 'sockweb_http2_stream_resets_total{by="client",code="CANCEL"} 1' in lines
+        assert 'sockweb_http2_stream_resets_total{by="client",code="other"} 1' in lines
+        counted = [line for line in lines if line.startswith("sockweb_http2_") and not line.endswith(" 0")]
+        assert len(counted) == 5
+        # Connection errors are among the status page's last errors; resets are too common to be.
+        assert [e["status"] for e in metrics.last_errors] == ["FLOW_CONTROL_ERROR", "h2:0xd"]
+        pusher = StatsdPusher(Config(app="x:y", statsd_host="127.0.0.1:8125"))
+        try:
+            pushed = pusher.lines([current], None)
+        finally:
+            pusher.sock.close()
+        assert "sockweb.http2_connection_errors.FLOW_CONTROL_ERROR:1|c" in pushed
+        assert "sockweb.http2_stream_resets.client.CANCEL:1|c" in pushed
+    finally:
+        state.shutdown()
+
+
 def test_label_values_are_escaped() -> None:
     text = render_prometheus([view('a"b\\c\nd', 1, 1)], [0] * N_COUNTERS)
     assert 'sockweb_worker_requests_total{worker="a\\"b\\\\c\\nd"} 1' in text.splitlines()

@@ -648,8 +648,9 @@ class Config:
         validate=_http2_available,
         help="Serve HTTP/2 too (needs the h2 package: pip install 'sockweb[http2]'): TLS listeners offer "
         "h2 before http/1.1 in ALPN, cleartext listeners take h2c by prior knowledge (a connection that "
-        "opens with the HTTP/2 preface) and HTTP/1.1 otherwise. Off by default: without it TLS offers "
-        "only http/1.1 and nothing changes for HTTP/1.1 clients.",
+        "opens with the HTTP/2 preface) or by the Upgrade: h2c of a request without a body, and "
+        "HTTP/1.1 otherwise. Off by default: without it TLS offers only http/1.1 and nothing changes "
+        "for HTTP/1.1 clients.",
         section="http2",
     )
     http2_max_concurrent_streams: int = setting(

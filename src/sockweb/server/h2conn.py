@@ -37,7 +37,10 @@ closes after ``--keepalive-timeout`` (with GOAWAY), a body that stops for ``--bo
 stream, a response that waits that long for window is reset, and unsent bytes that do not move for that
 long abort the connection, as over HTTP/1.1. A graceful stop (or reload) sends GOAWAY(NO_ERROR) naming the
 last stream taken and closes once those streams are done; a client's GOAWAY(NO_ERROR) ends the connection
-the same way (`_ServerConnection` keeps h2 open for it), one with an error code closes it at once.
+the same way (`_ServerConnection` keeps h2 open for it), one with an error code closes it at once. Every
+close is staged as over HTTP/1.1 (`Linger`: FIN after the last frames, then what the client still sends
+is read and dropped until it closes), so a WINDOW_UPDATE or a stream racing the GOAWAY cannot make the
+kernel reset the connection and destroy the last response or the GOAWAY itself.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import threading
 from collections.abc import Callable
 from time import monotonic, perf_counter, thread_time
@@ -56,13 +60,21 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+from hyperframe.exceptions import HyperframeError
 from hyperframe.frame import Frame, GoAwayFrame
 
 from sockweb.http import ProtocolError, Request, RequestParser
 from sockweb.server.dispatch import SLOW_CALL, voluntary_switches
 from sockweb.server.h2stream import H2Stream
 from sockweb.server.input import StreamInput
-from sockweb.server.protocol import INPUT_HIGH, INPUT_LOW, HttpProtocol, kernel_unsent, prepare_transport
+from sockweb.server.protocol import (
+    INPUT_HIGH,
+    INPUT_LOW,
+    HttpProtocol,
+    Linger,
+    kernel_unsent,
+    prepare_transport,
+)
 from sockweb.server.wsgi import Environ, head_environ
 
 if TYPE_CHECKING:
@@ -86,6 +98,7 @@ class H2Protocol(asyncio.Protocol):
     # "idle" in that sense while it has streams, which `streams` tells.
     sink = None
     head_start = 0.0
+    connection_class: type[_ServerConnection]  # h2's connection (set below the class; --trace's logs more)
 
     def __init__(self, state: ServerState, template: Environ, tls: bool) -> None:
         self.state = state
@@ -102,7 +115,7 @@ class H2Protocol(asyncio.Protocol):
             validate_outbound_headers=False,
             normalize_outbound_headers=False,
         )
-        conn = self.h2 = _ServerConnection(config=h2_config)
+        conn = self.h2 = self.connection_class(config=h2_config)
         self.window = config.http2_initial_window_size
         self.max_streams = config.http2_max_concurrent_streams
         conn.local_settings = h2.settings.Settings(
@@ -123,6 +136,7 @@ class H2Protocol(asyncio.Protocol):
         self.ready: list[H2Stream] = []  # complete requests of this batch, dispatched at its end
         self.running = 0  # exchanges whose application has not finished (reset streams included)
         self.closed = False
+        self.linger: Linger | None = None  # the staged close (`close`)
         self.write_paused = False
         self.idle_since = monotonic()
         self.resets = 0
@@ -150,10 +164,35 @@ class H2Protocol(asyncio.Protocol):
         self.state.connections.add(cast(HttpProtocol, self))
         self.remote_addr, self.remote_port = prepare_transport(transport, self.state)
         conn = self.h2
-        conn.initiate_connection()
+        if conn.state_machine.state is h2.connection.ConnectionState.IDLE:  # (an upgrade initiated it)
+            conn.initiate_connection()
         # The connection's receive window: four streams' worth, so one slow reader does not stall the rest.
         conn.increment_flow_control_window(self.window * 4 - 65535)
         self.flush()
+
+    def take_upgrade_request(self, req: Request) -> None:
+        """RFC 7540 §3.2: the HTTP/1.1 request that asked for h2c is stream 1, complete (h2's
+        `initiate_upgrade_connection` made the stream); it goes the way of a received HEADERS block."""
+        event = h2.events.RequestReceived(stream_id=1)
+        event.headers = [
+            (b":method", req.method.encode("ascii")),
+            (b":scheme", b"http"),
+            (b":path", req.target),
+            *[(name, value) for name, value in req.headers if name not in _HOP_FIELDS],
+        ]
+        event.stream_ended = h2.events.StreamEnded(stream_id=1)
+        self.on_request(event)
+        ready, self.ready = self.ready, []
+        for stream in ready:
+            if stream.exchange is not None:
+                self.dispatch(stream, stream.exchange)
+        self.flush()
+
+    def follow(self, before: HttpProtocol, how: str) -> None:
+        """Take over from the HTTP/1.1 connection `before` (`how`: ALPN or the preface): its peer's
+        address, which a PROXY protocol header may have set."""
+        self.remote_addr = before.remote_addr or self.remote_addr
+        self.remote_port = before.remote_port or self.remote_port
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -163,6 +202,8 @@ class H2Protocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
+            if self.linger is not None:
+                self.linger.discard(data)
             return
         tally = self.state.tally
         if tally is not None:
@@ -173,6 +214,7 @@ class H2Protocol(asyncio.Protocol):
             # h2 queued the GOAWAY that names the error, except for a bad preface, which it refuses before
             # reading frames: RFC 9113 §3.4, "MUST be treated as a connection error (PROTOCOL_ERROR)".
             log.info("HTTP/2 protocol error from %s:%s: %s", self.remote_addr, self.remote_port, exc)
+            self.count_error(exc.error_code, str(exc))
             if self.h2.state_machine.state is not h2.connection.ConnectionState.CLOSED:
                 with contextlib.suppress(h2.exceptions.ProtocolError):
                     self.h2.close_connection(exc.error_code, last_stream_id=self.last_stream)
@@ -217,6 +259,8 @@ class H2Protocol(asyncio.Protocol):
             # RFC 9113 §8.7: REFUSED_STREAM tells the client the request was not processed (safe to retry).
             with contextlib.suppress(h2.exceptions.ProtocolError):
                 self.h2.reset_stream(sid, ErrorCodes.REFUSED_STREAM)
+            if self.state.metrics is not None:
+                self.state.metrics.http2_reset(ErrorCodes.REFUSED_STREAM, False)
             return
         self.last_stream = max(self.last_stream, sid)
         stream = H2Stream(self, sid)
@@ -224,6 +268,8 @@ class H2Protocol(asyncio.Protocol):
         try:
             req = _request(event.headers or [], self.state)
         except ProtocolError as exc:
+            if self.state.metrics is not None:  # counted as HTTP/1.1's are (by status)
+                self.state.metrics.protocol_error(exc.status, f"{exc} (from {self.remote_addr}, HTTP/2)")
             stream.send(stream.error_response(exc, self.state.extra))
             stream.ended = True
             stream.pump()  # done (stream_done) once its bytes are out
@@ -280,6 +326,8 @@ class H2Protocol(asyncio.Protocol):
     def on_reset(self, event: h2.events.StreamReset) -> None:
         stream = self.streams.get(event.stream_id)
         if event.remote_reset:
+            if self.state.metrics is not None:
+                self.state.metrics.http2_reset(event.error_code or 0, True)
             now = monotonic()
             if now - self.resets_since > RESET_WINDOW:
                 self.resets_since, self.resets = now, 0
@@ -292,6 +340,7 @@ class H2Protocol(asyncio.Protocol):
                     self.resets,
                     RESET_WINDOW,
                 )
+                self.count_error(ErrorCodes.ENHANCE_YOUR_CALM, f"{self.resets} stream resets (rapid reset)")
                 self.h2.close_connection(ErrorCodes.ENHANCE_YOUR_CALM, last_stream_id=self.last_stream)
                 self.close()
         if stream is None:
@@ -398,6 +447,13 @@ class H2Protocol(asyncio.Protocol):
             stream.closed = True
             with contextlib.suppress(h2.exceptions.ProtocolError):
                 self.h2.reset_stream(stream.stream_id, code)
+            if self.state.metrics is not None:
+                self.state.metrics.http2_reset(code, False)
+
+    def count_error(self, code: int, message: str) -> None:
+        """A connection error of the client's: counted (``sockweb_http2_connection_errors_total``)."""
+        if self.state.metrics is not None:
+            self.state.metrics.http2_connection_error(int(code), f"{message} (from {self.remote_addr})")
 
     # -- output ------------------------------------------------------------------------------------------
     def schedule_flush(self) -> None:
@@ -444,6 +500,7 @@ class H2Protocol(asyncio.Protocol):
         no open stream                        `keepalive_timeout` -> GOAWAY(NO_ERROR), close
         request body arriving (not held)      `body_timeout` without progress -> RST_STREAM(CANCEL)
         response waiting for window           `body_timeout` -> RST_STREAM(CANCEL)
+        closed, lingering, nothing unsent     `LINGER_TIME` after the FIN -> close
         ====================================  ====================================================
         """
         transport = self.transport
@@ -471,6 +528,8 @@ class H2Protocol(asyncio.Protocol):
         else:
             self.unsent = 0
         if self.closed:
+            if self.linger is not None:
+                self.linger.check(now, unsent)
             return
         if not self.streams:
             if now - self.idle_since > state.keepalive_timeout:
@@ -500,9 +559,12 @@ class H2Protocol(asyncio.Protocol):
             self.flush()
         self.closed = True
         if self.transport is not None:
-            # After the buffered bytes (the GOAWAY) are written; the connection counts until then
-            # (connection_lost), under the write deadline of `check_timeouts`.
-            self.transport.close()
+            # The staged close of HTTP/1.1 (`Linger`): a client still sending (a WINDOW_UPDATE, a stream
+            # racing our GOAWAY) must not get a reset that destroys the last response or the GOAWAY. The
+            # connection counts until it is gone (connection_lost), under the write deadline.
+            self.linger = Linger.begin(self.transport)
+            if self.linger is None:
+                self.transport.close()
         else:
             self.state.connections.discard(cast(HttpProtocol, self))
         for stream in list(self.streams.values()):
@@ -539,6 +601,8 @@ class _ServerConnection(h2.connection.H2Connection):
         event.additional_data = frame.additional_data or None
         return [], [event]
 
+
+H2Protocol.connection_class = _ServerConnection
 
 _HANDLERS: dict[type[Any], Callable[[H2Protocol, Any], None]] = {
     h2.events.RequestReceived: H2Protocol.on_request,
@@ -590,9 +654,10 @@ def _request(headers: list[tuple[bytes, bytes]], state: ServerState) -> Request 
 
 class H2Ready(HttpProtocol):
     """An HTTP/1.1 connection that becomes HTTP/2 when the client asks for it (``--http2``): ALPN "h2"
-    after a TLS handshake, or the connection preface as the first bytes of a cleartext connection
-    (RFC 9113 §3.3: "prior knowledge"). A separate class, chosen at start-up, so that without --http2
-    nothing is paid."""
+    after a TLS handshake, the connection preface as the first bytes of a cleartext connection
+    (RFC 9113 §3.3: "prior knowledge"), or a body-less cleartext request with ``Upgrade: h2c`` (RFC 7540
+    §3.2; deprecated by RFC 9113 §3.1, still sent by curl ``--http2`` and ``nghttp -u``). A separate
+    class, chosen at start-up, so that without --http2 nothing is paid."""
 
     __slots__ = ()
 
@@ -612,17 +677,90 @@ class H2Ready(HttpProtocol):
             return
         super().data_received(data)
 
+    def on_request(self, req: Request) -> None:
+        settings = None if self.tls else _h2c_settings(req)
+        if settings is None or not self.upgrade(req, settings):
+            super().on_request(req)
+
+    def successor(self) -> H2Protocol:
+        """The HTTP/2 connection that takes over (traced with --trace), not connected yet."""
+        cls = H2Protocol
+        if self.state.config.trace:
+            from sockweb.server.h2trace import TraceH2Protocol
+
+            cls = TraceH2Protocol
+        return cls(self.state, self.template, self.tls)
+
     def hand_over(self, data: bytes) -> None:
+        conn = self.successor()
+        self.switch(conn, "ALPN h2" if not data else "prior knowledge (the preface)")
+        if data:
+            conn.data_received(data)
+
+    def switch(self, conn: H2Protocol, how: str) -> None:
         transport = self.transport
         assert transport is not None
         self.state.connections.discard(self)
         self.closed = True  # this object is done; the HTTP/2 connection owns the transport now
-        conn = H2Protocol(self.state, self.template, self.tls)
         transport.set_protocol(conn)
         conn.connection_made(transport)
-        conn.remote_addr, conn.remote_port = (
-            self.remote_addr or conn.remote_addr,
-            self.remote_port or conn.remote_port,
-        )
-        if data:
-            conn.data_received(data)
+        conn.follow(self, how)
+
+    def upgrade(self, req: Request, settings: bytes) -> bool:
+        """RFC 7540 §3.2: answer 101 and carry on in HTTP/2, the request being stream 1 (False: the
+        HTTP2-Settings field is not a valid SETTINGS payload; RFC 9110 §7.8 lets the server ignore the
+        Upgrade, and the request is served over HTTP/1.1)."""
+        conn = self.successor()
+        try:
+            conn.h2.initiate_upgrade_connection(settings)
+        except (ValueError, h2.exceptions.ProtocolError, HyperframeError) as exc:  # a bad length, a bad value
+            log.info("Upgrade to h2c from %s:%s ignored: %s", self.remote_addr, self.remote_port, exc)
+            return False
+        parser = self.parser
+        assert parser is not None and self.transport is not None
+        parser.reader()  # the EndOfMessage of the body-less request
+        rest = parser.trailing_data  # the preface, if the client did not wait for the 101
+        self.head_start = 0.0
+        if self.out:
+            self.flush()  # the responses to the requests before it, in order
+        self.transport.write(_SWITCHING)
+        self.switch(conn, "Upgrade: h2c")
+        conn.take_upgrade_request(req)
+        if rest:
+            conn.data_received(rest)
+        return True
+
+
+_BASE64URL = re.compile(rb"[A-Za-z0-9_-]*")
+_SWITCHING = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+# Fields of an HTTP/1.1 request that mean nothing in HTTP/2 (RFC 9113 §8.2.2), dropped from an upgraded one.
+_HOP_FIELDS = frozenset(
+    (b"connection", b"upgrade", b"http2-settings", b"keep-alive", b"proxy-connection", b"transfer-encoding")
+)
+
+
+def _h2c_settings(req: Request) -> bytes | None:
+    """The HTTP2-Settings field of a request that asks for h2c (RFC 7540 §3.2), None for any other.
+
+    RFC 7540 §3.2.1: exactly one HTTP2-Settings field, named as a connection option; the request has no
+    body (one would have to be read in full over HTTP/1.1 first: such a request is served as HTTP/1.1)."""
+    upgrade: bytes | None = None
+    settings = connection = b""
+    count = 0
+    for name, value in req.headers:
+        if name == b"upgrade":
+            upgrade = value
+        elif name == b"http2-settings":
+            settings = value
+            count += 1
+        elif name == b"connection":
+            connection += b"," + value
+    if upgrade is None or count != 1 or req.chunked or req.content_length or req.http_version != "1.1":
+        return None
+    if b"h2c" not in {token.strip().lower() for token in upgrade.split(b",")}:
+        return None
+    options = {token.strip().lower() for token in connection.split(b",")}
+    if b"upgrade" not in options or b"http2-settings" not in options:
+        return None
+    # RFC 7540 §3.2.1: "token68", base64url without padding (Python's decoder would skip other bytes).
+    return settings if _BASE64URL.fullmatch(settings) else None

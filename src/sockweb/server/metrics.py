@@ -73,6 +73,22 @@ BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 ERROR_STATUSES = ("400", "408", "413", "414", "431", "501", "503", "505", "other")
 _ERROR_INDEX = {int(s): i for i, s in enumerate(ERROR_STATUSES[:-1])}
 RESTART_CAUSES = ("timeout", "signal", "error", "recycled")
+# HTTP/2 error codes (RFC 9113 §7) counted apart, by name; the others (SETTINGS_TIMEOUT, STREAM_CLOSED,
+# CONNECT_ERROR, INADEQUATE_SECURITY, HTTP_1_1_REQUIRED, unknown codes) count as "other".
+H2_CODES = (
+    "NO_ERROR",
+    "PROTOCOL_ERROR",
+    "INTERNAL_ERROR",
+    "FLOW_CONTROL_ERROR",
+    "FRAME_SIZE_ERROR",
+    "REFUSED_STREAM",
+    "CANCEL",
+    "COMPRESSION_ERROR",
+    "ENHANCE_YOUR_CALM",
+    "other",
+)
+_H2_INDEX = {0x0: 0, 0x1: 1, 0x2: 2, 0x3: 3, 0x6: 4, 0x7: 5, 0x8: 6, 0x9: 7, 0xB: 8}
+H2_RESETS_BY = ("server", "client")  # the side that sent RST_STREAM
 
 # The shared layout: (name, slots). Counters first (summed over workers, kept after a worker dies).
 COUNTERS: tuple[tuple[str, int], ...] = (
@@ -84,6 +100,8 @@ COUNTERS: tuple[tuple[str, int], ...] = (
     ("dispatch_inline", 1),
     ("dispatch_pool", 1),
     ("protocol_errors", len(ERROR_STATUSES)),
+    ("http2_connection_errors", len(H2_CODES)),  # GOAWAY sent with this error code
+    ("http2_resets", len(H2_RESETS_BY) * len(H2_CODES)),  # RST_STREAM, by sender then code
 )
 GAUGES = (
     "pid",
@@ -113,6 +131,8 @@ _BYTES_OUT = OFFSETS["bytes_out"]
 _INLINE = OFFSETS["dispatch_inline"]
 _POOL = OFFSETS["dispatch_pool"]
 _ERRORS = OFFSETS["protocol_errors"]
+_H2_ERRORS = OFFSETS["http2_connection_errors"]
+_H2_RESETS = OFFSETS["http2_resets"]
 BUCKETS_US = tuple(round(b * 1e6) for b in BUCKETS)
 
 
@@ -223,6 +243,16 @@ class Metrics:
     def protocol_error(self, status: int, message: str) -> None:
         self.tally.add(_ERRORS + _ERROR_INDEX.get(status, len(ERROR_STATUSES) - 1), 1)
         self.error(str(status), message)
+
+    def http2_connection_error(self, code: int, message: str) -> None:
+        """An HTTP/2 connection ends with GOAWAY(`code`), an error of the client's (or of its traffic)."""
+        index = _H2_INDEX.get(code, len(H2_CODES) - 1)
+        self.tally.add(_H2_ERRORS + index, 1)
+        self.error(H2_CODES[index] if index < len(H2_CODES) - 1 else f"h2:{code:#x}", message)
+
+    def http2_reset(self, code: int, by_client: bool) -> None:
+        """A stream was reset (RST_STREAM(`code`)) by the client, or by the server (refused, cancelled...)."""
+        self.tally.add(_H2_RESETS + by_client * len(H2_CODES) + _H2_INDEX.get(code, len(H2_CODES) - 1), 1)
 
     def error(self, status: str, message: str) -> None:
         self.last_errors.append({"time": time.time(), "status": status, "message": _short(message)})
@@ -536,6 +566,24 @@ def render_prometheus(
     at = OFFSETS["protocol_errors"]
     for i, status in enumerate(ERROR_STATUSES):
         w.sample("sockweb_protocol_errors_total", total[at + i], status=status)
+    w.family(
+        "sockweb_http2_connection_errors_total",
+        "counter",
+        "HTTP/2 connections ended by a connection error (GOAWAY sent), by error code.",
+    )
+    at = OFFSETS["http2_connection_errors"]
+    for i, code in enumerate(H2_CODES):
+        w.sample("sockweb_http2_connection_errors_total", total[at + i], code=code)
+    w.family(
+        "sockweb_http2_stream_resets_total",
+        "counter",
+        "HTTP/2 streams reset (RST_STREAM), by the side that reset them and error code.",
+    )
+    at = OFFSETS["http2_resets"]
+    for bi, by in enumerate(H2_RESETS_BY):
+        for i, code in enumerate(H2_CODES):
+            n = total[at + bi * len(H2_CODES) + i]
+            w.sample("sockweb_http2_stream_resets_total", n, by=by, code=code)
     if restarts is not None:
         w.family("sockweb_worker_restarts_total", "counter", "Workers replaced after an unexpected exit.")
         for cause in RESTART_CAUSES:
@@ -634,6 +682,16 @@ class StatsdPusher:
         for i, status in enumerate(ERROR_STATUSES):
             if delta[at + i]:
                 out.append(self.metric("protocol_errors", delta[at + i], "c", status=status))
+        at = OFFSETS["http2_connection_errors"]
+        for i, code in enumerate(H2_CODES):
+            if delta[at + i]:
+                out.append(self.metric("http2_connection_errors", delta[at + i], "c", code=code))
+        at = OFFSETS["http2_resets"]
+        for bi, by in enumerate(H2_RESETS_BY):
+            for i, code in enumerate(H2_CODES):
+                n = delta[at + bi * len(H2_CODES) + i]
+                if n:
+                    out.append(self.metric("http2_stream_resets", n, "c", by=by, code=code))
         for name in ("bytes_in", "bytes_out", "dispatch_inline", "dispatch_pool"):
             if delta[OFFSETS[name]]:
                 out.append(self.metric(name, delta[OFFSETS[name]], "c"))

@@ -32,9 +32,9 @@ streaming    sink StreamSink, exchange set (threaded),   Data, EndOfMessage, the
 responding   exchange set, sink None                     resume_writing, the thread's    write
                                                          writes and end; reading paused
 discarding   sink DiscardSink, exchange None             Data (counted), EndOfMessage    body_timeout
-lingering    closed, lingering, linger_since/left        data (discarded), eof           LINGER_TIME,
+lingering    closed, linger (a `Linger`)                 data (discarded), eof           LINGER_TIME,
                                                                                          write
-closed       closed, not lingering                       connection_lost                 -
+closed       closed, linger None                         connection_lost                 -
 ===========  ==========================================  ==============================  =================
 
 "write": bytes left unsent for `body_timeout` without progress reset the connection, in every phase.
@@ -110,9 +110,7 @@ class HttpProtocol(asyncio.Protocol):
         "exchange",
         "head_start",
         "idle_since",
-        "linger_left",
-        "linger_since",
-        "lingering",
+        "linger",
         "must_close",
         "out",
         "parser",
@@ -143,8 +141,7 @@ class HttpProtocol(asyncio.Protocol):
         self.sink: BodySink | None = None  # where the body being read goes (see sockweb.server.sinks)
         self.out: list[bytes] = []
         self.closed = False
-        self.lingering = False  # closed for writing, reading and discarding until the client closes
-        self.linger_left = 0
+        self.linger: Linger | None = None  # closed for writing, discarding input until the client closes
         self.must_close = False
         self.write_paused = False
         self.reading_paused = False
@@ -153,7 +150,6 @@ class HttpProtocol(asyncio.Protocol):
         self.body_since = 0.0  # the request body last moved (collecting, streaming or discarding it)
         self.write_since = 0.0  # unsent response bytes were last seen to move (see check_timeouts)
         self.unsent = 0  # unsent response bytes at the last sweep (0: none, or the client read since)
-        self.linger_since = 0.0  # the FIN went out (or was queued) and lingering began
         self.posted = 0
         self.written = 0
         self.wake: threading.Event | None = None
@@ -209,7 +205,8 @@ class HttpProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
-            self.discard(data)
+            if self.linger is not None:
+                self.linger.discard(data)
             return
         parser = self.parser
         if parser is None:
@@ -681,11 +678,8 @@ class HttpProtocol(asyncio.Protocol):
         else:
             self.unsent = 0
         if self.closed:
-            if self.lingering:
-                if unsent:
-                    self.linger_since = now  # the FIN is still queued: the linger starts once it is out
-                elif now - self.linger_since > LINGER_TIME:
-                    transport.close()
+            if self.linger is not None:
+                self.linger.check(now, unsent)
             return
         if self.exchange is None and self.sink is None:
             if self.head_start:
@@ -721,13 +715,7 @@ class HttpProtocol(asyncio.Protocol):
             self.close()
 
     def close(self) -> None:
-        """Flush what is queued and close the connection, in stages.
-
-        RFC 9112 §9.6: closing a socket while request bytes are still arriving makes the kernel send a
-        reset, which can destroy the response before the client reads it. So: shut down writing (FIN after
-        the queued bytes), keep reading and discarding until the client closes too, and close for good
-        after `LINGER_TIME` or `LINGER_BYTES` at the latest.
-        """
+        """Flush what is queued and close the connection, in stages (`Linger`)."""
         if self.closed:
             return
         self.flush()
@@ -736,33 +724,65 @@ class HttpProtocol(asyncio.Protocol):
         if transport is None:
             self.state.connections.discard(self)
             return
-        if transport.can_write_eof() and not transport.is_closing():
-            try:
-                transport.write_eof()
-            except (OSError, RuntimeError, NotImplementedError):
-                pass
-            else:
-                self.lingering = True
-                self.linger_left = LINGER_BYTES
-                self.linger_since = monotonic()
-                if self.reading_paused:
-                    self.reading_paused = False
-                    transport.resume_reading()
-                return
+        self.linger = Linger.begin(transport)
+        if self.linger is not None:
+            if self.reading_paused:
+                self.reading_paused = False
+                transport.resume_reading()
+            return
         self.state.connections.discard(self)
         transport.close()
-
-    def discard(self, data: bytes) -> None:
-        """Bytes received after the connection was closed for writing."""
-        self.linger_left -= len(data)
-        if self.linger_left < 0 and self.transport is not None:
-            self.transport.close()
 
     def abort(self) -> None:
         self.closed = True
         self.state.connections.discard(self)
         if self.transport is not None:
             self.transport.abort()
+
+
+class Linger:
+    """The staged close of a connection, for HTTP/1.1 and HTTP/2 alike.
+
+    RFC 9112 §9.6: closing a socket while the client is still sending makes the kernel answer with a
+    reset, which can destroy the response (or an HTTP/2 GOAWAY) before the client reads it: the kernel
+    drops what it has not sent yet, and the client's may drop what it has not read. So: shut down
+    writing (the FIN follows the queued bytes), keep reading and discarding until the client closes too
+    (`eof_received` then closes the transport), and close for good `LINGER_TIME` after the FIN went out
+    or beyond `LINGER_BYTES` discarded. The connection keeps counting against ``--max-connections``
+    until then; its write deadline still applies (`check_timeouts`). A transport that cannot half-close
+    (TLS) is closed plainly.
+    """
+
+    __slots__ = ("left", "since", "transport")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        self.left = LINGER_BYTES
+        self.since = monotonic()  # the FIN went out (or was queued) and lingering began
+
+    @classmethod
+    def begin(cls, transport: asyncio.Transport) -> Linger | None:
+        """Shut down writing after the queued bytes; None when the transport cannot (close it plainly)."""
+        if not transport.can_write_eof() or transport.is_closing():
+            return None
+        try:
+            transport.write_eof()
+        except (OSError, RuntimeError, NotImplementedError):
+            return None
+        return cls(transport)
+
+    def discard(self, data: bytes) -> None:
+        """Bytes the client sent after the close: dropped, up to `LINGER_BYTES`."""
+        self.left -= len(data)
+        if self.left < 0:
+            self.transport.close()
+
+    def check(self, now: float, unsent: int) -> None:
+        """From the sweeper: close `LINGER_TIME` after the FIN went out (`unsent`: bytes still queued)."""
+        if unsent:
+            self.since = now  # the FIN is still queued: the linger starts once it is out
+        elif now - self.since > LINGER_TIME:
+            self.transport.close()
 
 
 def prepare_transport(transport: asyncio.Transport, state: ServerState) -> tuple[str, str]:

@@ -5,6 +5,7 @@ Strategy: zero cost when off -- tracing is a pair of subclasses (`TraceProtocol`
 Each request logs one line on the ``sockweb.trace`` logger: accepted (connection age), head received,
 parsed, app called, first byte, last byte (handed to the transport), as milliseconds since the first
 bytes of the request arrived, with the sizes of the head received and of the response head and body.
+An HTTP/2 connection logs its own life (sockweb.server.h2trace), and its requests name their stream.
 """
 
 from __future__ import annotations
@@ -27,6 +28,21 @@ log = logging.getLogger("sockweb.trace")
 _ids = itertools.count(1)
 
 
+def next_conn_id() -> int:
+    """The number of the next connection traced (``conn#N``), shared by HTTP/1.1 and HTTP/2."""
+    return next(_ids)
+
+
+def _connection(carrier: Any) -> tuple[Any, str]:
+    """The connection an exchange runs on and its name: ``conn#N``, or ``conn#N stream S`` when the
+    carrier is an HTTP/2 stream (whose ``conn`` is the connection)."""
+    stream_id = getattr(carrier, "stream_id", None)
+    if stream_id is None:
+        return carrier, f"conn#{getattr(carrier, 'conn_id', '?')}"
+    conn = carrier.conn
+    return conn, f"conn#{getattr(conn, 'conn_id', '?')} stream {stream_id}"
+
+
 class TraceProtocol(HttpProtocol):
     """A connection that timestamps accept and the arrival of each request head."""
 
@@ -34,7 +50,7 @@ class TraceProtocol(HttpProtocol):
 
     def __init__(self, state: ServerState, template: Environ, tls: bool) -> None:
         super().__init__(state, template, tls)
-        self.conn_id = next(_ids)
+        self.conn_id = next_conn_id()
         self.t_accept = perf_counter()
         self.t_recv = self.t_last = 0.0
         self.received = 0
@@ -86,18 +102,18 @@ class TraceExchange(Exchange):
         def ms(t: float) -> str:
             return f"{(t - base) * 1000:.3f} ms" if t else "-"
 
-        conn = self.conn
+        conn, name = _connection(self.conn)
         env = self.environ
         log.info(
-            "conn#%s %s %s %s: accepted %.1f ms before, first bytes +0, head received +%s (%d bytes), "
+            "%s %s %s %s: accepted %.1f ms before, first bytes +0, head received +%s (%d bytes), "
             "parsed +%s, app called +%s, first byte +%s (head %d bytes), last byte +%s (body %d bytes)%s",
-            getattr(conn, "conn_id", "?"),
+            name,
             env["REQUEST_METHOD"],
             env["PATH_INFO"],
             (self.status or "-").split(" ", 1)[0],
             (base - getattr(conn, "t_accept", base)) * 1000,
             ms(self.t_head),
-            getattr(conn, "received", 0),
+            getattr(self.conn, "received", 0),
             ms(self.t_parsed),
             ms(self.t_app),
             ms(self.t_first),

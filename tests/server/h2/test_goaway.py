@@ -1,14 +1,29 @@
 """A client's own GOAWAY (RFC 9113 §6.8): with NO_ERROR the streams it already opened are still answered,
 frames it sends after it (WINDOW_UPDATE) still count, new streams are refused, and the connection closes
-once they are done; with an error code the connection closes at once."""
+once they are done; with an error code the connection closes at once. And the server's GOAWAY: the
+connection closes in stages, so a client still sending reads the last response and the GOAWAY whole."""
 
 from __future__ import annotations
 
+import signal
+import socket
+import time
+
 import pytest
-from hyperframe.frame import DataFrame, GoAwayFrame, HeadersFrame, RstStreamFrame, WindowUpdateFrame
+from hpack import Encoder
+from hyperframe.frame import (
+    DataFrame,
+    Frame,
+    GoAwayFrame,
+    HeadersFrame,
+    PingFrame,
+    RstStreamFrame,
+    SettingsFrame,
+    WindowUpdateFrame,
+)
 
 from server.conftest import APPS_DIR
-from server.h2.conftest import PROTOCOL_ERROR, REFUSED_STREAM, RawClient
+from server.h2.conftest import NO_ERROR, PREFACE, PROTOCOL_ERROR, REFUSED_STREAM, RawClient
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -61,3 +76,63 @@ def test_a_goaway_with_an_error_closes_at_once(raw) -> None:
     )
     assert client.closed(10)
     assert not any(isinstance(f, (HeadersFrame, DataFrame)) and f.stream_id == 1 for f in client.frames)
+
+
+def _frames(data: bytes) -> list[Frame]:
+    frames = []
+    view = memoryview(data)
+    while len(view) >= 9:
+        frame, length = Frame.parse_frame_header(view[:9])
+        if len(view) < 9 + length:
+            break
+        frame.parse_body(view[9 : 9 + length])
+        frames.append(frame)
+        view = view[9 + length :]
+    return frames
+
+
+def test_a_client_still_sending_reads_the_last_response_and_the_goaway(run_server) -> None:
+    # RFC 9112 §9.6, for HTTP/2 too: a socket closed while the client still sends answers it with a reset,
+    # and the reset drops the bytes the server's kernel had not sent yet (the end of the last response and
+    # the GOAWAY). The client here reads slowly through a small receive buffer, so megabytes are queued
+    # when the server closes, and it sends a PING every 64 KiB it reads, as a client sends WINDOW_UPDATEs.
+    srv = run_server("fixtureapps:dispatch", "--http2", cwd=APPS_DIR)
+    size = 4_000_000
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(20)
+    sock.connect((srv.host, srv.port))
+    fields = [(":method", "GET"), (":scheme", "http"), (":authority", "t"), (":path", f"/blob?size={size}")]
+    with sock:
+        sock.sendall(
+            PREFACE
+            + SettingsFrame(0, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 2**31 - 1}).serialize()
+            + WindowUpdateFrame(0, 2**31 - 1 - 65535).serialize()
+            + HeadersFrame(1, Encoder().encode(fields), flags=["END_HEADERS", "END_STREAM"]).serialize()
+        )
+        received = bytearray(sock.recv(4096))
+        srv.proc.send_signal(signal.SIGTERM)  # a graceful stop: GOAWAY, the stream is finished, close
+        reset = None
+        pings = 0
+        while True:
+            try:
+                data = sock.recv(4096)
+                if len(received) // 65536 != (len(received) + len(data)) // 65536:
+                    pings += 1
+                    sock.sendall(PingFrame(0, opaque_data=pings.to_bytes(8, "big")).serialize())
+            except OSError as exc:  # ECONNRESET, EPIPE
+                reset = exc
+                break
+            if not data:
+                break
+            received += data
+            time.sleep(0.0005)
+    frames = _frames(bytes(received))
+    body = sum(len(f.data) for f in frames if isinstance(f, DataFrame) and f.stream_id == 1)
+    goaway = [f for f in frames if isinstance(f, GoAwayFrame)]
+    assert reset is None, f"{reset!r} after {len(received)} bytes ({body} of the body)"
+    assert body == size
+    assert [f for f in frames if isinstance(f, DataFrame) and "END_STREAM" in f.flags]
+    assert len(goaway) == 1 and goaway[0].error_code == NO_ERROR and goaway[0].last_stream_id == 1
+    assert pings > 10
+    assert srv.proc.wait(15) == 0

@@ -33,7 +33,9 @@ def samples(text: str) -> dict[str, float]:
     out = {}
     for line in text.splitlines():
         if line.startswith("#"):
-            assert re.match(r"# (HELP|TYPE) [a-z_]+ \S", line), line
+            assert re.match(r"# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* \S", line), (
+                line
+            )  # the metric name grammar
             continue
         name, value = line.rsplit(" ", 1)
         out[name] = float(value)
