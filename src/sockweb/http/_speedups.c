@@ -85,15 +85,20 @@ static const char *const METHOD_NAMES[] = {"GET", "HEAD", "POST", "PUT", "DELETE
 enum { NAME_OTHER, NAME_HOST, NAME_LENGTH, NAME_CONNECTION, NAME_REFUSED /* Transfer-Encoding, Expect */ };
 
 /* The table of field names: a cache of the lowercased name object of a name as a client spells it.
- *   bound: NAME_SLOTS slots, direct-mapped by a hash of the raw name; names up to MAX_CACHED_NAME bytes;
+ *   bound: NAME_SLOTS slots in sets of NAME_WAYS, the set chosen by a hash of the raw name (its length
+ *     and its first and last eight bytes); names up to MAX_CACHED_NAME bytes;
  *   invalidation: none needed, an entry is a pure function of its raw bytes and of the scanner's limits
- *     (the scanner is built for one set of Limits); a colliding name replaces the slot's entry;
+ *     (the scanner is built for one set of Limits); a new name goes first in its set and the set's last
+ *     entry leaves (two ways: with one, two names of one client that share a slot, as Cookie and
+ *     Accept-Encoding did, evicted each other on every request, and a dozen names in 128 slots share
+ *     one about half the time);
  *   why: clients send the same names on every request (a browser's dozen), so the name costs a hash and a
  *     compare instead of a validation, a lowercasing copy and a new bytes object; and the name object
  *     keeps its hash, so the environ's header-key lookup (sockweb.server._environ) hashes nothing.
  * A slot holds only names that passed the token check, so a hit is a valid name. One scanner (and its
  * table) serves every parser with the same Limits in the process (_accel.shared_scanner). */
 #define NAME_SLOTS 128
+#define NAME_WAYS 2
 #define MAX_CACHED_NAME 40
 
 typedef struct {
@@ -393,19 +398,35 @@ name_is(const unsigned char *name, Py_ssize_t len, const char *lowered)
 static PyObject *
 field_name(Scanner *self, const unsigned char *s, Py_ssize_t n, int *kind)
 {
-    uint32_t hash = 2166136261u; /* FNV-1a */
+    uint64_t hash = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
     Py_ssize_t i;
-    NameSlot *slot;
+    NameSlot *set, *slot;
     PyObject *lowered;
     unsigned char *dst;
-    for (i = 0; i < n; i++) {
-        hash = (hash ^ s[i]) * 16777619u;
+    if (n >= 8) {
+        /* the first and the last eight bytes: names that share a prefix (Sec-Fetch-*, Accept-*) differ
+         * at their end, and the memcmp below decides anyway */
+        uint64_t first, last;
+        memcpy(&first, s, 8);
+        memcpy(&last, s + n - 8, 8);
+        hash ^= first * 0xBF58476D1CE4E5B9ULL;
+        hash ^= (last ^ (last >> 29)) * 0x94D049BB133111EBULL;
     }
-    slot = &self->names[(hash ^ (hash >> 16)) & (NAME_SLOTS - 1)];
-    if (slot->len == n && memcmp(slot->raw, s, (size_t)n) == 0) {
-        *kind = slot->kind;
-        Py_INCREF(slot->lowered);
-        return slot->lowered;
+    else {
+        for (i = 0; i < n; i++) {
+            hash = (hash ^ s[i]) * 0x100000001B3ULL;
+        }
+    }
+    hash ^= hash >> 32;
+    hash ^= hash >> 15;
+    set = &self->names[(hash & (NAME_SLOTS / NAME_WAYS - 1)) * NAME_WAYS];
+    for (i = 0; i < NAME_WAYS; i++) {
+        slot = &set[i];
+        if (slot->len == n && memcmp(slot->raw, s, (size_t)n) == 0) {
+            *kind = slot->kind;
+            Py_INCREF(slot->lowered);
+            return slot->lowered;
+        }
     }
     /* RFC 9110 §5.1: field-name = token (and "_" only when the limits allow it) */
     for (i = 0; i < n; i++) {
@@ -441,11 +462,14 @@ field_name(Scanner *self, const unsigned char *s, Py_ssize_t n, int *kind)
         *kind = NAME_OTHER;
     }
     if (n <= MAX_CACHED_NAME) {
+        /* the new name goes first in its set; the set's last entry leaves */
+        Py_XDECREF(set[NAME_WAYS - 1].lowered);
+        memmove(&set[1], &set[0], (NAME_WAYS - 1) * sizeof(NameSlot));
         Py_INCREF(lowered);
-        Py_XSETREF(slot->lowered, lowered);
-        memcpy(slot->raw, s, (size_t)n);
-        slot->len = n;
-        slot->kind = *kind;
+        set[0].lowered = lowered;
+        memcpy(set[0].raw, s, (size_t)n);
+        set[0].len = n;
+        set[0].kind = *kind;
     }
     return lowered;
 }
