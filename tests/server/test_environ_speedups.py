@@ -138,9 +138,49 @@ def test_head_environ_same_on_both_paths(monkeypatch: pytest.MonkeyPatch) -> Non
     for fill in (None, _environ.fill_header_environ):
         monkeypatch.setattr(wsgi, "_FILL_HEADERS", fill)
         keys = wsgi.new_header_keys()
-        results.append((wsgi.head_environ(template(), keys, req), keys))
+        results.append((wsgi.load_head_environ(fill)(template(), keys, req), keys))
     assert results[0] == results[1]
     assert results[1][0][1] is True
+
+
+def test_head_environ_is_the_builder_or_the_reference() -> None:
+    assert wsgi.load_head_environ(None) is wsgi._head_environ_py
+    if _environ is not None:
+        assert type(wsgi.load_head_environ(_environ.fill_header_environ)) is _environ.EnvironBuilder
+
+
+@needs_speedups
+def test_environ_builder_binds_its_arguments_and_falls_back_for_the_absolute_form() -> None:
+    assert _environ is not None
+    seen = []
+
+    def fallback(*args: Any) -> Any:
+        seen.append(args)
+        return "fallback"
+
+    builder = _environ.EnvironBuilder(wsgi.FORWARDING_KEYS, 1, fallback)
+    keys = wsgi.new_header_keys()
+    req = Request(
+        "GET", b"/a?b", "1.1", [(b"host", b"h"), (b"x-forwarded-for", b"1"), (b"a", b"1"), (b"b", b"2")]
+    )
+    env, forwarded = builder(template(), keys, req)
+    assert (env, forwarded) == wsgi._head_environ_py(template(), wsgi.new_header_keys(), req)
+    assert forwarded is True
+    assert b"a" not in keys  # max_cached 1 is bound: the cache (2 entries) takes no more
+    absolute = Request("GET", b"http://example.com/x", "1.1", [(b"host", b"h")])
+    t = template()
+    assert builder(t, keys, absolute) == "fallback"
+    assert seen == [(t, keys, absolute)]
+    with pytest.raises(TypeError):
+        builder(t, keys)
+    with pytest.raises(TypeError):
+        builder(t, keys, req=req)
+    with pytest.raises(TypeError):
+        builder([], keys, req)
+    with pytest.raises(TypeError):
+        _environ.EnvironBuilder([], 1, fallback)
+    with pytest.raises(TypeError):
+        _environ.EnvironBuilder(wsgi.FORWARDING_KEYS, 1, None)
 
 
 @needs_speedups

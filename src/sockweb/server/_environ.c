@@ -17,11 +17,13 @@
  * RAW_URI, PATH_INFO (percent-decoded as urllib.parse.unquote_to_bytes does, then latin-1), QUERY_STRING,
  * SERVER_PROTOCOL, the header fields as above, wsgi.input_terminated or CONTENT_LENGTH; it returns
  * (environ, forwarded). One C call from the parsed head to its environ, instead of a Python function
- * around the header loop.
+ * around the header loop. `EnvironBuilder` binds its last two arguments and the reference for the
+ * absolute form, so that the server calls it as head_environ(template, keys, req) with no Python frame.
  * tests/server/test_environ_speedups.py holds the two paths equal.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 
 static PyObject *COOKIE_KEY;  /* "HTTP_COOKIE" */
 /* The keys and attribute names head_environ uses, interned once. */
@@ -230,24 +232,14 @@ set_new(PyObject *env, PyObject *key, PyObject *value)
     return rc;
 }
 
+/* The environ of `req` as (environ, forwarded), or None (a new reference) for an absolute-form target. */
 static PyObject *
-head_environ(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+build(PyObject *template, PyObject *keys, PyObject *req, PyObject *forwarding, Py_ssize_t max_cached)
 {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "head_environ takes 5 arguments");
-        return NULL;
-    }
-    PyObject *template = args[0], *keys = args[1], *req = args[2], *forwarding = args[3];
     if (!PyDict_Check(template) || !PyDict_Check(keys)) {
         PyErr_SetString(PyExc_TypeError, "template and keys must be dicts");
         return NULL;
     }
-    if (!PyAnySet_Check(forwarding)) {
-        PyErr_SetString(PyExc_TypeError, "forwarding_keys must be a set or frozenset");
-        return NULL;
-    }
-    Py_ssize_t max_cached = PyLong_AsSsize_t(args[4]);
-    if (max_cached == -1 && PyErr_Occurred()) return NULL;
     PyObject *target = PyObject_GetAttr(req, S_TARGET);
     if (target == NULL) return NULL;
     if (!PyBytes_Check(target) || PyBytes_GET_SIZE(target) == 0) {
@@ -337,6 +329,114 @@ done:
     return result;
 }
 
+static PyObject *
+head_environ(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "head_environ takes 5 arguments");
+        return NULL;
+    }
+    if (!PyAnySet_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "forwarding_keys must be a set or frozenset");
+        return NULL;
+    }
+    Py_ssize_t max_cached = PyLong_AsSsize_t(args[4]);
+    if (max_cached == -1 && PyErr_Occurred()) return NULL;
+    return build(args[0], args[1], args[2], args[3], max_cached);
+}
+
+/* EnvironBuilder(forwarding_keys, max_cached, fallback): head_environ with its two fixed arguments bound,
+ * called as builder(template, keys, req) straight from the server's hot path (a vectorcall: no Python
+ * frame in between); `fallback(template, keys, req)` builds the environ of an absolute-form target. */
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *forwarding;
+    Py_ssize_t max_cached;
+    PyObject *fallback;
+} Builder;
+
+static PyObject *
+Builder_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Builder *self = (Builder *)callable;
+    if (PyVectorcall_NARGS(nargsf) != 3 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "EnvironBuilder takes 3 positional arguments (template, keys, req)");
+        return NULL;
+    }
+    PyObject *result = build(args[0], args[1], args[2], self->forwarding, self->max_cached);
+    if (result == Py_None) {
+        Py_DECREF(result);
+        return PyObject_Vectorcall(self->fallback, args, 3, NULL);
+    }
+    return result;
+}
+
+static PyObject *
+Builder_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"forwarding_keys", "max_cached", "fallback", NULL};
+    PyObject *forwarding, *fallback;
+    Py_ssize_t max_cached;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OnO:EnvironBuilder", kwlist, &forwarding, &max_cached,
+                                     &fallback)) {
+        return NULL;
+    }
+    if (!PyAnySet_Check(forwarding)) {
+        PyErr_SetString(PyExc_TypeError, "forwarding_keys must be a set or frozenset");
+        return NULL;
+    }
+    if (!PyCallable_Check(fallback)) {
+        PyErr_SetString(PyExc_TypeError, "fallback must be callable");
+        return NULL;
+    }
+    Builder *self = (Builder *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    self->vectorcall = Builder_vectorcall;
+    self->forwarding = Py_NewRef(forwarding);
+    self->max_cached = max_cached;
+    self->fallback = Py_NewRef(fallback);
+    return (PyObject *)self;
+}
+
+static int
+Builder_traverse(Builder *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->forwarding);
+    Py_VISIT(self->fallback);
+    return 0;
+}
+
+static int
+Builder_clear(Builder *self)
+{
+    Py_CLEAR(self->forwarding);
+    Py_CLEAR(self->fallback);
+    return 0;
+}
+
+static void
+Builder_dealloc(Builder *self)
+{
+    PyObject_GC_UnTrack(self);
+    Builder_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject BuilderType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sockweb.server._environ.EnvironBuilder",
+    .tp_basicsize = sizeof(Builder),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "EnvironBuilder(forwarding_keys, max_cached, fallback)(template, keys, req) -> (environ, "
+              "forwarded): head_environ with two arguments bound; fallback for an absolute-form target.",
+    .tp_new = Builder_new,
+    .tp_vectorcall_offset = offsetof(Builder, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_dealloc = (destructor)Builder_dealloc,
+    .tp_traverse = (traverseproc)Builder_traverse,
+    .tp_clear = (inquiry)Builder_clear,
+};
+
 static PyMethodDef environ_methods[] = {
     {"head_environ", (PyCFunction)(void (*)(void))head_environ, METH_FASTCALL,
      "head_environ(template, keys, req, forwarding_keys, max_cached) -> (environ, forwarded) | None\n\n"
@@ -374,5 +474,14 @@ PyInit__environ(void)
         *names[i].slot = PyUnicode_InternFromString(names[i].text);
         if (*names[i].slot == NULL) return NULL;
     }
-    return PyModule_Create(&environ_module);
+    if (PyType_Ready(&BuilderType) < 0) return NULL;
+    PyObject *module = PyModule_Create(&environ_module);
+    if (module == NULL) return NULL;
+    Py_INCREF(&BuilderType);
+    if (PyModule_AddObject(module, "EnvironBuilder", (PyObject *)&BuilderType) < 0) {
+        Py_DECREF(&BuilderType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
 }
