@@ -34,6 +34,7 @@ from sockweb.http import (
     _accel,
     describe_parser,
 )
+from sockweb.http.events import REQUEST_FIELDS
 
 try:
     from sockweb.http import _speedups
@@ -305,7 +306,7 @@ def test_requests_are_built_as_the_type_builds_them(request_type: type[Request])
         assert type(scanned) is request_type
         expected = same_events(raw, Limits(), eof=False)[0]
         assert getattr(scanned, "made", True)
-        for name in Request.__slots__:
+        for name in REQUEST_FIELDS:
             assert getattr(scanned, name) == getattr(expected, name)
 
 

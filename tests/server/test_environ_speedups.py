@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sockweb.http import Request
+from sockweb.http import Limits, Request, RequestParser
 from sockweb.server import wsgi
 
 _environ: ModuleType | None
@@ -311,3 +311,61 @@ def test_c_head_environ_leaves_absolute_form_and_refuses_bad_arguments() -> None
         _environ.head_environ(template(), keys, bad, wsgi.FORWARDING_KEYS, 1)
     with pytest.raises(AttributeError):
         _environ.head_environ(template(), keys, object(), wsgi.FORWARDING_KEYS, 1)
+
+
+# Requests from the C head scanner hold their field lines packed (sockweb.http.events.Request): the C
+# head_environ reads that form directly, and must give what the reference gives from the header list.
+PACKED_NAMES = st.sampled_from([n for n in NAMES if n.isascii() and n != b"host"] + [b"X-Mixed-Case", b"a"])
+PACKED_VALUE = st.binary(max_size=30).map(lambda b: bytes(c for c in b if c >= 0x20 and c != 0x7F).strip())
+
+
+@needs_speedups
+@settings(max_examples=300, deadline=None)
+@given(
+    fields=st.lists(st.tuples(PACKED_NAMES, PACKED_VALUE), max_size=20, unique_by=lambda f: f[0].lower()),
+    target=st.sampled_from([b"/", b"/a?b=c", b"/%41?x", b"/p/q?r?s"]),
+    version=st.sampled_from([b"1.1", b"1.0"]),
+    learnt=KEYS,
+)
+def test_c_head_environ_reads_packed_fields_as_the_reference_reads_the_list(
+    fields: list[tuple[bytes, bytes]], target: bytes, version: bytes, learnt: list[bytes]
+) -> None:
+    from sockweb.http._speedups import HeadScanner
+
+    limits = Limits(allow_underscore_in_names=True)
+    parser = RequestParser(limits)
+    parser._common = HeadScanner(limits, Request).scan
+    lines = b"".join(b"%s: %s\r\n" % field for field in fields if field[0] != b"content-length")
+    parser.feed(b"GET " + target + b" HTTP/" + version + b"\r\nHost: h\r\n" + lines + b"\r\n")
+    req = parser.next_event()
+    assert isinstance(req, Request)
+    if req._headers is not None:  # a head the scanner leaves to the reference (a forbidden name)
+        return
+    fast_keys, pure_keys = start_keys(learnt), start_keys(learnt)
+    fast = wsgi.load_head_environ(wsgi._FILL_HEADERS or _environ.fill_header_environ)(
+        template(), fast_keys, req
+    )
+    assert req._headers is None  # read packed, never unpacked
+    pure = wsgi._head_environ_py(template(), pure_keys, req)
+    assert (fast, fast_keys, list(fast_keys)) == (pure, pure_keys, list(pure_keys))
+
+
+@needs_speedups
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ("not a tuple", TypeError),
+        ((b"a",), TypeError),
+        (("a", b"", b"n"), TypeError),
+        ((b"a", b"\0" * 7, b"n"), TypeError),
+        ((b"ab", bytes([0, 0, 0, 0, 3, 0, 0, 0]), b"n"), ValueError),
+        ((b"ab", bytes([2, 0, 0, 0, 1, 0, 0, 0]), b"n"), ValueError),
+    ],
+)
+def test_c_head_environ_refuses_malformed_packed_fields(fields: Any, error: type[Exception]) -> None:
+    assert _environ is not None
+    req = Request("GET", b"/", "1.1", [])
+    req._headers = None
+    req._fields = fields
+    with pytest.raises(error):
+        _environ.head_environ(template(), wsgi.new_header_keys(), req, wsgi.FORWARDING_KEYS, 512)

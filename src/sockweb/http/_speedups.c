@@ -23,7 +23,11 @@
  * Speed (instructions per request, counted by bench/bench_request_path.py under callgrind): field values
  * are scanned eight bytes at a time; the names a client sends come from a table of names seen before (see
  * NameSlot), so a name costs a hash and a compare, not a new bytes object; and the Request is built by
- * filling its slots (see Scanner.slots), without a call of its Python __init__.
+ * filling its slots (see Scanner.slots), without a call of its Python __init__, with its field lines
+ * packed: one bytes object of the field section, one of the values' offsets, and the name objects, in
+ * one tuple (`_fields`; the header list is made from it when `Request.headers` is first read, see
+ * sockweb.http.events), instead of a list of a tuple and a value object per field. A request type
+ * without those slots is called with the header list.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -108,10 +112,15 @@ typedef struct {
     int kind;
 } NameSlot;
 
-/* The Request's attributes, in the order of its __init__'s parameters. */
-static const char *const SLOT_NAMES[] = {"method",          "target",         "http_version", "headers",
-                                         "keep_alive",      "expect_continue", "content_length", "chunked"};
-#define N_SLOTS 8
+/* The Request's slots: the first eight in the order of its __init__'s parameters (with `_headers` for
+ * `headers`), then `_fields`, where the field lines stay packed until `headers` is read (see
+ * sockweb.http.events.Request and unpack_fields). */
+static const char *const SLOT_NAMES[] = {"method",     "target",          "http_version",   "_headers", "keep_alive",
+                                         "expect_continue", "content_length", "chunked", "_fields"};
+#define N_SLOTS 9
+#define N_ARGS 8 /* the arguments of a call of the type: no `_fields` */
+#define HEADERS 3
+#define FIELDS 8
 
 typedef struct {
     PyObject_HEAD
@@ -525,14 +534,15 @@ scan_fields(Scanner *self, const unsigned char *s, Py_ssize_t pos, Py_ssize_t st
     return 0;
 }
 
-/* A new request with the eight values (references stolen from `values`, all set to NULL on return). */
+/* A new request with the values (references stolen from `values`, all set to NULL on return): the nine
+ * slots filled, or the type called with the first eight. */
 static PyObject *
 new_request(Scanner *self, PyObject **values)
 {
     PyObject *request;
     int i;
     if (self->slots[0] == 0) {
-        request = PyObject_Vectorcall(self->request_type, values, N_SLOTS, NULL);
+        request = PyObject_Vectorcall(self->request_type, values, N_ARGS, NULL);
         for (i = 0; i < N_SLOTS; i++) {
             Py_CLEAR(values[i]);
         }
@@ -668,6 +678,36 @@ Scanner_scan(Scanner *self, PyObject *const *args, Py_ssize_t nargs)
         }
         keep_alive = token;
     }
+    if (self->slots[0] != 0) {
+        /* The field lines packed: (the field section, the values' offsets in it, the names...); the
+         * header list is made from them only if someone reads Request.headers. */
+        Py_ssize_t base = pos + 11;
+        uint32_t *spans;
+        PyObject *packed = PyTuple_New(2 + count);
+        if (packed == NULL) {
+            goto error;
+        }
+        values[FIELDS] = packed;
+        if ((headers = PyBytes_FromStringAndSize((const char *)s + base, stop - base)) == NULL) {
+            goto error;
+        }
+        PyTuple_SET_ITEM(packed, 0, headers);
+        headers = NULL;
+        if ((headers = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(2 * count * sizeof(uint32_t)))) == NULL) {
+            goto error;
+        }
+        spans = (uint32_t *)PyBytes_AS_STRING(headers);
+        PyTuple_SET_ITEM(packed, 1, headers);
+        headers = NULL;
+        for (i = 0; i < count; i++) {
+            spans[2 * i] = (uint32_t)(fields[i].value - base);
+            spans[2 * i + 1] = (uint32_t)(fields[i].value + fields[i].value_len - base);
+            PyTuple_SET_ITEM(packed, 2 + i, fields[i].name);
+            fields[i].name = NULL; /* the tuple owns it now */
+        }
+        headers = Py_NewRef(Py_None);
+        goto built;
+    }
     headers = PyList_New(count);
     if (headers == NULL) {
         goto error;
@@ -688,6 +728,7 @@ Scanner_scan(Scanner *self, PyObject *const *args, Py_ssize_t nargs)
         fields[i].name = NULL; /* the tuple owns it now */
         PyList_SET_ITEM(headers, i, pair);
     }
+built:
     values[1] = PyBytes_FromStringAndSize((const char *)s + target_start, target_end - target_start);
     if (values[1] == NULL) {
         goto error;
@@ -697,7 +738,7 @@ Scanner_scan(Scanner *self, PyObject *const *args, Py_ssize_t nargs)
     }
     values[0] = Py_NewRef(self->methods[method]);
     values[2] = Py_NewRef(minor ? self->v11 : self->v10);
-    values[3] = headers;
+    values[HEADERS] = headers;
     headers = NULL;
     values[4] = Py_NewRef(keep_alive ? Py_True : Py_False);
     values[5] = Py_NewRef(Py_False);

@@ -24,10 +24,12 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 static PyObject *COOKIE_KEY;  /* "HTTP_COOKIE" */
 /* The keys and attribute names head_environ uses, interned once. */
-static PyObject *S_TARGET, *S_METHOD, *S_VERSION, *S_HEADERS, *S_CHUNKED, *S_LENGTH, *S_V11, *S_HTTP10;
+static PyObject *S_TARGET, *S_METHOD, *S_VERSION, *S_HEADERS, *S_FIELDS, *S_CHUNKED, *S_LENGTH, *S_V11, *S_HTTP10;
 static PyObject *K_METHOD, *K_RAW_URI, *K_PATH, *K_QUERY, *K_PROTOCOL, *K_TERMINATED, *K_LENGTH;
 static PyObject *COMMA_SEP;   /* ", " */
 static PyObject *COOKIE_SEP;  /* "; " */
@@ -91,21 +93,12 @@ combine(PyObject *old, PyObject *key, PyObject *value)
     return joined;
 }
 
-/* One field: 0 on success, -1 with an exception. Sets *forwarded when its key is a forwarding one. */
+/* One field, its value the `n` bytes at `raw`: 0 on success, -1 with an exception. Sets *forwarded when
+ * its key is a forwarding one. */
 static int
-fill_one(PyObject *env, PyObject *keys, PyObject *field, PyObject *forwarding, Py_ssize_t max_cached,
-         int *forwarded)
+fill_one(PyObject *env, PyObject *keys, PyObject *name, const char *raw, Py_ssize_t n, PyObject *forwarding,
+         Py_ssize_t max_cached, int *forwarded)
 {
-    if (!PyTuple_Check(field) || PyTuple_GET_SIZE(field) != 2) {
-        PyErr_SetString(PyExc_TypeError, "headers must be (name, value) tuples");
-        return -1;
-    }
-    PyObject *name = PyTuple_GET_ITEM(field, 0);
-    PyObject *raw = PyTuple_GET_ITEM(field, 1);
-    if (!PyBytes_Check(raw)) {
-        PyErr_SetString(PyExc_TypeError, "header values must be bytes");
-        return -1;
-    }
     PyObject *key = PyDict_GetItemWithError(keys, name);  /* borrowed */
     if (key != NULL) {
         Py_INCREF(key);
@@ -123,7 +116,7 @@ fill_one(PyObject *env, PyObject *keys, PyObject *field, PyObject *forwarding, P
             if (PyDict_SetItem(keys, name, key) < 0) goto fail;
         }
     }
-    PyObject *value = PyUnicode_DecodeLatin1(PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw), NULL);
+    PyObject *value = PyUnicode_DecodeLatin1(raw, n, NULL);
     if (value == NULL) goto fail;
     PyObject *old = PyDict_GetItemWithError(env, key);  /* borrowed */
     if (old != NULL) {
@@ -147,7 +140,56 @@ fail:
     return -1;
 }
 
-/* fill_one over every field of the list `headers`; 0, or -1 with an exception. */
+/* One (name, value) pair of a header list. */
+static int
+fill_pair(PyObject *env, PyObject *keys, PyObject *field, PyObject *forwarding, Py_ssize_t max_cached,
+          int *forwarded)
+{
+    if (!PyTuple_Check(field) || PyTuple_GET_SIZE(field) != 2) {
+        PyErr_SetString(PyExc_TypeError, "headers must be (name, value) tuples");
+        return -1;
+    }
+    PyObject *raw = PyTuple_GET_ITEM(field, 1);
+    if (!PyBytes_Check(raw)) {
+        PyErr_SetString(PyExc_TypeError, "header values must be bytes");
+        return -1;
+    }
+    return fill_one(env, keys, PyTuple_GET_ITEM(field, 0), PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw),
+                    forwarding, max_cached, forwarded);
+}
+
+/* The field lines a Request holds packed (sockweb.http.events.unpack_fields): (section, offsets, names...),
+ * each value read straight from the section, as unpack_fields would cut it. */
+static int
+fill_packed(PyObject *env, PyObject *keys, PyObject *packed, PyObject *forwarding, Py_ssize_t max_cached,
+            int *forwarded)
+{
+    Py_ssize_t count = PyTuple_Check(packed) ? PyTuple_GET_SIZE(packed) - 2 : -1;
+    if (count < 0 || !PyBytes_Check(PyTuple_GET_ITEM(packed, 0)) || !PyBytes_Check(PyTuple_GET_ITEM(packed, 1)) ||
+        PyBytes_GET_SIZE(PyTuple_GET_ITEM(packed, 1)) != (Py_ssize_t)(2 * count * sizeof(uint32_t))) {
+        PyErr_SetString(PyExc_TypeError, "packed fields must be (bytes, offsets, names...)");
+        return -1;
+    }
+    /* Both held by the tuple, which the request holds, which the caller holds: no reference needed. */
+    PyObject *section = PyTuple_GET_ITEM(packed, 0);
+    const char *raw = PyBytes_AS_STRING(section);
+    Py_ssize_t size = PyBytes_GET_SIZE(section);
+    uint32_t spans[2];
+    for (Py_ssize_t i = 0; i < count; i++) {
+        memcpy(spans, PyBytes_AS_STRING(PyTuple_GET_ITEM(packed, 1)) + 2 * i * sizeof(uint32_t), sizeof(spans));
+        if (spans[0] > spans[1] || (Py_ssize_t)spans[1] > size) {
+            PyErr_SetString(PyExc_ValueError, "packed field offsets out of range");
+            return -1;
+        }
+        if (fill_one(env, keys, PyTuple_GET_ITEM(packed, 2 + i), raw + spans[0], spans[1] - spans[0], forwarding,
+                     max_cached, forwarded) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* fill_pair over every field of the list `headers`; 0, or -1 with an exception. */
 static int
 fill_fields(PyObject *env, PyObject *keys, PyObject *headers, PyObject *forwarding, Py_ssize_t max_cached,
             int *forwarded)
@@ -157,7 +199,7 @@ fill_fields(PyObject *env, PyObject *keys, PyObject *headers, PyObject *forwardi
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); i++) {
         PyObject *field = PyList_GET_ITEM(headers, i);
         Py_INCREF(field);
-        int rc = fill_one(env, keys, field, forwarding, max_cached, forwarded);
+        int rc = fill_pair(env, keys, field, forwarding, max_cached, forwarded);
         Py_DECREF(field);
         if (rc < 0) return -1;
     }
@@ -293,14 +335,21 @@ build(PyObject *template, PyObject *keys, PyObject *req, PyObject *forwarding, P
     Py_DECREF(version);
     if (is_11 < 0) goto done;
     if (!is_11 && PyDict_SetItem(env, K_PROTOCOL, S_HTTP10) < 0) goto done; /* the template holds 1.1 */
+    /* The header list if the request holds one, else its packed field lines (a Request from the C
+     * scanner): read as they are, never unpacked into a list. */
     headers = PyObject_GetAttr(req, S_HEADERS);
     if (headers == NULL) goto done;
-    if (!PyList_Check(headers)) {
+    int forwarded = 0;
+    if (headers == Py_None) {
+        Py_SETREF(headers, PyObject_GetAttr(req, S_FIELDS));
+        if (headers == NULL) goto done;
+        if (fill_packed(env, keys, headers, forwarding, max_cached, &forwarded) < 0) goto done;
+    }
+    else if (!PyList_Check(headers)) {
         PyErr_SetString(PyExc_TypeError, "headers must be a list");
         goto done;
     }
-    int forwarded = 0;
-    if (fill_fields(env, keys, headers, forwarding, max_cached, &forwarded) < 0) goto done;
+    else if (fill_fields(env, keys, headers, forwarding, max_cached, &forwarded) < 0) goto done;
     PyObject *chunked = PyObject_GetAttr(req, S_CHUNKED);
     if (chunked == NULL) goto done;
     int is_chunked = PyObject_IsTrue(chunked);
@@ -465,7 +514,7 @@ PyInit__environ(void)
     if (COOKIE_KEY == NULL || COMMA_SEP == NULL || COOKIE_SEP == NULL) return NULL;
     struct { PyObject **slot; const char *text; } names[] = {
         {&S_TARGET, "target"}, {&S_METHOD, "method"}, {&S_VERSION, "http_version"},
-        {&S_HEADERS, "headers"}, {&S_CHUNKED, "chunked"}, {&S_LENGTH, "content_length"},
+        {&S_HEADERS, "_headers"}, {&S_FIELDS, "_fields"}, {&S_CHUNKED, "chunked"}, {&S_LENGTH, "content_length"},
         {&S_V11, "1.1"}, {&S_HTTP10, "HTTP/1.0"}, {&K_METHOD, "REQUEST_METHOD"}, {&K_RAW_URI, "RAW_URI"},
         {&K_PATH, "PATH_INFO"}, {&K_QUERY, "QUERY_STRING"}, {&K_PROTOCOL, "SERVER_PROTOCOL"},
         {&K_TERMINATED, "wsgi.input_terminated"}, {&K_LENGTH, "CONTENT_LENGTH"},
