@@ -369,3 +369,26 @@ def test_c_head_environ_refuses_malformed_packed_fields(fields: Any, error: type
     req._fields = fields
     with pytest.raises(error):
         _environ.head_environ(template(), wsgi.new_header_keys(), req, wsgi.FORWARDING_KEYS, 512)
+
+
+@needs_speedups
+def test_environ_builder_reads_slots_only_of_types_that_keep_them() -> None:
+    # The builder reads the attributes of sockweb.http.Request from their slots (a cache keyed by the
+    # type and its version tag); any other type, or a type changed since, is read with getattr.
+    assert _environ is not None
+    builder = wsgi.load_head_environ(_environ.fill_header_environ)
+
+    class Other(Request):
+        __slots__ = ()
+
+    req = Request("GET", b"/a", "1.1", [(b"host", b"h")])
+    assert builder(template(), wsgi.new_header_keys(), req)[0]["PATH_INFO"] == "/a"
+    other = Other("GET", b"/b", "1.1", [(b"host", b"h")])
+    assert builder(template(), wsgi.new_header_keys(), other)[0]["PATH_INFO"] == "/b"
+    Other.target = property(lambda self: b"/changed")  # type: ignore[assignment,method-assign]
+    assert builder(template(), wsgi.new_header_keys(), other)[0]["PATH_INFO"] == "/changed"
+    assert builder(template(), wsgi.new_header_keys(), req)[0]["PATH_INFO"] == "/a"
+    unset = Request("GET", b"/", "1.1", [])
+    unset._headers = None  # no _fields: getattr's AttributeError, not a crash
+    with pytest.raises(AttributeError):
+        builder(template(), wsgi.new_header_keys(), unset)

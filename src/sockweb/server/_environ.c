@@ -24,6 +24,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stddef.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -274,15 +275,70 @@ set_new(PyObject *env, PyObject *key, PyObject *value)
     return rc;
 }
 
+/* The request attributes build() reads, in the order of SlotCache.offsets. */
+enum { A_TARGET, A_METHOD, A_VERSION, A_HEADERS, A_FIELDS, A_CHUNKED, A_LENGTH, N_ATTRS };
+static PyObject **ATTR_NAMES[N_ATTRS] = {&S_TARGET, &S_METHOD, &S_VERSION, &S_HEADERS, &S_FIELDS, &S_CHUNKED,
+                                         &S_LENGTH};
+
+/* A cache of where one request type keeps the attributes build() reads (an EnvironBuilder's):
+ *   bound: one type, the last one that had all of them as plain slots (sockweb.http.Request);
+ *   invalidation: the type's version tag, which CPython changes whenever the type or a base is modified
+ *     (an attribute assigned on the class); a type whose attributes are not all plain slots (a property in
+ *     a subclass) is never cached and read with getattr;
+ *   why: a getattr by name costs a type lookup and a descriptor call, seven times per request. */
+typedef struct {
+    PyTypeObject *type; /* a strong reference, or NULL */
+    unsigned int version;
+    Py_ssize_t offsets[N_ATTRS];
+} SlotCache;
+
+/* Learn where Py_TYPE(req) keeps the attributes; leaves the cache empty if it does not hold them all. */
+static void
+learn_slots(SlotCache *cache, PyObject *req)
+{
+    PyTypeObject *type = Py_TYPE(req);
+    Py_CLEAR(cache->type);
+    for (int i = 0; i < N_ATTRS; i++) {
+        PyObject *descr = _PyType_Lookup(type, *ATTR_NAMES[i]); /* borrowed */
+        if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) return;
+        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type != T_OBJECT_EX || member->offset <= 0) return;
+        cache->offsets[i] = member->offset;
+    }
+    if (!PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) return; /* no tag to check it by */
+    cache->version = type->tp_version_tag;
+    cache->type = (PyTypeObject *)Py_NewRef(type);
+}
+
+/* req.<attribute `which`>: a new reference, or NULL with an exception (read from the slot when the cache
+ * holds req's type, else by getattr; an unset slot takes getattr too, for its AttributeError). */
+static PyObject *
+get_attr(PyObject *req, int which, SlotCache *cache)
+{
+    if (cache != NULL) {
+        PyTypeObject *type = Py_TYPE(req);
+        if (cache->type != type || cache->version != type->tp_version_tag ||
+            !PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) {
+            learn_slots(cache, req);
+        }
+        if (cache->type != NULL) {
+            PyObject *value = *(PyObject **)((char *)req + cache->offsets[which]);
+            if (value != NULL) return Py_NewRef(value);
+        }
+    }
+    return PyObject_GetAttr(req, *ATTR_NAMES[which]);
+}
+
 /* The environ of `req` as (environ, forwarded), or None (a new reference) for an absolute-form target. */
 static PyObject *
-build(PyObject *template, PyObject *keys, PyObject *req, PyObject *forwarding, Py_ssize_t max_cached)
+build(PyObject *template, PyObject *keys, PyObject *req, PyObject *forwarding, Py_ssize_t max_cached,
+      SlotCache *cache)
 {
     if (!PyDict_Check(template) || !PyDict_Check(keys)) {
         PyErr_SetString(PyExc_TypeError, "template and keys must be dicts");
         return NULL;
     }
-    PyObject *target = PyObject_GetAttr(req, S_TARGET);
+    PyObject *target = get_attr(req, A_TARGET, cache);
     if (target == NULL) return NULL;
     if (!PyBytes_Check(target) || PyBytes_GET_SIZE(target) == 0) {
         Py_DECREF(target);
@@ -303,7 +359,7 @@ build(PyObject *template, PyObject *keys, PyObject *req, PyObject *forwarding, P
     }
     env = PyDict_Copy(template);
     if (env == NULL) goto done;
-    if (set_new(env, K_METHOD, PyObject_GetAttr(req, S_METHOD)) < 0) goto done;
+    if (set_new(env, K_METHOD, get_attr(req, A_METHOD, cache)) < 0) goto done;
     raw_uri = PyUnicode_DecodeLatin1((const char *)t, n, NULL);
     if (raw_uri == NULL) goto done;
     if (PyDict_SetItem(env, K_RAW_URI, raw_uri) < 0) {
@@ -329,7 +385,7 @@ build(PyObject *template, PyObject *keys, PyObject *req, PyObject *forwarding, P
     }
     Py_DECREF(raw_uri);
     if (set_new(env, K_PATH, path) < 0) goto done;
-    PyObject *version = PyObject_GetAttr(req, S_VERSION);
+    PyObject *version = get_attr(req, A_VERSION, cache);
     if (version == NULL) goto done;
     int is_11 = PyObject_RichCompareBool(version, S_V11, Py_EQ);
     Py_DECREF(version);
@@ -337,11 +393,11 @@ build(PyObject *template, PyObject *keys, PyObject *req, PyObject *forwarding, P
     if (!is_11 && PyDict_SetItem(env, K_PROTOCOL, S_HTTP10) < 0) goto done; /* the template holds 1.1 */
     /* The header list if the request holds one, else its packed field lines (a Request from the C
      * scanner): read as they are, never unpacked into a list. */
-    headers = PyObject_GetAttr(req, S_HEADERS);
+    headers = get_attr(req, A_HEADERS, cache);
     if (headers == NULL) goto done;
     int forwarded = 0;
     if (headers == Py_None) {
-        Py_SETREF(headers, PyObject_GetAttr(req, S_FIELDS));
+        Py_SETREF(headers, get_attr(req, A_FIELDS, cache));
         if (headers == NULL) goto done;
         if (fill_packed(env, keys, headers, forwarding, max_cached, &forwarded) < 0) goto done;
     }
@@ -350,7 +406,7 @@ build(PyObject *template, PyObject *keys, PyObject *req, PyObject *forwarding, P
         goto done;
     }
     else if (fill_fields(env, keys, headers, forwarding, max_cached, &forwarded) < 0) goto done;
-    PyObject *chunked = PyObject_GetAttr(req, S_CHUNKED);
+    PyObject *chunked = get_attr(req, A_CHUNKED, cache);
     if (chunked == NULL) goto done;
     int is_chunked = PyObject_IsTrue(chunked);
     Py_DECREF(chunked);
@@ -363,7 +419,7 @@ build(PyObject *template, PyObject *keys, PyObject *req, PyObject *forwarding, P
         if (has_length < 0) goto done;
         if (has_length) {
             /* RFC 9110 §8.6: repeated equal lengths were accepted as one; the application sees that one. */
-            PyObject *length = PyObject_GetAttr(req, S_LENGTH);
+            PyObject *length = get_attr(req, A_LENGTH, cache);
             if (length == NULL) goto done;
             int rc = set_new(env, K_LENGTH, PyObject_Str(length));
             Py_DECREF(length);
@@ -391,7 +447,7 @@ head_environ(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     Py_ssize_t max_cached = PyLong_AsSsize_t(args[4]);
     if (max_cached == -1 && PyErr_Occurred()) return NULL;
-    return build(args[0], args[1], args[2], args[3], max_cached);
+    return build(args[0], args[1], args[2], args[3], max_cached, NULL);
 }
 
 /* EnvironBuilder(forwarding_keys, max_cached, fallback): head_environ with its two fixed arguments bound,
@@ -403,6 +459,7 @@ typedef struct {
     PyObject *forwarding;
     Py_ssize_t max_cached;
     PyObject *fallback;
+    SlotCache slots;
 } Builder;
 
 static PyObject *
@@ -413,7 +470,7 @@ Builder_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyO
         PyErr_SetString(PyExc_TypeError, "EnvironBuilder takes 3 positional arguments (template, keys, req)");
         return NULL;
     }
-    PyObject *result = build(args[0], args[1], args[2], self->forwarding, self->max_cached);
+    PyObject *result = build(args[0], args[1], args[2], self->forwarding, self->max_cached, &self->slots);
     if (result == Py_None) {
         Py_DECREF(result);
         return PyObject_Vectorcall(self->fallback, args, 3, NULL);
@@ -453,6 +510,7 @@ Builder_traverse(Builder *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->forwarding);
     Py_VISIT(self->fallback);
+    Py_VISIT(self->slots.type);
     return 0;
 }
 
@@ -461,6 +519,7 @@ Builder_clear(Builder *self)
 {
     Py_CLEAR(self->forwarding);
     Py_CLEAR(self->fallback);
+    Py_CLEAR(self->slots.type);
     return 0;
 }
 
