@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from array import array
 
 import pytest
 
@@ -18,6 +19,7 @@ from sockweb.http import (
     RequestParser,
     URITooLong,
 )
+from sockweb.http.events import unpack_fields
 
 
 def test_feed_after_eof_is_a_usage_error() -> None:
@@ -92,6 +94,32 @@ def test_request_attributes() -> None:
     assert req.expect_continue and req.keep_alive and req.content_length == 2 and not req.chunked
     assert "PUT" in repr(req)
     assert req != Data(b"")
+
+
+def packed(section: bytes) -> tuple[bytes, ...]:
+    """The packed form of a field section, as the C scanner stores it in Request._fields."""
+    names, spans, at = [], [], 0
+    for line in section.split(b"\r\n")[:-1]:
+        name, _, value = line.partition(b":")
+        start = at + len(name) + 1 + (len(value) - len(value.lstrip(b" \t")))
+        names.append(name.lower())
+        spans += [start, at + len(line)]
+        at += len(line) + 2
+    return (section, array("I", spans).tobytes(), *names)
+
+
+def test_packed_field_lines_are_unpacked_once_on_first_read() -> None:
+    # The C scanner leaves `headers` unbuilt (see Request); this builds such a request by hand, so the
+    # pure-Python reference of the unpacking is tested without the extension too.
+    req = Request("GET", b"/", "1.1", [])
+    req._headers = None
+    req._fields = packed(b"Host: h\r\nX-A:  1 2\r\nEmpty:\r\n")
+    assert req.headers == [(b"host", b"h"), (b"x-a", b"1 2"), (b"empty", b"")]
+    assert req.headers is req.headers  # unpacked once
+    assert req == Request("GET", b"/", "1.1", [(b"host", b"h"), (b"x-a", b"1 2"), (b"empty", b"")])
+    assert unpack_fields(packed(b"")) == []
+    req.headers = [(b"a", b"b")]
+    assert req.headers == [(b"a", b"b")]
 
 
 def test_events_equality_and_repr() -> None:

@@ -34,6 +34,7 @@ from sockweb.http import (
     _accel,
     describe_parser,
 )
+from sockweb.http.events import REQUEST_FIELDS
 
 try:
     from sockweb.http import _speedups
@@ -305,7 +306,7 @@ def test_requests_are_built_as_the_type_builds_them(request_type: type[Request])
         assert type(scanned) is request_type
         expected = same_events(raw, Limits(), eof=False)[0]
         assert getattr(scanned, "made", True)
-        for name in Request.__slots__:
+        for name in REQUEST_FIELDS:
             assert getattr(scanned, name) == getattr(expected, name)
 
 
@@ -316,3 +317,21 @@ def test_parsers_share_one_scanner_per_limits() -> None:
         return
     assert shared(Limits(), Request) is shared(Limits(), Request)
     assert shared(Limits(), Request) is not shared(TINY, Request)
+
+
+@needs_speedups
+def test_a_browsers_names_all_stay_in_the_table() -> None:
+    # The names of one client stay in the scanner's table together: the second request gets the very
+    # name objects of the first (with a direct-mapped table, Cookie and Accept-Encoding shared a slot and
+    # evicted each other on every request).
+    assert _speedups is not None
+    scanner = _speedups.HeadScanner(Limits(), Request)
+    raw = (
+        b"GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: u\r\nAccept: */*\r\nAccept-Language: en\r\n"
+        b"Accept-Encoding: gzip, br\r\nReferer: http://h/\r\nConnection: keep-alive\r\nCookie: a=1\r\n"
+        b"Sec-Fetch-Dest: empty\r\nSec-Fetch-Mode: cors\r\nSec-Fetch-Site: same-origin\r\n\r\n"
+    )
+    first, second = (scanner.scan(bytearray(raw), raw.find(b"\r\n\r\n")) for _ in range(2))
+    assert first is not None and second is not None
+    assert second.headers == first.headers
+    assert all(a is b for (a, _), (b, _) in zip(first.headers, second.headers, strict=True))

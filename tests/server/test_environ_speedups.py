@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sockweb.http import Request
+from sockweb.http import Limits, Request, RequestParser
 from sockweb.server import wsgi
 
 _environ: ModuleType | None
@@ -138,9 +138,49 @@ def test_head_environ_same_on_both_paths(monkeypatch: pytest.MonkeyPatch) -> Non
     for fill in (None, _environ.fill_header_environ):
         monkeypatch.setattr(wsgi, "_FILL_HEADERS", fill)
         keys = wsgi.new_header_keys()
-        results.append((wsgi.head_environ(template(), keys, req), keys))
+        results.append((wsgi.load_head_environ(fill)(template(), keys, req), keys))
     assert results[0] == results[1]
     assert results[1][0][1] is True
+
+
+def test_head_environ_is_the_builder_or_the_reference() -> None:
+    assert wsgi.load_head_environ(None) is wsgi._head_environ_py
+    if _environ is not None:
+        assert type(wsgi.load_head_environ(_environ.fill_header_environ)) is _environ.EnvironBuilder
+
+
+@needs_speedups
+def test_environ_builder_binds_its_arguments_and_falls_back_for_the_absolute_form() -> None:
+    assert _environ is not None
+    seen = []
+
+    def fallback(*args: Any) -> Any:
+        seen.append(args)
+        return "fallback"
+
+    builder = _environ.EnvironBuilder(wsgi.FORWARDING_KEYS, 1, fallback)
+    keys = wsgi.new_header_keys()
+    req = Request(
+        "GET", b"/a?b", "1.1", [(b"host", b"h"), (b"x-forwarded-for", b"1"), (b"a", b"1"), (b"b", b"2")]
+    )
+    env, forwarded = builder(template(), keys, req)
+    assert (env, forwarded) == wsgi._head_environ_py(template(), wsgi.new_header_keys(), req)
+    assert forwarded is True
+    assert b"a" not in keys  # max_cached 1 is bound: the cache (2 entries) takes no more
+    absolute = Request("GET", b"http://example.com/x", "1.1", [(b"host", b"h")])
+    t = template()
+    assert builder(t, keys, absolute) == "fallback"
+    assert seen == [(t, keys, absolute)]
+    with pytest.raises(TypeError):
+        builder(t, keys)
+    with pytest.raises(TypeError):
+        builder(t, keys, req=req)
+    with pytest.raises(TypeError):
+        builder([], keys, req)
+    with pytest.raises(TypeError):
+        _environ.EnvironBuilder([], 1, fallback)
+    with pytest.raises(TypeError):
+        _environ.EnvironBuilder(wsgi.FORWARDING_KEYS, 1, None)
 
 
 @needs_speedups
@@ -271,3 +311,84 @@ def test_c_head_environ_leaves_absolute_form_and_refuses_bad_arguments() -> None
         _environ.head_environ(template(), keys, bad, wsgi.FORWARDING_KEYS, 1)
     with pytest.raises(AttributeError):
         _environ.head_environ(template(), keys, object(), wsgi.FORWARDING_KEYS, 1)
+
+
+# Requests from the C head scanner hold their field lines packed (sockweb.http.events.Request): the C
+# head_environ reads that form directly, and must give what the reference gives from the header list.
+PACKED_NAMES = st.sampled_from([n for n in NAMES if n.isascii() and n != b"host"] + [b"X-Mixed-Case", b"a"])
+PACKED_VALUE = st.binary(max_size=30).map(lambda b: bytes(c for c in b if c >= 0x20 and c != 0x7F).strip())
+
+
+@needs_speedups
+@settings(max_examples=300, deadline=None)
+@given(
+    fields=st.lists(st.tuples(PACKED_NAMES, PACKED_VALUE), max_size=20, unique_by=lambda f: f[0].lower()),
+    target=st.sampled_from([b"/", b"/a?b=c", b"/%41?x", b"/p/q?r?s"]),
+    version=st.sampled_from([b"1.1", b"1.0"]),
+    learnt=KEYS,
+)
+def test_c_head_environ_reads_packed_fields_as_the_reference_reads_the_list(
+    fields: list[tuple[bytes, bytes]], target: bytes, version: bytes, learnt: list[bytes]
+) -> None:
+    from sockweb.http._speedups import HeadScanner
+
+    limits = Limits(allow_underscore_in_names=True)
+    parser = RequestParser(limits)
+    parser._common = HeadScanner(limits, Request).scan
+    lines = b"".join(b"%s: %s\r\n" % field for field in fields if field[0] != b"content-length")
+    parser.feed(b"GET " + target + b" HTTP/" + version + b"\r\nHost: h\r\n" + lines + b"\r\n")
+    req = parser.next_event()
+    assert isinstance(req, Request)
+    if req._headers is not None:  # a head the scanner leaves to the reference (a forbidden name)
+        return
+    fast_keys, pure_keys = start_keys(learnt), start_keys(learnt)
+    fast = wsgi.load_head_environ(wsgi._FILL_HEADERS or _environ.fill_header_environ)(
+        template(), fast_keys, req
+    )
+    assert req._headers is None  # read packed, never unpacked
+    pure = wsgi._head_environ_py(template(), pure_keys, req)
+    assert (fast, fast_keys, list(fast_keys)) == (pure, pure_keys, list(pure_keys))
+
+
+@needs_speedups
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ("not a tuple", TypeError),
+        ((b"a",), TypeError),
+        (("a", b"", b"n"), TypeError),
+        ((b"a", b"\0" * 7, b"n"), TypeError),
+        ((b"ab", bytes([0, 0, 0, 0, 3, 0, 0, 0]), b"n"), ValueError),
+        ((b"ab", bytes([2, 0, 0, 0, 1, 0, 0, 0]), b"n"), ValueError),
+    ],
+)
+def test_c_head_environ_refuses_malformed_packed_fields(fields: Any, error: type[Exception]) -> None:
+    assert _environ is not None
+    req = Request("GET", b"/", "1.1", [])
+    req._headers = None
+    req._fields = fields
+    with pytest.raises(error):
+        _environ.head_environ(template(), wsgi.new_header_keys(), req, wsgi.FORWARDING_KEYS, 512)
+
+
+@needs_speedups
+def test_environ_builder_reads_slots_only_of_types_that_keep_them() -> None:
+    # The builder reads the attributes of sockweb.http.Request from their slots (a cache keyed by the
+    # type and its version tag); any other type, or a type changed since, is read with getattr.
+    assert _environ is not None
+    builder = wsgi.load_head_environ(_environ.fill_header_environ)
+
+    class Other(Request):
+        __slots__ = ()
+
+    req = Request("GET", b"/a", "1.1", [(b"host", b"h")])
+    assert builder(template(), wsgi.new_header_keys(), req)[0]["PATH_INFO"] == "/a"
+    other = Other("GET", b"/b", "1.1", [(b"host", b"h")])
+    assert builder(template(), wsgi.new_header_keys(), other)[0]["PATH_INFO"] == "/b"
+    Other.target = property(lambda self: b"/changed")  # type: ignore[assignment,method-assign]
+    assert builder(template(), wsgi.new_header_keys(), other)[0]["PATH_INFO"] == "/changed"
+    assert builder(template(), wsgi.new_header_keys(), req)[0]["PATH_INFO"] == "/a"
+    unset = Request("GET", b"/", "1.1", [])
+    unset._headers = None  # no _fields: getattr's AttributeError, not a crash
+    with pytest.raises(AttributeError):
+        builder(template(), wsgi.new_header_keys(), unset)

@@ -23,7 +23,11 @@
  * Speed (instructions per request, counted by bench/bench_request_path.py under callgrind): field values
  * are scanned eight bytes at a time; the names a client sends come from a table of names seen before (see
  * NameSlot), so a name costs a hash and a compare, not a new bytes object; and the Request is built by
- * filling its slots (see Scanner.slots), without a call of its Python __init__.
+ * filling its slots (see Scanner.slots), without a call of its Python __init__, with its field lines
+ * packed: one bytes object of the field section, one of the values' offsets, and the name objects, in
+ * one tuple (`_fields`; the header list is made from it when `Request.headers` is first read, see
+ * sockweb.http.events), instead of a list of a tuple and a value object per field. A request type
+ * without those slots is called with the header list.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -85,15 +89,20 @@ static const char *const METHOD_NAMES[] = {"GET", "HEAD", "POST", "PUT", "DELETE
 enum { NAME_OTHER, NAME_HOST, NAME_LENGTH, NAME_CONNECTION, NAME_REFUSED /* Transfer-Encoding, Expect */ };
 
 /* The table of field names: a cache of the lowercased name object of a name as a client spells it.
- *   bound: NAME_SLOTS slots, direct-mapped by a hash of the raw name; names up to MAX_CACHED_NAME bytes;
+ *   bound: NAME_SLOTS slots in sets of NAME_WAYS, the set chosen by a hash of the raw name (its length
+ *     and its first and last eight bytes); names up to MAX_CACHED_NAME bytes;
  *   invalidation: none needed, an entry is a pure function of its raw bytes and of the scanner's limits
- *     (the scanner is built for one set of Limits); a colliding name replaces the slot's entry;
+ *     (the scanner is built for one set of Limits); a new name goes first in its set and the set's last
+ *     entry leaves (two ways: with one, two names of one client that share a slot, as Cookie and
+ *     Accept-Encoding did, evicted each other on every request, and a dozen names in 128 slots share
+ *     one about half the time);
  *   why: clients send the same names on every request (a browser's dozen), so the name costs a hash and a
  *     compare instead of a validation, a lowercasing copy and a new bytes object; and the name object
  *     keeps its hash, so the environ's header-key lookup (sockweb.server._environ) hashes nothing.
  * A slot holds only names that passed the token check, so a hit is a valid name. One scanner (and its
  * table) serves every parser with the same Limits in the process (_accel.shared_scanner). */
 #define NAME_SLOTS 128
+#define NAME_WAYS 2
 #define MAX_CACHED_NAME 40
 
 typedef struct {
@@ -103,10 +112,15 @@ typedef struct {
     int kind;
 } NameSlot;
 
-/* The Request's attributes, in the order of its __init__'s parameters. */
-static const char *const SLOT_NAMES[] = {"method",          "target",         "http_version", "headers",
-                                         "keep_alive",      "expect_continue", "content_length", "chunked"};
-#define N_SLOTS 8
+/* The Request's slots: the first eight in the order of its __init__'s parameters (with `_headers` for
+ * `headers`), then `_fields`, where the field lines stay packed until `headers` is read (see
+ * sockweb.http.events.Request and unpack_fields). */
+static const char *const SLOT_NAMES[] = {"method",     "target",          "http_version",   "_headers", "keep_alive",
+                                         "expect_continue", "content_length", "chunked", "_fields"};
+#define N_SLOTS 9
+#define N_ARGS 8 /* the arguments of a call of the type: no `_fields` */
+#define HEADERS 3
+#define FIELDS 8
 
 typedef struct {
     PyObject_HEAD
@@ -393,19 +407,35 @@ name_is(const unsigned char *name, Py_ssize_t len, const char *lowered)
 static PyObject *
 field_name(Scanner *self, const unsigned char *s, Py_ssize_t n, int *kind)
 {
-    uint32_t hash = 2166136261u; /* FNV-1a */
+    uint64_t hash = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
     Py_ssize_t i;
-    NameSlot *slot;
+    NameSlot *set, *slot;
     PyObject *lowered;
     unsigned char *dst;
-    for (i = 0; i < n; i++) {
-        hash = (hash ^ s[i]) * 16777619u;
+    if (n >= 8) {
+        /* the first and the last eight bytes: names that share a prefix (Sec-Fetch-*, Accept-*) differ
+         * at their end, and the memcmp below decides anyway */
+        uint64_t first, last;
+        memcpy(&first, s, 8);
+        memcpy(&last, s + n - 8, 8);
+        hash ^= first * 0xBF58476D1CE4E5B9ULL;
+        hash ^= (last ^ (last >> 29)) * 0x94D049BB133111EBULL;
     }
-    slot = &self->names[(hash ^ (hash >> 16)) & (NAME_SLOTS - 1)];
-    if (slot->len == n && memcmp(slot->raw, s, (size_t)n) == 0) {
-        *kind = slot->kind;
-        Py_INCREF(slot->lowered);
-        return slot->lowered;
+    else {
+        for (i = 0; i < n; i++) {
+            hash = (hash ^ s[i]) * 0x100000001B3ULL;
+        }
+    }
+    hash ^= hash >> 32;
+    hash ^= hash >> 15;
+    set = &self->names[(hash & (NAME_SLOTS / NAME_WAYS - 1)) * NAME_WAYS];
+    for (i = 0; i < NAME_WAYS; i++) {
+        slot = &set[i];
+        if (slot->len == n && memcmp(slot->raw, s, (size_t)n) == 0) {
+            *kind = slot->kind;
+            Py_INCREF(slot->lowered);
+            return slot->lowered;
+        }
     }
     /* RFC 9110 §5.1: field-name = token (and "_" only when the limits allow it) */
     for (i = 0; i < n; i++) {
@@ -441,11 +471,14 @@ field_name(Scanner *self, const unsigned char *s, Py_ssize_t n, int *kind)
         *kind = NAME_OTHER;
     }
     if (n <= MAX_CACHED_NAME) {
+        /* the new name goes first in its set; the set's last entry leaves */
+        Py_XDECREF(set[NAME_WAYS - 1].lowered);
+        memmove(&set[1], &set[0], (NAME_WAYS - 1) * sizeof(NameSlot));
         Py_INCREF(lowered);
-        Py_XSETREF(slot->lowered, lowered);
-        memcpy(slot->raw, s, (size_t)n);
-        slot->len = n;
-        slot->kind = *kind;
+        set[0].lowered = lowered;
+        memcpy(set[0].raw, s, (size_t)n);
+        set[0].len = n;
+        set[0].kind = *kind;
     }
     return lowered;
 }
@@ -501,14 +534,15 @@ scan_fields(Scanner *self, const unsigned char *s, Py_ssize_t pos, Py_ssize_t st
     return 0;
 }
 
-/* A new request with the eight values (references stolen from `values`, all set to NULL on return). */
+/* A new request with the values (references stolen from `values`, all set to NULL on return): the nine
+ * slots filled, or the type called with the first eight. */
 static PyObject *
 new_request(Scanner *self, PyObject **values)
 {
     PyObject *request;
     int i;
     if (self->slots[0] == 0) {
-        request = PyObject_Vectorcall(self->request_type, values, N_SLOTS, NULL);
+        request = PyObject_Vectorcall(self->request_type, values, N_ARGS, NULL);
         for (i = 0; i < N_SLOTS; i++) {
             Py_CLEAR(values[i]);
         }
@@ -644,6 +678,36 @@ Scanner_scan(Scanner *self, PyObject *const *args, Py_ssize_t nargs)
         }
         keep_alive = token;
     }
+    if (self->slots[0] != 0) {
+        /* The field lines packed: (the field section, the values' offsets in it, the names...); the
+         * header list is made from them only if someone reads Request.headers. */
+        Py_ssize_t base = pos + 11;
+        uint32_t *spans;
+        PyObject *packed = PyTuple_New(2 + count);
+        if (packed == NULL) {
+            goto error;
+        }
+        values[FIELDS] = packed;
+        if ((headers = PyBytes_FromStringAndSize((const char *)s + base, stop - base)) == NULL) {
+            goto error;
+        }
+        PyTuple_SET_ITEM(packed, 0, headers);
+        headers = NULL;
+        if ((headers = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(2 * count * sizeof(uint32_t)))) == NULL) {
+            goto error;
+        }
+        spans = (uint32_t *)PyBytes_AS_STRING(headers);
+        PyTuple_SET_ITEM(packed, 1, headers);
+        headers = NULL;
+        for (i = 0; i < count; i++) {
+            spans[2 * i] = (uint32_t)(fields[i].value - base);
+            spans[2 * i + 1] = (uint32_t)(fields[i].value + fields[i].value_len - base);
+            PyTuple_SET_ITEM(packed, 2 + i, fields[i].name);
+            fields[i].name = NULL; /* the tuple owns it now */
+        }
+        headers = Py_NewRef(Py_None);
+        goto built;
+    }
     headers = PyList_New(count);
     if (headers == NULL) {
         goto error;
@@ -664,6 +728,7 @@ Scanner_scan(Scanner *self, PyObject *const *args, Py_ssize_t nargs)
         fields[i].name = NULL; /* the tuple owns it now */
         PyList_SET_ITEM(headers, i, pair);
     }
+built:
     values[1] = PyBytes_FromStringAndSize((const char *)s + target_start, target_end - target_start);
     if (values[1] == NULL) {
         goto error;
@@ -673,7 +738,7 @@ Scanner_scan(Scanner *self, PyObject *const *args, Py_ssize_t nargs)
     }
     values[0] = Py_NewRef(self->methods[method]);
     values[2] = Py_NewRef(minor ? self->v11 : self->v10);
-    values[3] = headers;
+    values[HEADERS] = headers;
     headers = NULL;
     values[4] = Py_NewRef(keep_alive ? Py_True : Py_False);
     values[5] = Py_NewRef(Py_False);

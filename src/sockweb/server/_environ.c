@@ -17,15 +17,20 @@
  * RAW_URI, PATH_INFO (percent-decoded as urllib.parse.unquote_to_bytes does, then latin-1), QUERY_STRING,
  * SERVER_PROTOCOL, the header fields as above, wsgi.input_terminated or CONTENT_LENGTH; it returns
  * (environ, forwarded). One C call from the parsed head to its environ, instead of a Python function
- * around the header loop.
+ * around the header loop. `EnvironBuilder` binds its last two arguments and the reference for the
+ * absolute form, so that the server calls it as head_environ(template, keys, req) with no Python frame.
  * tests/server/test_environ_speedups.py holds the two paths equal.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <string.h>
 
 static PyObject *COOKIE_KEY;  /* "HTTP_COOKIE" */
 /* The keys and attribute names head_environ uses, interned once. */
-static PyObject *S_TARGET, *S_METHOD, *S_VERSION, *S_HEADERS, *S_CHUNKED, *S_LENGTH, *S_V11, *S_HTTP10;
+static PyObject *S_TARGET, *S_METHOD, *S_VERSION, *S_HEADERS, *S_FIELDS, *S_CHUNKED, *S_LENGTH, *S_V11, *S_HTTP10;
 static PyObject *K_METHOD, *K_RAW_URI, *K_PATH, *K_QUERY, *K_PROTOCOL, *K_TERMINATED, *K_LENGTH;
 static PyObject *COMMA_SEP;   /* ", " */
 static PyObject *COOKIE_SEP;  /* "; " */
@@ -89,21 +94,12 @@ combine(PyObject *old, PyObject *key, PyObject *value)
     return joined;
 }
 
-/* One field: 0 on success, -1 with an exception. Sets *forwarded when its key is a forwarding one. */
+/* One field, its value the `n` bytes at `raw`: 0 on success, -1 with an exception. Sets *forwarded when
+ * its key is a forwarding one. */
 static int
-fill_one(PyObject *env, PyObject *keys, PyObject *field, PyObject *forwarding, Py_ssize_t max_cached,
-         int *forwarded)
+fill_one(PyObject *env, PyObject *keys, PyObject *name, const char *raw, Py_ssize_t n, PyObject *forwarding,
+         Py_ssize_t max_cached, int *forwarded)
 {
-    if (!PyTuple_Check(field) || PyTuple_GET_SIZE(field) != 2) {
-        PyErr_SetString(PyExc_TypeError, "headers must be (name, value) tuples");
-        return -1;
-    }
-    PyObject *name = PyTuple_GET_ITEM(field, 0);
-    PyObject *raw = PyTuple_GET_ITEM(field, 1);
-    if (!PyBytes_Check(raw)) {
-        PyErr_SetString(PyExc_TypeError, "header values must be bytes");
-        return -1;
-    }
     PyObject *key = PyDict_GetItemWithError(keys, name);  /* borrowed */
     if (key != NULL) {
         Py_INCREF(key);
@@ -121,7 +117,7 @@ fill_one(PyObject *env, PyObject *keys, PyObject *field, PyObject *forwarding, P
             if (PyDict_SetItem(keys, name, key) < 0) goto fail;
         }
     }
-    PyObject *value = PyUnicode_DecodeLatin1(PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw), NULL);
+    PyObject *value = PyUnicode_DecodeLatin1(raw, n, NULL);
     if (value == NULL) goto fail;
     PyObject *old = PyDict_GetItemWithError(env, key);  /* borrowed */
     if (old != NULL) {
@@ -145,7 +141,56 @@ fail:
     return -1;
 }
 
-/* fill_one over every field of the list `headers`; 0, or -1 with an exception. */
+/* One (name, value) pair of a header list. */
+static int
+fill_pair(PyObject *env, PyObject *keys, PyObject *field, PyObject *forwarding, Py_ssize_t max_cached,
+          int *forwarded)
+{
+    if (!PyTuple_Check(field) || PyTuple_GET_SIZE(field) != 2) {
+        PyErr_SetString(PyExc_TypeError, "headers must be (name, value) tuples");
+        return -1;
+    }
+    PyObject *raw = PyTuple_GET_ITEM(field, 1);
+    if (!PyBytes_Check(raw)) {
+        PyErr_SetString(PyExc_TypeError, "header values must be bytes");
+        return -1;
+    }
+    return fill_one(env, keys, PyTuple_GET_ITEM(field, 0), PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw),
+                    forwarding, max_cached, forwarded);
+}
+
+/* The field lines a Request holds packed (sockweb.http.events.unpack_fields): (section, offsets, names...),
+ * each value read straight from the section, as unpack_fields would cut it. */
+static int
+fill_packed(PyObject *env, PyObject *keys, PyObject *packed, PyObject *forwarding, Py_ssize_t max_cached,
+            int *forwarded)
+{
+    Py_ssize_t count = PyTuple_Check(packed) ? PyTuple_GET_SIZE(packed) - 2 : -1;
+    if (count < 0 || !PyBytes_Check(PyTuple_GET_ITEM(packed, 0)) || !PyBytes_Check(PyTuple_GET_ITEM(packed, 1)) ||
+        PyBytes_GET_SIZE(PyTuple_GET_ITEM(packed, 1)) != (Py_ssize_t)(2 * count * sizeof(uint32_t))) {
+        PyErr_SetString(PyExc_TypeError, "packed fields must be (bytes, offsets, names...)");
+        return -1;
+    }
+    /* Both held by the tuple, which the request holds, which the caller holds: no reference needed. */
+    PyObject *section = PyTuple_GET_ITEM(packed, 0);
+    const char *raw = PyBytes_AS_STRING(section);
+    Py_ssize_t size = PyBytes_GET_SIZE(section);
+    uint32_t spans[2];
+    for (Py_ssize_t i = 0; i < count; i++) {
+        memcpy(spans, PyBytes_AS_STRING(PyTuple_GET_ITEM(packed, 1)) + 2 * i * sizeof(uint32_t), sizeof(spans));
+        if (spans[0] > spans[1] || (Py_ssize_t)spans[1] > size) {
+            PyErr_SetString(PyExc_ValueError, "packed field offsets out of range");
+            return -1;
+        }
+        if (fill_one(env, keys, PyTuple_GET_ITEM(packed, 2 + i), raw + spans[0], spans[1] - spans[0], forwarding,
+                     max_cached, forwarded) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* fill_pair over every field of the list `headers`; 0, or -1 with an exception. */
 static int
 fill_fields(PyObject *env, PyObject *keys, PyObject *headers, PyObject *forwarding, Py_ssize_t max_cached,
             int *forwarded)
@@ -155,7 +200,7 @@ fill_fields(PyObject *env, PyObject *keys, PyObject *headers, PyObject *forwardi
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); i++) {
         PyObject *field = PyList_GET_ITEM(headers, i);
         Py_INCREF(field);
-        int rc = fill_one(env, keys, field, forwarding, max_cached, forwarded);
+        int rc = fill_pair(env, keys, field, forwarding, max_cached, forwarded);
         Py_DECREF(field);
         if (rc < 0) return -1;
     }
@@ -230,25 +275,70 @@ set_new(PyObject *env, PyObject *key, PyObject *value)
     return rc;
 }
 
-static PyObject *
-head_environ(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+/* The request attributes build() reads, in the order of SlotCache.offsets. */
+enum { A_TARGET, A_METHOD, A_VERSION, A_HEADERS, A_FIELDS, A_CHUNKED, A_LENGTH, N_ATTRS };
+static PyObject **ATTR_NAMES[N_ATTRS] = {&S_TARGET, &S_METHOD, &S_VERSION, &S_HEADERS, &S_FIELDS, &S_CHUNKED,
+                                         &S_LENGTH};
+
+/* A cache of where one request type keeps the attributes build() reads (an EnvironBuilder's):
+ *   bound: one type, the last one that had all of them as plain slots (sockweb.http.Request);
+ *   invalidation: the type's version tag, which CPython changes whenever the type or a base is modified
+ *     (an attribute assigned on the class); a type whose attributes are not all plain slots (a property in
+ *     a subclass) is never cached and read with getattr;
+ *   why: a getattr by name costs a type lookup and a descriptor call, seven times per request. */
+typedef struct {
+    PyTypeObject *type; /* a strong reference, or NULL */
+    unsigned int version;
+    Py_ssize_t offsets[N_ATTRS];
+} SlotCache;
+
+/* Learn where Py_TYPE(req) keeps the attributes; leaves the cache empty if it does not hold them all. */
+static void
+learn_slots(SlotCache *cache, PyObject *req)
 {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "head_environ takes 5 arguments");
-        return NULL;
+    PyTypeObject *type = Py_TYPE(req);
+    Py_CLEAR(cache->type);
+    for (int i = 0; i < N_ATTRS; i++) {
+        PyObject *descr = _PyType_Lookup(type, *ATTR_NAMES[i]); /* borrowed */
+        if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) return;
+        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type != T_OBJECT_EX || member->offset <= 0) return;
+        cache->offsets[i] = member->offset;
     }
-    PyObject *template = args[0], *keys = args[1], *req = args[2], *forwarding = args[3];
+    if (!PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) return; /* no tag to check it by */
+    cache->version = type->tp_version_tag;
+    cache->type = (PyTypeObject *)Py_NewRef(type);
+}
+
+/* req.<attribute `which`>: a new reference, or NULL with an exception (read from the slot when the cache
+ * holds req's type, else by getattr; an unset slot takes getattr too, for its AttributeError). */
+static PyObject *
+get_attr(PyObject *req, int which, SlotCache *cache)
+{
+    if (cache != NULL) {
+        PyTypeObject *type = Py_TYPE(req);
+        if (cache->type != type || cache->version != type->tp_version_tag ||
+            !PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) {
+            learn_slots(cache, req);
+        }
+        if (cache->type != NULL) {
+            PyObject *value = *(PyObject **)((char *)req + cache->offsets[which]);
+            if (value != NULL) return Py_NewRef(value);
+        }
+    }
+    return PyObject_GetAttr(req, *ATTR_NAMES[which]);
+}
+
+/* The environ of `req` as (environ, forwarded), or None (a new reference) for an absolute-form target. */
+static PyObject *
+build(PyObject *template, PyObject *keys, PyObject *req, PyObject *forwarding, Py_ssize_t max_cached,
+      SlotCache *cache)
+{
     if (!PyDict_Check(template) || !PyDict_Check(keys)) {
         PyErr_SetString(PyExc_TypeError, "template and keys must be dicts");
         return NULL;
     }
-    if (!PyAnySet_Check(forwarding)) {
-        PyErr_SetString(PyExc_TypeError, "forwarding_keys must be a set or frozenset");
-        return NULL;
-    }
-    Py_ssize_t max_cached = PyLong_AsSsize_t(args[4]);
-    if (max_cached == -1 && PyErr_Occurred()) return NULL;
-    PyObject *target = PyObject_GetAttr(req, S_TARGET);
+    PyObject *target = get_attr(req, A_TARGET, cache);
     if (target == NULL) return NULL;
     if (!PyBytes_Check(target) || PyBytes_GET_SIZE(target) == 0) {
         Py_DECREF(target);
@@ -269,7 +359,7 @@ head_environ(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     env = PyDict_Copy(template);
     if (env == NULL) goto done;
-    if (set_new(env, K_METHOD, PyObject_GetAttr(req, S_METHOD)) < 0) goto done;
+    if (set_new(env, K_METHOD, get_attr(req, A_METHOD, cache)) < 0) goto done;
     raw_uri = PyUnicode_DecodeLatin1((const char *)t, n, NULL);
     if (raw_uri == NULL) goto done;
     if (PyDict_SetItem(env, K_RAW_URI, raw_uri) < 0) {
@@ -295,21 +385,28 @@ head_environ(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     Py_DECREF(raw_uri);
     if (set_new(env, K_PATH, path) < 0) goto done;
-    PyObject *version = PyObject_GetAttr(req, S_VERSION);
+    PyObject *version = get_attr(req, A_VERSION, cache);
     if (version == NULL) goto done;
     int is_11 = PyObject_RichCompareBool(version, S_V11, Py_EQ);
     Py_DECREF(version);
     if (is_11 < 0) goto done;
     if (!is_11 && PyDict_SetItem(env, K_PROTOCOL, S_HTTP10) < 0) goto done; /* the template holds 1.1 */
-    headers = PyObject_GetAttr(req, S_HEADERS);
+    /* The header list if the request holds one, else its packed field lines (a Request from the C
+     * scanner): read as they are, never unpacked into a list. */
+    headers = get_attr(req, A_HEADERS, cache);
     if (headers == NULL) goto done;
-    if (!PyList_Check(headers)) {
+    int forwarded = 0;
+    if (headers == Py_None) {
+        Py_SETREF(headers, get_attr(req, A_FIELDS, cache));
+        if (headers == NULL) goto done;
+        if (fill_packed(env, keys, headers, forwarding, max_cached, &forwarded) < 0) goto done;
+    }
+    else if (!PyList_Check(headers)) {
         PyErr_SetString(PyExc_TypeError, "headers must be a list");
         goto done;
     }
-    int forwarded = 0;
-    if (fill_fields(env, keys, headers, forwarding, max_cached, &forwarded) < 0) goto done;
-    PyObject *chunked = PyObject_GetAttr(req, S_CHUNKED);
+    else if (fill_fields(env, keys, headers, forwarding, max_cached, &forwarded) < 0) goto done;
+    PyObject *chunked = get_attr(req, A_CHUNKED, cache);
     if (chunked == NULL) goto done;
     int is_chunked = PyObject_IsTrue(chunked);
     Py_DECREF(chunked);
@@ -322,7 +419,7 @@ head_environ(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (has_length < 0) goto done;
         if (has_length) {
             /* RFC 9110 §8.6: repeated equal lengths were accepted as one; the application sees that one. */
-            PyObject *length = PyObject_GetAttr(req, S_LENGTH);
+            PyObject *length = get_attr(req, A_LENGTH, cache);
             if (length == NULL) goto done;
             int rc = set_new(env, K_LENGTH, PyObject_Str(length));
             Py_DECREF(length);
@@ -336,6 +433,117 @@ done:
     Py_XDECREF(headers);
     return result;
 }
+
+static PyObject *
+head_environ(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "head_environ takes 5 arguments");
+        return NULL;
+    }
+    if (!PyAnySet_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "forwarding_keys must be a set or frozenset");
+        return NULL;
+    }
+    Py_ssize_t max_cached = PyLong_AsSsize_t(args[4]);
+    if (max_cached == -1 && PyErr_Occurred()) return NULL;
+    return build(args[0], args[1], args[2], args[3], max_cached, NULL);
+}
+
+/* EnvironBuilder(forwarding_keys, max_cached, fallback): head_environ with its two fixed arguments bound,
+ * called as builder(template, keys, req) straight from the server's hot path (a vectorcall: no Python
+ * frame in between); `fallback(template, keys, req)` builds the environ of an absolute-form target. */
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *forwarding;
+    Py_ssize_t max_cached;
+    PyObject *fallback;
+    SlotCache slots;
+} Builder;
+
+static PyObject *
+Builder_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Builder *self = (Builder *)callable;
+    if (PyVectorcall_NARGS(nargsf) != 3 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "EnvironBuilder takes 3 positional arguments (template, keys, req)");
+        return NULL;
+    }
+    PyObject *result = build(args[0], args[1], args[2], self->forwarding, self->max_cached, &self->slots);
+    if (result == Py_None) {
+        Py_DECREF(result);
+        return PyObject_Vectorcall(self->fallback, args, 3, NULL);
+    }
+    return result;
+}
+
+static PyObject *
+Builder_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"forwarding_keys", "max_cached", "fallback", NULL};
+    PyObject *forwarding, *fallback;
+    Py_ssize_t max_cached;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OnO:EnvironBuilder", kwlist, &forwarding, &max_cached,
+                                     &fallback)) {
+        return NULL;
+    }
+    if (!PyAnySet_Check(forwarding)) {
+        PyErr_SetString(PyExc_TypeError, "forwarding_keys must be a set or frozenset");
+        return NULL;
+    }
+    if (!PyCallable_Check(fallback)) {
+        PyErr_SetString(PyExc_TypeError, "fallback must be callable");
+        return NULL;
+    }
+    Builder *self = (Builder *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    self->vectorcall = Builder_vectorcall;
+    self->forwarding = Py_NewRef(forwarding);
+    self->max_cached = max_cached;
+    self->fallback = Py_NewRef(fallback);
+    return (PyObject *)self;
+}
+
+static int
+Builder_traverse(Builder *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->forwarding);
+    Py_VISIT(self->fallback);
+    Py_VISIT(self->slots.type);
+    return 0;
+}
+
+static int
+Builder_clear(Builder *self)
+{
+    Py_CLEAR(self->forwarding);
+    Py_CLEAR(self->fallback);
+    Py_CLEAR(self->slots.type);
+    return 0;
+}
+
+static void
+Builder_dealloc(Builder *self)
+{
+    PyObject_GC_UnTrack(self);
+    Builder_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject BuilderType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sockweb.server._environ.EnvironBuilder",
+    .tp_basicsize = sizeof(Builder),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "EnvironBuilder(forwarding_keys, max_cached, fallback)(template, keys, req) -> (environ, "
+              "forwarded): head_environ with two arguments bound; fallback for an absolute-form target.",
+    .tp_new = Builder_new,
+    .tp_vectorcall_offset = offsetof(Builder, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_dealloc = (destructor)Builder_dealloc,
+    .tp_traverse = (traverseproc)Builder_traverse,
+    .tp_clear = (inquiry)Builder_clear,
+};
 
 static PyMethodDef environ_methods[] = {
     {"head_environ", (PyCFunction)(void (*)(void))head_environ, METH_FASTCALL,
@@ -365,7 +573,7 @@ PyInit__environ(void)
     if (COOKIE_KEY == NULL || COMMA_SEP == NULL || COOKIE_SEP == NULL) return NULL;
     struct { PyObject **slot; const char *text; } names[] = {
         {&S_TARGET, "target"}, {&S_METHOD, "method"}, {&S_VERSION, "http_version"},
-        {&S_HEADERS, "headers"}, {&S_CHUNKED, "chunked"}, {&S_LENGTH, "content_length"},
+        {&S_HEADERS, "_headers"}, {&S_FIELDS, "_fields"}, {&S_CHUNKED, "chunked"}, {&S_LENGTH, "content_length"},
         {&S_V11, "1.1"}, {&S_HTTP10, "HTTP/1.0"}, {&K_METHOD, "REQUEST_METHOD"}, {&K_RAW_URI, "RAW_URI"},
         {&K_PATH, "PATH_INFO"}, {&K_QUERY, "QUERY_STRING"}, {&K_PROTOCOL, "SERVER_PROTOCOL"},
         {&K_TERMINATED, "wsgi.input_terminated"}, {&K_LENGTH, "CONTENT_LENGTH"},
@@ -374,5 +582,14 @@ PyInit__environ(void)
         *names[i].slot = PyUnicode_InternFromString(names[i].text);
         if (*names[i].slot == NULL) return NULL;
     }
-    return PyModule_Create(&environ_module);
+    if (PyType_Ready(&BuilderType) < 0) return NULL;
+    PyObject *module = PyModule_Create(&environ_module);
+    if (module == NULL) return NULL;
+    Py_INCREF(&BuilderType);
+    if (PyModule_AddObject(module, "EnvironBuilder", (PyObject *)&BuilderType) < 0) {
+        Py_DECREF(&BuilderType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
 }

@@ -70,19 +70,13 @@ class HeaderFiller(Protocol):
     ) -> bool: ...
 
 
-class HeadEnvironBuilder(Protocol):
-    """The C `head_environ` (sockweb.server._environ): `_head_environ_py`'s result, or None for a target
-    in absolute form (left to the reference)."""
+class HeadEnviron(Protocol):
+    """`head_environ`'s signature: the part of a request's environ that its listener and its head decide,
+    and whether the head carries a forwarding header."""
 
     def __call__(
-        self,
-        template: Environ,
-        keys: dict[bytes, str],
-        req: Request,
-        forwarding_keys: frozenset[str],
-        max_cached: int,
-        /,
-    ) -> tuple[Environ, bool] | None: ...
+        self, template: Environ, keys: dict[bytes, str], req: Request, /
+    ) -> tuple[Environ, bool]: ...
 
 
 def load_header_filler(
@@ -103,10 +97,6 @@ def load_header_filler(
 
 
 _FILL_HEADERS, _ENVIRON_DESCRIPTION = load_header_filler()
-# The whole head -> environ step in C, from the same extension (None with the pure path).
-_HEAD_ENVIRON: HeadEnvironBuilder | None = (
-    None if _FILL_HEADERS is None else importlib.import_module("sockweb.server._environ").head_environ
-)
 
 
 def describe_environ() -> str:
@@ -161,19 +151,6 @@ def build_environ(  # noqa: PLR0917 - positional on purpose
     return env
 
 
-def head_environ(template: Environ, keys: dict[bytes, str], req: Request) -> tuple[Environ, bool]:
-    """The part of `req`'s environ that its listener and its head decide (all but REMOTE_ADDR/PORT and
-    the proxy fixes), and whether the head carries a forwarding header (see `build_environ`).
-
-    One C call when the extension is built (sockweb.server._environ.head_environ), for every target but
-    the absolute form; `_head_environ_py` is its reference (tests/server/test_environ_speedups.py)."""
-    if _HEAD_ENVIRON is not None:
-        built = _HEAD_ENVIRON(template, keys, req, FORWARDING_KEYS, _MAX_CACHED_KEYS)
-        if built is not None:
-            return built
-    return _head_environ_py(template, keys, req)
-
-
 def _head_environ_py(template: Environ, keys: dict[bytes, str], req: Request) -> tuple[Environ, bool]:
     """head_environ in Python: the reference of the C path, and the path of absolute-form targets."""
     env = template.copy()
@@ -203,6 +180,24 @@ def _head_environ_py(template: Environ, keys: dict[bytes, str], req: Request) ->
         # RFC 9112 §3.2.2: with an absolute-form target the server MUST use its host, not the Host field.
         env["HTTP_HOST"] = authority
     return env, forwarded
+
+
+def load_head_environ(filler: HeaderFiller | None = _FILL_HEADERS) -> HeadEnviron:
+    """`head_environ`: the C builder when the extension is in use (`filler` is its header loop), called
+    with no Python frame in between; else the pure-Python reference."""
+    if filler is None:
+        return _head_environ_py
+    module = importlib.import_module("sockweb.server._environ")
+    builder: HeadEnviron = module.EnvironBuilder(FORWARDING_KEYS, _MAX_CACHED_KEYS, _head_environ_py)
+    return builder
+
+
+head_environ: HeadEnviron = load_head_environ()
+"""head_environ(template, keys, req) -> (environ, forwarded): the part of `req`'s environ that its listener
+and its head decide (all but REMOTE_ADDR/PORT and the proxy fixes), and whether the head carries a
+forwarding header (see `build_environ`). One C call when the extension is built
+(sockweb.server._environ.EnvironBuilder), which leaves absolute-form targets to `_head_environ_py`, its
+reference (tests/server/test_environ_speedups.py holds the two equal)."""
 
 
 def _fill_headers_py(env: Environ, keys: dict[bytes, str], headers: list[tuple[bytes, bytes]]) -> bool:
