@@ -29,6 +29,7 @@ from h2.errors import ErrorCodes
 
 from sockweb.http import STATUS_REASONS, ProtocolError
 from sockweb.http.semantics import body_allowed, check_fields, check_status, own_fields
+from sockweb.server.h2fields import CONNECTION_SPECIFIC
 from sockweb.server.input import ClientDisconnected
 
 if TYPE_CHECKING:
@@ -44,10 +45,8 @@ __all__ = ["CONNECTION_SPECIFIC", "H2Framer", "H2Head", "H2Stream", "extra_field
 Fields = list[tuple[bytes, bytes]]
 
 # RFC 9113 §8.2.2: "An endpoint MUST NOT generate an HTTP/2 message containing connection-specific header
-# fields" (Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade): the server drops them.
-CONNECTION_SPECIFIC = frozenset(
-    (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
-)
+# fields" (Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade): the server drops them
+# (the set is h2fields', which refuses them in requests) ...
 # ... and Content-Length, which the stream writes itself once it has checked it against the body.
 _FRAMED_HERE = CONNECTION_SPECIFIC | {b"content-length"}
 
