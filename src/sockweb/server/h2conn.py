@@ -63,6 +63,7 @@ from hyperframe.frame import Frame, GoAwayFrame
 from sockweb.http import ProtocolError
 from sockweb.server.dispatch import SLOW_CALL, voluntary_switches
 from sockweb.server.h2fields import MalformedFields, check_trailers, request_of
+from sockweb.server.h2hpack import ResponseEncoder
 from sockweb.server.h2stream import H2Stream
 from sockweb.server.input import StreamInput
 from sockweb.server.protocol import INPUT_HIGH, INPUT_LOW, HttpProtocol, kernel_unsent, prepare_transport
@@ -121,6 +122,9 @@ class H2Protocol(asyncio.Protocol):
         )
         # h2 applies a header-list bound only when a changed setting is acknowledged: set it for ours.
         conn.decoder.max_header_list_size = config.http2_max_header_list_size
+        # Response fields are HPACK-encoded without a dynamic table (sockweb.server.h2hpack: h2's encoder
+        # cost an eighth of a small request); h2 only calls `encode` and sets `header_table_size`.
+        conn.encoder = ResponseEncoder()  # type: ignore[assignment]  # hpack's Encoder, duck-typed
         self.max_resets = config.http2_max_resets
         self.streams: dict[int, H2Stream] = {}
         self.dirty: set[H2Stream] = set()  # streams with output queued in this batch
