@@ -62,7 +62,7 @@ from hyperframe.frame import Frame, GoAwayFrame
 
 from sockweb.http import ProtocolError
 from sockweb.server.dispatch import SLOW_CALL, voluntary_switches
-from sockweb.server.h2fields import MalformedFields, check_trailers, request_of
+from sockweb.server.h2fields import HeadReader, MalformedFields, check_trailers, request_of
 from sockweb.server.h2hpack import ResponseEncoder
 from sockweb.server.h2stream import H2Stream
 from sockweb.server.input import StreamInput
@@ -126,6 +126,7 @@ class H2Protocol(asyncio.Protocol):
         # cost an eighth of a small request); h2 only calls `encode` and sets `header_table_size`.
         conn.encoder = ResponseEncoder()  # type: ignore[assignment]  # hpack's Encoder, duck-typed
         self.max_resets = config.http2_max_resets
+        self.heads = HeadReader(state.limits)  # the parser of the requests' heads
         self.streams: dict[int, H2Stream] = {}
         self.dirty: set[H2Stream] = set()  # streams with output queued in this batch
         self.flush_pending = False  # a flush is scheduled (`schedule_flush`)
@@ -236,7 +237,7 @@ class H2Protocol(asyncio.Protocol):
         self.streams[sid] = stream
         state = self.state
         try:
-            req = request_of(event.headers or (), state.limits)
+            req = request_of(event.headers or (), self.heads)
         except ProtocolError as exc:
             stream.send(stream.error_response(exc, state.extra))
             stream.ended = True

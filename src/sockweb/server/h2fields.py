@@ -22,9 +22,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sockweb.http import Limits, Request, RequestParser
+from sockweb.http import EndOfMessage, Limits, Request, RequestParser
 
-__all__ = ["CONNECTION_SPECIFIC", "MalformedFields", "check_trailers", "request_of"]
+__all__ = ["CONNECTION_SPECIFIC", "HeadReader", "MalformedFields", "check_trailers", "request_of"]
 
 Fields = Iterable[tuple[bytes, bytes]]
 
@@ -61,7 +61,7 @@ def _check_field(name: bytes, value: bytes) -> None:
         raise MalformedFields(f"TE field with the value {value!r}")
 
 
-def request_of(headers: Fields, limits: Limits) -> Request:
+def request_of(headers: Fields, heads: HeadReader) -> Request:
     """The request of a HEADERS block, or `MalformedFields` (HTTP/2's rules, above) or `ProtocolError`
     (HTTP's rules, from our parser: an HTTP error answer such as 400 or 431)."""
     pseudo: dict[bytes, bytes] = {}
@@ -119,12 +119,35 @@ def request_of(headers: Fields, limits: Limits) -> Request:
     # ever become two.
     if head.count(b"\n") != len(lines) + 2:
         raise MalformedFields("a field would change the head's structure")
-    parser = RequestParser(limits)
-    parser.feed(head)
-    event = parser.reader()
-    if type(event) is not Request:  # pragma: no cover - a whole head always parses or raises
-        raise MalformedFields("the head did not parse")
-    return event
+    return heads.read(head)
+
+
+class HeadReader:
+    """Parses the HTTP/1.1 heads that a connection's HTTP/2 requests stand for, one after another, with
+    one `RequestParser`, as one keep-alive HTTP/1.1 connection does (a parser costs about what the parse
+    of a small head does). A head announcing a body, or one that fails, leaves its parser in another
+    state: the next head gets a new parser. No head memo: each head is parsed."""
+
+    __slots__ = ("limits", "parser")
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.parser: RequestParser | None = None
+
+    def read(self, head: bytes) -> Request:
+        """The request of `head` (a whole head), or the parser's `ProtocolError`."""
+        parser, self.parser = self.parser, None  # given back only once it waits for a head again
+        if parser is None:
+            parser = RequestParser(self.limits)
+        parser.feed(head)
+        event = parser.reader()
+        if type(event) is not Request:  # pragma: no cover - a whole head always parses or raises
+            raise MalformedFields("the head did not parse")
+        # Content-Length 0 or none, no Transfer-Encoding (refused above): the message ends with its
+        # head, and after its EndOfMessage the parser reads the next head.
+        if not event.content_length and not event.chunked and type(parser.reader()) is EndOfMessage:
+            self.parser = parser
+        return event
 
 
 def check_trailers(headers: Fields) -> None:

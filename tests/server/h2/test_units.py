@@ -8,7 +8,7 @@ import pytest
 from server.h2.malformed import MALFORMED
 from sockweb.http import Limits, ProtocolError, Request
 from sockweb.server.config import Config, ConfigError
-from sockweb.server.h2fields import MalformedFields, check_trailers, request_of
+from sockweb.server.h2fields import HeadReader, MalformedFields, check_trailers, request_of
 from sockweb.server.h2stream import H2Framer, H2Stream, extra_fields
 
 LIMITS = Limits()
@@ -21,7 +21,7 @@ BASE = [
 
 
 def test_a_headers_block_becomes_a_request() -> None:
-    req = request_of([*BASE, (b"cookie", b"a=1"), (b"x-y", b"z"), (b"cookie", b"b=2")], LIMITS)
+    req = request_of([*BASE, (b"cookie", b"a=1"), (b"x-y", b"z"), (b"cookie", b"b=2")], HeadReader(LIMITS))
     assert (req.method, req.target, req.http_version) == ("GET", b"/a?b", "1.1")
     assert (b"host", b"example.test:8080") in req.headers
     # RFC 9113 §8.2.3: split Cookie fields are joined with "; " (not ", ") before the application sees them.
@@ -39,13 +39,13 @@ def test_a_headers_block_becomes_a_request() -> None:
     ],
 )
 def test_well_formed_blocks_pass(fields: list[tuple[bytes, bytes]]) -> None:
-    assert type(request_of(fields, LIMITS)) is Request
+    assert type(request_of(fields, HeadReader(LIMITS))) is Request
 
 
 @pytest.mark.parametrize("case", list(MALFORMED))
 def test_each_http2_field_rule_holds(case: str) -> None:
     with pytest.raises(MalformedFields):
-        request_of(MALFORMED[case], LIMITS)
+        request_of(MALFORMED[case], HeadReader(LIMITS))
 
 
 def test_trailers_hold_the_field_rules() -> None:
@@ -55,13 +55,40 @@ def test_trailers_hold_the_field_rules() -> None:
             check_trailers(fields)
 
 
+def test_one_parser_reads_the_heads_as_fresh_ones_do() -> None:
+    # The connection's HeadReader keeps its parser between heads; each request must be what a parser of
+    # its own makes of the head, whatever came before (a body announced, a refused head, limits).
+    big = Limits(max_head_size=600, max_request_line=500)
+    blocks = [
+        [*BASE, (b"x-a", b"1")],
+        [*BASE, (b"content-length", b"5")],  # a body follows: its parser is not kept
+        [*BASE, (b"content-length", b"0")],
+        [*BASE, (b"x_bad", b"1")],  # 400: the failed parser is not kept
+        [*BASE[:3], (b":path", b"/" + b"p" * 700)],  # beyond the head limit
+        [*BASE, (b"cookie", b"a=1"), (b"cookie", b"b=2")],
+        BASE,
+    ]
+    shared = HeadReader(big)
+    for fields in blocks * 2:
+        try:
+            expected: object = request_of(fields, HeadReader(big))
+        except ProtocolError as exc:
+            expected = (exc.status, str(exc))
+        try:
+            got: object = request_of(fields, shared)
+        except ProtocolError as exc:
+            got = (exc.status, str(exc))
+        assert repr(got) == repr(expected)
+    assert shared.parser is not None  # kept after the last head (no body)
+
+
 def test_the_parser_rules_hold() -> None:
     with pytest.raises(ProtocolError) as err:
-        request_of([*BASE, (b"x_forwarded_for", b"1.2.3.4")], LIMITS)
+        request_of([*BASE, (b"x_forwarded_for", b"1.2.3.4")], HeadReader(LIMITS))
     assert err.value.status == 400
     with pytest.raises(ProtocolError):
-        request_of([*BASE, (b"content-length", b"1, 2")], LIMITS)
-    req = request_of([*BASE, (b"content-length", b"12")], LIMITS)
+        request_of([*BASE, (b"content-length", b"1, 2")], HeadReader(LIMITS))
+    req = request_of([*BASE, (b"content-length", b"12")], HeadReader(LIMITS))
     assert req.content_length == 12
 
 
