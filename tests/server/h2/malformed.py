@@ -38,6 +38,10 @@ MALFORMED: dict[str, Fields] = {
     "leading space in a value": [*BASE, (b"x-a", b" a")],
     "trailing tab in a value": [*BASE, (b"x-a", b"a\t")],
     "CR LF in a pseudo value": _replace(b":path", b"/a\r\nx-injected: 1"),
+    "NUL in :authority": _replace(b":authority", b"a\x00b"),
+    "CR in :method": _replace(b":method", b"GET\r"),
+    "LF in :scheme": _replace(b":scheme", b"http\n"),
+    "NUL in a name": [*BASE, (b"x\x00y", b"1")],
     "space around :authority": _replace(b":authority", b"example.test "),
     # §8.2.2: connection-specific fields, TE
     "Connection": [*BASE, (b"connection", b"keep-alive")],

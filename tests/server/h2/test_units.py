@@ -50,7 +50,9 @@ def test_each_http2_field_rule_holds(case: str) -> None:
 
 def test_trailers_hold_the_field_rules() -> None:
     check_trailers([(b"x-checksum", b"abc")])
-    for fields in ([(b":path", b"/")], [(b"X-Up", b"1")], [(b"connection", b"close")], [(b"x", b" a")]):
+    bad = [[(b":path", b"/")], [(b"X-Up", b"1")], [(b"connection", b"close")], [(b"x", b" a")]]
+    bad += [[(b"x", b"a\nb")], [(b"x", b"a\rb")], [(b"x", b"a\x00b")], [(b"te", b"gzip")]]
+    for fields in bad:
         with pytest.raises(MalformedFields):
             check_trailers(fields)
 
