@@ -2,8 +2,8 @@
 
 One HTTP/2 connection receives N requests in batches of concurrent streams (one ``data_received`` per
 batch, as from h2load's ``-m 32``), and a plain WSGI application answers each of them inline, as the real
-server does for a fast application (``dispatch = "inline"``, which ``"auto"``, the default, settles on). The client's bytes are encoded before the
-measured run (with hpack and hyperframe, the way a client that indexes its fields does) and read from a
+server does for a fast application (``dispatch = "inline"``, what ``"auto"``, the default, settles on).
+The client's bytes are encoded before the measured run (with hpack and hyperframe, the way a client that indexes its fields does) and read from a
 file, so only the server's work is counted: h2's frame parsing and HPACK decoding, the events, the
 request parse and environ, the application, the response fields, HPACK encoding, framing and the write
 calls. No event loop runs: the callbacks the connection schedules (``call_soon``) are run after each
