@@ -7,6 +7,7 @@ import pytest
 
 from server.h2.malformed import MALFORMED
 from sockweb.http import Limits, ProtocolError, Request
+from sockweb.server.caches import H2HeadCache
 from sockweb.server.config import Config, ConfigError
 from sockweb.server.h2fields import HeadReader, MalformedFields, check_trailers, request_of
 from sockweb.server.h2stream import H2Framer, H2Stream, extra_fields
@@ -126,9 +127,18 @@ class _Ex:
         return b"Date: Wed, 02 Dec 2026 03:00:00 GMT\r\nServer: sockweb\r\n"
 
 
-def _plan(ex: _Ex, body_length: int | None) -> tuple[list[tuple[bytes, bytes]], bool, int | None]:
-    stream = H2Stream.__new__(H2Stream)  # plan_head uses nothing of the connection
+class _CacheState:
+    def __init__(self, cache: H2HeadCache | None) -> None:
+        self.h2_head_cache = cache
+
+
+def _plan(
+    ex: _Ex, body_length: int | None, cache: H2HeadCache | None = None
+) -> tuple[list[tuple[bytes, bytes]], bool, int | None]:
+    stream = H2Stream.__new__(H2Stream)  # plan_head uses nothing of the connection but the state's cache
+    stream.state = _CacheState(cache)  # type: ignore[assignment]
     head = stream.plan_head(ex, body_length)  # type: ignore[arg-type]
+    assert stream.head is head.fields
     return head.fields, head.send_body, stream.length
 
 
@@ -164,6 +174,73 @@ def test_response_fields(
 def test_a_declared_length_must_match_the_body() -> None:
     with pytest.raises(ValueError, match="does not match"):
         _plan(_Ex("200 OK", [("Content-Length", "100")]), 10)
+
+
+class _NextSecondEx(_Ex):
+    def extra(self) -> bytes:
+        return b"Date: Thu, 03 Dec 2026 00:00:00 GMT\r\nServer: sockweb\r\n"
+
+
+PLANS: list[tuple[_Ex, int | None]] = [
+    (_Ex("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")]), 5),
+    (_Ex("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")], "HEAD"), 5),
+    (_Ex("200 OK", [("Content-Type", "text/plain")]), 7),
+    (_Ex("200 OK", [("Content-Type", "text/plain")]), None),
+    (_Ex("200 OK", [("Content-Type", "text/html")]), 7),
+    (_Ex("404 Not Found", [("Content-Type", "text/plain")]), 7),
+    (_Ex("304 Not Modified", [("Content-Length", "9")]), 0),
+    (_Ex("204 No Content", []), 0),
+    (_Ex("200 OK", [("Date", "Tue, 01 Dec 2026 00:00:00 GMT"), ("Server", "app")]), 0),
+    (_Ex("200 OK", [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("Connection", "close")]), 3),
+]
+
+
+def test_cached_response_fields_are_the_planned_ones() -> None:
+    # The H2HeadCache's differential test: every head, planned through the cache (a miss, then hits)
+    # and in a different order, is what plan_fields makes of it without one.
+    cache = H2HeadCache()
+    for ex, length in [*PLANS, *PLANS[::-1], *PLANS]:
+        assert _plan(ex, length, cache) == _plan(ex, length)
+    assert len(cache) == len(PLANS)
+    # A new second: cleared with the Date line; the next plan has the new Date.
+    cache.clear()
+    ex = _NextSecondEx("200 OK", [("Content-Type", "text/plain")])
+    assert (b"date", b"Thu, 03 Dec 2026 00:00:00 GMT") in _plan(ex, 1, cache)[0]
+
+
+def test_invalid_or_unhashable_heads_are_not_cached() -> None:
+    cache = H2HeadCache(limit=2)
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            _plan(_Ex("200 OK", [("Bad Name", "x")]), 0, cache)
+        with pytest.raises(ValueError, match="does not match"):
+            _plan(_Ex("200 OK", [("Content-Length", "100")]), 10, cache)
+    assert len(cache) == 0
+    unhashable = _Ex("200 OK", [["Content-Type", "text/plain"]])  # type: ignore[list-item]
+    assert _plan(unhashable, 1, cache) == _plan(unhashable, 1)
+    for n in range(4):  # the bound: further heads are planned, not kept
+        _plan(_Ex("200 OK", [("X-N", str(n))]), 0, cache)
+    assert len(cache) == 2
+
+
+def test_the_state_keeps_the_cache_with_http2_only_and_clears_it_every_second() -> None:
+    import asyncio
+
+    from sockweb.server.state import ServerState
+
+    loop = asyncio.new_event_loop()
+    try:
+        assert ServerState(Config(app="a:b"), None, loop).h2_head_cache is None  # type: ignore[arg-type]
+        assert ServerState(Config(app="a:b", http2=True, trace=True), None, loop).h2_head_cache is None  # type: ignore[arg-type]
+        state = ServerState(Config(app="a:b", http2=True), None, loop)  # type: ignore[arg-type]
+        assert state.h2_head_cache is not None
+        _plan(_Ex("200 OK", []), 0, state.h2_head_cache)
+        assert len(state.h2_head_cache) == 1
+        state._update_date()
+        assert len(state.h2_head_cache) == 0
+        state.shutdown()
+    finally:
+        loop.close()
 
 
 class _FakeH2:
