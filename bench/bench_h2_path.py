@@ -17,6 +17,9 @@ Workloads:
   browser       heads that never repeat, ~620 bytes, 11 fields (bench/browser_heads.py), as HTTP/2 fields
   download      1 MiB responses, 8 concurrent streams per batch (the download app; h2load -m 8)
 
+Stages: ``full`` (the server) and ``h2`` (the h2 library alone, answering with the same fields and DATA
+frames: what any server on h2 pays), so full - h2 is sockweb's own share.
+
 Instruction counts per request, stable on a noisy machine (valgrind's callgrind, two runs of different
 lengths, their difference divided by the difference in requests, so start-up cancels out):
 
@@ -45,6 +48,7 @@ sys.path[:0] = [str(HERE), str(HERE / "apps")]
 
 import benchapps  # noqa: E402
 from browser_heads import head as browser_head  # noqa: E402
+from h2.events import RequestReceived  # noqa: E402
 from hpack import Encoder  # noqa: E402
 from hyperframe.frame import (  # noqa: E402
     DataFrame,
@@ -56,6 +60,7 @@ from hyperframe.frame import (  # noqa: E402
 
 from sockweb.server.config import Config  # noqa: E402
 from sockweb.server.h2conn import PREFACE, H2Protocol  # noqa: E402
+from sockweb.server.h2stream import extra_fields  # noqa: E402
 from sockweb.server.state import ServerState  # noqa: E402
 from sockweb.server.wsgi import environ_template  # noqa: E402
 
@@ -168,6 +173,38 @@ def serve(workload: str, batches: list[bytes], keep: bool = False) -> Transport:
     return transport
 
 
+def serve_h2(workload: str, batches: list[bytes], keep: bool = False) -> Transport:
+    """The h2 library's part alone: the connection H2Protocol sets up (same configuration and HPACK
+    encoder), each request answered by one send_headers and the DATA frames of the body, with the fields
+    sockweb would send; no request parse, environ, application or stream objects."""
+    loop = asyncio.new_event_loop()
+    state = ServerState(Config(http2=True, dispatch="inline"), benchapps.hello, loop)
+    transport = Transport(keep)
+    proto = H2Protocol(state, environ_template("127.0.0.1", "8000", "http", True), False)
+    proto.connection_made(transport)  # type: ignore[arg-type]
+    conn = proto.h2
+    body = benchapps._MIB if workload == "download" else benchapps._HELLO
+    ctype = b"application/octet-stream" if workload == "download" else b"text/plain"
+    fields = [(b":status", b"200"), (b"content-type", ctype), (b"content-length", b"%d" % len(body))]
+    fields += extra_fields(state.extra, set())
+    frame = conn.max_outbound_frame_size
+    for data in batches:
+        for event in conn.receive_data(data):
+            if type(event) is RequestReceived:
+                sid = event.stream_id
+                conn.send_headers(sid, fields)
+                view = memoryview(body)
+                for start in range(0, len(body), frame):
+                    conn.send_data(sid, view[start : start + frame], end_stream=start + frame >= len(body))
+        transport.write(conn.data_to_send())
+    state.shutdown()
+    loop.close()
+    return transport
+
+
+STAGES = {"full": serve, "h2": serve_h2}
+
+
 def check(workload: str, transport: Transport, count: int) -> None:
     """Every stream ended with a 200 and its whole body."""
     data = b"".join(transport.kept or [])
@@ -201,6 +238,8 @@ def instructions(args: argparse.Namespace, served: int, path: str) -> int:
             str(served),
             "--load",
             path,
+            "--stage",
+            args.stage,
         ]
         env = dict(os.environ, PYTHONHASHSEED="0")
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -217,13 +256,14 @@ def main() -> None:
         "--requests", type=int, default=None, help="requests served (default 20000, download 800)"
     )
     ap.add_argument("--callgrind", action="store_true", help="print instructions per request")
+    ap.add_argument("--stage", default="full", choices=tuple(STAGES), help="full: the server; h2: h2 alone")
     ap.add_argument("--load", help=argparse.SUPPRESS)  # the client's bytes, pickled (callgrind's runs)
     args = ap.parse_args()
     default = 800 if args.workload == "download" else 20000
     count = args.requests or default
     if args.load:
         with open(args.load, "rb") as f:
-            serve(args.workload, pickle.load(f)[: -(-count // WORKLOADS[args.workload][1])])
+            STAGES[args.stage](args.workload, pickle.load(f)[: -(-count // WORKLOADS[args.workload][1])])
         return
     batch = WORKLOADS[args.workload][1]
     if args.callgrind:
@@ -235,11 +275,11 @@ def main() -> None:
             with open(path, "wb") as f:
                 pickle.dump(client_batches(args.workload, high), f)
             per = (instructions(args, high, path) - instructions(args, low, path)) / (high - low)
-        print(f"{args.workload:13} {per:10.0f} instructions/request")
+        print(f"{args.workload:13} {args.stage:4} {per:10.0f} instructions/request")
         return
     batches = client_batches(args.workload, count)
     started = time.perf_counter()
-    transport = serve(args.workload, batches, keep=True)
+    transport = STAGES[args.stage](args.workload, batches, keep=True)
     elapsed = time.perf_counter() - started
     check(args.workload, transport, count)
     print(
