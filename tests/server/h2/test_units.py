@@ -332,3 +332,23 @@ def test_an_inline_body_is_suspended_by_the_transport_not_only_the_window() -> N
     assert stream.write_paused
     assert sent <= 512 * 1024, sent
     assert len([f for f in conn.h2.frames if f[0] == "DATA"]) * 16384 <= 128 * 1024  # not piled up in h2
+
+
+def test_the_output_is_taken_without_a_copy_and_never_changed_after() -> None:
+    import h2.config
+
+    from sockweb.server.h2conn import _ServerConnection
+
+    reference = _ServerConnection(config=h2.config.H2Configuration(client_side=False))
+    conn = _ServerConnection(config=h2.config.H2Configuration(client_side=False))
+    for c in (reference, conn):
+        c.initiate_connection()
+    first = conn.take_data_to_send()
+    kept = bytes(first)
+    assert first == reference.data_to_send() and first
+    conn.ping(b"12345678")
+    reference.ping(b"12345678")
+    assert first == kept  # the buffer handed out is left alone: h2 writes into a new one
+    second = conn.take_data_to_send()
+    assert second == reference.data_to_send() and second is not first
+    assert conn.take_data_to_send() == b""
