@@ -196,7 +196,7 @@ def serve_h2(workload: str, batches: list[bytes], keep: bool = False) -> Transpo
                 view = memoryview(body)
                 for start in range(0, len(body), frame):
                     conn.send_data(sid, view[start : start + frame], end_stream=start + frame >= len(body))
-        transport.write(conn.data_to_send())
+        transport.write(conn.take_data_to_send())  # as H2Protocol.write_out takes it
     state.shutdown()
     loop.close()
     return transport
