@@ -31,7 +31,8 @@ LAZY_ALLOWED: dict[str, set[str]] = {"framework": {"web.dev", "server"}}
 # third-party top-level packages each layer may import (optional ones guarded at runtime)
 THIRD_PARTY: dict[str, set[str]] = {
     "http": set(),
-    "server": {"uvloop", "setproctitle", "h2", "hyperframe"},  # h2, hyperframe: only under --http2
+    # h2 and what it brings (hyperframe, hpack): only under --http2
+    "server": {"uvloop", "setproctitle", "h2", "hyperframe", "hpack"},
     "web": set(),
     "web.dev": {"watchfiles"},
     "framework": {"jinja2", "markupsafe", "itsdangerous", "blinker", "click", "dotenv", "orjson", "redis"},

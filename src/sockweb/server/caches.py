@@ -5,7 +5,7 @@ Strategy: the objects are thin on purpose. The hot path reads their fields direc
 would cost more than the lookup it wraps (`HeadCache.last` is compared before any hashing); what a
 cache keeps, how much and until when is written here once. Each cache has a differential test that holds
 the cached path equal to the plain one: tests/server/test_head_memo.py (`EnvironMemo`, with the parser's
-HeadMemo) and tests/server/test_head_cache.py (`HeadCache`).
+HeadMemo), tests/server/test_head_cache.py (`HeadCache`) and tests/server/h2/test_units.py (`H2HeadCache`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sockweb.http import Request, ResponsePlan
+    from sockweb.server.h2stream import H2Head
     from sockweb.server.wsgi import Environ
 
-__all__ = ["HEAD_CACHE_SIZE", "EnvironMemo", "HeadCache"]
+__all__ = ["HEAD_CACHE_SIZE", "EnvironMemo", "H2HeadCache", "HeadCache"]
 
 HEAD_CACHE_SIZE = 256
 
@@ -76,5 +77,32 @@ class HeadCache:
 
     def clear(self) -> None:
         self.last = None
+        if self.plans:
+            self.plans.clear()
+
+
+class H2HeadCache:
+    """Planned HTTP/2 response fields by what decides them (`H2Stream.plan_head`).
+
+    Key: (status, header tuple, body length, whether the request is HEAD); value: the `H2Head`, whose
+    field list the streams that send it share (h2 only reads it). Bound: `limit` heads; beyond it new
+    heads are planned but not kept. Invalidation: `clear()` every second with the Date field they contain
+    (ServerState's sweeper). Off with ``--trace`` (its heads carry per-request timings).
+    """
+
+    __slots__ = ("limit", "plans")
+
+    def __init__(self, limit: int = HEAD_CACHE_SIZE) -> None:
+        self.limit = limit
+        self.plans: dict[tuple[Any, ...], H2Head] = {}
+
+    def __len__(self) -> int:
+        return len(self.plans)
+
+    def keep(self, key: tuple[Any, ...], head: H2Head) -> None:
+        if len(self.plans) < self.limit:
+            self.plans[key] = head
+
+    def clear(self) -> None:
         if self.plans:
             self.plans.clear()

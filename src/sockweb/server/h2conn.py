@@ -1,11 +1,12 @@
 """HTTP/2 connections (RFC 9113) as an asyncio.Protocol driving the sans-io h2 library.
 
-Strategy: h2's ``H2Connection`` (server side, inbound and outbound fields validated) turns received bytes
+Strategy: h2's ``H2Connection`` (server side, without its field checks: see below) turns received bytes
 into events and our calls into frames; this module owns the socket side and maps every stream to one WSGI
 exchange carried by an `H2Stream` (sockweb.server.h2stream), the same `Exchange` as HTTP/1.1 runs. Events
-are dispatched through a table (`_HANDLERS`). A request's pseudo-header and fields are written out as an
-HTTP/1.1 head and parsed by sockweb.http's `RequestParser`, so field validation, limits, target forms and
-Content-Length rules live in one place, and `head_environ` builds the environ unchanged (then
+are dispatched through a table (`_HANDLERS`). A request's fields are checked against HTTP/2's rules and
+written out as an HTTP/1.1 head parsed by sockweb.http's `RequestParser` (sockweb.server.h2fields), so
+field validation, limits, target forms and Content-Length rules live in one place each, and
+`head_environ` builds the environ unchanged (then
 ``SERVER_PROTOCOL`` is ``HTTP/2`` and ``HTTP_HOST`` comes from ``:authority``). A request without a body is
 dispatched like an HTTP/1.1 one (inline or in the pool, by ``--dispatch``); one with a body runs in a
 worker thread reading a bounded `StreamInput`, and the stream's window is only widened (WINDOW_UPDATE) as
@@ -20,8 +21,9 @@ threat                                 answer
 malformed frames, bad preface,         h2 raises; its GOAWAY (PROTOCOL_ERROR, FRAME_SIZE_ERROR,
 oversized frames, stream-id misuse,    FLOW_CONTROL_ERROR, ...) is sent, the connection closes
 window overflow
-malformed request fields               the stream gets RST_STREAM(PROTOCOL_ERROR) (h2) or an HTTP error
-                                       answer (our parser: 400, 414, 431)
+malformed request fields (HTTP/2's     GOAWAY(PROTOCOL_ERROR), close (sockweb.server.h2fields); fields
+rules) or HTTP's field rules broken    that break HTTP's rules get an HTTP error answer (our parser: 400,
+                                       414, 431)
 more than --http2-max-concurrent-      h2 refuses the new stream; applications still running for reset
 streams open                           streams count too: beyond the bound, RST_STREAM(REFUSED_STREAM)
 header list beyond --http2-max-        GOAWAY(ENHANCE_YOUR_CALM) (h2's HPACK decoder bound)
@@ -63,8 +65,10 @@ import h2.settings
 from hyperframe.exceptions import HyperframeError
 from hyperframe.frame import Frame, GoAwayFrame
 
-from sockweb.http import ProtocolError, Request, RequestParser
+from sockweb.http import ProtocolError, Request
 from sockweb.server.dispatch import SLOW_CALL, voluntary_switches
+from sockweb.server.h2fields import HeadReader, MalformedFields, check_trailers, request_of
+from sockweb.server.h2hpack import ResponseEncoder
 from sockweb.server.h2stream import H2Stream
 from sockweb.server.input import StreamInput
 from sockweb.server.protocol import (
@@ -106,12 +110,14 @@ class H2Protocol(asyncio.Protocol):
         self.tls = tls
         config = state.config
         self.transport: asyncio.Transport | None = None
-        # Inbound fields are validated by h2 (then by our parser); outbound ones were validated by
-        # plan_response and lowercased by the stream, so h2 need not check them a second time.
+        # Inbound fields are checked once, by sockweb.server.h2fields (HTTP/2's rules) and our parser
+        # (HTTP's); outbound ones were validated by plan_head and lowercased by the stream. So h2 checks
+        # and rewrites neither (its generator chains cost a tenth of a request).
         h2_config = h2.config.H2Configuration(
             client_side=False,
             header_encoding=None,
-            validate_inbound_headers=True,
+            validate_inbound_headers=False,
+            normalize_inbound_headers=False,
             validate_outbound_headers=False,
             normalize_outbound_headers=False,
         )
@@ -129,7 +135,11 @@ class H2Protocol(asyncio.Protocol):
         )
         # h2 applies a header-list bound only when a changed setting is acknowledged: set it for ours.
         conn.decoder.max_header_list_size = config.http2_max_header_list_size
+        # Response fields are HPACK-encoded without a dynamic table (sockweb.server.h2hpack: h2's encoder
+        # cost an eighth of a small request); h2 only calls `encode` and sets `header_table_size`.
+        conn.encoder = ResponseEncoder()  # type: ignore[assignment]  # hpack's Encoder, duck-typed
         self.max_resets = config.http2_max_resets
+        self.heads = HeadReader(state.limits)  # the parser of the requests' heads
         self.streams: dict[int, H2Stream] = {}
         self.dirty: set[H2Stream] = set()  # streams with output queued in this batch
         self.flush_pending = False  # a flush is scheduled (`schedule_flush`)
@@ -213,12 +223,7 @@ class H2Protocol(asyncio.Protocol):
         except h2.exceptions.ProtocolError as exc:
             # h2 queued the GOAWAY that names the error, except for a bad preface, which it refuses before
             # reading frames: RFC 9113 §3.4, "MUST be treated as a connection error (PROTOCOL_ERROR)".
-            log.info("HTTP/2 protocol error from %s:%s: %s", self.remote_addr, self.remote_port, exc)
-            self.count_error(exc.error_code, str(exc))
-            if self.h2.state_machine.state is not h2.connection.ConnectionState.CLOSED:
-                with contextlib.suppress(h2.exceptions.ProtocolError):
-                    self.h2.close_connection(exc.error_code, last_stream_id=self.last_stream)
-            self.close()
+            self.protocol_error(exc, exc.error_code)
             return
         try:
             for event in events:
@@ -238,6 +243,15 @@ class H2Protocol(asyncio.Protocol):
             self.abort()
             return
         self.flush()
+
+    def protocol_error(self, exc: Exception, code: int) -> None:
+        """A connection error: GOAWAY with `code` (unless h2 closed the connection already), then close."""
+        log.info("HTTP/2 protocol error from %s:%s: %s", self.remote_addr, self.remote_port, exc)
+        self.count_error(code, str(exc))
+        if self.h2.state_machine.state is not h2.connection.ConnectionState.CLOSED:
+            with contextlib.suppress(h2.exceptions.ProtocolError):
+                self.h2.close_connection(code, last_stream_id=self.last_stream)
+        self.close()
 
     def eof_received(self) -> bool:
         return False
@@ -265,20 +279,20 @@ class H2Protocol(asyncio.Protocol):
         self.last_stream = max(self.last_stream, sid)
         stream = H2Stream(self, sid)
         self.streams[sid] = stream
+        state = self.state
         try:
-            req = _request(event.headers or [], self.state)
+            req = request_of(event.headers or (), self.heads)
         except ProtocolError as exc:
-            if self.state.metrics is not None:  # counted as HTTP/1.1's are (by status)
-                self.state.metrics.protocol_error(exc.status, f"{exc} (from {self.remote_addr}, HTTP/2)")
-            stream.send(stream.error_response(exc, self.state.extra))
+            if state.metrics is not None:  # counted as HTTP/1.1's are (by status)
+                state.metrics.protocol_error(exc.status, f"{exc} (from {self.remote_addr}, HTTP/2)")
+            stream.send(stream.error_response(exc, state.extra))
             stream.ended = True
             stream.pump()  # done (stream_done) once its bytes are out
             return
-        if req is None:
-            self.reset(stream, ErrorCodes.PROTOCOL_ERROR)
-            self.stream_done(stream)
+        except MalformedFields as exc:
+            # RFC 9113 §8.1.1: malformed; answered as a connection error (see sockweb.server.h2fields).
+            self.protocol_error(exc, ErrorCodes.PROTOCOL_ERROR)
             return
-        state = self.state
         environ, forwarded = head_environ(self.template, state.header_keys, req)
         environ["SERVER_PROTOCOL"] = "HTTP/2"
         environ["REMOTE_ADDR"] = self.remote_addr
@@ -322,6 +336,13 @@ class H2Protocol(asyncio.Protocol):
         stream = self.streams.get(event.stream_id)
         if stream is not None and stream.input is not None:
             stream.input.finish()
+
+    def on_trailers(self, event: h2.events.TrailersReceived) -> None:
+        # Not passed to the application (WSGI has no place for them), but checked like every field block.
+        try:
+            check_trailers(event.headers or ())
+        except MalformedFields as exc:
+            self.protocol_error(exc, ErrorCodes.PROTOCOL_ERROR)
 
     def on_reset(self, event: h2.events.StreamReset) -> None:
         stream = self.streams.get(event.stream_id)
@@ -474,7 +495,7 @@ class H2Protocol(asyncio.Protocol):
 
     def write_out(self) -> None:
         """Write what h2 has framed (the transport may call `pause_writing` from inside)."""
-        data = self.h2.data_to_send()
+        data = self.h2.take_data_to_send()
         if data and self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
 
@@ -580,7 +601,8 @@ class H2Protocol(asyncio.Protocol):
 
 
 class _ServerConnection(h2.connection.H2Connection):
-    """h2's connection, except for a client's GOAWAY(NO_ERROR).
+    """h2's connection, except for a client's GOAWAY(NO_ERROR), and its output taken without a copy
+    (`take_data_to_send`).
 
     h2 moves its state machine to CLOSED on any received GOAWAY and empties its output buffer; from then
     on it refuses every frame either way (our HEADERS and DATA, the client's WINDOW_UPDATE, ...), so the
@@ -591,6 +613,16 @@ class _ServerConnection(h2.connection.H2Connection):
     Here a GOAWAY(NO_ERROR) is only reported (`ConnectionTerminated`) and the connection stays open for
     the streams in flight; `H2Protocol.on_goaway` refuses new ones and closes once they are done. A GOAWAY
     with an error code keeps h2's behaviour (and we close at once)."""
+
+    def take_data_to_send(self) -> bytearray:
+        """What ``data_to_send()`` returns, without its copy: h2's output buffer itself, and h2 starts a
+        new one. ``data_to_send()`` copies the buffer into a new bytes object, a copy of every byte a
+        response sends (a fifth of a download's time); the buffer handed out here is never touched by
+        h2 again, so the transport may keep it. The one other use of h2's private members (the buffer,
+        ``_data_to_send``), kept here next to the first; the tests fail at once should it change."""
+        data = self._data_to_send
+        self._data_to_send = bytearray()
+        return data
 
     def _receive_goaway_frame(self, frame: GoAwayFrame) -> tuple[list[Frame], list[h2.events.Event]]:
         if frame.error_code != ErrorCodes.NO_ERROR:
@@ -608,48 +640,12 @@ _HANDLERS: dict[type[Any], Callable[[H2Protocol, Any], None]] = {
     h2.events.RequestReceived: H2Protocol.on_request,
     h2.events.DataReceived: H2Protocol.on_data,
     h2.events.StreamEnded: H2Protocol.on_stream_end,
+    h2.events.TrailersReceived: H2Protocol.on_trailers,
     h2.events.StreamReset: H2Protocol.on_reset,
     h2.events.WindowUpdated: H2Protocol.on_window,
     h2.events.RemoteSettingsChanged: H2Protocol.on_settings,
     h2.events.ConnectionTerminated: H2Protocol.on_goaway,
 }
-
-
-def _request(headers: list[tuple[bytes, bytes]], state: ServerState) -> Request | None:
-    """The request of a HEADERS block, parsed as the HTTP/1.1 head it stands for (None: malformed).
-
-    Our parser holds the field rules (names, values, limits, target forms, Content-Length), so the block is
-    written out as a head and parsed (without the head memo: it keeps a head that one parser saw twice in a
-    row, and each head here gets a parser of its own). h2 has already refused
-    the bytes that would change the head's structure (RFC 9113 §8.2.1: CR, LF or NUL in a value, ":" or
-    whitespace in a name); the line count of the head is checked again anyway, so that no field can
-    ever become two."""
-    pseudo: dict[bytes, bytes] = {}
-    lines = []
-    host: bytes | None = None
-    for name, value in headers:
-        if name[0] == 58:  # ":"
-            pseudo[name] = value
-        elif name == b"host":
-            host = value  # RFC 9113 §8.3.1: :authority, when present, is the host (h2 checks they agree)
-        else:
-            lines.append(name + b": " + value + b"\r\n")
-    method = pseudo.get(b":method")
-    authority = pseudo.get(b":authority", host)
-    target = pseudo.get(b":path") or (authority if method == b"CONNECT" else None)
-    if method is None or target is None:
-        return None
-    if authority is not None:
-        lines.append(b"host: " + authority + b"\r\n")
-    head = b"%s %s HTTP/1.1\r\n%s\r\n" % (method, target, b"".join(lines))
-    if head.count(b"\n") != len(lines) + 2:
-        return None
-    parser = RequestParser(state.limits)
-    parser.feed(head)
-    event = parser.reader()
-    if type(event) is not Request:  # pragma: no cover - a whole head always parses or raises
-        return None
-    return event
 
 
 class H2Ready(HttpProtocol):

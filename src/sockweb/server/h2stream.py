@@ -29,6 +29,7 @@ from h2.errors import ErrorCodes
 
 from sockweb.http import STATUS_REASONS, ProtocolError
 from sockweb.http.semantics import body_allowed, check_fields, check_status, own_fields
+from sockweb.server.h2fields import CONNECTION_SPECIFIC
 from sockweb.server.input import ClientDisconnected
 
 if TYPE_CHECKING:
@@ -44,26 +45,27 @@ __all__ = ["CONNECTION_SPECIFIC", "H2Framer", "H2Head", "H2Stream", "extra_field
 Fields = list[tuple[bytes, bytes]]
 
 # RFC 9113 §8.2.2: "An endpoint MUST NOT generate an HTTP/2 message containing connection-specific header
-# fields" (Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade): the server drops them.
-CONNECTION_SPECIFIC = frozenset(
-    (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
-)
+# fields" (Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade): the server drops them
+# (the set is h2fields', which refuses them in requests) ...
 # ... and Content-Length, which the stream writes itself once it has checked it against the body.
 _FRAMED_HERE = CONNECTION_SPECIFIC | {b"content-length"}
 
 
 class H2Head:
-    """The plan of one HTTP/2 response: its field list (sent by the stream) and whether a body follows."""
+    """The plan of one HTTP/2 response: its field list (sent by the stream; never changed once planned,
+    as streams share it through the `H2HeadCache`), whether a body follows and its Content-Length (None:
+    unknown or no body)."""
 
-    __slots__ = ("fields", "send_body")
+    __slots__ = ("fields", "length", "send_body")
 
     head = b""  # the HEADERS frame is encoded by the stream, on the loop thread (HPACK state)
     keep_alive = True  # a stream carries one exchange; the connection's life does not depend on it
     framing = "frames"  # every body piece goes through the stream's framer (DATA frames)
 
-    def __init__(self, fields: Fields, send_body: bool) -> None:
+    def __init__(self, fields: Fields, send_body: bool, length: int | None = None) -> None:
         self.fields = fields
         self.send_body = send_body
+        self.length = length
 
 
 class H2Framer:
@@ -159,6 +161,28 @@ class H2Stream:
         return self.blocked or self.conn.write_paused
 
     def plan_head(self, ex: ExchangeSide, body_length: int | None) -> H2Head:
+        # The same status, headers, body length and HEAD-or-not give the same fields (within the second
+        # of their Date): planned once, then taken from the state's H2HeadCache.
+        cache = self.state.h2_head_cache
+        key: tuple[object, ...] | None = None
+        if cache is not None:
+            try:
+                key = (ex.status, tuple(ex.headers), body_length, ex.request.method == "HEAD")
+                head = cache.plans.get(key)
+            except TypeError:  # unhashable headers: refused by `plan_fields`
+                key = head = None
+            if head is not None:
+                self.head, self.length = head.fields, head.length
+                return head
+        head = self.plan_fields(ex, body_length)
+        if key is not None and cache is not None:
+            cache.keep(key, head)  # only validated heads get here
+        self.head, self.length = head.fields, head.length
+        return head
+
+    @staticmethod
+    def plan_fields(ex: ExchangeSide, body_length: int | None) -> H2Head:
+        """Validate `ex`'s status and headers and plan its HTTP/2 fields (the reference of the cache)."""
         status: str = ex.status  # type: ignore[assignment]  # the exchange checked it is a str
         code = check_status(status)
         kept, declared, _close = check_fields(ex.headers)  # Connection out, Content-Length read
@@ -178,9 +202,7 @@ class H2Stream:
             length = declared if allowed is False else None
         if length is not None:
             fields.append((b"content-length", str(length).encode("ascii")))
-        self.head = fields
-        self.length = length if allowed else None
-        return H2Head(fields, bool(allowed))
+        return H2Head(fields, bool(allowed), length if allowed else None)
 
     def body_framer(self, head: Head) -> H2Framer | None:
         # The length is the one this stream planned last (`plan_head` comes first, on the same thread).

@@ -23,7 +23,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from sockweb.http import HeadMemo, Limits
-from sockweb.server.caches import EnvironMemo, HeadCache
+from sockweb.server.caches import EnvironMemo, H2HeadCache, HeadCache
 from sockweb.server.dispatch import DEFAULT_THREADS, AutoPolicy, ThreadPool
 from sockweb.server.loader import WSGIApp
 from sockweb.server.protocol import HttpProtocol, ProxiedConnection
@@ -93,6 +93,8 @@ class ServerState:
         self.extra = b""
         # Response heads by (status, headers, length, ...); cleared every second with the Date line.
         self.head_cache = None if config.trace else HeadCache()
+        # HTTP/2 response fields by (status, headers, length, HEAD); cleared with the Date line too.
+        self.h2_head_cache = None if config.trace or not config.http2 else H2HeadCache()
         self._update_date()
         self.access_log = _optional_hook("accesslog", "AccessLog", config)
         self.proxy = _optional_hook("proxy", "ProxyFixer", config)
@@ -141,6 +143,8 @@ class ServerState:
         self.extra = self.date_line + self.server_line
         if self.head_cache is not None:
             self.head_cache.clear()
+        if self.h2_head_cache is not None:
+            self.h2_head_cache.clear()
 
     # -- cross-thread calls ----------------------------------------------------------------------------
     def post(self, fn: Callable[..., None], *args: Any) -> None:

@@ -39,6 +39,7 @@ from server.h2.conftest import (
     raw_frame,
     read_marker,
 )
+from server.h2.malformed import MALFORMED
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -126,6 +127,36 @@ def test_bad_input_gets_its_goaway(raw, h2server, case: str) -> None:
     assert client.closed(), "the connection stays open after its GOAWAY"
     assert not [f for f in client.frames if isinstance(f, (HeadersFrame, DataFrame))]  # nothing answered
     _still_served(h2server)
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_fields_get_a_goaway(raw, case: str) -> None:
+    # RFC 9113 §8.1.1: a request that breaks HTTP/2's field rules is malformed; the server answers with
+    # GOAWAY(PROTOCOL_ERROR) (RFC 9113 §5.4.1 allows a connection error) and never runs the application.
+    client = raw()
+    client.send(HeadersFrame(1, Encoder().encode(MALFORMED[case]), flags=["END_HEADERS", "END_STREAM"]))
+    assert client.goaway().error_code == PROTOCOL_ERROR
+    assert client.closed()
+    assert not [f for f in client.frames if isinstance(f, (HeadersFrame, DataFrame))]
+
+
+def test_pseudo_fields_in_trailers_get_a_goaway(raw) -> None:
+    # RFC 9113 §8.1: "Trailers MUST NOT include pseudo-header fields".
+    client = raw()
+    client.send(client.headers(1, "/echo", end_stream=False, **{"content-length": "2"}))
+    client.send(DataFrame(1, b"hi"))
+    trailers = Encoder().encode([(b":path", b"/other")])
+    client.send(HeadersFrame(1, trailers, flags=["END_HEADERS", "END_STREAM"]))
+    assert client.goaway().error_code == PROTOCOL_ERROR
+
+
+def test_good_trailers_end_the_body(raw) -> None:
+    client = raw()
+    client.send(client.headers(1, "/echo", end_stream=False, **{"content-length": "2"}))
+    client.send(DataFrame(1, b"hi"))
+    trailers = client.encoder.encode([(b"x-checksum", b"abc")])
+    client.send(HeadersFrame(1, trailers, flags=["END_HEADERS", "END_STREAM"]))
+    assert b'"body_size": 2' in client.body(1)
 
 
 def test_invalid_field_value_gets_an_http_error(raw) -> None:

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from server.h2.malformed import MALFORMED
 from sockweb.http import Limits, ProtocolError, Request
+from sockweb.server.caches import H2HeadCache
 from sockweb.server.config import Config, ConfigError
-from sockweb.server.h2conn import _request
+from sockweb.server.h2fields import HeadReader, MalformedFields, check_trailers, request_of
 from sockweb.server.h2stream import H2Framer, H2Stream, extra_fields
 
-
-class _State:
-    limits = Limits()
-
-
+LIMITS = Limits()
 BASE = [
     (b":method", b"GET"),
     (b":scheme", b"http"),
@@ -24,27 +22,77 @@ BASE = [
 
 
 def test_a_headers_block_becomes_a_request() -> None:
-    req = _request([*BASE, (b"cookie", b"a=1"), (b"cookie", b"b=2"), (b"x-y", b"z")], _State())  # type: ignore[arg-type]
-    assert req is not None
+    req = request_of([*BASE, (b"cookie", b"a=1"), (b"x-y", b"z"), (b"cookie", b"b=2")], HeadReader(LIMITS))
     assert (req.method, req.target, req.http_version) == ("GET", b"/a?b", "1.1")
     assert (b"host", b"example.test:8080") in req.headers
-    assert [v for n, v in req.headers if n == b"cookie"] == [b"a=1", b"b=2"]
+    # RFC 9113 §8.2.3: split Cookie fields are joined with "; " (not ", ") before the application sees them.
+    assert [v for n, v in req.headers if n == b"cookie"] == [b"a=1; b=2"]
 
 
-def test_no_field_can_become_two() -> None:
-    # h2 refuses CR/LF in values before us; were one to get through, the head would have a line too many.
-    assert _request([*BASE, (b"x-a", b"1\r\nx-injected: 2")], _State()) is None  # type: ignore[arg-type]
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [*BASE, (b"te", b"trailers"), (b"te", b"Trailers")],  # §8.2.2: TE "trailers" is allowed
+        [*BASE, (b"host", b"example.test:8080")],  # a Host equal to :authority
+        [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/"), (b"host", b"h.test")],  # Host only
+        [(b":method", b"CONNECT"), (b":authority", b"h.test:443")],  # §8.5: CONNECT has no :scheme, :path
+        [*BASE, (b"x-empty", b""), (b"x-inner", b"a \t b"), (b"x-ascii", b"~!#")],
+    ],
+)
+def test_well_formed_blocks_pass(fields: list[tuple[bytes, bytes]]) -> None:
+    assert type(request_of(fields, HeadReader(LIMITS))) is Request
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_each_http2_field_rule_holds(case: str) -> None:
+    with pytest.raises(MalformedFields):
+        request_of(MALFORMED[case], HeadReader(LIMITS))
+
+
+def test_trailers_hold_the_field_rules() -> None:
+    check_trailers([(b"x-checksum", b"abc")])
+    bad = [[(b":path", b"/")], [(b"X-Up", b"1")], [(b"connection", b"close")], [(b"x", b" a")]]
+    bad += [[(b"x", b"a\nb")], [(b"x", b"a\rb")], [(b"x", b"a\x00b")], [(b"te", b"gzip")]]
+    for fields in bad:
+        with pytest.raises(MalformedFields):
+            check_trailers(fields)
+
+
+def test_one_parser_reads_the_heads_as_fresh_ones_do() -> None:
+    # The connection's HeadReader keeps its parser between heads; each request must be what a parser of
+    # its own makes of the head, whatever came before (a body announced, a refused head, limits).
+    big = Limits(max_head_size=600, max_request_line=500)
+    blocks = [
+        [*BASE, (b"x-a", b"1")],
+        [*BASE, (b"content-length", b"5")],  # a body follows: its parser is not kept
+        [*BASE, (b"content-length", b"0")],
+        [*BASE, (b"x_bad", b"1")],  # 400: the failed parser is not kept
+        [*BASE[:3], (b":path", b"/" + b"p" * 700)],  # beyond the head limit
+        [*BASE, (b"cookie", b"a=1"), (b"cookie", b"b=2")],
+        BASE,
+    ]
+    shared = HeadReader(big)
+    for fields in blocks * 2:
+        try:
+            expected: object = request_of(fields, HeadReader(big))
+        except ProtocolError as exc:
+            expected = (exc.status, str(exc))
+        try:
+            got: object = request_of(fields, shared)
+        except ProtocolError as exc:
+            got = (exc.status, str(exc))
+        assert repr(got) == repr(expected)
+    assert shared.parser is not None  # kept after the last head (no body)
 
 
 def test_the_parser_rules_hold() -> None:
     with pytest.raises(ProtocolError) as err:
-        _request([*BASE, (b"x_forwarded_for", b"1.2.3.4")], _State())  # type: ignore[arg-type]
+        request_of([*BASE, (b"x_forwarded_for", b"1.2.3.4")], HeadReader(LIMITS))
     assert err.value.status == 400
     with pytest.raises(ProtocolError):
-        _request([*BASE, (b"content-length", b"1, 2")], _State())  # type: ignore[arg-type]
-    req = _request([*BASE, (b"content-length", b"12")], _State())  # type: ignore[arg-type]
-    assert req is not None and req.content_length == 12
-    assert _request([(b":method", b"GET"), (b":scheme", b"http")], _State()) is None  # type: ignore[arg-type]
+        request_of([*BASE, (b"content-length", b"1, 2")], HeadReader(LIMITS))
+    req = request_of([*BASE, (b"content-length", b"12")], HeadReader(LIMITS))
+    assert req.content_length == 12
 
 
 def test_framer_checks_the_declared_length() -> None:
@@ -79,9 +127,18 @@ class _Ex:
         return b"Date: Wed, 02 Dec 2026 03:00:00 GMT\r\nServer: sockweb\r\n"
 
 
-def _plan(ex: _Ex, body_length: int | None) -> tuple[list[tuple[bytes, bytes]], bool, int | None]:
-    stream = H2Stream.__new__(H2Stream)  # plan_head uses nothing of the connection
+class _CacheState:
+    def __init__(self, cache: H2HeadCache | None) -> None:
+        self.h2_head_cache = cache
+
+
+def _plan(
+    ex: _Ex, body_length: int | None, cache: H2HeadCache | None = None
+) -> tuple[list[tuple[bytes, bytes]], bool, int | None]:
+    stream = H2Stream.__new__(H2Stream)  # plan_head uses nothing of the connection but the state's cache
+    stream.state = _CacheState(cache)  # type: ignore[assignment]
     head = stream.plan_head(ex, body_length)  # type: ignore[arg-type]
+    assert stream.head is head.fields
     return head.fields, head.send_body, stream.length
 
 
@@ -117,6 +174,73 @@ def test_response_fields(
 def test_a_declared_length_must_match_the_body() -> None:
     with pytest.raises(ValueError, match="does not match"):
         _plan(_Ex("200 OK", [("Content-Length", "100")]), 10)
+
+
+class _NextSecondEx(_Ex):
+    def extra(self) -> bytes:
+        return b"Date: Thu, 03 Dec 2026 00:00:00 GMT\r\nServer: sockweb\r\n"
+
+
+PLANS: list[tuple[_Ex, int | None]] = [
+    (_Ex("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")]), 5),
+    (_Ex("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")], "HEAD"), 5),
+    (_Ex("200 OK", [("Content-Type", "text/plain")]), 7),
+    (_Ex("200 OK", [("Content-Type", "text/plain")]), None),
+    (_Ex("200 OK", [("Content-Type", "text/html")]), 7),
+    (_Ex("404 Not Found", [("Content-Type", "text/plain")]), 7),
+    (_Ex("304 Not Modified", [("Content-Length", "9")]), 0),
+    (_Ex("204 No Content", []), 0),
+    (_Ex("200 OK", [("Date", "Tue, 01 Dec 2026 00:00:00 GMT"), ("Server", "app")]), 0),
+    (_Ex("200 OK", [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("Connection", "close")]), 3),
+]
+
+
+def test_cached_response_fields_are_the_planned_ones() -> None:
+    # The H2HeadCache's differential test: every head, planned through the cache (a miss, then hits)
+    # and in a different order, is what plan_fields makes of it without one.
+    cache = H2HeadCache()
+    for ex, length in [*PLANS, *PLANS[::-1], *PLANS]:
+        assert _plan(ex, length, cache) == _plan(ex, length)
+    assert len(cache) == len(PLANS)
+    # A new second: cleared with the Date line; the next plan has the new Date.
+    cache.clear()
+    ex = _NextSecondEx("200 OK", [("Content-Type", "text/plain")])
+    assert (b"date", b"Thu, 03 Dec 2026 00:00:00 GMT") in _plan(ex, 1, cache)[0]
+
+
+def test_invalid_or_unhashable_heads_are_not_cached() -> None:
+    cache = H2HeadCache(limit=2)
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            _plan(_Ex("200 OK", [("Bad Name", "x")]), 0, cache)
+        with pytest.raises(ValueError, match="does not match"):
+            _plan(_Ex("200 OK", [("Content-Length", "100")]), 10, cache)
+    assert len(cache) == 0
+    unhashable = _Ex("200 OK", [["Content-Type", "text/plain"]])  # type: ignore[list-item]
+    assert _plan(unhashable, 1, cache) == _plan(unhashable, 1)
+    for n in range(4):  # the bound: further heads are planned, not kept
+        _plan(_Ex("200 OK", [("X-N", str(n))]), 0, cache)
+    assert len(cache) == 2
+
+
+def test_the_state_keeps_the_cache_with_http2_only_and_clears_it_every_second() -> None:
+    import asyncio
+
+    from sockweb.server.state import ServerState
+
+    loop = asyncio.new_event_loop()
+    try:
+        assert ServerState(Config(app="a:b"), None, loop).h2_head_cache is None  # type: ignore[arg-type]
+        assert ServerState(Config(app="a:b", http2=True, trace=True), None, loop).h2_head_cache is None  # type: ignore[arg-type]
+        state = ServerState(Config(app="a:b", http2=True), None, loop)  # type: ignore[arg-type]
+        assert state.h2_head_cache is not None
+        _plan(_Ex("200 OK", []), 0, state.h2_head_cache)
+        assert len(state.h2_head_cache) == 1
+        state._update_date()
+        assert len(state.h2_head_cache) == 0
+        state.shutdown()
+    finally:
+        loop.close()
 
 
 class _FakeH2:
@@ -208,3 +332,23 @@ def test_an_inline_body_is_suspended_by_the_transport_not_only_the_window() -> N
     assert stream.write_paused
     assert sent <= 512 * 1024, sent
     assert len([f for f in conn.h2.frames if f[0] == "DATA"]) * 16384 <= 128 * 1024  # not piled up in h2
+
+
+def test_the_output_is_taken_without_a_copy_and_never_changed_after() -> None:
+    import h2.config
+
+    from sockweb.server.h2conn import _ServerConnection
+
+    reference = _ServerConnection(config=h2.config.H2Configuration(client_side=False))
+    conn = _ServerConnection(config=h2.config.H2Configuration(client_side=False))
+    for c in (reference, conn):
+        c.initiate_connection()
+    first = conn.take_data_to_send()
+    kept = bytes(first)
+    assert first == reference.data_to_send() and first
+    conn.ping(b"12345678")
+    reference.ping(b"12345678")
+    assert first == kept  # the buffer handed out is left alone: h2 writes into a new one
+    second = conn.take_data_to_send()
+    assert second == reference.data_to_send() and second is not first
+    assert conn.take_data_to_send() == b""
