@@ -352,3 +352,32 @@ def test_the_c_tally_counts_the_servers_own_exchange() -> None:
             t.count(ex)  # type: ignore[arg-type]
     _same_but_duration(ref.values(), c.values())
     assert c.values()[OFFSETS["requests"] + 2 * 5 + 1] == 1  # POST 2xx
+
+
+# -- the server's clock: perf_counter, or the same clock read in C ------------------------------------
+
+
+def test_the_servers_clock_reads_perf_counters_clock() -> None:
+    from sockweb.server.clock import clock
+
+    # the same clock: readings of the two interleave in order, and agree to well within a millisecond
+    for _ in range(1000):
+        a = time.perf_counter()
+        b = clock()
+        c = time.perf_counter()
+        assert a <= b <= c
+    assert isinstance(clock(), float)
+
+
+def test_the_c_clock_is_used_only_where_perf_counter_is_that_clock() -> None:
+    from sockweb.server.clock import MONOTONIC, load_clock
+
+    def missing(name: str) -> object:
+        raise ImportError(name)
+
+    assert load_clock(implementation="QueryPerformanceCounter()") is time.perf_counter
+    assert load_clock(environ={"SOCKWEB_PURE_PYTHON": "1"}, implementation=MONOTONIC) is time.perf_counter
+    assert load_clock(import_module=missing, implementation=MONOTONIC) is time.perf_counter  # type: ignore[arg-type]
+    if load_tally() is not Tally:  # the extension is built
+        fast = load_clock(environ={}, implementation=MONOTONIC)
+        assert fast is not time.perf_counter and fast.__name__ == "monotonic_seconds"

@@ -53,7 +53,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
-from time import monotonic, perf_counter, thread_time
+from time import monotonic, thread_time
 from typing import TYPE_CHECKING, Any, cast
 
 import h2.config
@@ -66,6 +66,7 @@ from hyperframe.exceptions import HyperframeError
 from hyperframe.frame import Frame, GoAwayFrame
 
 from sockweb.http import ProtocolError, Request
+from sockweb.server.clock import clock
 from sockweb.server.dispatch import SLOW_CALL, voluntary_switches
 from sockweb.server.h2fields import HeadReader, MalformedFields, check_trailers, request_of
 from sockweb.server.h2hpack import ResponseEncoder
@@ -301,7 +302,7 @@ class H2Protocol(asyncio.Protocol):
             state.proxy.apply(environ)
         ex = state.exchange_class(stream, req, environ)
         if state.timed:
-            ex.started = perf_counter()
+            ex.started = clock()
         stream.exchange = ex
         self.running += 1
         if not event.stream_ended:
@@ -421,16 +422,16 @@ class H2Protocol(asyncio.Protocol):
         auto = state.auto
         if auto is not None and auto.checking:
             switches = voluntary_switches()
-            started, cpu = perf_counter(), thread_time()
+            started, cpu = clock(), thread_time()
             ex.run(True)
-            wall, cpu = perf_counter() - started, thread_time() - cpu
+            wall, cpu = clock() - started, thread_time() - cpu
             voluntary = voluntary_switches() - switches if switches >= 0 else -1
             auto.checked_call(wall, cpu, monotonic(), voluntary)
             state.inline = auto.inline
         elif auto is not None:
-            started = perf_counter()
+            started = clock()
             ex.run(True)
-            if perf_counter() - started > SLOW_CALL:
+            if clock() - started > SLOW_CALL:
                 auto.slow_call()
         else:
             ex.run(True)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from time import monotonic, perf_counter
+from time import monotonic
 from typing import TYPE_CHECKING
 
 import h2.exceptions
@@ -29,6 +29,7 @@ from h2.errors import ErrorCodes
 
 from sockweb.http import STATUS_REASONS, ProtocolError
 from sockweb.http.semantics import body_allowed, check_fields, check_status, own_fields
+from sockweb.server.clock import clock
 from sockweb.server.h2fields import CONNECTION_SPECIFIC
 from sockweb.server.input import ClientDisconnected
 
@@ -281,9 +282,7 @@ class H2Stream:
         if tally is not None and tally.count(ex):
             state.metrics.failed(ex)  # type: ignore[union-attr]
         if state.access_log is not None:
-            state.access_log.log(
-                ex.environ, ex.status or "500", ex.headers, ex.sent, perf_counter() - ex.started
-            )
+            state.access_log.log(ex.environ, ex.status or "500", ex.headers, ex.sent, clock() - ex.started)
         conn = self.conn
         conn.running -= 1
         if self.closed:

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from sockweb.http import ProtocolError
 from sockweb.http._accel import PURE_ENV
+from sockweb.server.clock import MONOTONIC
 from sockweb.server.protocol import HttpProtocol
 
 if TYPE_CHECKING:
@@ -203,7 +204,7 @@ def load_tally(
         _POOL,
         _BYTES_IN,
         # perf_counter reads CLOCK_MONOTONIC on Linux: the C count then reads that clock itself
-        time.get_clock_info("perf_counter").implementation == "clock_gettime(CLOCK_MONOTONIC)",
+        time.get_clock_info("perf_counter").implementation == MONOTONIC,
     )
     fast: type[Tally] = module.Tally
     return fast

@@ -49,7 +49,7 @@ import os
 import socket
 import struct
 import threading
-from time import monotonic, perf_counter, thread_time
+from time import monotonic, thread_time
 from typing import TYPE_CHECKING, Any, cast
 
 from sockweb.http import (
@@ -66,6 +66,7 @@ from sockweb.http import (
     plan_response,
 )
 from sockweb.http.semantics import own_fields
+from sockweb.server.clock import clock
 from sockweb.server.dispatch import (
     SLOW_CALL,
     AutoPolicy,
@@ -311,7 +312,7 @@ class HttpProtocol(asyncio.Protocol):
             state.proxy.apply(environ)
         ex = state.exchange_class(self, req, environ)
         if state.timed:
-            ex.started = perf_counter()
+            ex.started = clock()
         if not req.chunked and not req.content_length:
             self.parser.reader()  # type: ignore[union-attr]  # the EndOfMessage of a body-less request
             self.dispatch(ex)
@@ -360,9 +361,9 @@ class HttpProtocol(asyncio.Protocol):
             elif auto.checking:
                 finished = self.run_checked(ex, auto)
             else:
-                started = perf_counter()
+                started = clock()
                 finished = ex.run(True)
-                if perf_counter() - started > SLOW_CALL:
+                if clock() - started > SLOW_CALL:
                     auto.slow_call()
             if not finished and self.closed and not ex.threaded:
                 self.exchange = None
@@ -375,9 +376,9 @@ class HttpProtocol(asyncio.Protocol):
     def run_checked(self, ex: ExchangeSide, auto: AutoPolicy) -> bool:
         """Run inline, measuring wall and CPU time, and let the auto policy judge the call."""
         switches = voluntary_switches()
-        started, cpu = perf_counter(), thread_time()
+        started, cpu = clock(), thread_time()
         finished = ex.run(True)
-        wall, cpu = perf_counter() - started, thread_time() - cpu
+        wall, cpu = clock() - started, thread_time() - cpu
         voluntary = voluntary_switches() - switches if switches >= 0 else -1
         auto.checked_call(wall, cpu, monotonic(), voluntary)
         self.state.inline = auto.inline
@@ -392,9 +393,7 @@ class HttpProtocol(asyncio.Protocol):
         if tally is not None and tally.count(ex):
             state.metrics.failed(ex)  # type: ignore[union-attr]
         if state.access_log is not None:
-            state.access_log.log(
-                ex.environ, ex.status or "500", ex.headers, ex.sent, perf_counter() - ex.started
-            )
+            state.access_log.log(ex.environ, ex.status or "500", ex.headers, ex.sent, clock() - ex.started)
         if not keep_alive or self.must_close or self.closed:
             self.close()
             return
