@@ -152,6 +152,56 @@ get_cached(PyObject *obj, PyObject *name, SlotCache *cache)
 
 static SlotCache c_status, c_request, c_method, c_started, c_plan, c_head, c_sent, c_threaded;
 
+/* The exchange's six fields that count reads, by name, and their slots in the last exchange type seen
+ * (one check of the type and its version for all six, where each SlotCache checks its own). */
+enum { F_STATUS, F_REQUEST, F_STARTED, F_SENT, F_PLAN, F_THREADED, N_FIELDS };
+static PyObject **field_names[N_FIELDS] = {&s_status, &s_request, &s_started, &s_sent, &s_plan, &s_threaded};
+static SlotCache *field_caches[N_FIELDS] = {&c_status, &c_request, &c_started, &c_sent, &c_plan, &c_threaded};
+static struct {
+    PyTypeObject *type;  /* strong reference, or NULL */
+    unsigned int version;
+    Py_ssize_t offsets[N_FIELDS];
+} layout;
+
+/* The six fields of `ex` as new references in `out`; 0, or -1 with an exception (none is then held). */
+static int
+read_exchange(PyObject *ex, PyObject *out[N_FIELDS])
+{
+    PyTypeObject *type = Py_TYPE(ex);
+    if (type == layout.type && type->tp_version_tag == layout.version) {
+        int k = 0;
+        for (; k < N_FIELDS; k++) {
+            PyObject *value = *(PyObject **)((char *)ex + layout.offsets[k]);
+            if (value == NULL) break;  /* unset: the generic path raises Python's own error */
+            out[k] = value;
+        }
+        if (k == N_FIELDS) {
+            for (k = 0; k < N_FIELDS; k++) Py_INCREF(out[k]);
+            return 0;
+        }
+    }
+    for (int k = 0; k < N_FIELDS; k++) {
+        out[k] = get_cached(ex, *field_names[k], field_caches[k]);
+        if (out[k] == NULL) {
+            while (k > 0) Py_DECREF(out[--k]);
+            return -1;
+        }
+    }
+    /* every field read: if each came from a slot of this very type, keep the six offsets together */
+    int all = 1;
+    for (int k = 0; k < N_FIELDS; k++) {
+        SlotCache *c = field_caches[k];
+        if (c->type != type || c->version != type->tp_version_tag) all = 0;
+    }
+    if (all) {
+        Py_INCREF(type);
+        Py_XSETREF(layout.type, type);
+        layout.version = type->tp_version_tag;
+        for (int k = 0; k < N_FIELDS; k++) layout.offsets[k] = field_caches[k]->offset;
+    }
+    return 0;
+}
+
 /* The status class 0..4 (1xx..5xx); anything that is not a status line counts as 5xx. */
 static Py_ssize_t
 status_class(PyObject *status)
@@ -170,16 +220,13 @@ tally_count(Tally *counts, PyObject *ex)
         PyErr_SetString(PyExc_RuntimeError, "count() before configure()");
         return NULL;
     }
-    PyObject *status = get_cached(ex, s_status, &c_status);
-    if (status == NULL) return NULL;
-    Py_ssize_t cls = status_class(status);
-    Py_DECREF(status);
+    PyObject *f[N_FIELDS];
+    if (read_exchange(ex, f) < 0) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t cls = status_class(f[F_STATUS]);
 
-    PyObject *request = get_cached(ex, s_request, &c_request);
-    if (request == NULL) return NULL;
-    PyObject *method = get_cached(request, s_method, &c_method);
-    Py_DECREF(request);
-    if (method == NULL) return NULL;
+    PyObject *method = get_cached(f[F_REQUEST], s_method, &c_method);
+    if (method == NULL) goto done;
     /* The method's index: the parser's methods are the interned keys themselves, so compare pointers
      * first; other strings (another parser, a test) take the dict. "other" follows the known methods. */
     Py_ssize_t m = 0;
@@ -190,21 +237,19 @@ tally_count(Tally *counts, PyObject *ex)
             m = PyLong_AsSsize_t(found);
             if (m == -1 && PyErr_Occurred()) {
                 Py_DECREF(method);
-                return NULL;
+                goto done;
             }
         } else if (PyErr_Occurred()) {
             Py_DECREF(method);
-            return NULL;
+            goto done;
         }
     }
     Py_DECREF(method);
-    if (add(counts, requests_at + m * n_classes + cls, 1) < 0) return NULL;
+    if (add(counts, requests_at + m * n_classes + cls, 1) < 0) goto done;
 
-    PyObject *started = get_cached(ex, s_started, &c_started);
-    if (started == NULL) return NULL;
-    double since = PyFloat_AsDouble(started);
-    Py_DECREF(started);
-    if (since == -1.0 && PyErr_Occurred()) return NULL;
+    PyObject *started = f[F_STARTED];
+    double since = PyFloat_CheckExact(started) ? PyFloat_AS_DOUBLE(started) : PyFloat_AsDouble(started);
+    if (since == -1.0 && PyErr_Occurred()) goto done;
     double now;
 #ifdef CLOCK_MONOTONIC
     if (clock_is_monotonic) {
@@ -216,44 +261,37 @@ tally_count(Tally *counts, PyObject *ex)
 #endif
     {
         PyObject *now_obj = PyObject_CallNoArgs(clock_func);
-        if (now_obj == NULL) return NULL;
+        if (now_obj == NULL) goto done;
         now = PyFloat_AsDouble(now_obj);
         Py_DECREF(now_obj);
-        if (now == -1.0 && PyErr_Occurred()) return NULL;
+        if (now == -1.0 && PyErr_Occurred()) goto done;
     }
     /* int((now - since) * 1e6): truncated toward zero, as Python's int() of a float */
     long long elapsed = (long long)((now - since) * 1e6);
     Py_ssize_t bucket = 0;  /* bisect_left(bounds, elapsed) */
     while (bucket < n_bounds && bucket_bounds[bucket] < elapsed) bucket++;
-    if (add(counts, buckets_at + bucket, 1) < 0 || add(counts, duration_at, elapsed) < 0) return NULL;
+    if (add(counts, buckets_at + bucket, 1) < 0 || add(counts, duration_at, elapsed) < 0) goto done;
 
-    long long out = 0;
-    PyObject *sent = get_cached(ex, s_sent, &c_sent);
-    if (sent == NULL) return NULL;
-    out = PyLong_AsLongLong(sent);
-    Py_DECREF(sent);
-    if (out == -1 && PyErr_Occurred()) return NULL;
-    PyObject *plan = get_cached(ex, s_plan, &c_plan);
-    if (plan == NULL) return NULL;
+    long long out = PyLong_AsLongLong(f[F_SENT]);
+    if (out == -1 && PyErr_Occurred()) goto done;
+    PyObject *plan = f[F_PLAN];
     if (plan != Py_None) {
         PyObject *head = get_cached(plan, s_head, &c_head);
-        Py_DECREF(plan);
-        if (head == NULL) return NULL;
-        Py_ssize_t size = PyObject_Length(head);
+        if (head == NULL) goto done;
+        Py_ssize_t size = PyBytes_CheckExact(head) ? PyBytes_GET_SIZE(head) : PyObject_Length(head);
         Py_DECREF(head);
-        if (size < 0) return NULL;
+        if (size < 0) goto done;
         out += size;
-    } else {
-        Py_DECREF(plan);
     }
-    if (add(counts, bytes_out_at, out) < 0) return NULL;
+    if (add(counts, bytes_out_at, out) < 0) goto done;
 
-    PyObject *threaded = get_cached(ex, s_threaded, &c_threaded);
-    if (threaded == NULL) return NULL;
-    int in_pool = PyObject_IsTrue(threaded);
-    Py_DECREF(threaded);
-    if (in_pool < 0 || add(counts, in_pool ? pool_at : inline_at, 1) < 0) return NULL;
-    return PyBool_FromLong(cls == 4);
+    PyObject *threaded = f[F_THREADED];
+    int in_pool = threaded == Py_True ? 1 : threaded == Py_False ? 0 : PyObject_IsTrue(threaded);
+    if (in_pool < 0 || add(counts, in_pool ? pool_at : inline_at, 1) < 0) goto done;
+    result = PyBool_FromLong(cls == 4);
+done:
+    for (int k = 0; k < N_FIELDS; k++) Py_DECREF(f[k]);
+    return result;
 }
 
 static PyObject *
