@@ -35,8 +35,6 @@ import argparse
 import asyncio
 import os
 import pickle
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +45,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE / "apps")]
 
 import benchapps  # noqa: E402
+import callgrind  # noqa: E402
 from browser_heads import head as browser_head  # noqa: E402
 from h2.events import RequestReceived  # noqa: E402
 from hpack import Encoder  # noqa: E402
@@ -224,12 +223,8 @@ def check(workload: str, transport: Transport, count: int) -> None:
 
 def instructions(args: argparse.Namespace, served: int, path: str) -> int:
     """Instructions callgrind counts for a run of this script serving `served` requests."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "callgrind.out")
-        cmd = [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={out}",
+    return callgrind.count(
+        [
             sys.executable,
             __file__,
             "--workload",
@@ -241,12 +236,7 @@ def instructions(args: argparse.Namespace, served: int, path: str) -> int:
             "--stage",
             args.stage,
         ]
-        env = dict(os.environ, PYTHONHASHSEED="0")
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        text = Path(out).read_text()
-    match = re.search(r"^(?:summary|totals): (\d+)", text, re.MULTILINE)
-    assert match is not None, "no totals in the callgrind output"
-    return int(match.group(1))
+    )
 
 
 def main() -> None:

@@ -29,11 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import re
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -41,6 +37,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE / "apps")]
 
+import callgrind  # noqa: E402
 from benchapps import hello  # noqa: E402
 from browser_heads import head as browser_head  # noqa: E402
 
@@ -140,12 +137,8 @@ def serve(
 
 def instructions(args: argparse.Namespace, served: int) -> int:
     """Instructions callgrind counts for a run of this script serving `served` requests."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "callgrind.out")
-        cmd = [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={out}",
+    return callgrind.count(
+        [
             sys.executable,
             __file__,
             "--workload",
@@ -161,12 +154,7 @@ def instructions(args: argparse.Namespace, served: int) -> int:
             *(["--metrics"] if args.metrics else []),
             "--no-watch",
         ]
-        env = dict(os.environ, PYTHONHASHSEED="0")
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        text = Path(out).read_text()
-    match = re.search(r"^(?:summary|totals): (\d+)", text, re.MULTILINE)
-    assert match is not None, "no totals in the callgrind output"
-    return int(match.group(1))
+    )
 
 
 def main() -> None:

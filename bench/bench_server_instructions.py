@@ -33,6 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import callgrind  # noqa: E402
 from browser_heads import head as browser_head  # noqa: E402
 
 
@@ -99,11 +100,7 @@ def instructions(workload: str, n: int, extra: list[str], connections: int) -> i
     """Instructions callgrind counts for a server that served `n` requests (start-up included)."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "callgrind.out")
-        cmd = [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={out}",
+        argv = [
             sys.executable,
             "-m",
             "sockweb",
@@ -115,8 +112,8 @@ def instructions(workload: str, n: int, extra: list[str], connections: int) -> i
             str(HERE / "apps"),
             *extra,
         ]
-        env = dict(os.environ, PYTHONHASHSEED="0")
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cmd = callgrind.command(os.path.join(tmp, "callgrind.out"), argv)
+        proc = subprocess.Popen(cmd, env=callgrind.ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_ready(port, proc, time.monotonic() + 300)
             drive(port, list(requests(workload, port, n)), connections)
@@ -126,10 +123,7 @@ def instructions(workload: str, n: int, extra: list[str], connections: int) -> i
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        text = "".join(p.read_text() for p in Path(tmp).glob("callgrind.out*"))
-    totals = [int(m) for m in re.findall(r"^(?:summary|totals): (\d+)", text, re.MULTILINE)]
-    assert totals, "no totals in the callgrind output"
-    return max(totals)
+        return callgrind.totals(tmp)
 
 
 def main() -> None:
