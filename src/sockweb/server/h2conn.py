@@ -68,7 +68,13 @@ from hyperframe.frame import Frame, GoAwayFrame
 from sockweb.http import ProtocolError, Request
 from sockweb.server.clock import clock
 from sockweb.server.dispatch import SLOW_CALL, voluntary_switches
-from sockweb.server.h2fields import HeadReader, MalformedFields, check_trailers, request_of
+from sockweb.server.h2fields import (
+    CONNECTION_SPECIFIC,
+    HeadReader,
+    MalformedFields,
+    check_trailers,
+    request_of,
+)
 from sockweb.server.h2hpack import ResponseEncoder
 from sockweb.server.h2stream import H2Stream
 from sockweb.server.input import StreamInput
@@ -731,9 +737,7 @@ class H2Ready(HttpProtocol):
 _BASE64URL = re.compile(rb"[A-Za-z0-9_-]*")
 _SWITCHING = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
 # Fields of an HTTP/1.1 request that mean nothing in HTTP/2 (RFC 9113 §8.2.2), dropped from an upgraded one.
-_HOP_FIELDS = frozenset(
-    (b"connection", b"upgrade", b"http2-settings", b"keep-alive", b"proxy-connection", b"transfer-encoding")
-)
+_HOP_FIELDS = CONNECTION_SPECIFIC | {b"http2-settings"}
 
 
 def _h2c_settings(req: Request) -> bytes | None:
