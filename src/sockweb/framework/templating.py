@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from . import templatecode
 from .globals import _cv_app, _cv_request, current_app_ctx, session
 from .signals import before_render_template, template_rendered
 
@@ -65,31 +66,15 @@ class DispatchingLoader(jinja2.BaseLoader):
         return sorted(names)
 
 
-# What `getattr` finds on a plain dict: its methods and object's. Nothing else, since a dict has no
-# instance attributes.
-_DICT_ATTRIBUTES = frozenset(dir(dict))
-
-
-class Environment(jinja2.Environment):
-    """A Jinja2 environment that knows its App; its loader is ``app.create_global_jinja_loader()``."""
+class Environment(templatecode.Environment):
+    """A Jinja2 environment that knows its App; its loader is ``app.create_global_jinja_loader()``. Its
+    templates compile to the code of :mod:`.templatecode`."""
 
     def __init__(self, app: App, **options: Any) -> None:
         if "loader" not in options:
             options["loader"] = app.create_global_jinja_loader()
         super().__init__(**options)
         self.app = app
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        """``obj.attribute`` in a template, as Jinja2 resolves it (the attribute, else the item), with
-        the answer for a plain dict found without first raising AttributeError: a dict's only
-        attributes are its methods, so any other name is its item or undefined. (Templates read
-        ``row.name`` of dicts a lot; the exception costs a third of rendering such a page.)"""
-        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
-            try:
-                return obj[attribute]
-            except KeyError:
-                return self.undefined(obj=obj, name=attribute)
-        return super().getattr(obj, attribute)
 
 
 def create_environment(app: App) -> Environment:

@@ -1,0 +1,161 @@
+"""What the App's Jinja2 templates compile to: Jinja2's own Python, with two hot spots inlined.
+
+Strategy: Jinja2 compiles a template to Python source through a ``CodeGenerator`` that an environment
+names in ``code_generator_class``. This module's generator writes the same code as Jinja2's except for
+two expressions that dominate a typical page, where it puts the common case inline and leaves every other
+case to the call Jinja2 makes:
+
+``obj.name``
+    Jinja2 writes ``environment.getattr(obj, "name")``, which tries the attribute, catches the
+    AttributeError and then tries the item. For a plain ``dict`` and a name that is not one of a dict's
+    attributes (known when the template is compiled) the answer is always the item, so the code reads
+    it directly when the key is there; anything else (another type, a missing key) makes the same call
+    as before. Done only while the environment's ``getattr`` is one whose answer for such a dict is its
+    item (Jinja2's own, or :class:`Environment`'s).
+
+``{{ value }}`` with autoescape on
+    Jinja2 writes ``escape(value)``; markupsafe's ``escape`` wraps a ``str`` in ``Markup`` after escaping
+    it. The escaped pieces are only ever joined into the rendered text, so for a ``str`` the code calls
+    the escaping itself (markupsafe's C ``_escape_inner``) and for an ``int`` takes ``str(value)`` (its
+    text has nothing to escape); every other value goes to ``escape`` as before. Done only when the
+    installed markupsafe has ``_escape_inner`` (3.0 and later); otherwise the code is Jinja2's.
+
+The rendered text is the same as plain Jinja2's; tests/framework/test_templatecode.py holds the two equal
+on Jinja2's constructs and on values of every kind. Async environments and volatile autoescape blocks keep
+Jinja2's code.
+"""
+
+from __future__ import annotations
+
+from collections import ChainMap
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import jinja2
+import markupsafe
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator as JinjaCodeGenerator
+from jinja2.compiler import Frame
+from jinja2.runtime import Context, LoopContext, new_context
+
+# The escaping of a str, without the Markup around it (markupsafe 3: the C speedup or its Python twin).
+escape_str: Any = getattr(markupsafe, "_escape_inner", None)
+
+# What getattr finds on a plain dict: its methods and object's. Nothing else, since a dict has no
+# instance attributes.
+DICT_ATTRIBUTES = frozenset(dir(dict))
+
+# The public attributes of a for loop's ``loop`` (first, index, cycle, ...): plain reads of a LoopContext.
+LOOP_ATTRIBUTES = frozenset(name for name in dir(LoopContext) if not name.startswith("_"))
+
+# Names in the generated code (Jinja2's own names are l_*, t_*, environment, context, ...).
+_VALUE = "_sw_v"
+_OUT = "_sw_o"
+_OUT_TYPE = "_sw_t"
+_ESCAPE_STR = "_sw_escape_str"
+
+
+class CodeGenerator(JinjaCodeGenerator):
+    """Jinja2's code generator with ``obj.name`` of dicts and autoescaped output of str and int inline."""
+
+    def _inline_getattr(self) -> bool:
+        """Whether the environment resolves attributes as Jinja2 does: no getattr but Jinja2's and
+        :class:`Environment`'s anywhere in its class's MRO (a sandbox mixed in has its own, and keeps
+        every lookup going through it), and none set on the instance."""
+        env = self.environment
+        if env.is_async or "getattr" in vars(env):
+            return False
+        plain = (Environment, jinja2.Environment)
+        return all(cls in plain for cls in type(env).__mro__ if "getattr" in vars(cls))
+
+    def _inline_escape(self, frame: Frame, finalize: JinjaCodeGenerator._FinalizeInfo) -> bool:
+        return (
+            escape_str is not None
+            and not self.environment.is_async
+            and not frame.eval_ctx.volatile
+            and bool(frame.eval_ctx.autoescape)
+            and finalize.src is None
+        )
+
+    def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
+        if escape_str is not None:
+            self.writeline(f"from {__name__} import escape_str as {_ESCAPE_STR}")
+        super().visit_Template(node, frame)
+
+    def visit_Getattr(self, node: nodes.Getattr, frame: Frame) -> None:
+        if not self._inline_getattr() or node.attr in DICT_ATTRIBUTES:
+            super().visit_Getattr(node, frame)
+            return
+        # The inner expression is evaluated once, into _sw_v; nothing else runs between that and the
+        # reads of _sw_v below, so a nested a.b.c is safe with one name.
+        key, value = repr(node.attr), _VALUE
+        item = f"{value}[{key}] if type({value}) is dict and {key} in {value}"
+        if node.attr in LOOP_ATTRIBUTES:
+            self.write(f"({value}.{node.attr} if type({value} := ")
+            self.visit(node.node, frame)
+            self.write(f") is LoopContext else {item}")
+        else:
+            self.write(f"({value}[{key}] if type({value} := ")
+            self.visit(node.node, frame)
+            self.write(f") is dict and {key} in {value}")
+        self.write(f" else environment.getattr({value}, {key}))")
+
+    def _output_child_pre(
+        self, node: nodes.Expr, frame: Frame, finalize: JinjaCodeGenerator._FinalizeInfo
+    ) -> None:
+        if not self._inline_escape(frame, finalize):
+            super()._output_child_pre(node, frame, finalize)
+            return
+        self.write(f"({_ESCAPE_STR}({_OUT}) if ({_OUT_TYPE} := type({_OUT} := ")
+
+    def _output_child_post(
+        self, node: nodes.Expr, frame: Frame, finalize: JinjaCodeGenerator._FinalizeInfo
+    ) -> None:
+        if not self._inline_escape(frame, finalize):
+            super()._output_child_post(node, frame, finalize)
+            return
+        self.write(f")) is str else str({_OUT}) if {_OUT_TYPE} is int else escape({_OUT}))")
+
+
+class Template(jinja2.Template):
+    """A Jinja2 template whose render context starts from its globals as one dict.
+
+    A template's ``globals`` is a ChainMap of its own globals over the environment's (so a global added to
+    the environment later is seen); Jinja2 copies it into each render's context with ``dict()`` and
+    ``set()``, which look every name up through the ChainMap in Python. Here the maps are merged into a
+    dict first, innermost last, which C does: the same names and values, a fifth of a small page's
+    rendering less."""
+
+    def new_context(
+        self,
+        vars: dict[str, Any] | None = None,
+        shared: bool = False,
+        locals: Mapping[str, Any] | None = None,
+    ) -> Context:
+        globals: MutableMapping[str, Any] = self.globals
+        if type(globals) is ChainMap:
+            flat: dict[str, Any] = {}
+            for mapping in reversed(globals.maps):
+                flat.update(mapping)
+            globals = flat
+        return new_context(self.environment, self.name, self.blocks, vars, shared, globals, locals)
+
+
+class Environment(jinja2.Environment):
+    """A Jinja2 environment whose templates compile with :class:`CodeGenerator` and render with
+    :class:`Template`, and whose ``getattr`` finds a plain dict's items without raising AttributeError
+    first (for the lookups the code leaves to it)."""
+
+    code_generator_class = CodeGenerator
+    template_class = Template
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """``obj.attribute`` as Jinja2 resolves it (the attribute, else the item), with the answer for a
+        plain dict found without first raising AttributeError: a dict's only attributes are its methods,
+        so any other name is its item or undefined."""
+        if type(obj) is dict and attribute not in DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
