@@ -173,7 +173,7 @@ def test_the_inline_paths_are_what_the_environment_compiles_to() -> None:
         templatecode.Environment(autoescape=True), "{{ d.name }}{% for x in s %}{{ loop.first }}{% endfor %}"
     )
     assert "environment.getattr(_sw_v, 'name')" in code  # the dict read inline, the call as the fallback
-    assert "_sw_v.first if type(_sw_v := l_1_loop) is LoopContext" in code
+    assert "_sw_v.index0 == 0 if type(_sw_v := l_1_loop) is LoopContext" in code
     if templatecode.escape_str is not None:
         assert "_sw_escape_str(_sw_o)" in code
     # where the lookups are Jinja2's, the code is too

@@ -47,8 +47,13 @@ class LocalProxy(Generic[T]):
         current: T = self.__lookup()
         return current
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.__lookup(), name)
+    def __getattribute__(self, name: str) -> Any:
+        # The proxy's own names (its methods, __class__, ...) are its own; every other one is the object's.
+        # Written as __getattribute__ rather than __getattr__, so that forwarding does not first fail
+        # the proxy's own lookup (an AttributeError raised and caught on every request.x).
+        if name in _PROXY_NAMES:
+            return object.__getattribute__(self, name)
+        return getattr(object.__getattribute__(self, "_LocalProxy__lookup")(), name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self.__lookup(), name, value)
@@ -107,6 +112,10 @@ class LocalProxy(Generic[T]):
             return []
 
 
+# What the proxy answers itself: the names its class has (as a normal lookup would find them first).
+_PROXY_NAMES = frozenset(dir(LocalProxy))
+
+
 def _app_ctx() -> AppContext:
     try:
         return _cv_app.get()
@@ -122,7 +131,10 @@ def _request_ctx() -> RequestContext:
 
 
 def _lookup_app() -> App:
-    return _app_ctx().app
+    try:  # one call less than _app_ctx().app: every proxied access comes here
+        return _cv_app.get().app
+    except LookupError:
+        raise RuntimeError(_NO_APP) from None
 
 
 def _lookup_g() -> _AppCtxGlobals:
@@ -130,7 +142,10 @@ def _lookup_g() -> _AppCtxGlobals:
 
 
 def _lookup_request() -> Request:
-    return _request_ctx().request
+    try:  # one call less than _request_ctx().request: every proxied access comes here
+        return _cv_request.get().request
+    except LookupError:
+        raise RuntimeError(_NO_REQUEST) from None
 
 
 def _lookup_session() -> SecureCookieSession:

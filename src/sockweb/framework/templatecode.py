@@ -10,8 +10,10 @@ case to the call Jinja2 makes:
     AttributeError and then tries the item. For a plain ``dict`` and a name that is not one of a dict's
     attributes (known when the template is compiled) the answer is always the item, so the code reads
     it directly when the key is there; anything else (another type, a missing key) makes the same call
-    as before. Done only while the environment's ``getattr`` is one whose answer for such a dict is its
-    item (Jinja2's own, or :class:`Environment`'s).
+    as before. The same goes for a for loop's ``loop.first``, ``loop.index`` and the other public
+    attributes of a ``LoopContext``: read directly when the object is one (``first`` and ``index`` as
+    the properties compute them, from ``index0``). Done only while the environment's ``getattr`` is
+    Jinja2's own or :class:`Environment`'s, whose answers these reads are.
 
 ``{{ value }}`` with autoescape on
     Jinja2 writes ``escape(value)``; markupsafe's ``escape`` wraps a ``str`` in ``Markup`` after escaping
@@ -20,9 +22,11 @@ case to the call Jinja2 makes:
     text has nothing to escape); every other value goes to ``escape`` as before. Done only when the
     installed markupsafe has ``_escape_inner`` (3.0 and later); otherwise the code is Jinja2's.
 
+:class:`Template` builds each render's context from the globals merged in C (see there).
+
 The rendered text is the same as plain Jinja2's; tests/framework/test_templatecode.py holds the two equal
-on Jinja2's constructs and on values of every kind. Async environments and volatile autoescape blocks keep
-Jinja2's code.
+on Jinja2's constructs and on values of every kind, and runs Jinja2's own test suite through this module.
+Async environments and volatile autoescape blocks keep Jinja2's code.
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ DICT_ATTRIBUTES = frozenset(dir(dict))
 
 # The public attributes of a for loop's ``loop`` (first, index, cycle, ...): plain reads of a LoopContext.
 LOOP_ATTRIBUTES = frozenset(name for name in dir(LoopContext) if not name.startswith("_"))
+
+# The two loop attributes read most, as the LoopContext properties compute them (a property call less).
+_LOOP_READS = {"first": "{}.index0 == 0", "index": "{}.index0 + 1"}
 
 # Names in the generated code (Jinja2's own names are l_*, t_*, environment, context, ...).
 _VALUE = "_sw_v"
@@ -91,7 +98,8 @@ class CodeGenerator(JinjaCodeGenerator):
         key, value = repr(node.attr), _VALUE
         item = f"{value}[{key}] if type({value}) is dict and {key} in {value}"
         if node.attr in LOOP_ATTRIBUTES:
-            self.write(f"({value}.{node.attr} if type({value} := ")
+            read = _LOOP_READS.get(node.attr, "{}." + node.attr).format(value)
+            self.write(f"({read} if type({value} := ")
             self.visit(node.node, frame)
             self.write(f") is LoopContext else {item}")
         else:

@@ -66,6 +66,15 @@ def parse_qs_multi(
 
     More than ``max_fields`` pairs raises 413.
     """
+    if "%" not in query and "+" not in query and (max_fields is None or query.count("&") < max_fields):
+        # Nothing to decode: parse_qsl's pairs, without its per-pair unquoting calls. A piece without
+        # "=" is a name with a blank value, and empty pieces are skipped, as there.
+        pairs = []
+        for piece in query.split("&"):
+            if piece:
+                name, _, value = piece.partition("=")
+                pairs.append((name, value))
+        return cls(pairs)
     try:
         pairs = parse_qsl(
             query, keep_blank_values=True, encoding="utf-8", errors="replace", max_num_fields=max_fields

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sockweb.web import httputil
-from sockweb.web.datastructures import Headers
+from sockweb.web.datastructures import Headers, MultiDict
 from sockweb.web.httputil import MIMEAccept
 from sockweb.web.multipart import MultipartError
 
@@ -110,3 +110,39 @@ def test_decoder_roundtrip(parts: list[tuple[str, bytes]], cuts: list[int]) -> N
         return  # a content ending in a delimiter prefix is ambiguous by construction; skip it
     decoded = decode(split(body, cuts), b"bnd")
     assert decoded == [([("x-name", name)], content) for name, content in cleaned]
+
+
+# Fast paths held equal to their references: the Cookie header without quotes or non-ASCII, and query
+# strings with nothing to decode (the reference is urllib's parse_qsl, as parse_qs_multi calls it).
+cookie_like = st.text(alphabet=st.sampled_from(list('ab=; \t"é\\,x1')), max_size=40)
+query_like = st.text(alphabet=st.sampled_from(list("ab=&;+%2é x")), max_size=40)
+
+
+@FUZZ
+@given(header=cookie_like)
+def test_cookie_fast_path_gives_the_reference_pairs(header: str) -> None:
+    from sockweb.web.httputil.cookies import _cookie_pairs
+
+    assert list(httputil.parse_cookie(header).lists()) == list(MultiDict(_cookie_pairs(header)).lists())
+
+
+@FUZZ
+@given(query=query_like, max_fields=st.one_of(st.none(), st.integers(min_value=0, max_value=5)))
+def test_query_fast_path_gives_parse_qsl_pairs(query: str, max_fields: int | None) -> None:
+    from urllib.parse import parse_qsl
+
+    from sockweb.web.exceptions import RequestEntityTooLarge
+    from sockweb.web.formparser import parse_qs_multi
+
+    try:
+        pairs = parse_qsl(
+            query, keep_blank_values=True, encoding="utf-8", errors="replace", max_num_fields=max_fields
+        )
+        expected: list[tuple[str, list[str]]] | str = list(MultiDict(pairs).lists())
+    except ValueError:
+        expected = "413"
+    try:
+        got: list[tuple[str, list[str]]] | str = list(parse_qs_multi(query, max_fields).lists())
+    except RequestEntityTooLarge:
+        got = "413"
+    assert got == expected
