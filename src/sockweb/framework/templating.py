@@ -98,14 +98,14 @@ def _context_for(app: App, context: dict[str, Any]) -> dict[str, Any]:
     if app_ctx is not None:
         merged["g"] = app_ctx.g
     request_ctx = _cv_request.get(None)
-    blueprints: tuple[str, ...] = ()
     if request_ctx is not None:
         merged["request"] = request_ctx.request
         # The proxy, not the session: rendering must not read the cookie unless the template does.
         merged["session"] = session
-        blueprints = request_ctx.request.blueprints
-    for processor in app.context_processors_for(blueprints):
-        merged.update(processor())
+    if any(app.template_context_processors.values()):  # most apps have none: no blueprint chain then
+        blueprints = request_ctx.request.blueprints if request_ctx is not None else ()
+        for processor in app.context_processors_for(blueprints):
+            merged.update(processor())
     merged.update(context)  # values given to render_template win over processors
     return merged
 
