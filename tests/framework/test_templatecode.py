@@ -176,6 +176,8 @@ def test_the_inline_paths_are_what_the_environment_compiles_to() -> None:
     assert "_sw_v.index0 == 0 if type(_sw_v := l_1_loop) is LoopContext" in code
     if templatecode.escape_str is not None:
         assert "_sw_escape_str(_sw_o)" in code
+    loop = "{% for x in [1] %}{{ loop.__class__.__module__ }}.{{ loop.__class__.__name__ }}{% endfor %}"
+    assert templatecode.Environment().from_string(loop).render() == "sockweb.framework.templatecode.LoopContext"
     # where the lookups are Jinja2's, the code is too
     assert "_sw_v" not in _code(templatecode.Environment(), "{{ d.items }}{{ d.keys() }}")
     assert "_sw_o" not in _code(templatecode.Environment(autoescape=False), "{{ s }}")

@@ -32,7 +32,7 @@ Async environments and volatile autoescape blocks keep Jinja2's code.
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 import jinja2
@@ -40,7 +40,8 @@ import markupsafe
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator as JinjaCodeGenerator
 from jinja2.compiler import Frame
-from jinja2.runtime import Context, LoopContext, new_context
+from jinja2.runtime import Context, new_context
+from jinja2.utils import missing
 
 # The escaping of a str, without the Markup around it (markupsafe 3: the C speedup or its Python twin).
 escape_str: Any = getattr(markupsafe, "_escape_inner", None)
@@ -50,7 +51,7 @@ escape_str: Any = getattr(markupsafe, "_escape_inner", None)
 DICT_ATTRIBUTES = frozenset(dir(dict))
 
 # The public attributes of a for loop's ``loop`` (first, index, cycle, ...): plain reads of a LoopContext.
-LOOP_ATTRIBUTES = frozenset(name for name in dir(LoopContext) if not name.startswith("_"))
+LOOP_ATTRIBUTES = frozenset(name for name in dir(jinja2.runtime.LoopContext) if not name.startswith("_"))
 
 # The two loop attributes read most, as the LoopContext properties compute them (a property call less).
 _LOOP_READS = {"first": "{}.index0 == 0", "index": "{}.index0 + 1"}
@@ -88,6 +89,10 @@ class CodeGenerator(JinjaCodeGenerator):
         if escape_str is not None:
             self.writeline(f"from {__name__} import escape_str as {_ESCAPE_STR}")
         super().visit_Template(node, frame)
+        if not self.environment.is_async:
+            # The module's for loops make LoopContext objects, a name its functions look up when they
+            # run: from here on it names this module's faster subclass (the import above it is Jinja2's).
+            self.writeline(f"from {__name__} import LoopContext")
 
     def visit_Getattr(self, node: nodes.Getattr, frame: Frame) -> None:
         if not self._inline_getattr() or node.attr in DICT_ATTRIBUTES:
@@ -123,6 +128,47 @@ class CodeGenerator(JinjaCodeGenerator):
             super()._output_child_post(node, frame, finalize)
             return
         self.write(f")) is str else str({_OUT}) if {_OUT_TYPE} is int else escape({_OUT}))")
+
+
+class LoopContext(jinja2.runtime.LoopContext):
+    """Jinja2's ``loop`` object, faster to step: its state is in slots, and iterating it runs a generator
+    instead of calling ``__next__``. Every attribute and method is Jinja2's, reading the same state, so
+    ``loop.last``, ``loop.nextitem``, ``loop.changed()`` and ``loop(...)`` (recursive loops) work as there;
+    a step does what ``LoopContext.__next__`` does."""
+
+    __slots__ = (
+        "_after", "_before", "_current", "_iterable", "_iterator", "_last_changed_value", "_length",
+        "_recurse", "_undefined", "depth0", "index0",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        iterable: Iterable[Any],
+        undefined: type[jinja2.Undefined],
+        recurse: Any = None,
+        depth0: int = 0,
+    ) -> None:
+        # The class-level defaults of Jinja2's LoopContext, as slots need values before they are read.
+        self.index0 = -1
+        self._length = None
+        self._after = self._before = self._current = self._last_changed_value = missing
+        super().__init__(iterable, undefined, recurse, depth0)
+
+    def __iter__(self) -> Iterator[tuple[Any, LoopContext]]:  # type: ignore[override]
+        iterator = self._iterator
+        while True:
+            if self._after is missing:  # nothing peeked at (by loop.last, loop.nextitem, ...)
+                for item in iterator:  # noqa: B007 (the next item, without next()'s StopIteration)
+                    break
+                else:
+                    return
+            else:
+                item = self._after
+                self._after = missing
+            self.index0 += 1
+            self._before = self._current
+            self._current = item
+            yield item, self
 
 
 class Template(jinja2.Template):
