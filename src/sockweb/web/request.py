@@ -17,8 +17,7 @@ import io
 import json
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from functools import cached_property
-from typing import IO, Any, Literal, cast, overload
+from typing import IO, Any, Generic, Literal, TypeVar, cast, overload
 from urllib.parse import unquote
 
 from .datastructures import (
@@ -57,6 +56,31 @@ __all__ = ["Request"]
 
 WSGIEnvironment = dict[str, Any]
 _MISSING: Any = object()
+_T = TypeVar("_T")
+
+
+class cached_property(Generic[_T]):
+    """``functools.cached_property`` without the lock Python 3.11's takes on every first read (3.12
+    dropped it): computed on the first read and stored in the instance's ``__dict__``, where later reads
+    find it without calling this; assigning or deleting the attribute works on that ``__dict__``."""
+
+    def __init__(self, func: Callable[[Any], _T]) -> None:
+        self.func = func
+        self.attrname = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attrname = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> cached_property[_T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> _T: ...
+    def __get__(self, obj: object | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.attrname] = self.func(obj)
+        return value
 
 
 def _wsgi_decode(value: str) -> str:

@@ -9,6 +9,7 @@ from wsgiref.validate import validator
 
 import pytest
 
+from sockweb.web.datastructures import ImmutableMultiDict
 from sockweb.web.exceptions import BadRequest, HTTPException, RequestEntityTooLarge, SecurityError
 from sockweb.web.multipart import encode_multipart
 from sockweb.web.request import Request
@@ -353,3 +354,15 @@ def test_request_inside_validated_app() -> None:
     )
     bad = client.post("/p", data=b"--x\r\n", content_type="multipart/form-data; boundary=x")
     assert bad.status_code == 400
+
+
+def test_a_cached_attribute_is_computed_once_and_can_be_replaced_or_dropped() -> None:
+    request = Request(create_environ("/?a=1"))
+    first = request.args
+    assert request.args is first and request.args["a"] == "1"
+    assert "args" in request.__dict__  # later reads find the value without the descriptor
+    request.args = ImmutableMultiDict([("a", "2")])  # type: ignore[misc]
+    assert request.args["a"] == "2"
+    del request.args
+    assert request.args["a"] == "1" and request.args is not first  # computed again
+    assert Request.args.__doc__ and "query string" in Request.args.__doc__
