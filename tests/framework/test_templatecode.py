@@ -125,6 +125,10 @@ TEMPLATES = [
     "{% for x in seq %}{% for loop in [d] %}{{ loop.first }}{{ loop.name }}{% endfor %}{% endfor %}",
     "{% for row in [d, od, obj, items_only, none] %}[{{ row.name }}|{{ row.first }}|{{ loop.first }}]{% endfor %}",
     "{% for a in [[1, 2], [3]] recursive %}{{ loop.depth }}{% if a is iterable %}{{ loop(a) }}{% endif %}{% endfor %}",
+    "{% for row in [d, od, obj, none] if row.name %}{{ row.name }}{{ loop.index }}/{{ loop.length }};{% endfor %}",
+    "{% for x in seq|select %}{{ x }}{{ loop.nextitem }}{{ loop.length }}{{ loop.revindex }}{{ loop.last }};{% endfor %}",
+    "{% set x = d.nested.x %}{{ x|upper }}{% if d.name is defined and obj.name %}{{ d.id * 2 }}{% endif %}",
+    "{{ [d.name, od.name]|join(',') }}|{{ d|attr('name') }}|{{ seq|map('upper')|join }}|{{ (d.id, d.name) }}",
     # output that is buffered: macros, call blocks, set blocks, filter blocks, includes of strings
     "{% macro m(v) %}<{{ v }}|{{ v.name }}>{% endmacro %}{{ m(s) }}{{ m(d) }}{{ m(i) }}",
     "{% macro m() %}[{{ caller() }}]{% endmacro %}{% call m() %}{{ s }}{{ d.name }}{% endcall %}",
@@ -177,7 +181,9 @@ def test_the_inline_paths_are_what_the_environment_compiles_to() -> None:
     if templatecode.escape_str is not None:
         assert "_sw_escape_str(_sw_o)" in code
     loop = "{% for x in [1] %}{{ loop.__class__.__module__ }}.{{ loop.__class__.__name__ }}{% endfor %}"
-    assert templatecode.Environment().from_string(loop).render() == "sockweb.framework.templatecode.LoopContext"
+    assert (
+        templatecode.Environment().from_string(loop).render() == "sockweb.framework.templatecode.LoopContext"
+    )
     # where the lookups are Jinja2's, the code is too
     assert "_sw_v" not in _code(templatecode.Environment(), "{{ d.items }}{{ d.keys() }}")
     assert "_sw_o" not in _code(templatecode.Environment(autoescape=False), "{{ s }}")

@@ -155,10 +155,10 @@ class LoopContext(jinja2.runtime.LoopContext):
         super().__init__(iterable, undefined, recurse, depth0)
 
     def __iter__(self) -> Iterator[tuple[Any, LoopContext]]:  # type: ignore[override]
-        iterator = self._iterator
         while True:
             if self._after is missing:  # nothing peeked at (by loop.last, loop.nextitem, ...)
-                for item in iterator:  # noqa: B007 (the next item, without next()'s StopIteration)
+                # self._iterator each time: loop.length replaces it with one over the rest, listed.
+                for item in self._iterator:  # noqa: B007 (the next item, without next()'s StopIteration)
                     break
                 else:
                     return
