@@ -100,6 +100,7 @@ REFUSED_LINGERING = 64  # connections over the cap answered 503 with a staged cl
 _OUTQ: int | None = getattr(termios, "TIOCOUTQ", None) if termios is not None else None
 _UNAVAILABLE = ProtocolError("too many open connections", status=503)
 _HEAD_TIMEOUT = ProtocolError("the request head did not arrive in time", status=408)
+_new = object.__new__
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -310,7 +311,8 @@ class HttpProtocol(asyncio.Protocol):
         environ["REMOTE_PORT"] = self.remote_port
         if forwarded and state.proxy is not None:
             state.proxy.apply(environ)
-        ex = state.exchange_class(self, req, environ)
+        ex = _new(state.exchange_class)  # see Exchange.begin: __init__ through the class costs more
+        ex.begin(self, req, environ)
         if state.timed:
             ex.started = clock()
         if not req.chunked and not req.content_length:
