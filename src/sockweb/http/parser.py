@@ -118,6 +118,7 @@ class RequestParser:
         "_scan",
         "_skipped_crlf",
         "_trimmed_line",
+        "drained",
         "partial_head",
         "reader",
         "repeated",
@@ -168,6 +169,9 @@ class RequestParser:
         # True when the last NEED_DATA of the head reader left part of a request head in the buffer (a plain
         # attribute: a server reads it after every request, to start its deadline for the rest of the head).
         self.partial_head = False
+        # True when the last EndOfMessage of a keep-alive request left nothing to parse: no byte buffered,
+        # no EOF. Until more is fed, the next event is NEED_DATA, so a server may stop asking for one.
+        self.drained = False
         self._reset_scan()
         self._skipped_crlf = False
 
@@ -545,12 +549,16 @@ class RequestParser:
 
     def _end_of_message(self) -> Event:
         # RFC 9112 §9.6: after a request that closes the connection, the server reads nothing more.
-        self.reader = self._head_reader if self._keep_alive else self._paused
+        if self._keep_alive:
+            self.reader = self._head_reader
+            self.drained = not self._buf and not self._eof
+        else:
+            self.reader = self._paused
+            self.drained = False
         return _END
 
     def _finish(self, trailers: list[tuple[bytes, bytes]]) -> Event:
-        # RFC 9112 §9.6: after a request that closes the connection, the server reads nothing more.
-        self.reader = self._head_reader if self._keep_alive else self._paused
+        self._end_of_message()
         return EndOfMessage(trailers) if trailers else _END
 
     def _fail(self, exc: ProtocolError) -> ProtocolError:

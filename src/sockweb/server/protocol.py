@@ -273,7 +273,8 @@ class HttpProtocol(asyncio.Protocol):
                 else:
                     event = parser.reader()
                     if type(event) is Request:
-                        self.on_request(event)
+                        if self.on_request(event) and not self.write_paused:
+                            break  # answered, and the parser holds nothing more: its next event is NEED_DATA
                     elif event is NEED_DATA:
                         if not self.head_start and parser.partial_head:
                             self.head_start = monotonic()
@@ -290,11 +291,14 @@ class HttpProtocol(asyncio.Protocol):
         if self.out:
             self.flush()
 
-    def on_request(self, req: Request) -> None:
+    def on_request(self, req: Request) -> bool:
+        """Start the exchange of `req`; True when it was a body-less request after which the parser holds
+        nothing to parse (`RequestParser.drained`)."""
         self.head_start = 0.0
         state = self.state
         template = self.template
-        if self.parser.repeated:  # type: ignore[union-attr]
+        parser: RequestParser = self.parser  # type: ignore[assignment]  # set: it gave us `req`
+        if parser.repeated:
             # A head the parser's memo held: its environ is probably in the environ memo (see ServerState).
             memo = state.environ_memo
             # EnvironMemo.lookup inlined (the hot path of repeated heads: one call and a tuple fewer).
@@ -316,9 +320,10 @@ class HttpProtocol(asyncio.Protocol):
         if state.timed:
             ex.started = clock()
         if not req.chunked and not req.content_length:
-            self.parser.reader()  # type: ignore[union-attr]  # the EndOfMessage of a body-less request
+            parser.reader()  # the EndOfMessage of a body-less request
             self.dispatch(ex)
-        elif (
+            return parser.drained
+        if (
             req.expect_continue
             or (req.content_length or 0) > state.body_buffer
             or (req.content_length or 0) + state.buffered > state.buffer_budget
@@ -327,6 +332,7 @@ class HttpProtocol(asyncio.Protocol):
         else:
             self.sink = BufferSink(state, ex)
             self.body_since = monotonic()
+        return False
 
     def start_stream(self, ex: ExchangeSide, parts: list[bytes]) -> None:
         """Run the application in a thread now, its wsgi.input fed from the socket as the body arrives."""
