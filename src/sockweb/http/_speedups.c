@@ -583,7 +583,13 @@ Scanner_scan(Scanner *self, PyObject *const *args, Py_ssize_t nargs)
     if (end == -1 && PyErr_Occurred()) {
         return NULL;
     }
-    if (PyByteArray_CheckExact(args[0])) {
+    if (PyBytes_CheckExact(args[0])) {
+        /* a piece the parser kept as it came */
+        view.buf = PyBytes_AS_STRING(args[0]);
+        view.len = PyBytes_GET_SIZE(args[0]);
+        view.obj = NULL;
+    }
+    else if (PyByteArray_CheckExact(args[0])) {
         /* The parser's own buffer, read in place: nothing below runs code that could resize it before the
          * last read of `s` (the values are copied out before a Request type without slots is called). */
         view.buf = PyByteArray_AS_STRING(args[0]);
@@ -800,7 +806,12 @@ find_head_end(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (start == -1 && PyErr_Occurred()) {
         return NULL;
     }
-    if (PyByteArray_CheckExact(args[0])) {
+    if (PyBytes_CheckExact(args[0])) {
+        view.buf = PyBytes_AS_STRING(args[0]);
+        view.len = PyBytes_GET_SIZE(args[0]);
+        view.obj = NULL;
+    }
+    else if (PyByteArray_CheckExact(args[0])) {
         view.buf = PyByteArray_AS_STRING(args[0]);
         view.len = PyByteArray_GET_SIZE(args[0]);
         view.obj = NULL;
