@@ -273,7 +273,9 @@ class RequestParser:
             raise
         if piece is None:
             del buf[: end + 4]  # type: ignore[union-attr]  # the bytearray
-        else:
+            self._scan = self._bare = 0
+            self._line_ok = self._skipped_crlf = False
+        else:  # the scan fields are at rest: they only ever describe a partial head in the buffer
             self._piece = None
             self._direct = False
             if len(piece) > end + 4:  # pipelined bytes (or a body) after the head
@@ -281,8 +283,6 @@ class RequestParser:
             buf = self._buf
         self._request = request
         self._keep_alive = request.keep_alive
-        self._scan = self._bare = 0
-        self._line_ok = self._skipped_crlf = False
         if request.chunked:
             self._chunk_state = _SIZE
             self._body_size = 0
