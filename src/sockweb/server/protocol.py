@@ -217,7 +217,7 @@ class HttpProtocol(asyncio.Protocol):
         if tally is not None:
             tally.received(data)
         parser.feed(data)
-        if self.sink is None and self.exchange is not None:
+        if self.exchange is not None and self.sink is None:
             # A response is pending: keep the next request buffered, stop reading more.
             self.pause_reading()
             return
@@ -288,8 +288,13 @@ class HttpProtocol(asyncio.Protocol):
             log.exception("Internal error on the connection from %s:%s", self.remote_addr, self.remote_port)
             self.abort()
             return
-        if self.out:
-            self.flush()
+        out = self.out
+        if out:
+            if len(out) == 1 and not self.closed:  # flush inlined (the hot path: one call fewer)
+                self.transport.write(out[0])  # type: ignore[union-attr]  # set: bytes came through it
+                out.clear()
+            else:
+                self.flush()
 
     def on_request(self, req: Request) -> bool:
         """Start the exchange of `req`; True when it was a body-less request after which the parser holds
@@ -495,15 +500,13 @@ class HttpProtocol(asyncio.Protocol):
             # Only validated heads are cached, so a hit needs no check of the status. The head used last
             # is tried first: comparing with it costs less than hashing a key, and apps repeat heads.
             headers = ex.headers
-            method, version, asked = req.method, req.http_version, req.keep_alive
             try:
                 last = cache.last
                 # A tuple compare goes item by item, the app's header list against the list kept last.
-                seen = (status, body_length, headers, method, version, asked, keep)
+                seen = (status, body_length, headers, req.method, req.http_version, req.keep_alive, keep)
                 if last is not None and last[0] == seen:
-                    plan = last[1]
-                    return plan
-                key = (status, tuple(headers), body_length, method, version, asked, keep)
+                    return last[1]  # type: ignore[no-any-return]
+                key = (status, tuple(headers), body_length, *seen[3:])
                 plan = cache.plans.get(key)
             except TypeError:  # unhashable headers: validated (and refused) by plan_response below
                 key = None
