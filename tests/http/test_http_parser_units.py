@@ -75,6 +75,73 @@ def test_partial_head_says_whether_part_of_a_head_waits() -> None:
     assert parser.next_event() is NEED_DATA and not parser.partial_head
 
 
+def test_drained_says_whether_the_last_end_of_message_left_nothing_to_parse() -> None:
+    parser = RequestParser()
+    assert not parser.drained
+    parser.feed(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert isinstance(parser.next_event(), Request) and not parser.drained
+    assert parser.next_event() == EndOfMessage() and parser.drained
+    assert parser.next_event() is NEED_DATA
+    # pipelined: the next head is already buffered
+    parser.feed(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert isinstance(parser.next_event(), Request)
+    assert parser.next_event() == EndOfMessage() and not parser.drained
+    assert isinstance(parser.next_event(), Request)
+    assert parser.next_event() == EndOfMessage() and parser.drained
+    # a body, then a chunked body with trailers (the end of each, with nothing after it)
+    parser.feed(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok")
+    assert [type(parser.next_event()) for _ in range(3)] == [Request, Data, EndOfMessage]
+    assert parser.drained
+    parser.feed(
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nA: b\r\n\r\n"
+    )
+    assert [type(parser.next_event()) for _ in range(3)] == [Request, Data, EndOfMessage]
+    assert parser.drained
+    # the end of a request that closes the connection, or an EOF seen before the end: not drained
+    parser.feed(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    assert isinstance(parser.next_event(), Request)
+    assert parser.next_event() == EndOfMessage() and not parser.drained
+    parser = RequestParser()
+    parser.feed(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    parser.feed(b"")
+    assert isinstance(parser.next_event(), Request)
+    assert parser.next_event() == EndOfMessage() and not parser.drained
+    assert parser.next_event() is PAUSED
+
+
+def test_a_piece_kept_as_it_came_gives_the_events_of_the_buffer() -> None:
+    head = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+    odd = b"GET /b HTTP/1.1\r\nHost: h\r\nAccept: x\r\nAccept: y\r\n\r\n"  # a repeat: not common
+    body = b"POST /c HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n"
+    parser = RequestParser()
+    parser.feed(head + head[:5])  # a head and part of the next, in one piece
+    assert parser.buffered_size == len(head) + 5 and parser.trailing_data == head + head[:5]
+    assert parser.next_event().target == b"/a"  # type: ignore[union-attr]
+    assert parser.next_event() == EndOfMessage() and not parser.drained and parser.buffered_size == 5
+    parser.feed(head[5:])
+    assert parser.next_event().target == b"/a"  # type: ignore[union-attr]
+    assert parser.next_event() == EndOfMessage() and parser.drained
+    parser.feed(odd[:9])  # two pieces before the next read: both buffered, in order
+    parser.feed(odd[9:])
+    assert parser.buffered_size == len(odd)
+    request = parser.next_event()
+    assert isinstance(request, Request) and request.headers[1:] == [(b"accept", b"x"), (b"accept", b"y")]
+    assert parser.next_event() == EndOfMessage()
+    parser.feed(odd)  # one piece whose head the common path leaves to the reference parser
+    assert parser.next_event() == request
+    assert parser.next_event() == EndOfMessage()
+    parser.feed(body + b"abc" + head)  # a head, its body and the next head in one piece
+    assert [type(parser.next_event()) for _ in range(5)] == [
+        Request,
+        Data,
+        EndOfMessage,
+        Request,
+        EndOfMessage,
+    ]
+    parser.feed(b"\r\n" + head)  # an empty line before the request line (RFC 9112 §2.2)
+    assert parser.next_event().target == b"/a"  # type: ignore[union-attr]
+
+
 def test_pipelined_leftover_is_exactly_the_next_request() -> None:
     parser = RequestParser()
     parser.feed(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabcGET")

@@ -194,6 +194,37 @@ def test_scanner_refuses_bad_arguments() -> None:
         _speedups.HeadScanner(object(), Request)  # type: ignore[arg-type]
 
 
+@needs_speedups
+@settings(max_examples=500, deadline=None)
+@given(
+    raw=st.binary(max_size=40).map(lambda b: bytes(b"\r\nab"[c % 4] for c in b)), start=st.integers(-45, 45)
+)
+def test_find_head_end_is_find(raw: bytes, start: int) -> None:
+    assert _speedups is not None
+    find_head_end = _speedups.find_head_end
+    expected = raw.find(b"\r\n\r\n", start)
+    assert find_head_end(bytearray(raw), start) == expected
+    assert find_head_end(raw, start) == expected  # any buffer, not only the parser's bytearray
+    assert find_head_end(memoryview(raw), start) == expected
+
+
+@needs_speedups
+def test_find_head_end_cases_and_bad_arguments() -> None:
+    assert _speedups is not None
+    find_head_end = _speedups.find_head_end
+    head = bytearray(BROWSER_HEAD)
+    assert find_head_end(head, 0) == len(head) - 4 == head.find(b"\r\n\r\n")
+    assert find_head_end(bytearray(b"\r\r\n\r\r\n\r\n"), 0) == 4  # CRs that start no match
+    assert find_head_end(bytearray(b"a\r\n\r"), 0) == -1  # a match cut short by the end
+    assert find_head_end(bytearray(b"\r\n\r\n"), 1) == -1
+    with pytest.raises(TypeError):
+        find_head_end(bytearray(b"\r\n\r\n"))  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        find_head_end("\r\n\r\n", 0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        find_head_end(bytearray(b"\r\n\r\n"), "0")  # type: ignore[arg-type]
+
+
 def test_environment_forces_the_pure_path() -> None:
     for value in ("1", "yes"):
         scanner, description = _accel.load_scanner({"SOCKWEB_PURE_PYTHON": value})

@@ -113,6 +113,12 @@ def test_cases_worth_naming() -> None:
         (b"x-forwarded-for", b"10.0.0.1"),
         (b"x-forwarded-for", b"10.0.0.2"),
         (b"\xff", b"v"),
+        # repeats whose values are the very same object (one-character and empty strings are shared):
+        # still joined, though setdefault hands back the object it was given
+        (b"x-one", b"1"),
+        (b"x-one", b"1"),
+        (b"x-empty", b""),
+        (b"x-empty", b""),
     ]
     pure, fast = both(headers, [], 512)
     assert pure == fast
@@ -121,6 +127,8 @@ def test_cases_worth_naming() -> None:
     assert env["HTTP_ACCEPT"] == "x, y"
     assert env["HTTP_X_FORWARDED_FOR"] == "10.0.0.1, 10.0.0.2"
     assert env["HTTP_\u0178"] == "v"
+    assert env["HTTP_X_ONE"] == "1, 1"
+    assert env["HTTP_X_EMPTY"] == ", "
     assert seen is True
     assert b"x-forwarded-for" not in keys  # never cached: the next request must see it arrive again
 

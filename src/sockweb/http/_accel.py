@@ -30,7 +30,7 @@ class HeadScanner(Protocol):
 
     def __init__(self, limits: Limits, request_type: type[Request]) -> None: ...
 
-    def scan(self, buf: bytearray, end: int, /) -> Request | None: ...
+    def scan(self, buf: bytes | bytearray, end: int, /) -> Request | None: ...
 
 
 def load_scanner(
@@ -49,6 +49,11 @@ def load_scanner(
 
 
 SCANNER, _DESCRIPTION = load_scanner()
+# find_head_end(buf, start): buf.find(b"\r\n\r\n", start) in C (the parser's search for the end of a
+# head), with the accelerator; None for the pure path, which calls find itself.
+FIND_HEAD_END: Callable[[bytes | bytearray, int], int] | None = (
+    None if SCANNER is None else importlib.import_module("sockweb.http._speedups").find_head_end
+)
 # One scanner per (Limits, request type) in the process; a scanner is a pure function of those and of its
 # input, so sharing changes no result. Bound: a server has one set of Limits, tests a few more.
 SHARED_SCANNER: Callable[..., HeadScanner] | None = (

@@ -88,7 +88,7 @@ def parse_fields(
     return [(name.lower(), value) for name, value in fields]
 
 
-def longest_line(block: bytearray) -> int:
+def longest_line(block: bytes | bytearray) -> int:
     """The length of the longest CRLF-terminated line in `block`, without its CRLF."""
     return max(map(len, block.split(b"\r\n")))
 

@@ -6,7 +6,9 @@ failed), public as the `reader` attribute: `next_event()` calls it, and a caller
 `parser.reader()` itself, one call less (reading the attribute anew each time: it changes with the state).
 A reader that raises a ProtocolError records it first (`_fail`), which makes the failure permanent.
 Consumed bytes are deleted from the front of the bytearray, which CPython does in amortised O(1), so the
-buffer always starts at the next unparsed byte.
+buffer always starts at the next unparsed byte. While nothing is buffered and a head or a Content-Length
+body is awaited, a received piece is kept as it came (`_piece`) rather than copied into the bytearray and
+deleted from it again: a head that arrives in one piece, as most do, is parsed from the piece itself.
 
 No quadratic work on slow or hostile input: while the head (or a chunk-size line, or the trailer section)
 is incomplete, the parser remembers how far it already searched for the terminator and for bare CR/LF, and
@@ -19,7 +21,7 @@ from binascii import crc32
 from collections.abc import Callable
 
 from . import _abnf
-from ._accel import SHARED_SCANNER
+from ._accel import FIND_HEAD_END, SHARED_SCANNER
 from ._head import MAX_LENGTH_DIGITS as _MAX_LENGTH_DIGITS
 from ._head import bad_request_line, longest_line, parse_fields, parse_head
 from .errors import BadRequest, ContentTooLarge, HeaderFieldsTooLarge, ProtocolError, URITooLong
@@ -118,6 +120,7 @@ class RequestParser:
         "_scan",
         "_skipped_crlf",
         "_trimmed_line",
+        "drained",
         "partial_head",
         "reader",
         "repeated",
@@ -146,11 +149,14 @@ class RequestParser:
         # The common-head parser: the C accelerator's scan when it is in use (see _accel; one scanner per
         # Limits, shared), else the reference below; both return the same Request, or None to leave the
         # head to `parse_head`.
-        self._common: Callable[[bytearray, int], Request | None] = (
+        self._common: Callable[[bytes | bytearray, int], Request | None] = (
             self._common_head if SHARED_SCANNER is None else SHARED_SCANNER(limits, Request).scan
         )
         self._buf = bytearray()
-        self._direct = False  # reading a Content-Length body with nothing buffered: see `_feed_body`
+        # Nothing is buffered and the next received piece is kept as it came, in `_piece` (`feed`): while a
+        # head is awaited (it is parsed from the piece) and while a Content-Length body is read (a large
+        # body passes through without being copied into the buffer and out).
+        self._direct = True
         self._piece: bytes | None = None
         self._host = b"\0"  # the last Host value found valid (NUL: none yet, never a valid value)
         self._eof = False
@@ -168,6 +174,9 @@ class RequestParser:
         # True when the last NEED_DATA of the head reader left part of a request head in the buffer (a plain
         # attribute: a server reads it after every request, to start its deadline for the rest of the head).
         self.partial_head = False
+        # True when the last EndOfMessage of a keep-alive request left nothing to parse: no byte buffered,
+        # no EOF. Until more is fed, the next event is NEED_DATA, so a server may stop asking for one.
+        self.drained = False
         self._reset_scan()
         self._skipped_crlf = False
 
@@ -178,10 +187,15 @@ class RequestParser:
         if data:
             if self._eof:
                 raise RuntimeError("feed() after EOF")
-            if self._direct:
-                self._feed_body(data)
-            else:
+            if not self._direct:
                 self._buf += data
+            elif self._piece is None:
+                self._piece = data  # kept as it came (see `_direct`)
+            else:  # a second piece before the first was parsed: buffer both, in order
+                self._buf += self._piece
+                self._buf += data
+                self._piece = None
+                self._direct = False
         else:
             self._eof = True
 
@@ -214,14 +228,21 @@ class RequestParser:
         self._line_ok = False  # the request line is known to be within its limit
 
     def _read_head(self) -> Event:
-        buf = self._buf
-        if not buf and not self._eof:
-            self.partial_head = False
-            return NEED_DATA
-        end = buf.find(b"\r\n\r\n", self._scan)
+        buf: bytes | bytearray
+        piece = self._piece
+        if piece is None:
+            buf = self._buf
+            if not buf and not self._eof:
+                self.partial_head = False
+                self._direct = True  # nothing buffered: the next piece is kept as it comes
+                return NEED_DATA
+        else:  # a piece kept as it came (see `_direct`): parsed from there if it holds a common head
+            buf = piece
+        # The C search looks at the CRs alone: a fifth of find's cost on a browser's head.
+        end = buf.find(b"\r\n\r\n", self._scan) if FIND_HEAD_END is None else FIND_HEAD_END(buf, self._scan)
         try:
             if end <= 0 or buf[0] == 13:
-                return self._read_head_slow(end)
+                return self._read_head_slow(end) if piece is None else self._buffer_piece()
             request = None
             if end < self._memo_head:  # 0 without a memo
                 head = buf if len(buf) == end + 4 else buf[: end + 4]
@@ -235,8 +256,10 @@ class RequestParser:
             if request is None:
                 request = self._common(buf, end)
                 if request is None:
+                    if piece is not None:
+                        return self._buffer_piece()
                     try:
-                        request = parse_head(buf, end, self._limits, self._field_line)
+                        request = parse_head(self._buf, end, self._limits, self._field_line)  # = buf
                     except ProtocolError as exc:
                         raise self._early_error(end + 4, True) or exc from None
                 if end < self._memo_head:
@@ -248,11 +271,18 @@ class RequestParser:
         except ProtocolError as exc:
             self._fail(exc)
             raise
-        del buf[: end + 4]
+        if piece is None:
+            del buf[: end + 4]  # type: ignore[union-attr]  # the bytearray
+            self._scan = self._bare = 0
+            self._line_ok = self._skipped_crlf = False
+        else:  # the scan fields are at rest: they only ever describe a partial head in the buffer
+            self._piece = None
+            self._direct = False
+            if len(piece) > end + 4:  # pipelined bytes (or a body) after the head
+                self._buf += memoryview(piece)[end + 4 :]
+            buf = self._buf
         self._request = request
         self._keep_alive = request.keep_alive
-        self._scan = self._bare = 0
-        self._line_ok = self._skipped_crlf = False
         if request.chunked:
             self._chunk_state = _SIZE
             self._body_size = 0
@@ -265,13 +295,22 @@ class RequestParser:
             self.reader = self._end_reader
         return request
 
+    def _buffer_piece(self) -> Event:
+        """The kept piece holds no complete common head: buffered after all, and the head read from there."""
+        piece = self._piece
+        assert piece is not None  # the caller read the head from it
+        self._buf += piece
+        self._piece = None
+        self._direct = False
+        return self._read_head()
+
     def _remember(self, digest: int, head: bytes, request: Request) -> None:
         memo = self._memo
         if len(memo) >= self._memo_entries:
             memo.clear()
         memo[digest] = (head, request)
 
-    def _common_head(self, buf: bytearray, end: int) -> Request | None:
+    def _common_head(self, buf: bytes | bytearray, end: int) -> Request | None:
         """The request whose head is buf[:end + 4], if it is a common one; None sends it to `parse_head`.
 
         Common: an origin-form target, HTTP/1.0 or 1.1, no repeated field name, no OWS after a value, and
@@ -389,18 +428,6 @@ class RequestParser:
         elif n > limits.max_trailer_size:
             found.append((limits.max_trailer_size, HeaderFieldsTooLarge("trailer section too large")))
         return min(found, key=lambda item: item[0])[1] if found else None
-
-    def _feed_body(self, data: bytes) -> None:
-        """Received bytes while a Content-Length body is read from an empty buffer: a piece is kept as
-        it came, so that a large body passes through without being copied into the buffer and out."""
-        piece = self._piece
-        if piece is None:
-            self._piece = data
-        else:  # a second piece before the first was parsed: buffer both, in order
-            self._piece = None
-            self._direct = False
-            self._buf += piece
-            self._buf += data
 
     def _read_length(self) -> Event:
         remaining = self._remaining
@@ -544,12 +571,17 @@ class RequestParser:
 
     def _end_of_message(self) -> Event:
         # RFC 9112 §9.6: after a request that closes the connection, the server reads nothing more.
-        self.reader = self._head_reader if self._keep_alive else self._paused
+        if self._keep_alive:
+            self.reader = self._head_reader
+            # Nothing buffered: the next piece is kept as it comes (`_direct`), and no event is pending.
+            self._direct = self.drained = not self._buf and not self._eof
+        else:
+            self.reader = self._paused
+            self.drained = False
         return _END
 
     def _finish(self, trailers: list[tuple[bytes, bytes]]) -> Event:
-        # RFC 9112 §9.6: after a request that closes the connection, the server reads nothing more.
-        self.reader = self._head_reader if self._keep_alive else self._paused
+        self._end_of_message()
         return EndOfMessage(trailers) if trailers else _END
 
     def _fail(self, exc: ProtocolError) -> ProtocolError:

@@ -119,20 +119,24 @@ fill_one(PyObject *env, PyObject *keys, PyObject *name, const char *raw, Py_ssiz
     }
     PyObject *value = PyUnicode_DecodeLatin1(raw, n, NULL);
     if (value == NULL) goto fail;
-    PyObject *old = PyDict_GetItemWithError(env, key);  /* borrowed */
-    if (old != NULL) {
+    /* One lookup for the common case, a key not there yet: setdefault inserts the value. The size says
+     * whether it did (an equal one-character value may be the very object already there). */
+    Py_ssize_t size = PyDict_GET_SIZE(env);
+    PyObject *old = PyDict_SetDefault(env, key, value);  /* borrowed */
+    if (old == NULL) {
+        Py_DECREF(value);
+        goto fail;
+    }
+    int rc = 0;
+    if (PyDict_GET_SIZE(env) == size) {
         Py_INCREF(old);
         PyObject *joined = combine(old, key, value);
         Py_DECREF(old);
         Py_DECREF(value);
         if (joined == NULL) goto fail;
         value = joined;
+        rc = PyDict_SetItem(env, key, value);
     }
-    else if (PyErr_Occurred()) {
-        Py_DECREF(value);
-        goto fail;
-    }
-    int rc = PyDict_SetItem(env, key, value);
     Py_DECREF(value);
     Py_DECREF(key);
     return rc;

@@ -132,6 +132,10 @@ class ExchangeSide(Protocol):
     iterator: Iterator[bytes] | None  # a response being iterated (inline: may be suspended)
     body_error: ProtocolError | None  # the request body failed: the answer if nothing was sent yet
 
+    def begin(self, conn: Carrier, request: Request, environ: dict[str, Any]) -> None:
+        """Set up a new exchange for `request` (what ``__init__`` does; a carrier that makes exchanges with
+        ``object.__new__`` calls it, and subclasses extend it)."""
+
     def extra(self) -> bytes:
         """Header lines (CRLF-terminated) the carrier adds to this response's head: Date, Server, ..."""
 

@@ -680,10 +680,11 @@ class H2Ready(HttpProtocol):
             return
         super().data_received(data)
 
-    def on_request(self, req: Request) -> None:
+    def on_request(self, req: Request) -> bool:
         settings = None if self.tls else _h2c_settings(req)
         if settings is None or not self.upgrade(req, settings):
-            super().on_request(req)
+            return super().on_request(req)
+        return False
 
     def successor(self) -> H2Protocol:
         """The HTTP/2 connection that takes over (traced with --trace), not connected yet."""

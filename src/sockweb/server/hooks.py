@@ -200,13 +200,13 @@ def hooked_exchange(base: type[Exchange], config: Config, worker: WorkerInfo) ->
                 log.exception("Error in the post_request hook")
         base.done(self, keep_alive)
 
-    def init(self: Any, conn: Any, request: Any, environ: Environ) -> None:
-        base.__init__(self, conn, request, environ)
+    def begin(self: Any, conn: Any, request: Any, environ: Environ) -> None:
+        base.begin(self, conn, request, environ)
         self.hook_req = None
 
     namespace: Mapping[str, object] = {
         "__slots__": ("hook_req",),
-        "__init__": init,
+        "begin": begin,
         "run": run,
         "done": done,
     }

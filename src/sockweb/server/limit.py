@@ -54,8 +54,8 @@ def limited_exchange(base: type[Exchange], limit: int) -> type[Exchange]:
     # RFC 9110 §15.6.4 and §10.2.3: 503 may carry Retry-After, the seconds after which to retry.
     retry = f"Retry-After: {RETRY_AFTER}\r\n".encode("ascii")
 
-    def init(self: Any, conn: Any, request: Any, environ: Environ) -> None:
-        base.__init__(self, conn, request, environ)
+    def begin(self: Any, conn: Any, request: Any, environ: Environ) -> None:
+        base.begin(self, conn, request, environ)
         self.admitted = False
 
     def run(self: Any, suspendable: bool) -> bool:
@@ -88,7 +88,7 @@ def limited_exchange(base: type[Exchange], limit: int) -> type[Exchange]:
 
     namespace = {
         "__slots__": ("admitted",),
-        "__init__": init,
+        "begin": begin,
         "run": run,
         "done": done,
         "close_result": close_result,

@@ -53,9 +53,9 @@ def mounted_exchange(base: type[Exchange], prefix: str) -> type[Exchange]:
     """A subclass of `base` whose requests are mounted under `prefix`, unless a trusted proxy already
     set SCRIPT_NAME from its X-Forwarded-Prefix (the proxy knows where it mounted us)."""
 
-    def init(self: Any, conn: Any, request: Any, environ: Environ) -> None:
+    def begin(self: Any, conn: Any, request: Any, environ: Environ) -> None:
         if not environ["SCRIPT_NAME"]:
             mount(environ, prefix)
-        base.__init__(self, conn, request, environ)
+        base.begin(self, conn, request, environ)
 
-    return type("Mounted" + base.__name__, (base,), {"__slots__": (), "__init__": init})
+    return type("Mounted" + base.__name__, (base,), {"__slots__": (), "begin": begin})

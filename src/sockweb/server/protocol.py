@@ -100,6 +100,7 @@ REFUSED_LINGERING = 64  # connections over the cap answered 503 with a staged cl
 _OUTQ: int | None = getattr(termios, "TIOCOUTQ", None) if termios is not None else None
 _UNAVAILABLE = ProtocolError("too many open connections", status=503)
 _HEAD_TIMEOUT = ProtocolError("the request head did not arrive in time", status=408)
+_new = object.__new__
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -216,7 +217,7 @@ class HttpProtocol(asyncio.Protocol):
         if tally is not None:
             tally.received(data)
         parser.feed(data)
-        if self.sink is None and self.exchange is not None:
+        if self.exchange is not None and self.sink is None:
             # A response is pending: keep the next request buffered, stop reading more.
             self.pause_reading()
             return
@@ -272,7 +273,8 @@ class HttpProtocol(asyncio.Protocol):
                 else:
                     event = parser.reader()
                     if type(event) is Request:
-                        self.on_request(event)
+                        if self.on_request(event) and not self.write_paused:
+                            break  # answered, and the parser holds nothing more: its next event is NEED_DATA
                     elif event is NEED_DATA:
                         if not self.head_start and parser.partial_head:
                             self.head_start = monotonic()
@@ -286,14 +288,22 @@ class HttpProtocol(asyncio.Protocol):
             log.exception("Internal error on the connection from %s:%s", self.remote_addr, self.remote_port)
             self.abort()
             return
-        if self.out:
-            self.flush()
+        out = self.out
+        if out:
+            if len(out) == 1 and not self.closed:  # flush inlined (the hot path: one call fewer)
+                self.transport.write(out[0])  # type: ignore[union-attr]  # set: bytes came through it
+                out.clear()
+            else:
+                self.flush()
 
-    def on_request(self, req: Request) -> None:
+    def on_request(self, req: Request) -> bool:
+        """Start the exchange of `req`; True when it was a body-less request after which the parser holds
+        nothing to parse (`RequestParser.drained`)."""
         self.head_start = 0.0
         state = self.state
         template = self.template
-        if self.parser.repeated:  # type: ignore[union-attr]
+        parser: RequestParser = self.parser  # type: ignore[assignment]  # set: it gave us `req`
+        if parser.repeated:
             # A head the parser's memo held: its environ is probably in the environ memo (see ServerState).
             memo = state.environ_memo
             # EnvironMemo.lookup inlined (the hot path of repeated heads: one call and a tuple fewer).
@@ -310,13 +320,26 @@ class HttpProtocol(asyncio.Protocol):
         environ["REMOTE_PORT"] = self.remote_port
         if forwarded and state.proxy is not None:
             state.proxy.apply(environ)
-        ex = state.exchange_class(self, req, environ)
+        ex = _new(state.exchange_class)  # see Exchange.begin: __init__ through the class costs more
+        ex.begin(self, req, environ)
         if state.timed:
             ex.started = clock()
         if not req.chunked and not req.content_length:
-            self.parser.reader()  # type: ignore[union-attr]  # the EndOfMessage of a body-less request
-            self.dispatch(ex)
-        elif (
+            parser.reader()  # the EndOfMessage of a body-less request
+            auto = state.auto
+            if auto is None or auto.checking or not state.inline:
+                self.dispatch(ex)
+            else:  # dispatch's common case inlined (the hot path: one call fewer per request)
+                self.exchange = ex
+                started = clock()
+                finished = ex.run(True)
+                if clock() - started > SLOW_CALL:
+                    auto.slow_call()
+                if not finished and self.closed and not ex.threaded:
+                    self.exchange = None
+                    ex.close_result()  # suspended, but the connection is already gone
+            return parser.drained
+        if (
             req.expect_continue
             or (req.content_length or 0) > state.body_buffer
             or (req.content_length or 0) + state.buffered > state.buffer_budget
@@ -325,6 +348,7 @@ class HttpProtocol(asyncio.Protocol):
         else:
             self.sink = BufferSink(state, ex)
             self.body_since = monotonic()
+        return False
 
     def start_stream(self, ex: ExchangeSide, parts: list[bytes]) -> None:
         """Run the application in a thread now, its wsgi.input fed from the socket as the body arrives."""
@@ -487,15 +511,13 @@ class HttpProtocol(asyncio.Protocol):
             # Only validated heads are cached, so a hit needs no check of the status. The head used last
             # is tried first: comparing with it costs less than hashing a key, and apps repeat heads.
             headers = ex.headers
-            method, version, asked = req.method, req.http_version, req.keep_alive
             try:
                 last = cache.last
                 # A tuple compare goes item by item, the app's header list against the list kept last.
-                seen = (status, body_length, headers, method, version, asked, keep)
+                seen = (status, body_length, headers, req.method, req.http_version, req.keep_alive, keep)
                 if last is not None and last[0] == seen:
-                    plan = last[1]
-                    return plan
-                key = (status, tuple(headers), body_length, method, version, asked, keep)
+                    return last[1]  # type: ignore[no-any-return]
+                key = (status, tuple(headers), body_length, *seen[3:])
                 plan = cache.plans.get(key)
             except TypeError:  # unhashable headers: validated (and refused) by plan_response below
                 key = None

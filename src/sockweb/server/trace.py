@@ -77,8 +77,8 @@ class TraceExchange(Exchange):
 
     __slots__ = ("t_app", "t_first", "t_head", "t_parsed", "t_recv")
 
-    def __init__(self, conn: Any, request: Request, environ: Environ) -> None:
-        super().__init__(conn, request, environ)
+    def begin(self, conn: Any, request: Request, environ: Environ) -> None:
+        super().begin(conn, request, environ)
         self.t_parsed = perf_counter()
         self.t_recv = getattr(conn, "t_recv", 0.0) or self.t_parsed
         self.t_head = getattr(conn, "t_last", 0.0) or self.t_parsed
