@@ -561,6 +561,27 @@ new_request(Scanner *self, PyObject **values)
     return request;
 }
 
+/* The bytes of `obj` in `view`: bytes and bytearray (a piece the parser kept as it came, or its buffer) are
+ * read in place with no export (view->obj stays NULL); any other buffer is exported, so it cannot be
+ * resized, until the caller's PyBuffer_Release (when view->obj is set). */
+static int
+read_bytes(PyObject *obj, Py_buffer *view)
+{
+    if (PyBytes_CheckExact(obj)) {
+        view->buf = PyBytes_AS_STRING(obj);
+        view->len = PyBytes_GET_SIZE(obj);
+        view->obj = NULL;
+        return 0;
+    }
+    if (PyByteArray_CheckExact(obj)) {
+        view->buf = PyByteArray_AS_STRING(obj);
+        view->len = PyByteArray_GET_SIZE(obj);
+        view->obj = NULL;
+        return 0;
+    }
+    return PyObject_GetBuffer(obj, view, PyBUF_SIMPLE);
+}
+
 static PyObject *
 Scanner_scan(Scanner *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -583,23 +604,12 @@ Scanner_scan(Scanner *self, PyObject *const *args, Py_ssize_t nargs)
     if (end == -1 && PyErr_Occurred()) {
         return NULL;
     }
-    if (PyBytes_CheckExact(args[0])) {
-        /* a piece the parser kept as it came */
-        view.buf = PyBytes_AS_STRING(args[0]);
-        view.len = PyBytes_GET_SIZE(args[0]);
-        view.obj = NULL;
-    }
-    else if (PyByteArray_CheckExact(args[0])) {
-        /* The parser's own buffer, read in place: nothing below runs code that could resize it before the
-         * last read of `s` (the values are copied out before a Request type without slots is called). */
-        view.buf = PyByteArray_AS_STRING(args[0]);
-        view.len = PyByteArray_GET_SIZE(args[0]);
-        view.obj = NULL;
-    }
-    else if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
+    /* A bytearray (the parser's own buffer) is read in place: nothing below runs code that could resize it
+     * before the last read of `s` (the values are copied out before a Request type without slots is
+     * called). */
+    if (read_bytes(args[0], &view) < 0) {
         return NULL;
     }
-    /* Any other buffer stays exported (and so cannot be resized) until PyBuffer_Release. */
     s = (const unsigned char *)view.buf;
     if (end < 0 || end + 4 > view.len) {
         if (view.obj != NULL) { /* exported by PyObject_GetBuffer */
@@ -806,17 +816,7 @@ find_head_end(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (start == -1 && PyErr_Occurred()) {
         return NULL;
     }
-    if (PyBytes_CheckExact(args[0])) {
-        view.buf = PyBytes_AS_STRING(args[0]);
-        view.len = PyBytes_GET_SIZE(args[0]);
-        view.obj = NULL;
-    }
-    else if (PyByteArray_CheckExact(args[0])) {
-        view.buf = PyByteArray_AS_STRING(args[0]);
-        view.len = PyByteArray_GET_SIZE(args[0]);
-        view.obj = NULL;
-    }
-    else if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
+    if (read_bytes(args[0], &view) < 0) {
         return NULL;
     }
     if (start < 0) { /* as find: counted from the end */
