@@ -26,6 +26,8 @@ def check_head(raw: bytes, limits: Limits) -> Request | None:
     if end <= 0 or buf[0] == 13:
         return None
     common = parser._common_head(buf, end)
+    # The parser reads a head from its buffer (a bytearray) or from a piece kept as it came (bytes).
+    assert RequestParser(limits)._common_head(bytes(raw), end) == common, raw
     if common is None:
         return None
     try:
@@ -69,6 +71,8 @@ BROWSER_HEAD = (
         b"HEAD / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
         b"POST /form HTTP/1.1\r\nHost: h\r\nContent-Length: 0005\r\nContent-Type: text/plain\r\n\r\n",
         b"DELETE /a HTTP/1.1\r\nHost: [::1]:80\r\nConnection: close\r\nX-Empty:\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h \r\nX:\t a\tb \t\r\nY: \t\r\n\r\n",  # OWS around values, stripped
+        b"GET / HTTP/1.1\r\nHost: h\r\nX-Odd!#$%&'*+.^`|~: 1\r\nZ: \x80\xff\r\n\r\n",  # tchars, obs-text
         BROWSER_HEAD,
     ],
 )
@@ -80,7 +84,6 @@ def test_usual_requests_take_the_common_path(raw: bytes) -> None:
     "raw",
     [
         b"GET / HTTP/1.1\r\nHost: h\r\nHost: h\r\n\r\n",  # repeated field: parse_head says 400
-        b"GET / HTTP/1.1\r\nHost: h \r\n\r\n",  # OWS after the value is stripped by parse_head
         b"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\n\r\n",
@@ -91,6 +94,18 @@ def test_usual_requests_take_the_common_path(raw: bytes) -> None:
         b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n",
         b"BREW / HTTP/1.1\r\nHost: h\r\n\r\n",  # an extension method
         b"GET / HTTP/1.1\r\nHost: h\r\nX: a\x01b\r\n\r\n",  # a CTL in a value
+        b"GET / HTTP/1.1\r\nHost: h\r\nX: a\x7fb\r\n\r\n",  # DEL in a value
+        b"GET / HTTP/1.1\r\nHost: h\r\nX: a\nb\r\n\r\n",  # a bare LF
+        b"GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n",  # a bare CR
+        b"GET / HTTP/1.1\r\nHost: h\r\nX: a\x00\r\n\r\n",  # NUL
+        b"GET / HTTP/1.1\r\nHost: h\r\nno colon\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\r\nNo-Colon\r\n\r\n",  # a token without a colon
+        b"GET / HTTP/1.1\r\nHost: h\r\n: no name\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost : h\r\n\r\n",  # whitespace before the colon
+        b"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n  folded\r\n\r\n",  # obs-fold
+        b"GET / HTTP/1.1\r\nHost: h\r\nX(y): 1\r\n\r\n",  # a name that is not a token
+        b"GET / HTTP/1.1\r\nHost: h\r\nX\xe9: 1\r\n\r\n",  # obs-text is not a tchar
+        b"GET / HTTP/1.1\r\nHost: h\r\nX_Y: 1\r\n\r\n",  # "_" is refused by default (Limits)
     ],
 )
 def test_other_heads_go_to_parse_head(raw: bytes) -> None:
@@ -112,6 +127,8 @@ def test_limits_still_apply_on_the_common_path() -> None:
     assert check_head(b"GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\n\r\n", limits) is not None
     assert check_head(b"GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n", limits) is None
     assert check_head(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n", limits) is None
+    underscore = b"GET / HTTP/1.1\r\nHost: h\r\nX_Y: 1\r\n\r\n"
+    assert check_head(underscore, Limits(allow_underscore_in_names=True)) is not None
     assert (
         check_head(b"GET /" + b"a" * 100 + b" HTTP/1.1\r\nHost: h\r\n\r\n", Limits(max_request_line=50))
         is None

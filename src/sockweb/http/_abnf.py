@@ -15,6 +15,9 @@ import re
 TCHAR = rb"!#$%&'*+\-.^_`|~0-9A-Za-z"
 TCHAR_NO_UNDERSCORE = rb"!#$%&'*+\-.^`|~0-9A-Za-z"
 TOKEN = rb"[" + TCHAR + rb"]+"
+# The same sets as bytes, for `translate(None, ...)`: what is left of a run of names is what is not a tchar.
+TCHARS = bytes(c for c in range(256) if re.fullmatch(rb"[" + TCHAR + rb"]", bytes([c])))
+TCHARS_NO_UNDERSCORE = TCHARS.replace(b"_", b"")
 
 # RFC 9112 §3: request-line = method SP request-target SP HTTP-version, CRLF-terminated (§2.1);
 # RFC 9112 §2.3: HTTP-version = HTTP-name "/" DIGIT "." DIGIT (case-sensitive).
@@ -36,17 +39,12 @@ COMMON_REQUEST_LINE = re.compile(
 # A value starts with a byte that is not SP/HTAB (RFC 9110 §5.5: field-value starts with field-vchar), so
 # the OWS before it and the value cannot trade bytes: a failing line costs O(its length) to reject, not
 # O(blanks x length) of backtracking.
-# The "trimmed" variant also refuses a line whose value ends in OWS (the parser's common-head path leaves
-# such rare lines to the general one, which strips the OWS).
-def _field_line(tchar: bytes, trimmed: bool = False) -> re.Pattern[bytes]:
-    end = rb"(?<![ \t])\r\n" if trimmed else rb"\r\n"
-    return re.compile(rb"(?m)^([" + tchar + rb"]+):[ \t]*((?:[^\r \t][^\r]*)?)" + end)
+def _field_line(tchar: bytes) -> re.Pattern[bytes]:
+    return re.compile(rb"(?m)^([" + tchar + rb"]+):[ \t]*((?:[^\r \t][^\r]*)?)\r\n")
 
 
 FIELD_LINE = _field_line(TCHAR)
 FIELD_LINE_NO_UNDERSCORE = _field_line(TCHAR_NO_UNDERSCORE)
-TRIMMED_FIELD_LINE = _field_line(TCHAR, trimmed=True)
-TRIMMED_FIELD_LINE_NO_UNDERSCORE = _field_line(TCHAR_NO_UNDERSCORE, trimmed=True)
 
 # RFC 9110 §5.5: field-vchar = VCHAR / obs-text, plus SP and HTAB inside values: every byte but the CTLs.
 # `block.translate(None, NOT_CTL_OR_BLANK)` leaves the CTLs, SPs and HTABs of a block: short, and enough to

@@ -520,7 +520,7 @@ scan_fields(Scanner *self, const unsigned char *s, Py_ssize_t pos, Py_ssize_t st
         if (i + 1 >= stop || s[i] != '\r' || s[i + 1] != '\n') {
             return -1;
         }
-        /* OWS after the value: left to the reference, which strips it */
+        /* OWS after the value: left to parse_head, which strips it */
         if (s[i - 1] == ' ' || s[i - 1] == '\t') {
             return -1;
         }
