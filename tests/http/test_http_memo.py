@@ -1,7 +1,8 @@
 """HeadMemo: a head found in the memo gives what parsing it gives, and the memo stays small and bounded.
 
 The memo keeps a head once a connection has sent it twice in a row; from then on every parser sharing the
-memo takes that head's Request from it. The property tests run the same streams with and without a memo
+memo takes that head's Request from it (a parser whose last heads all missed stops looking up until its
+heads repeat). The property tests run the same streams with and without a memo
 (heads repeated, so the memo is used) and require the same events; the unit tests pin down when a head is
 kept, when it is looked up, and that a head is matched by all of its bytes, not by its checksum.
 """
@@ -58,6 +59,24 @@ def test_heads_that_never_repeat_take_no_entries() -> None:
         head_of(parser, GET)
         head_of(parser, b"GET /b HTTP/1.1\r\nHost: h\r\n\r\n")
     assert memo.requests == {}
+
+
+def test_a_connection_whose_heads_keep_missing_stops_looking_them_up() -> None:
+    memo = HeadMemo()
+    keeper = RequestParser(memo=memo)
+    head_of(keeper, GET)
+    kept = head_of(keeper, GET)
+    parser = RequestParser(memo=memo)
+    for i in range(parser_module.MEMO_PATIENCE):
+        head_of(parser, b"GET /%d HTTP/1.1\r\nHost: h\r\n\r\n" % i)
+        assert not parser.repeated
+    got = head_of(parser, GET)  # held by the memo, but no longer looked up: parsed
+    assert got == kept and got is not kept and not parser.repeated
+    # The same head twice in a row is looked up again; a hit starts the lookups again.
+    assert head_of(parser, GET) is kept and parser.repeated
+    head_of(parser, b"GET /other HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert head_of(parser, GET) is kept and parser.repeated
+    assert len(memo.requests) == 1
 
 
 def test_the_memo_empties_itself_when_full() -> None:

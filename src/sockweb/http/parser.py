@@ -49,6 +49,9 @@ _FORBIDDEN_TRAILERS = frozenset(
 _DEFAULT_LIMITS = Limits()
 # The memo of a parser without a HeadMemo: shared, so a plain parser allocates none.
 _NO_MEMO: dict[int, tuple[bytes, Request]] = {}
+# A connection whose last heads all missed the memo stops looking its heads up (a CRC-32 and a lookup per
+# head, a tenth of a browser request's cost) until it sends the same head twice in a row.
+MEMO_PATIENCE = 8
 # The methods of _abnf.COMMON_REQUEST_LINE, as str.
 _COMMON_METHODS = {m.encode(): m for m in _abnf.COMMON_METHODS}
 
@@ -61,8 +64,10 @@ class HeadMemo:
     pipelined batches, load generators). A parser given a memo takes a CRC-32 of each complete head and
     looks it up before parsing; a hit counts only if the kept head equals this one byte for byte, so it
     gives the verdict a parse would. A head is kept once a connection has sent it twice in a row, so heads
-    that never repeat cost a checksum and a lookup, not an entry; only accepted heads are kept, so every
-    error is found and diagnosed anew. The memo holds at most `max_entries` heads of up to
+    that never repeat cost a checksum and a lookup, not an entry; and a connection whose last
+    `MEMO_PATIENCE` heads all missed stops looking up until it sends the same head twice in a row, so
+    there they cost a comparison with the last head (which the parser holds). Only accepted heads are kept,
+    so every error is found and diagnosed anew. The memo holds at most `max_entries` heads of up to
     `max_head_size` bytes each, and empties itself when full.
 
     A request from the memo is shared: it is the same object for every equal head, so treat it as
@@ -108,12 +113,13 @@ class RequestParser:
         "_head_reader",
         "_host",
         "_keep_alive",
-        "_last_miss",
+        "_last_head",
         "_limits",
         "_line_ok",
         "_memo",
         "_memo_entries",
         "_memo_head",
+        "_memo_misses",
         "_piece",
         "_remaining",
         "_request",
@@ -130,7 +136,8 @@ class RequestParser:
         self._limits = limits
         self._memo = _NO_MEMO  # never read or written while `_memo_head` is 0
         self._memo_entries = self._memo_head = 0
-        self._last_miss = -1  # CRC-32 of the last head looked up in the memo and not found
+        self._last_head = b""  # the last head parsed while the memo is in use (at most max_head_size bytes)
+        self._memo_misses = 0  # heads looked up in the memo in a row and not found
         if memo is not None:
             if memo.limits != limits:
                 raise ValueError("a HeadMemo serves only parsers with its limits")
@@ -245,10 +252,13 @@ class RequestParser:
             request = None
             if end < self._memo_head:  # 0 without a memo
                 head = buf if len(buf) == end + 4 else buf[: end + 4]
-                digest = crc32(head)
-                entry = self._memo.get(digest)
-                if entry is not None and entry[0] == head:
-                    request = entry[1]
+                if self._memo_misses < MEMO_PATIENCE or head == self._last_head:
+                    entry = self._memo.get(crc32(head))
+                    if entry is not None and entry[0] == head:
+                        request = entry[1]
+                        self._memo_misses = 0
+                    else:
+                        self._memo_misses += 1
                 self.repeated = request is not None
             else:
                 self.repeated = False
@@ -263,10 +273,11 @@ class RequestParser:
                         raise self._early_error(end + 4, True) or exc from None
                 if end < self._memo_head:
                     # Kept when this connection sent the same head twice in a row: heads that never
-                    # repeat cost a lookup, not an entry.
-                    if digest == self._last_miss:
-                        self._remember(digest, bytes(head), request)
-                    self._last_miss = digest
+                    # repeat cost a lookup (or, past MEMO_PATIENCE, a comparison), not an entry.
+                    if head == self._last_head:
+                        self._remember(crc32(head), bytes(head), request)
+                    # (a copy from the buffer, which changes; a received piece is kept as it is)
+                    self._last_head = head if type(head) is bytes else bytes(head)
         except ProtocolError as exc:
             self._fail(exc)
             raise
