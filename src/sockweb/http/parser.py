@@ -50,7 +50,7 @@ _DEFAULT_LIMITS = Limits()
 # The memo of a parser without a HeadMemo: shared, so a plain parser allocates none.
 _NO_MEMO: dict[int, tuple[bytes, Request]] = {}
 # A connection whose last heads all missed the memo stops looking its heads up (a CRC-32 and a lookup per
-# head, a tenth of a browser request's cost) until it sends the same head twice in a row.
+# head: 4.3k of a browser request's 50.9k instructions) until it sends the same head twice in a row.
 MEMO_PATIENCE = 8
 # The methods of _abnf.COMMON_REQUEST_LINE, as str.
 _COMMON_METHODS = {m.encode(): m for m in _abnf.COMMON_METHODS}
