@@ -17,7 +17,7 @@ import io
 import json
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import IO, Any, Generic, Literal, TypeVar, cast, overload
+from typing import IO, Any, Literal, cast, overload
 from urllib.parse import unquote
 
 from .datastructures import (
@@ -50,37 +50,13 @@ from .httputil import (
     parse_range_header,
 )
 from .user_agent import UserAgent
+from .utils import cached_attribute
 from .wsgi_util import ClosingIterator, get_content_length, get_current_url, get_host, get_input_stream
 
 __all__ = ["Request"]
 
 WSGIEnvironment = dict[str, Any]
 _MISSING: Any = object()
-_T = TypeVar("_T")
-
-
-class cached_property(Generic[_T]):
-    """``functools.cached_property`` without the lock Python 3.11's takes on every first read (3.12
-    dropped it): computed on the first read and stored in the instance's ``__dict__``, where later reads
-    find it without calling this; assigning or deleting the attribute works on that ``__dict__``."""
-
-    def __init__(self, func: Callable[[Any], _T]) -> None:
-        self.func = func
-        self.attrname = func.__name__
-        self.__doc__ = func.__doc__
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.attrname = name
-
-    @overload
-    def __get__(self, obj: None, owner: type | None = None) -> cached_property[_T]: ...
-    @overload
-    def __get__(self, obj: object, owner: type | None = None) -> _T: ...
-    def __get__(self, obj: object | None, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        value = obj.__dict__[self.attrname] = self.func(obj)
-        return value
 
 
 def _wsgi_decode(value: str) -> str:
@@ -175,7 +151,7 @@ class Request:
 
     # -- request line and URL -------------------------------------------------------------------------------
 
-    @cached_property
+    @cached_attribute
     def method(self) -> str:
         return str(self.environ.get("REQUEST_METHOD", "GET")).upper()
 
@@ -187,12 +163,12 @@ class Request:
     def is_secure(self) -> bool:
         return self.scheme in ("https", "wss")
 
-    @cached_property
+    @cached_attribute
     def host(self) -> str:
         """The Host header (or SERVER_NAME:PORT), validated; a bad or untrusted host raises 400."""
         return get_host(self.environ, self.trusted_hosts)
 
-    @cached_property
+    @cached_attribute
     def root_path(self) -> str:
         """SCRIPT_NAME, the mount point of the application, without a trailing slash."""
         return _wsgi_decode(self.environ.get("SCRIPT_NAME", "")).rstrip("/")
@@ -202,39 +178,39 @@ class Request:
         """Alias of :attr:`root_path`."""
         return self.root_path
 
-    @cached_property
+    @cached_attribute
     def path(self) -> str:
         """PATH_INFO decoded, always starting with ``/``."""
         return "/" + _wsgi_decode(self.environ.get("PATH_INFO", "")).lstrip("/")
 
-    @cached_property
+    @cached_attribute
     def query_string(self) -> bytes:
         return str(self.environ.get("QUERY_STRING", "")).encode("latin-1", "replace")
 
-    @cached_property
+    @cached_attribute
     def full_path(self) -> str:
         """``path?query`` (the ``?`` is always present, as in the request line of a form post)."""
         return f"{self.path}?{self.query_string.decode('utf-8', 'replace')}"
 
-    @cached_property
+    @cached_attribute
     def url(self) -> str:
         return get_current_url(self.environ, trusted_hosts=self.trusted_hosts)
 
-    @cached_property
+    @cached_attribute
     def base_url(self) -> str:
         """The URL without the query string."""
         return get_current_url(self.environ, strip_querystring=True, trusted_hosts=self.trusted_hosts)
 
-    @cached_property
+    @cached_attribute
     def url_root(self) -> str:
         """Scheme, host and SCRIPT_NAME, ending with ``/``."""
         return get_current_url(self.environ, root_only=True, trusted_hosts=self.trusted_hosts)
 
-    @cached_property
+    @cached_attribute
     def host_url(self) -> str:
         return get_current_url(self.environ, host_only=True, trusted_hosts=self.trusted_hosts)
 
-    @cached_property
+    @cached_attribute
     def args(self) -> ImmutableMultiDict[str, str]:
         """The query string parameters (a :attr:`parameter_storage_class`)."""
         query = _wsgi_decode(self.environ.get("QUERY_STRING", ""))
@@ -245,7 +221,7 @@ class Request:
     def remote_addr(self) -> str | None:
         return self.environ.get("REMOTE_ADDR")
 
-    @cached_property
+    @cached_attribute
     def access_route(self) -> list[str]:
         """The client addresses of X-Forwarded-For, client first, or ``[REMOTE_ADDR]`` without it.
 
@@ -265,12 +241,12 @@ class Request:
 
     # -- headers --------------------------------------------------------------------------------------------
 
-    @cached_property
+    @cached_attribute
     def headers(self) -> EnvironHeaders:
         """A read-only, case-insensitive view of the request headers."""
         return EnvironHeaders(self.environ)
 
-    @cached_property
+    @cached_attribute
     def cookies(self) -> ImmutableMultiDict[str, str]:
         cookies = parse_cookie(self.environ.get("HTTP_COOKIE"), self.dict_storage_class)
         return cast("ImmutableMultiDict[str, str]", cookies)
@@ -279,7 +255,7 @@ class Request:
     def content_type(self) -> str | None:
         return self.environ.get("CONTENT_TYPE") or None
 
-    @cached_property
+    @cached_attribute
     def _parsed_content_type(self) -> tuple[str, dict[str, str]]:
         return parse_options_header(self.environ.get("CONTENT_TYPE", ""))
 
@@ -292,7 +268,7 @@ class Request:
     def mimetype_params(self) -> dict[str, str]:
         return dict(self._parsed_content_type[1])
 
-    @cached_property
+    @cached_attribute
     def content_length(self) -> int | None:
         """Content-Length as an int (``None`` for chunked or absent); a malformed value raises 400."""
         return get_content_length(self.environ)
@@ -301,7 +277,7 @@ class Request:
     def content_encoding(self) -> str | None:
         return self.environ.get("HTTP_CONTENT_ENCODING")
 
-    @cached_property
+    @cached_attribute
     def user_agent(self) -> UserAgent:
         """The User-Agent header as a :attr:`user_agent_class` (a ``str``; empty when absent)."""
         return self.user_agent_class(self.environ.get("HTTP_USER_AGENT", ""))
@@ -310,51 +286,51 @@ class Request:
     def referrer(self) -> str | None:
         return self.environ.get("HTTP_REFERER")
 
-    @cached_property
+    @cached_attribute
     def authorization(self) -> Authorization | None:
         return parse_authorization_header(self.environ.get("HTTP_AUTHORIZATION"))
 
-    @cached_property
+    @cached_attribute
     def accept_mimetypes(self) -> MIMEAccept:
         return parse_accept_header(self.environ.get("HTTP_ACCEPT"), MIMEAccept)
 
-    @cached_property
+    @cached_attribute
     def accept_languages(self) -> LanguageAccept:
         return parse_accept_header(self.environ.get("HTTP_ACCEPT_LANGUAGE"), LanguageAccept)
 
-    @cached_property
+    @cached_attribute
     def accept_charsets(self) -> CharsetAccept:
         return parse_accept_header(self.environ.get("HTTP_ACCEPT_CHARSET"), CharsetAccept)
 
-    @cached_property
+    @cached_attribute
     def accept_encodings(self) -> Accept:
         return parse_accept_header(self.environ.get("HTTP_ACCEPT_ENCODING"), Accept)
 
-    @cached_property
+    @cached_attribute
     def cache_control(self) -> CacheControl:
         return parse_cache_control(self.environ.get("HTTP_CACHE_CONTROL"))
 
-    @cached_property
+    @cached_attribute
     def if_match(self) -> ETags:
         return parse_etags(self.environ.get("HTTP_IF_MATCH"))
 
-    @cached_property
+    @cached_attribute
     def if_none_match(self) -> ETags:
         return parse_etags(self.environ.get("HTTP_IF_NONE_MATCH"))
 
-    @cached_property
+    @cached_attribute
     def if_modified_since(self) -> datetime | None:
         return parse_date(self.environ.get("HTTP_IF_MODIFIED_SINCE"))
 
-    @cached_property
+    @cached_attribute
     def if_unmodified_since(self) -> datetime | None:
         return parse_date(self.environ.get("HTTP_IF_UNMODIFIED_SINCE"))
 
-    @cached_property
+    @cached_attribute
     def range(self) -> Range | None:
         return parse_range_header(self.environ.get("HTTP_RANGE"))
 
-    @cached_property
+    @cached_attribute
     def date(self) -> datetime | None:
         return parse_date(self.environ.get("HTTP_DATE"))
 
@@ -374,7 +350,7 @@ class Request:
         if limit is not None and (self.content_length or 0) > limit:
             raise RequestEntityTooLarge()
 
-    @cached_property
+    @cached_attribute
     def stream(self) -> IO[bytes]:
         """The body as a stream that ends where the body ends (never blocks past it).
 
@@ -475,7 +451,7 @@ class Request:
         assert self._files is not None
         return self._files
 
-    @cached_property
+    @cached_attribute
     def values(self) -> CombinedMultiDict[str, str]:
         """``args`` then ``form``, as one read-only view (``form`` only for methods that carry a body)."""
         sources = [self.args]

@@ -3,8 +3,9 @@
 Strategy: :func:`secure_filename` reduces a client-supplied name to a conservative ASCII alphabet (the
 one rule for naming stored uploads); the response helpers live with :class:`~.response.Response` and are
 gathered here under the names applications look for. Beside them: descriptors for request-like classes
-(:class:`cached_property`, :class:`environ_property`, :class:`header_property`) and the import helpers
-(:func:`import_string`, :func:`find_modules`) that configuration by dotted name needs.
+(:class:`cached_property`, :class:`cached_attribute`, :class:`environ_property`,
+:class:`header_property`) and the import helpers (:func:`import_string`, :func:`find_modules`) that
+configuration by dotted name needs.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .security import is_windows_device_name
 
 __all__ = [
     "append_slash_redirect",
+    "cached_attribute",
     "cached_property",
     "environ_property",
     "find_modules",
@@ -110,6 +112,33 @@ class cached_property(property, Generic[T]):
 
     def __delete__(self, obj: object) -> None:
         obj.__dict__.pop(self.slot_name, None)
+
+
+class cached_attribute(Generic[T]):
+    """``functools.cached_property`` without the lock Python 3.11's takes on every first read (3.12
+    dropped it): computed on the first read and stored in the instance's ``__dict__``, where later reads
+    find it without calling this; assigning or deleting the attribute works on that ``__dict__``.
+
+    Not a data descriptor, unlike :class:`cached_property`: a read after the first costs no call, which
+    is why :class:`~.request.Request` uses it for its many lazily computed attributes."""
+
+    def __init__(self, func: Callable[[Any], T]) -> None:
+        self.func = func
+        self.attrname = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attrname = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> cached_attribute[T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> T: ...
+    def __get__(self, obj: object | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.attrname] = self.func(obj)
+        return value
 
 
 class _MappingProperty:
