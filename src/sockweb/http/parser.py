@@ -252,7 +252,8 @@ class RequestParser:
             request = None
             if end < self._memo_head:  # 0 without a memo
                 head = buf if len(buf) == end + 4 else buf[: end + 4]
-                if self._memo_misses < MEMO_PATIENCE or head == self._last_head:
+                again = head == self._last_head  # this connection sent this head last time too
+                if self._memo_misses < MEMO_PATIENCE or again:
                     entry = self._memo.get(crc32(head))
                     if entry is not None and entry[0] == head:
                         request = entry[1]
@@ -274,7 +275,7 @@ class RequestParser:
                 if end < self._memo_head:
                     # Kept when this connection sent the same head twice in a row: heads that never
                     # repeat cost a lookup (or, past MEMO_PATIENCE, a comparison), not an entry.
-                    if head == self._last_head:
+                    if again:
                         self._remember(crc32(head), bytes(head), request)
                     # (a copy from the buffer, which changes; a received piece is kept as it is)
                     self._last_head = head if type(head) is bytes else bytes(head)
