@@ -166,6 +166,7 @@ class Arbiter:
         self.wakeup_r, self.wakeup_w = -1, -1
         self.cwd = cwd or os.getcwd()  # where argv was given: a re-executed master starts there
         self.reloading_from_exec = False
+        self.signals_due: list[int] = []  # read from the wakeup pipe, not handled yet
         self.quick_deaths = 0  # workers that died soon after starting, in a row: spawning backs off
         self.spawn_after = 0.0
         self.status: ArbiterStatus | None = None  # --metrics-bind / --statsd-host (sockweb.server.status)
@@ -227,6 +228,8 @@ class Arbiter:
         signal.set_wakeup_fd(self.wakeup_w, warn_on_full_buffer=False)
         for name in SIGNALS:
             signal.signal(getattr(signal, name), _no_op)
+        # Blocked by a previous image's _reexec(): what arrived since is delivered now, to these handlers.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {getattr(signal, name) for name in SIGNALS})
 
     def _restore_signals(self) -> None:
         signal.set_wakeup_fd(-1)
@@ -283,7 +286,9 @@ class Arbiter:
         return self.exit_code
 
     def _tick(self) -> None:
-        for signum in self._pending_signals():
+        self.signals_due = self._pending_signals()
+        while self.signals_due:
+            signum = self.signals_due.pop(0)
             handler: Callable[[], None] | None = getattr(self, "handle_" + _signame(signum), None)
             if handler is not None:
                 handler()
@@ -663,11 +668,27 @@ class Arbiter:
         env[STATE_ENV] = json.dumps(state)
         args = [sys.executable, "-m", "sockweb", "serve", *self.argv]
         log.info("Reload: re-executing the master to import the new code")
+        # Handlers do not survive execve, but the signal mask and pending signals do. Blocked, a TERM that
+        # arrives before the new image installs its handlers waits for them (a graceful stop) instead of
+        # killing the master with its workers still running. The signals already read or written to the
+        # wakeup pipe (during the probe, or behind this HUP) are raised again to wait with them; repeats
+        # of one signal become one, as for any pending signal.
+        blocked = {getattr(signal, name) for name in SIGNALS}
+        signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+        carried, self.signals_due = [*self.signals_due, *self._pending_signals()], []
+        for signum in carried:
+            signal.raise_signal(signum)  # to this thread, where it is blocked: pending
         signal.set_wakeup_fd(-1)
         os.chdir(self.cwd)
         for handler in logging.getLogger("sockweb").handlers:
             handler.flush()
-        os.execve(sys.executable, args, env)
+        try:
+            os.execve(sys.executable, args, env)
+        except OSError as exc:
+            signal.set_wakeup_fd(self.wakeup_w, warn_on_full_buffer=False)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
+            log.error("Reload failed: cannot re-execute the master (%s); keeping the current workers", exc)
+            systemd.notify("READY=1", self.environ)
 
 
 _PROBE = (

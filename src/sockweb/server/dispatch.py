@@ -22,12 +22,17 @@ Strategy:
   call that was busy on the CPU (a cold first request, a big template) keeps the policy inline: threads
   would not make it faster under the GIL. Every `PROBE_INTERVAL` seconds the policy tries inline again,
   on watch, so an application that stopped blocking (a warm cache) comes back to the fast path.
+- The server's own threads (this pool's, the status listener's, the metrics publisher's) block the
+  signals that steer the process (:func:`leave_signals_to_the_main_thread`): the kernel delivers those
+  to the main thread, where Python runs their handlers anyway, and one that the main thread holds back
+  for a moment (the execve of a reload) stays pending instead of taking its default action in a thread.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 from collections.abc import Callable
 from queue import SimpleQueue
@@ -41,6 +46,25 @@ except ImportError:  # not a POSIX system (Windows): no per-thread counts, volun
 else:
     _RUSAGE_THREAD = getattr(resource, "RUSAGE_THREAD", None)
 _SCHED_BATCH: int | None = getattr(os, "SCHED_BATCH", None)
+
+# The signals a server process is steered by (stop, reload, logs, worker count, children); not the ones
+# a thread raises for itself (SIGSEGV, SIGFPE, SIGABRT from abort()), which it must keep.
+_PROCESS_SIGNALS = frozenset(
+    getattr(signal, name)
+    for name in (
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGTERM",
+        "SIGUSR1",
+        "SIGUSR2",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGWINCH",
+        "SIGCHLD",
+    )
+    if hasattr(signal, name)
+)
 
 SLOW_CALL = 0.001
 CHECK_CALLS = 3
@@ -90,6 +114,7 @@ class ThreadPool:
             thread.start()
 
     def _work(self) -> None:
+        leave_signals_to_the_main_thread()
         batch_scheduling()
         get = self._queue.get
         lock = self._lock
@@ -145,6 +170,13 @@ class AutoPolicy:
         if not self.inline and now - self.switched_at >= PROBE_INTERVAL:
             self.inline = True
             self.slow_call()
+
+
+def leave_signals_to_the_main_thread() -> None:
+    """Block the process's steering signals in the calling thread (a thread the server starts), so that
+    they reach the main thread; a no-op where the OS has no per-thread signal mask."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, _PROCESS_SIGNALS)
 
 
 def batch_scheduling() -> None:

@@ -26,9 +26,10 @@ settling   P (bridge draining)     bridge reaped -> serving
 =========  ======================  =========================================================
 
 HUP outside ``serving`` is logged and ignored (while the application loads, the code being loaded is
-already the newest). TERM/INT in any phase stop P gracefully and the bridge with it; during the
-``execve`` the signals are blocked (the mask and pending signals survive it) and the new image acts on
-them once its handlers are in place. The bridge stops by itself when P disappears.
+already the newest). TERM/INT in any phase stop P gracefully and the bridge with it; from the end of
+the draining loop through the ``execve`` the signals are blocked (the mask and pending signals survive
+it) and the new image acts on them once its handlers are in place. The bridge stops by itself when P
+disappears.
 
 Why not the alternatives: handing the service to the bridge for good would change the main pid, which
 ends a container whose PID 1 it is, gives a shell its prompt back, and needs ``MAINPID=`` with systemd;
@@ -195,7 +196,7 @@ class SingleProcess:
         # Python runs this handler on the main thread between two bytecodes (not in async-signal
         # context), and the logging handlers' locks are re-entrant.
         signal.signal(signal.SIGUSR1, lambda signum, frame: reopen_log_files())
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _OVER_EXEC)  # blocked by reexec()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _OVER_EXEC)  # blocked by leaving() for the execve
 
     def _note_early(self, signum: int, frame: FrameType | None) -> None:
         self.early.append(signum)
@@ -262,6 +263,15 @@ class SingleProcess:
             systemd.notify("READY=1")
         if stop:
             self.handle_stop()
+
+    def leaving(self) -> None:
+        """On the way to a reload's execve, block the signals that must survive it now, while the loop
+        still handles them: once the loop gives its handlers up, a TERM would otherwise take its default
+        action (this process dies without a graceful stop, and its bridge is left to notice) in the
+        time the teardown, the ``worker_exit`` hook and the execve take. Blocked, it waits for the new
+        image's :meth:`install_early`, which acts on it."""
+        if self.exec_pending:
+            signal.pthread_sigmask(signal.SIG_BLOCK, _OVER_EXEC)
 
     def tick(self) -> None:
         if self._log_early():
@@ -366,10 +376,9 @@ class SingleProcess:
         env[HANDOVER_ENV] = state.encode()
         for handler in logging.getLogger().handlers + logging.getLogger("sockweb").handlers:
             handler.flush()
-        # Handlers do not survive execve, but the signal mask and pending signals do: a signal arriving
-        # from here until the new image's install_early() waits for it instead of taking its default
+        # Handlers do not survive execve, but the signal mask and pending signals do: the signals blocked
+        # since leaving() wait for the new image's install_early() instead of taking their default
         # action (stopping the process without a graceful stop, for most of them).
-        signal.pthread_sigmask(signal.SIG_BLOCK, _OVER_EXEC)
         try:
             os.chdir(self.cwd)
             os.execve(sys.executable, [sys.executable, "-m", "sockweb", "serve", *self.argv], env)

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from sockweb.http import ProtocolError
 from sockweb.http._accel import PURE_ENV
 from sockweb.server.clock import MONOTONIC
+from sockweb.server.dispatch import leave_signals_to_the_main_thread
 from sockweb.server.protocol import HttpProtocol
 
 if TYPE_CHECKING:
@@ -335,6 +336,7 @@ class Metrics:
         self._publisher.start()
 
     def _publish_loop(self) -> None:
+        leave_signals_to_the_main_thread()
         while not self._stop.wait(1.0):
             self.publish()
 

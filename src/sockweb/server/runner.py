@@ -71,6 +71,10 @@ class ProcessControl(Protocol):
         """Called once a second from the loop."""
         ...
 
+    def leaving(self) -> None:
+        """Called once the loop has stopped serving, before its signal handlers are given up."""
+        ...
+
 
 def _find_uvloop(kind: str) -> ModuleType | None:
     """The uvloop module when the `loop` setting `kind` asks for it and it is installed, else None."""
@@ -229,6 +233,8 @@ class _Runner:
             await self._drain(state)
             await acceptor.close()
         finally:
+            if self.control is not None:
+                self.control.leaving()
             for signum, previous in installed.items():
                 loop.remove_signal_handler(signum)  # sets SIG_DFL: put back what was there before
                 if previous is not None:

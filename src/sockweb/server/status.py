@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sockweb.http import Limits, ProtocolError, Request, RequestParser
+from sockweb.server.dispatch import leave_signals_to_the_main_thread
 from sockweb.server.metrics import CONTENT_TYPE, View, master_view, render_prometheus
 
 if TYPE_CHECKING:
@@ -452,6 +453,7 @@ class StatusServer:
         self._thread.start()
 
     def _serve(self) -> None:
+        leave_signals_to_the_main_thread()
         while not self._stop.is_set():
             self.poll(0.5)
 

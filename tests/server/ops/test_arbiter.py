@@ -148,6 +148,30 @@ def test_hup_with_preload_reloads_the_code(serve, app_dir: Path) -> None:
     assert {server.get()["version"] for _ in range(6)} == {"two"}
 
 
+@pytest.mark.parametrize("moment", ["probe", "exec"])
+def test_term_during_a_preload_reload_stops_the_master_gracefully(serve, app_dir: Path, moment: str) -> None:
+    """A TERM that arrives while a preloading master checks the new code ("probe": its import takes 2 s
+    here) or re-executes ("exec": before the new image has its handlers) is acted on by the new image: a
+    graceful stop with status 0 and every worker gone, not a master killed by SIGTERM or a TERM lost."""
+    server = serve("--workers", "2", "--preload", "--graceful-timeout", "5")
+    wait_until(lambda: _count_is(server, 2), what="2 workers")
+    if moment == "probe":
+        source = app_dir / "opsapp.py"
+        source.write_text(source.read_text().replace('VERSION = "one"', 'VERSION = "two"; time.sleep(2)'))
+    server.send(signal.SIGHUP)
+    if moment == "probe":
+        time.sleep(0.5)  # the probe is importing the new code
+        assert "re-executing the master" not in server.log()
+    else:
+        server.wait_for_log("re-executing the master")
+    server.send(signal.SIGTERM)
+    assert server.proc.wait(30) == 0
+    assert server.workers() == set()
+    log = server.log()
+    assert "re-executing the master" in log  # the reload went ahead; the new image took the stop
+    assert f"Master {server.pid}: graceful stop" in log and f"Master {server.pid}: stopped" in log
+
+
 def test_hup_with_broken_code_keeps_the_old_workers(serve, app_dir: Path) -> None:
     server = serve("--workers", "2", "--graceful-timeout", "3")
     server.wait_for_log(

@@ -92,6 +92,55 @@ def test_term_during_a_reload_stops_both_processes_gracefully(serve, version_dir
     assert not Path(f"/proc/{bridge}").exists()  # stopped and reaped, not left running
 
 
+# The hook makes the old image linger after its loop, on its way to the execve, where a stop signal used
+# to take its default action: the process died by SIGTERM, without a graceful stop or its bridge's.
+LINGERING_EXIT = """
+import os, time
+
+def worker_exit(server, worker):
+    with open("exits.log", "a") as fh:
+        fh.write(f"{os.getpid()}\\n")
+    time.sleep(1.5)
+"""
+
+
+def test_term_after_the_old_code_drained_stops_the_new_image_gracefully(serve, version_dir: Path) -> None:
+    (version_dir / "lingering.conf.py").write_text(LINGERING_EXIT)
+    server = serve("--config", "lingering.conf.py", app=APP)
+    (version_dir / "version.txt").write_text("two\n")
+    server.send(signal.SIGHUP)
+    exits = version_dir / "exits.log"
+    wait_until(lambda: exits.exists() and str(server.pid) in exits.read_text().split(), 30, "the old image")
+    (bridge,) = children(server.pid)
+    server.send(signal.SIGTERM)  # between the old image's loop and its execve
+    assert server.proc.wait(30) == 0
+    assert not Path(f"/proc/{bridge}").exists()  # stopped and reaped by the new image
+    log = server.log()
+    assert "Reload: serving the new code" in log  # the TERM waited for the new image, which acted on it
+
+
+def _blocked(pid: int, tid: int) -> int:
+    """The signal mask of thread `tid` of process `pid` (bit N-1 for signal N)."""
+    status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:")), 16)
+
+
+def test_the_servers_own_threads_leave_the_signals_to_the_main_thread(serve, version_dir: Path) -> None:
+    """The application's thread pool and the status listener's thread block the steering signals, so a
+    signal the main thread holds back (around a reload's execve) cannot take its default action in one."""
+    server = serve("--dispatch", "pool", "--metrics-bind", "127.0.0.1:0", app=APP)
+    assert server.get("/slow?0")["version"] == "one"  # a pool thread ran it
+    threads = {int(tid) for tid in os.listdir(f"/proc/{server.pid}/task")} - {server.pid}
+    assert len(threads) >= 2  # the pool's and the status listener's
+    for tid in threads:
+        mask = _blocked(server.pid, tid)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD):
+            assert mask & (1 << (sig - 1)), (tid, sig.name)
+        assert not mask & (1 << (signal.SIGSEGV - 1))
+    assert _blocked(server.pid, server.pid) & (1 << (signal.SIGTERM - 1)) == 0
+    assert server.stop() == 0
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR2, signal.SIGWINCH])
 def test_other_signals_are_logged_and_ignored(serve, version_dir: Path, sig: signal.Signals) -> None:
     server = serve(app=APP)
