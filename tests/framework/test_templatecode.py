@@ -109,6 +109,13 @@ TEMPLATES = [
     "{{ missing }}",
     "{{ s ~ i }}|{{ i + 1 }}|{{ f * 2 }}|{{ -i }}",
     "{{ s|e }}|{{ s|safe }}|{{ markup ~ s }}|{{ s|upper }}|{{ '%.2f'|format(f) }}",
+    # the format filter: a literal with positional arguments (inline), and every other form (the filter)
+    "{{ '%s|%r|%d'|format(s, markup, i) }}|{{ '<%s>'|format(html) }}|{{ '%s'|format(tup) }}|{{ '%s'|format(lst) }}",
+    "{{ '%.2f %s'|format(f, d.name)|upper }}|{{ ('%s-' ~ s)|format(i) }}|{{ s|format() }}|{{ '%(a)s'|format(a=s) }}",
+    "{{ '%d'|format(s) }}",  # a TypeError from %, the same both ways
+    "{{ '%s %s'|format(i) }}|{{ '%s'|format(i, i) }}",
+    "{{ '%s'|format(missing) }}|{{ '%s'|format('%s'|format(markup)) }}|{{ '%s'|format(*seq[:1]) }}",
+    "{% for x in seq %}{{ '%d:%s'|format(loop.index, x) }}{% endfor %}|{{ markup|format(i) }}",
     # attribute lookups
     "{{ d.name }}|{{ d.id }}|{{ d.missing }}|{{ d.items }}|{{ d['items'] }}|{{ d.first }}",
     "{{ d.nested.x }}|{{ d.nested.missing }}|{{ d.missing.x is undefined }}",
@@ -184,6 +191,7 @@ def test_the_inline_paths_are_what_the_environment_compiles_to() -> None:
     assert (
         templatecode.Environment().from_string(loop).render() == "sockweb.framework.templatecode.LoopContext"
     )
+    assert "'%.2f' % _sw_a if (_sw_a := (" in _code(templatecode.Environment(), "{{ '%.2f'|format(f) }}")
     # where the lookups are Jinja2's, the code is too
     assert "_sw_v" not in _code(templatecode.Environment(), "{{ d.items }}{{ d.keys() }}")
     assert "_sw_o" not in _code(templatecode.Environment(autoescape=False), "{{ s }}")
@@ -206,6 +214,15 @@ def test_an_environment_with_another_getattr_keeps_every_lookup_going_through_it
     instance = templatecode.Environment()
     instance.getattr = lambda obj, attribute: "from the instance"  # type: ignore[method-assign]
     assert instance.from_string("{{ d.name }}").render(d={"name": "x"}) == "from the instance"
+
+
+def test_a_format_filter_put_in_place_of_jinja2s_is_called() -> None:
+    env = templatecode.Environment()
+    template = env.from_string("{{ '%s'|format(i) }}")  # compiled inline while the filter is Jinja2's
+    assert template.render(i=1) == "1"
+    env.filters["format"] = lambda value, *args: f"custom {value} {args}"
+    assert template.render(i=1) == "custom %s (1,)"
+    assert "_sw_a" not in _code(env, "{{ '%s'|format(i) }}")  # compiled now: the call, as Jinja2 writes it
 
 
 def test_a_sandbox_mixed_in_still_refuses_unsafe_attributes() -> None:

@@ -15,6 +15,12 @@ case to the call Jinja2 makes:
     the properties compute them, from ``index0``). Done only while the environment's ``getattr`` is
     Jinja2's own or :class:`Environment`'s, whose answers these reads are.
 
+``"%.2f"|format(value)``
+    Jinja2 writes a call to the ``format`` filter, which calls ``soft_str`` on the literal and applies
+    ``%`` to its arguments. For a string literal with positional arguments only, the code applies ``%``
+    itself while the environment's ``format`` filter is Jinja2's own (checked at each render, as the
+    filter is looked up then); a filter put in its place is called as before.
+
 ``{{ value }}`` with autoescape on
     Jinja2 writes ``escape(value)``; markupsafe's ``escape`` wraps a ``str`` in ``Markup`` after escaping
     it. The escaped pieces are only ever joined into the rendered text, so for a ``str`` the code calls
@@ -39,7 +45,8 @@ import jinja2
 import markupsafe
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator as JinjaCodeGenerator
-from jinja2.compiler import Frame
+from jinja2.compiler import Frame, optimizeconst
+from jinja2.filters import do_format
 from jinja2.runtime import Context, new_context
 from jinja2.utils import missing
 
@@ -61,6 +68,8 @@ _VALUE = "_sw_v"
 _OUT = "_sw_o"
 _OUT_TYPE = "_sw_t"
 _ESCAPE_STR = "_sw_escape_str"
+_DO_FORMAT = "_sw_do_format"
+_ARGS = "_sw_a"
 
 
 class CodeGenerator(JinjaCodeGenerator):
@@ -85,9 +94,24 @@ class CodeGenerator(JinjaCodeGenerator):
             and finalize.src is None
         )
 
+    def _inline_format(self, node: nodes.Filter) -> bool:
+        """Whether ``node`` is ``"literal"|format(positional, ...)`` of Jinja2's own format filter."""
+        return (
+            node.name == "format"
+            and not self.environment.is_async
+            and self.environment.filters.get("format") is do_format
+            and isinstance(node.node, nodes.Const)
+            and type(node.node.value) is str
+            and bool(node.args)
+            and not node.kwargs
+            and node.dyn_args is None
+            and node.dyn_kwargs is None
+        )
+
     def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
         if escape_str is not None:
             self.writeline(f"from {__name__} import escape_str as {_ESCAPE_STR}")
+        self.writeline(f"from jinja2.filters import do_format as {_DO_FORMAT}")
         super().visit_Template(node, frame)
         if not self.environment.is_async:
             # The module's for loops make LoopContext objects, a name its functions look up when they
@@ -112,6 +136,20 @@ class CodeGenerator(JinjaCodeGenerator):
             self.visit(node.node, frame)
             self.write(f") is dict and {key} in {value}")
         self.write(f" else environment.getattr({value}, {key}))")
+
+    @optimizeconst
+    def visit_Filter(self, node: nodes.Filter, frame: Frame) -> None:
+        if not self._inline_format(node):
+            super().visit_Filter(node, frame)
+            return
+        # The arguments are evaluated once, into a tuple (never empty, so true); then either branch.
+        assert isinstance(node.node, nodes.Const)  # _inline_format checked it
+        literal, name = repr(node.node.value), self.filters[node.name]
+        self.write(f"({literal} % {_ARGS} if ({_ARGS} := (")
+        for arg in node.args:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write(f")) and {name} is {_DO_FORMAT} else {name}({literal}, *{_ARGS}))")
 
     def _output_child_pre(
         self, node: nodes.Expr, frame: Frame, finalize: JinjaCodeGenerator._FinalizeInfo
