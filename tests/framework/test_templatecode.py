@@ -225,6 +225,66 @@ def test_a_format_filter_put_in_place_of_jinja2s_is_called() -> None:
     assert "_sw_a" not in _code(env, "{{ '%s'|format(i) }}")  # compiled now: the call, as Jinja2 writes it
 
 
+def test_template_lookups_load_and_reload_as_jinja2s(tmp_path: Path) -> None:
+    """The same lookups, in plain Jinja2 and in ours (whose cache has the index), see the same sources:
+    a changed file is seen after clear(), after an eviction, with auto-reload, or from another loader."""
+    results: dict[str, list[str]] = {}
+    for env_class in (jinja2.Environment, templatecode.Environment):
+        folder = tmp_path / env_class.__module__
+        folder.mkdir()
+        for name in "abc":
+            (folder / name).write_text(f"{name} one")
+        env = env_class(loader=jinja2.FileSystemLoader(folder), cache_size=2, auto_reload=False)
+        seen = results.setdefault(env_class.__module__, [])
+
+        def look(name: str, env: jinja2.Environment = env, seen: list[str] = seen) -> None:
+            seen.extend(env.get_template(name).render() for _ in range(3))
+
+        look("a")
+        (folder / "a").write_text("a two")
+        look("a")  # cached: still "a one", as auto_reload is off
+        env.cache.clear()  # type: ignore[union-attr]
+        look("a")
+        look("b")
+        (folder / "a").write_text("a three")
+        look("a")  # b's load was a write; a is still cached
+        look("c")  # evicts b, the least recently used
+        (folder / "b").write_text("b two")
+        look("b")  # loaded again (and evicts a)
+        (folder / "a").write_text("a four")
+        look("a")
+        env.loader = jinja2.DictLoader({"a": "a from the dict"})
+        look("a")
+        env.auto_reload = True
+        env.loader = jinja2.FileSystemLoader(folder)
+        look("c")
+        (folder / "c").write_text("c two")
+        look("c")
+        seen.append(
+            env.get_template("a", globals={"g": "global"}).render() + str(env.get_template("a").globals)
+        )
+        seen.append(env.get_or_select_template(["missing", "b"]).render())
+    plain, ours = results.values()
+    assert ours == plain
+    assert ours[3:6] == ["a one"] * 3 and ours[6] == "a two" and "b two" in ours and "a four" in ours
+
+
+def test_a_template_asked_for_again_comes_from_the_index() -> None:
+    env = templatecode.Environment(loader=jinja2.DictLoader({"page": "{{ x }}"}), auto_reload=False)
+    first = env.get_template("page")
+    assert isinstance(env.cache, templatecode.TemplateCache) and "page" not in env.cache.index  # loaded now
+    assert env.get_template("page") is first
+    assert env.cache.index["page"] == (env.loader, first)
+    assert env.get_template("page") is first
+    env.cache.clear()
+    assert env.cache.index == {}
+    env.auto_reload = True  # each lookup checks the source: Jinja2's way
+    again = env.get_template("page")
+    assert env.get_template("page") is again and env.cache.index == {}
+    unbounded = templatecode.Environment(loader=env.loader, cache_size=-1)  # a dict, Jinja2's own way
+    assert type(unbounded.cache) is dict and unbounded.get_template("page").render(x=1) == "1"
+
+
 def test_a_sandbox_mixed_in_still_refuses_unsafe_attributes() -> None:
     env = SandboxedOurs()
     with pytest.raises(jinja2.exceptions.SecurityError, match="__code__"):

@@ -28,7 +28,9 @@ case to the call Jinja2 makes:
     text has nothing to escape); every other value goes to ``escape`` as before. Done only when the
     installed markupsafe has ``_escape_inner`` (3.0 and later); otherwise the code is Jinja2's.
 
-:class:`Template` builds each render's context from the globals merged in C (see there).
+:class:`Template` builds each render's context from the globals merged in C (see there), and
+:class:`TemplateCache` answers a repeated ``get_template(name)`` from a plain dict in front of Jinja2's
+LRU cache, emptied by every write to that cache (see there).
 
 The rendered text is the same as plain Jinja2's; tests/framework/test_templatecode.py holds the two equal
 on Jinja2's constructs and on values of every kind, and runs Jinja2's own test suite through this module.
@@ -48,7 +50,7 @@ from jinja2.compiler import CodeGenerator as JinjaCodeGenerator
 from jinja2.compiler import Frame, optimizeconst
 from jinja2.filters import do_format
 from jinja2.runtime import Context, new_context
-from jinja2.utils import missing
+from jinja2.utils import LRUCache, missing
 
 # The escaping of a str, without the Markup around it (markupsafe 3: the C speedup or its Python twin).
 escape_str: Any = getattr(markupsafe, "_escape_inner", None)
@@ -233,13 +235,76 @@ class Template(jinja2.Template):
         return new_context(self.environment, self.name, self.blocks, vars, shared, globals, locals)
 
 
+class TemplateCache(LRUCache):
+    """Jinja2's cache of loaded templates (an LRU cache with a lock), with an index that
+    :meth:`Environment.get_template` reads first: name -> (loader, template), a plain dict read without
+    the lock, the weakref key and the LRU bookkeeping of a lookup.
+
+    The index never answers what the cache would not: every write to the cache (a load, a reload, an
+    eviction, a removal, ``clear()``) empties it, and a template enters it only from a lookup of the
+    cache with no write in between. Between two writes, the templates asked for since the first are
+    refreshed in the LRU order once, on their first lookup; so an eviction still drops one not used
+    since the last load."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(capacity)
+        self.index: dict[str, tuple[Any, jinja2.Template]] = {}
+        self.writes = 0
+
+    def _written(self) -> None:
+        self.writes += 1
+        self.index = {}
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._written()
+        super().__setitem__(key, value)
+        self._written()  # a lookup that raced with this write must not index what it evicted
+
+    def __delitem__(self, key: Any) -> None:
+        self._written()
+        super().__delitem__(key)
+
+    def clear(self) -> None:
+        self._written()
+        super().clear()
+        self._written()
+
+
 class Environment(jinja2.Environment):
     """A Jinja2 environment whose templates compile with :class:`CodeGenerator` and render with
-    :class:`Template`, and whose ``getattr`` finds a plain dict's items without raising AttributeError
-    first (for the lookups the code leaves to it)."""
+    :class:`Template`, whose ``getattr`` finds a plain dict's items without raising AttributeError
+    first (for the lookups the code leaves to it), and whose template cache is a :class:`TemplateCache`
+    (when it is Jinja2's LRU cache, the default)."""
 
     code_generator_class = CodeGenerator
     template_class = Template
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cache: Any = self.cache  # typed as a MutableMapping, which Jinja2's LRUCache is not declared as
+        if type(cache) is LRUCache:
+            self.cache = TemplateCache(cache.capacity)  # type: ignore[assignment]
+
+    def get_template(
+        self,
+        name: str | jinja2.Template,
+        parent: str | None = None,
+        globals: MutableMapping[str, Any] | None = None,
+    ) -> jinja2.Template:
+        """Jinja2's ``get_template``, answered from the cache's index when it can be: a name alone,
+        no auto-reload (whose check of the source must run each time), the same loader."""
+        cache: Any = self.cache
+        if type(cache) is not TemplateCache or type(name) is not str or parent or globals or self.auto_reload:
+            return super().get_template(name, parent, globals)
+        loader = self.loader
+        hit = cache.index.get(name)
+        if hit is not None and hit[0] is loader:
+            return hit[1]
+        writes = cache.writes
+        template = super().get_template(name)
+        if cache.writes == writes:
+            cache.index[name] = (loader, template)
+        return template
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         """``obj.attribute`` as Jinja2 resolves it (the attribute, else the item), with the answer for a
