@@ -321,6 +321,22 @@ from sockweb.framework import templatecode
 
 jinja2.Environment.code_generator_class = templatecode.CodeGenerator
 jinja2.Environment.template_class = templatecode.Template
+# A plain Environment becomes ours (its getattr, and the template cache with its index that get_template
+# reads); the suite's subclasses (sandboxed, native) keep their own class and get the generator above.
+_env_init = jinja2.Environment.__init__
+
+
+def _ours(self, *args, **kwargs):
+    _env_init(self, *args, **kwargs)
+    if type(self) is jinja2.Environment:
+        self.__class__ = templatecode.Environment
+        if type(self.cache) is jinja2.utils.LRUCache:
+            self.cache = templatecode.TemplateCache(self.cache.capacity)
+            _indexed.append(1)
+
+
+jinja2.Environment.__init__ = _ours
+_indexed = []
 _made = []
 _init = templatecode.CodeGenerator.__init__
 
@@ -335,7 +351,7 @@ templatecode.CodeGenerator.__init__ = _counting_init
 
 def pytest_sessionfinish(session, exitstatus):
     with open(os.environ["SOCKWEB_GENERATORS_MADE"], "w") as f:
-        f.write(str(len(_made)))
+        f.write(f"{len(_made)} {len(_indexed)}")
 """
 
 
@@ -371,4 +387,6 @@ def test_jinja2s_own_suite_passes_with_the_generator(tmp_path: Path) -> None:
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert int(made.read_text()) > 500  # every template of the suite went through the generator
+    generators, indexed = map(int, made.read_text().split())
+    assert generators > 500  # every template of the suite went through the generator
+    assert indexed > 100  # and its plain environments were ours, with the indexed cache
