@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING
 
 from sockweb.server import hooks, systemd
 from sockweb.server.binds import BindError, BindSpec, bind_socket, parse_bind, remove_unix_files, unix_paths
+from sockweb.server.dispatch import STEERING_SIGNALS
 from sockweb.server.handover import reloading
 from sockweb.server.workers import (
     BOOT_ERROR,
@@ -82,18 +83,6 @@ __all__ = ["STATE_ENV", "Arbiter"]
 log = logging.getLogger("sockweb.error")
 
 STATE_ENV = "SOCKWEB_ARBITER_STATE"
-SIGNALS = (
-    "SIGHUP",
-    "SIGQUIT",
-    "SIGINT",
-    "SIGTERM",
-    "SIGTTIN",
-    "SIGTTOU",
-    "SIGUSR1",
-    "SIGUSR2",
-    "SIGCHLD",
-    "SIGWINCH",
-)
 STATS_SIZE = 32768  # bytes of shared memory per worker for its metrics (see metrics.StatsBlock)
 _ABORT_GRACE = 1.0  # seconds between SIGABRT and SIGKILL for a stuck worker
 _FAST_GRACE = 2.0  # seconds a fast stop waits before SIGKILL
@@ -226,15 +215,15 @@ class Arbiter:
         for fd in (self.wakeup_r, self.wakeup_w):
             os.set_blocking(fd, False)
         signal.set_wakeup_fd(self.wakeup_w, warn_on_full_buffer=False)
-        for name in SIGNALS:
-            signal.signal(getattr(signal, name), _no_op)
+        for signum in STEERING_SIGNALS:
+            signal.signal(signum, _no_op)
         # Blocked by a previous image's _reexec(): what arrived since is delivered now, to these handlers.
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {getattr(signal, name) for name in SIGNALS})
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STEERING_SIGNALS)
 
     def _restore_signals(self) -> None:
         signal.set_wakeup_fd(-1)
-        for name in SIGNALS:
-            signal.signal(getattr(signal, name), signal.SIG_DFL)
+        for signum in STEERING_SIGNALS:
+            signal.signal(signum, signal.SIG_DFL)
         for fd in (self.wakeup_r, self.wakeup_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -407,15 +396,14 @@ class Arbiter:
         )
         # Signals stay blocked across fork() until the child has restored its own handlers: a TERM that
         # arrives in between must not run the master's handler (and write to the master's wakeup pipe).
-        blocked = {getattr(signal, name) for name in SIGNALS}
-        signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+        signal.pthread_sigmask(signal.SIG_BLOCK, STEERING_SIGNALS)
         try:
             pid = os.fork()
         except OSError:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STEERING_SIGNALS)
             raise
         if pid != 0:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STEERING_SIGNALS)
         if pid == 0:  # child
             code = 1
             try:
@@ -673,8 +661,7 @@ class Arbiter:
         # killing the master with its workers still running. The signals already read or written to the
         # wakeup pipe (during the probe, or behind this HUP) are raised again to wait with them; repeats
         # of one signal become one, as for any pending signal.
-        blocked = {getattr(signal, name) for name in SIGNALS}
-        signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+        signal.pthread_sigmask(signal.SIG_BLOCK, STEERING_SIGNALS)
         carried, self.signals_due = [*self.signals_due, *self._pending_signals()], []
         for signum in carried:
             signal.raise_signal(signum)  # to this thread, where it is blocked: pending
@@ -686,7 +673,7 @@ class Arbiter:
             os.execve(sys.executable, args, env)
         except OSError as exc:
             signal.set_wakeup_fd(self.wakeup_w, warn_on_full_buffer=False)
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STEERING_SIGNALS)
             log.error("Reload failed: cannot re-execute the master (%s); keeping the current workers", exc)
             systemd.notify("READY=1", self.environ)
 

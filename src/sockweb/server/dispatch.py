@@ -47,9 +47,10 @@ else:
     _RUSAGE_THREAD = getattr(resource, "RUSAGE_THREAD", None)
 _SCHED_BATCH: int | None = getattr(os, "SCHED_BATCH", None)
 
-# The signals a server process is steered by (stop, reload, logs, worker count, children); not the ones
-# a thread raises for itself (SIGSEGV, SIGFPE, SIGABRT from abort()), which it must keep.
-_PROCESS_SIGNALS = frozenset(
+# The signals a server process is steered by (stop, reload, logs, worker count, children): the master
+# handles each of them, and the server's own threads leave them to the main thread. Not the ones a thread
+# raises for itself (SIGSEGV, SIGFPE, SIGABRT from abort()), which it must keep.
+STEERING_SIGNALS: frozenset[int] = frozenset(
     getattr(signal, name)
     for name in (
         "SIGHUP",
@@ -176,7 +177,7 @@ def leave_signals_to_the_main_thread() -> None:
     """Block the process's steering signals in the calling thread (a thread the server starts), so that
     they reach the main thread; a no-op where the OS has no per-thread signal mask."""
     if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_BLOCK, _PROCESS_SIGNALS)
+        signal.pthread_sigmask(signal.SIG_BLOCK, STEERING_SIGNALS)
 
 
 def batch_scheduling() -> None:
